@@ -1,0 +1,220 @@
+"""SavedModel -> one frozen, flat GraphDef plus the chosen signature.
+
+TF1 and TF2 SavedModels go down one path, the one the original tensorflow-neuron took: load
+the MetaGraphDef into a v1 Session, inline every function call with Grappler's function
+optimizer (functional control flow -- While, If and their stateless forms -- keeps its body
+functions), then replace variable reads with constants taken from the live session.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from nir.errors import NirInputError
+
+logger = logging.getLogger("nir")
+
+_FUNCTIONAL_CONTROL_FLOW = ("While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    graph_def: object  # graph_pb2.GraphDef, frozen and inlined
+    signature: object  # importer.SignatureInfo
+    num_session_ops: int  # nodes in the graph as loaded, the seed's first count
+
+
+def read_saved_model_proto(model_dir: str):
+    """The SavedModel protobuf of `model_dir`, with errors that say what is wrong."""
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    if not os.path.exists(model_dir):
+        raise NirInputError(f"model_dir '{model_dir}' does not exist; pass the directory that holds saved_model.pb")
+    if not os.path.isdir(model_dir):
+        raise NirInputError(f"model_dir '{model_dir}' is not a directory; pass the SavedModel directory, not a file in it")
+    path = os.path.join(model_dir, "saved_model.pb")
+    if not os.path.isfile(path):
+        if os.path.isfile(os.path.join(model_dir, "saved_model.pbtxt")):
+            raise NirInputError(
+                f"'{model_dir}' holds saved_model.pbtxt; nir reads the binary saved_model.pb "
+                "(re-export the model with tf.saved_model.save)"
+            )
+        raise NirInputError(
+            f"'{model_dir}' has no saved_model.pb, so it is not a SavedModel directory; "
+            "export one with tf.saved_model.save or keras Model.export"
+        )
+    with open(path, "rb") as f:
+        data = f.read()
+    proto = saved_model_pb2.SavedModel()
+    try:
+        proto.ParseFromString(data)
+    except DecodeError as err:
+        raise NirInputError(
+            f"'{path}' is truncated or corrupt ({err}); re-export the SavedModel"
+        ) from None
+    if not proto.meta_graphs:
+        raise NirInputError(f"'{path}' holds no MetaGraphDef; re-export the SavedModel")
+    return proto
+
+
+def choose_tags(proto, tags: Iterable[str] | str | None) -> tuple[str, ...]:
+    available = [tuple(mg.meta_info_def.tags) for mg in proto.meta_graphs]
+    if tags is None:
+        for tag_set in available:
+            if set(tag_set) == {"serve"}:
+                return tag_set
+        if len(available) > 1:
+            logger.warning("SavedModel has several tag sets %s; using the first", available)
+        return available[0]
+    wanted = {t.strip() for t in tags.split(",")} if isinstance(tags, str) else set(tags)
+    for tag_set in available:
+        if set(tag_set) == wanted:
+            return tag_set
+    raise NirInputError(
+        f"the SavedModel has no MetaGraphDef with tags {sorted(wanted)}; "
+        f"available tag sets: {[sorted(t) for t in available]}"
+    )
+
+
+def choose_signature_key(meta_graph, signature_def_key: str | None) -> str:
+    keys = [k for k in meta_graph.signature_def if not k.startswith("__")]
+    if signature_def_key is None:
+        if "serving_default" in meta_graph.signature_def:
+            return "serving_default"
+        if not keys:
+            raise NirInputError(
+                "the MetaGraphDef has no signature_def; save the model with a signature "
+                "(tf.saved_model.save(..., signatures=...))"
+            )
+        if len(keys) > 1:
+            logger.warning("no 'serving_default' signature; using '%s' of %s", keys[0], keys)
+        return keys[0]
+    if signature_def_key not in meta_graph.signature_def:
+        raise NirInputError(
+            f"signature_def_key '{signature_def_key}' does not exist; available: {sorted(keys)}"
+        )
+    return signature_def_key
+
+
+def _meta_graph_with_tags(proto, tags: tuple[str, ...]):
+    for mg in proto.meta_graphs:
+        if tuple(mg.meta_info_def.tags) == tags:
+            return mg
+    raise AssertionError(tags)
+
+
+def signature_info(meta_graph, key: str, tags: tuple[str, ...]):
+    from frontends.tensorflow.attrs import shape_proto_to_dims
+    from frontends.tensorflow.importer import SignatureInfo, TensorSpec
+
+    sig = meta_graph.signature_def[key]
+
+    def specs(entries: Mapping) -> tuple[TensorSpec, ...]:
+        out = []
+        for name in sorted(entries):
+            info = entries[name]
+            if not info.name:
+                raise NirInputError(
+                    f"signature '{key}' entry '{name}' is a composite or sparse tensor; nir "
+                    "handles dense tensors only"
+                )
+            out.append(TensorSpec(name, info.name, info.dtype, shape_proto_to_dims(info.tensor_shape)))
+        return tuple(out)
+
+    inputs, outputs = specs(sig.inputs), specs(sig.outputs)
+    if not outputs:
+        raise NirInputError(f"signature '{key}' has no outputs; there is nothing to compile")
+    return SignatureInfo(key, inputs, outputs, sig.method_name or "tensorflow/serving/predict", tags)
+
+
+def keep_functional_control_flow(graph_def) -> None:
+    """Ask Grappler not to lower While/If to Switch/Merge, so loops keep their bodies."""
+    def mark(nodes) -> None:
+        for node in nodes:
+            if node.op in _FUNCTIONAL_CONTROL_FLOW:
+                node.attr["_lower_using_switch_merge"].b = False
+
+    mark(graph_def.node)
+    for function in graph_def.library.function:
+        mark(function.node_def)
+
+
+def inline_function_calls(graph_def, graph, output_names: list[str]):
+    """Inline every (Stateful)PartitionedCall with Grappler's function optimizer."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, rewriter_config_pb2
+    from tensorflow.python.grappler import tf_optimizer
+
+    meta_graph = tf.compat.v1.train.export_meta_graph(graph_def=graph_def, graph=graph)
+    fetch = meta_graph_pb2.CollectionDef()
+    fetch.node_list.value.extend(output_names)
+    meta_graph.collection_def["train_op"].CopyFrom(fetch)
+    config = config_pb2.ConfigProto()
+    rewrite = config.graph_options.rewrite_options
+    rewrite.min_graph_nodes = -1
+    rewrite.optimizers.append("function")
+    rewrite.function_optimization = rewriter_config_pb2.RewriterConfig.AGGRESSIVE
+    return tf_optimizer.OptimizeGraph(config, meta_graph)
+
+
+def _with_shapes(graph_def):
+    """The GraphDef as TensorFlow imports it, with `_output_shapes` on every node."""
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    return graph.as_graph_def(add_shapes=True)
+
+
+def _restore_pruned_inputs(frozen, original, signature) -> None:
+    """Signature inputs no output reads are pruned by freezing; the signature still has them."""
+    from frontends.tensorflow.importer import split_tensor_name
+
+    present = {n.name for n in frozen.node}
+    originals = {n.name: n for n in original.node}
+    for spec in signature.inputs:
+        name = split_tensor_name(spec.tensor_name)[0]
+        if name not in present and name in originals:
+            frozen.node.add().CopyFrom(originals[name])
+
+
+def load_saved_model(
+    model_dir: str,
+    tags: Iterable[str] | str | None = None,
+    signature_def_key: str | None = None,
+) -> LoadedModel:
+    proto = read_saved_model_proto(model_dir)
+    chosen_tags = choose_tags(proto, tags)
+    meta_graph = _meta_graph_with_tags(proto, chosen_tags)
+    key = choose_signature_key(meta_graph, signature_def_key)
+    signature = signature_info(meta_graph, key, chosen_tags)
+
+    import tensorflow as tf
+    from tensorflow.python.framework import convert_to_constants
+
+    from frontends.tensorflow.importer import split_tensor_name
+
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        try:
+            tf.compat.v1.saved_model.loader.load(session, list(chosen_tags), model_dir)
+        except (tf.errors.OpError, ValueError, OSError) as err:
+            raise NirInputError(
+                f"TensorFlow could not load '{model_dir}' (tags {list(chosen_tags)}): "
+                f"{str(err).splitlines()[0]}; check that the variables/ directory is complete"
+            ) from None
+        graph_def = graph.as_graph_def()
+        num_session_ops = len(graph_def.node)
+        output_nodes = sorted({split_tensor_name(s.tensor_name)[0] for s in signature.outputs})
+        keep_functional_control_flow(graph_def)
+        inlined = inline_function_calls(graph_def, graph, output_nodes)
+        frozen = convert_to_constants.convert_variables_to_constants_from_session_graph(
+            session, inlined, output_nodes
+        )
+    _restore_pruned_inputs(frozen, graph_def, signature)
+    return LoadedModel(_with_shapes(frozen), signature, num_session_ops)

@@ -1,0 +1,35 @@
+"""Tensor types with TensorFlow's shape conventions (-1 unknown dim, None unknown rank)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType, UnrankedTensorType
+from xdsl.ir import Attribute
+
+TFShape = tuple[int, ...] | None
+
+
+def tensor_type(element_type: Attribute, dims: Sequence[int] | None) -> Attribute:
+    """`tensor<1x?x3xf32>` from TF dims [1, -1, 3]; `tensor<*xf32>` when dims is None."""
+    if dims is None:
+        return UnrankedTensorType(element_type)
+    return TensorType(element_type, [DYNAMIC_INDEX if d < 0 else d for d in dims])
+
+
+def tf_shape(ir_type: Attribute) -> TFShape:
+    """TF dims of a tensor type: -1 for unknown dims, None for unknown rank."""
+    if isinstance(ir_type, TensorType):
+        return tuple(-1 if d == DYNAMIC_INDEX else d for d in ir_type.get_shape())
+    return None
+
+
+def element_type(ir_type: Attribute) -> Attribute:
+    if isinstance(ir_type, (TensorType, UnrankedTensorType)):
+        return ir_type.element_type
+    raise TypeError(f"{ir_type} is not a tensor type")
+
+
+def is_static(ir_type: Attribute) -> bool:
+    shape = tf_shape(ir_type)
+    return shape is not None and all(d >= 0 for d in shape)

@@ -1,0 +1,275 @@
+"""Attributes of the tf dialect: constant payloads, TF shapes and function references.
+
+Constant payloads keep weights as raw little-endian bytes (a numpy view is made on demand),
+never as Python lists: ResNet50's 100 MB of weights stay one bytes object each, and print
+elided above a size so dumps stay readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    ComplexType,
+    DictionaryAttr,
+    IntegerType,
+    Signedness,
+    StringAttr,
+    SymbolRefAttr,
+    TensorType,
+)
+from xdsl.ir import Attribute, Data, ParametrizedAttribute
+from xdsl.irdl import irdl_attr_definition
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+
+ELIDED_KEYWORD = "__elided__"
+_MAX_LITERAL_ELEMENTS = 16
+
+# Payloads above this many bytes print as __elided__; None prints everything.
+_elide_above: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "nir_elide_above", default=None
+)
+
+
+@contextlib.contextmanager
+def elide_payloads_above(num_bytes: int | None) -> Iterator[None]:
+    """Print constant payloads larger than `num_bytes` as `__elided__` inside this block."""
+    token = _elide_above.set(num_bytes)
+    try:
+        yield
+    finally:
+        _elide_above.reset(token)
+
+
+@dataclass(frozen=True)
+class TensorPayload:
+    """A constant's value: IR tensor type plus raw bytes (None once elided in text).
+
+    `encoding` is "raw" for numeric tensors (numpy's `tobytes()` layout) and "proto" for
+    tensors numpy cannot hold as flat bytes (strings, variants), stored as a serialized
+    TensorProto so they round-trip exactly."""
+
+    type: TensorType
+    data: bytes | None
+    encoding: str = "raw"
+
+    @property
+    def is_elided(self) -> bool:
+        return self.data is None
+
+
+@irdl_attr_definition
+class TensorAttr(Data[TensorPayload]):
+    """`#tf.tensor<tensor<2x3xf32>, "0x...">`: the value of a TF `tensor` attribute."""
+
+    name = "tf.tensor"
+
+    @staticmethod
+    def from_numpy(array: np.ndarray, ir_type: TensorType) -> TensorAttr:
+        return TensorAttr(TensorPayload(ir_type, np.ascontiguousarray(array).tobytes()))
+
+    @property
+    def tensor_type(self) -> TensorType:
+        return self.data.type
+
+    def numpy(self) -> np.ndarray:
+        """The payload as a read-only numpy array (a view of the bytes, no copy)."""
+        from nir.ir.dtypes import numpy_dtype_of_ir_type
+
+        payload = self.data
+        if payload.data is None:
+            raise ValueError("this constant was parsed from elided text and has no data")
+        if payload.encoding == "proto":
+            from tensorflow.core.framework import tensor_pb2
+            from tensorflow.python.framework import tensor_util
+
+            proto = tensor_pb2.TensorProto.FromString(payload.data)
+            return tensor_util.MakeNdarray(proto)
+        dtype = numpy_dtype_of_ir_type(payload.type.element_type)
+        return np.frombuffer(payload.data, dtype=dtype).reshape(payload.type.get_shape())
+
+    @property
+    def num_bytes(self) -> int:
+        return 0 if self.data.data is None else len(self.data.data)
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser) -> TensorPayload:
+        with parser.in_angle_brackets():
+            tensor_type = parser.parse_type()
+            if not isinstance(tensor_type, TensorType):
+                parser.raise_error("expected a ranked tensor type for a tf.tensor")
+            parser.parse_punctuation(",")
+            encoding = "raw"
+            if parser.parse_optional_keyword("proto") is not None:
+                encoding = "proto"
+            if parser.parse_optional_keyword(ELIDED_KEYWORD) is not None:
+                return TensorPayload(tensor_type, None, encoding)
+            if parser.parse_optional_punctuation("[") is not None:
+                data = _parse_literal_elements(parser, tensor_type)
+                return TensorPayload(tensor_type, data, encoding)
+            text = parser.parse_str_literal("hex payload")
+            if not text.startswith("0x"):
+                parser.raise_error("tf.tensor payload must be a 0x-prefixed hex string")
+            try:
+                data = bytes.fromhex(text[2:])
+            except ValueError:
+                parser.raise_error("tf.tensor payload is not valid hex")
+            return TensorPayload(tensor_type, data, encoding)
+
+    def print_parameter(self, printer: Printer) -> None:
+        payload = self.data
+        with printer.in_angle_brackets():
+            printer.print_attribute(payload.type)
+            printer.print_string(", ")
+            if payload.encoding == "proto":
+                printer.print_string("proto ")
+            limit = _elide_above.get()
+            if payload.data is None or (limit is not None and len(payload.data) > limit):
+                printer.print_string(ELIDED_KEYWORD)
+            elif (literal := _literal_elements(self)) is not None:
+                printer.print_string(literal)
+            else:
+                printer.print_string('"0x' + payload.data.hex().upper() + '"')
+
+
+def _literal_elements(attr: TensorAttr) -> str | None:
+    """Small integer/float tensors print as `[1, -1]` so shape arithmetic is readable."""
+    payload = attr.data
+    element_type = payload.type.element_type
+    if payload.encoding != "raw" or isinstance(element_type, ComplexType):
+        return None
+    if math.prod(payload.type.get_shape()) > _MAX_LITERAL_ELEMENTS:
+        return None
+    try:
+        values = attr.numpy().reshape(-1)
+    except ValueError:
+        return None
+    if values.dtype.kind in "iub":
+        return "[" + ", ".join(str(int(v)) for v in values) + "]"
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)):
+        return "[" + ", ".join(_float_literal(float(v)) for v in values) + "]"
+    return None
+
+
+def _parse_literal_elements(parser: AttrParser, tensor_type: TensorType) -> bytes:
+    from nir.ir.dtypes import numpy_dtype_of_ir_type
+
+    dtype = numpy_dtype_of_ir_type(tensor_type.element_type)
+    values: list[float | int] = []
+    if parser.parse_optional_punctuation("]") is None:
+        while True:
+            values.append(_parse_number(parser))
+            if parser.parse_optional_punctuation(",") is None:
+                break
+        parser.parse_punctuation("]")
+    if len(values) != math.prod(tensor_type.get_shape()):
+        parser.raise_error(
+            f"tf.tensor literal has {len(values)} elements, its type needs "
+            f"{math.prod(tensor_type.get_shape())}"
+        )
+    return np.array(values, dtype=np.float64 if dtype.kind == "f" else object).astype(
+        dtype
+    ).tobytes()
+
+
+def _parse_number(parser: AttrParser) -> float | int:
+    return parser.parse_number(context_msg=" in a tf.tensor literal")
+
+
+def _float_literal(value: float) -> str:
+    # MLIR's float token needs a '.', which repr() leaves out of '1e+38'.
+    text = repr(value)
+    if "." not in text:
+        mantissa, _, exponent = text.partition("e")
+        text = mantissa + ".0" + ("e" + exponent if exponent else "")
+    return text
+
+
+@irdl_attr_definition
+class ShapeAttr(Data[tuple[int, ...] | None]):
+    """`#tf.shape<[1, -1, 3]>` or `#tf.shape<unranked>`: a TF `shape` attribute (-1 = unknown)."""
+
+    name = "tf.shape"
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser) -> tuple[int, ...] | None:
+        with parser.in_angle_brackets():
+            if parser.parse_optional_keyword("unranked") is not None:
+                return None
+            dims = parser.parse_comma_separated_list(
+                parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_boolean=False)
+            )
+            return tuple(dims)
+
+    def print_parameter(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            if self.data is None:
+                printer.print_string("unranked")
+            else:
+                printer.print_string("[" + ", ".join(str(d) for d in self.data) + "]")
+
+
+@irdl_attr_definition
+class FuncAttr(ParametrizedAttribute):
+    """`#tf.func<@body, {T = f32}>`: a TF `func` attribute (a function name and its attrs)."""
+
+    name = "tf.func"
+
+    function: SymbolRefAttr
+    attrs: DictionaryAttr
+
+    def __init__(self, function: str | SymbolRefAttr, attrs: DictionaryAttr | None = None):
+        if isinstance(function, str):
+            function = SymbolRefAttr(function)
+        super().__init__(function, attrs if attrs is not None else DictionaryAttr({}))
+
+    @property
+    def function_name(self) -> str:
+        return self.function.root_reference.data
+
+
+@irdl_attr_definition
+class PlaceholderAttr(Data[str]):
+    """`#tf.attr_placeholder<"T">`: an attr of a function body bound by its caller."""
+
+    name = "tf.attr_placeholder"
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser) -> str:
+        with parser.in_angle_brackets():
+            return parser.parse_str_literal()
+
+    def print_parameter(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_string_literal(self.data)
+
+
+def unsigned_or_signless(width: int, signed: bool) -> IntegerType:
+    return IntegerType(width, Signedness.SIGNLESS if signed else Signedness.UNSIGNED)
+
+
+def check_string(attr: Attribute) -> str:
+    if not isinstance(attr, StringAttr):
+        raise VerifyException(f"expected a string attribute, got {attr}")
+    return attr.data
+
+
+@irdl_attr_definition
+class ListAttr(ParametrizedAttribute):
+    """`#tf.list<[1, 2]>`: a TF `list(...)` attribute, kept apart from scalars so that an
+    empty list and a one-element list round-trip to the same AttrValue."""
+
+    name = "tf.list"
+
+    items: ArrayAttr
+
+    def __init__(self, items: ArrayAttr | list[Attribute]):
+        super().__init__(items if isinstance(items, ArrayAttr) else ArrayAttr(items))

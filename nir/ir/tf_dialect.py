@@ -1,0 +1,123 @@
+"""The tf dialect: one IR op per TensorFlow node, printed with its TF op type.
+
+Op classes are made on demand, one per TF op type (`tf.Conv2D`, `tf.MatMul`, ...), all sharing
+`TFNodeOp`: TensorFlow has ~1,500 op types and custom ones appear in user models, so they are
+neither hand-written nor all generated up front. An op carries
+
+- its data inputs, then its control inputs (values of type `!tf.control`) as operands;
+- its data outputs, then one `!tf.control` token as results;
+- the node's name (and device, when set) as properties;
+- the node's TF attributes, converted to IR attributes, as attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from xdsl.dialects.builtin import StringAttr
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.irdl import traits_def
+from xdsl.utils.exceptions import VerifyException
+
+from nir.ir.tf_attrs import FuncAttr, ListAttr, PlaceholderAttr, ShapeAttr, TensorAttr
+from nir.ir.tf_types import ControlType, OpaqueDType
+
+CONTROL = ControlType()
+NODE_NAME = "node_name"
+DEVICE = "device"
+
+
+class TFNodeOp(Operation):
+    """A TensorFlow node. Subclasses differ only in `name` (`tf.<OpType>`)."""
+
+    name = "tf.node"
+    traits = traits_def()
+
+    @property
+    def tf_type(self) -> str:
+        return self.name[3:]
+
+    @property
+    def node_name(self) -> str:
+        return self.properties[NODE_NAME].data  # type: ignore[union-attr]
+
+    @node_name.setter
+    def node_name(self, value: str) -> None:
+        self.properties[NODE_NAME] = StringAttr(value)
+
+    @property
+    def device(self) -> str:
+        device = self.properties.get(DEVICE)
+        return device.data if isinstance(device, StringAttr) else ""
+
+    @property
+    def data_operands(self) -> Sequence[SSAValue]:
+        return [v for v in self.operands if not isinstance(v.type, ControlType)]
+
+    @property
+    def control_operands(self) -> Sequence[SSAValue]:
+        return [v for v in self.operands if isinstance(v.type, ControlType)]
+
+    @property
+    def data_results(self) -> Sequence[SSAValue]:
+        return self.results[:-1]
+
+    @property
+    def control(self) -> SSAValue:
+        return self.results[-1]
+
+    def verify_(self) -> None:
+        if not isinstance(self.properties.get(NODE_NAME), StringAttr):
+            raise VerifyException(f"{self.name} needs a string property '{NODE_NAME}'")
+        if not self.results or not isinstance(self.results[-1].type, ControlType):
+            raise VerifyException(f"{self.name}: last result must be a !tf.control token")
+        if any(isinstance(r.type, ControlType) for r in self.results[:-1]):
+            raise VerifyException(f"{self.name}: only the last result may be !tf.control")
+        seen_control = False
+        for operand in self.operands:
+            is_control = isinstance(operand.type, ControlType)
+            if seen_control and not is_control:
+                raise VerifyException(
+                    f"{self.name} '{self.node_name}': data operands must precede control operands"
+                )
+            seen_control |= is_control
+
+
+_OP_CLASSES: dict[str, type[TFNodeOp]] = {}
+
+
+def tf_op_class(op_type: str) -> type[TFNodeOp]:
+    """The IR op class of a TF op type, made the first time it is asked for."""
+    cls = _OP_CLASSES.get(op_type)
+    if cls is None:
+        cls = type(f"TF_{op_type}", (TFNodeOp,), {"name": f"tf.{op_type}"})
+        _OP_CLASSES[op_type] = cls
+    return cls
+
+
+def create_tf_op(
+    op_type: str,
+    node_name: str,
+    data_operands: Sequence[SSAValue],
+    result_types: Sequence[Attribute],
+    tf_attrs: Mapping[str, Attribute] | None = None,
+    control_operands: Sequence[SSAValue] = (),
+    device: str = "",
+) -> TFNodeOp:
+    """Build a tf op; the control token result is added here, never by callers."""
+    properties: dict[str, Attribute] = {NODE_NAME: StringAttr(node_name)}
+    if device:
+        properties[DEVICE] = StringAttr(device)
+    return tf_op_class(op_type).create(
+        operands=[*data_operands, *control_operands],
+        result_types=[*result_types, CONTROL],
+        properties=properties,
+        attributes=dict(tf_attrs or {}),
+    )
+
+
+TF = Dialect(
+    "tf",
+    [],
+    [ControlType, OpaqueDType, TensorAttr, ShapeAttr, FuncAttr, PlaceholderAttr, ListAttr],
+)

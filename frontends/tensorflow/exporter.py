@@ -1,0 +1,270 @@
+"""NIR module -> GraphDef (and library FunctionDefs): the importer run backwards.
+
+Node names, attributes (through the same AttrValue table), devices and control edges come back
+as they went in. `neuron.cluster` ops are lowered by a `ClusterLowering` the caller chooses:
+the default puts the cluster's ops back as ordinary CPU nodes; the Inferentia backend swaps in
+one NeuronOp per compiled cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from tensorflow.core.framework import function_pb2, graph_pb2, node_def_pb2
+from xdsl.dialects import func
+from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringAttr
+from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
+
+from frontends.tensorflow.attrs import attr_from_ir, attrs_from_ir, dims_to_shape_proto
+from frontends.tensorflow.importer import (
+    ARG_ATTRS,
+    ARG_NODE,
+    CONTROL_RET,
+    FUNC_ATTRS,
+    INPUT_KEY,
+    MODULE_MIN_CONSUMER,
+    MODULE_PRODUCER,
+    MODULE_SIGNATURE,
+    OUTPUT_KEY,
+    STATEFUL,
+    SignatureInfo,
+    TensorSpec,
+)
+from frontends.tensorflow.opdefs import op_def_for, output_args
+from nir.ir.dtypes import dtype_of_ir_type
+from nir.ir.neuron_dialect import ClusterOp, YieldOp
+from nir.ir.shapes import element_type, tf_shape
+from nir.ir.tf_dialect import TFNodeOp
+from nir.ir.tf_types import ControlType
+
+
+class GraphExportError(ValueError):
+    """IR that has no GraphDef form (e.g. an op nir does not know how to write back)."""
+
+
+@dataclass
+class GraphNames:
+    """Tensor names of IR values in the GraphDef being written."""
+
+    names: dict[SSAValue, str] = field(default_factory=dict)
+
+    def tensor(self, value: SSAValue) -> str:
+        try:
+            return self.names[value]
+        except KeyError:
+            raise GraphExportError(f"value {value} is used before any node defines it") from None
+
+
+ClusterLowering = Callable[[ClusterOp, GraphNames, graph_pb2.GraphDef], None]
+
+
+def entry_function(module: ModuleOp) -> func.FuncOp:
+    name_attr = module.attributes.get(MODULE_SIGNATURE)
+    for op in module.ops:
+        if isinstance(op, func.FuncOp) and (
+            name_attr is None or op.sym_name.data == name_attr.data  # type: ignore[union-attr]
+        ):
+            return op
+    raise GraphExportError("the module has no entry function (attribute tf.signature)")
+
+
+def node_def_of(op: TFNodeOp, input_names: list[str]) -> node_def_pb2.NodeDef:
+    node = node_def_pb2.NodeDef(name=op.node_name, op=op.tf_type, device=op.device)
+    node.input.extend(input_names)
+    for key, value in attrs_from_ir(op.attributes).items():
+        node.attr[key].CopyFrom(value)
+    return node
+
+
+def _graph_tensor_name(op: TFNodeOp, port: int) -> str:
+    return op.node_name if port == 0 else f"{op.node_name}:{port}"
+
+
+def emit_graph_op(op: TFNodeOp, names: GraphNames, graph_def: graph_pb2.GraphDef) -> None:
+    inputs = []
+    for value in op.operands:
+        name = names.tensor(value)
+        if isinstance(value.type, ControlType):
+            # A control token names its node; a data tensor name would make a data edge.
+            name = "^" + name.lstrip("^").split(":")[0]
+        inputs.append(name)
+    graph_def.node.append(node_def_of(op, inputs))
+    for port, result in enumerate(op.data_results):
+        names.names[result] = _graph_tensor_name(op, port)
+    names.names[op.control] = "^" + op.node_name
+
+
+def inline_cluster(cluster: ClusterOp, names: GraphNames, graph_def: graph_pb2.GraphDef) -> None:
+    """Default lowering: the cluster's ops go back into the graph as CPU nodes."""
+    for arg, outer in zip(cluster.block.args, cluster.inputs):
+        names.names[arg] = names.tensor(outer)
+    for inner in cluster.block.ops:
+        if isinstance(inner, YieldOp):
+            for result, value in zip(cluster.outputs, inner.values):
+                names.names[result] = names.tensor(value)
+        else:
+            emit_graph_op(inner, names, graph_def)  # type: ignore[arg-type]
+
+
+def _emit_block_ops(
+    ops, names: GraphNames, graph_def: graph_pb2.GraphDef, lower_cluster: ClusterLowering
+) -> None:
+    for op in ops:
+        if isinstance(op, TFNodeOp):
+            emit_graph_op(op, names, graph_def)
+        elif isinstance(op, ClusterOp):
+            lower_cluster(op, names, graph_def)
+        elif not isinstance(op, func.ReturnOp):
+            raise GraphExportError(f"'{op.name}' has no GraphDef form")
+
+
+def _placeholder(arg: BlockArgument, node_name: str, extra: DictionaryAttr | None) -> node_def_pb2.NodeDef:
+    node = node_def_pb2.NodeDef(name=node_name, op="Placeholder")
+    node.attr["dtype"].type = dtype_of_ir_type(element_type(arg.type))
+    node.attr["shape"].shape.CopyFrom(dims_to_shape_proto(tf_shape(arg.type)))
+    if extra is not None:
+        for key, value in attrs_from_ir(extra.data).items():
+            node.attr[key].CopyFrom(value)
+    return node
+
+
+def _dict_get(attrs: DictionaryAttr | None, key: str):
+    return None if attrs is None else attrs.data.get(key)
+
+
+def export_module(
+    module: ModuleOp, lower_cluster: ClusterLowering = inline_cluster
+) -> tuple[graph_pb2.GraphDef, SignatureInfo]:
+    """The module's entry function as a GraphDef (library included) and its signature."""
+    entry = entry_function(module)
+    graph_def = graph_pb2.GraphDef()
+    producer = module.attributes.get(MODULE_PRODUCER)
+    if isinstance(producer, IntegerAttr):
+        graph_def.versions.producer = producer.value.data
+    min_consumer = module.attributes.get(MODULE_MIN_CONSUMER)
+    if isinstance(min_consumer, IntegerAttr):
+        graph_def.versions.min_consumer = min_consumer.value.data
+    names = GraphNames()
+    arg_attrs = entry.arg_attrs.data if entry.arg_attrs else [None] * len(entry.args)
+    inputs = []
+    for arg, attrs in zip(entry.args, arg_attrs):
+        node_name = _dict_get(attrs, ARG_NODE)
+        key = _dict_get(attrs, INPUT_KEY)
+        if node_name is None or key is None:
+            raise GraphExportError(
+                f"argument {arg.index} of @{entry.sym_name.data} lacks {ARG_NODE}/{INPUT_KEY}"
+            )
+        graph_def.node.append(_placeholder(arg, node_name.data, _dict_get(attrs, ARG_ATTRS)))
+        names.names[arg] = node_name.data
+        inputs.append(_spec(key.data, node_name.data + ":0", arg))
+    body = entry.body.block
+    _emit_block_ops(body.ops, names, graph_def, lower_cluster)
+    ret = body.last_op
+    assert isinstance(ret, func.ReturnOp)
+    res_attrs = entry.res_attrs.data if entry.res_attrs else [None] * len(ret.arguments)
+    outputs = []
+    for value, attrs in zip(ret.arguments, res_attrs):
+        key = _dict_get(attrs, OUTPUT_KEY)
+        if key is None:
+            raise GraphExportError(f"a result of @{entry.sym_name.data} lacks {OUTPUT_KEY}")
+        name = names.tensor(value)
+        outputs.append(_spec(key.data, name if ":" in name else name + ":0", value))
+    library_ops = [op for op in module.ops if isinstance(op, func.FuncOp) and op is not entry]
+    signatures = {fn.sym_name.data: _function_signature(fn) for fn in library_ops}
+    for fn in library_ops:
+        graph_def.library.function.append(_function_def(fn, signatures))
+    tags = tuple(a.data for a in module.attributes["tf.tags"].data)  # type: ignore[union-attr]
+    method = module.attributes.get("tf.method_name")
+    signature = SignatureInfo(
+        entry.sym_name.data if "tf.signature_key" not in entry.attributes else entry.attributes["tf.signature_key"].data,  # type: ignore[union-attr]
+        tuple(inputs),
+        tuple(outputs),
+        method.data if isinstance(method, StringAttr) else "tensorflow/serving/predict",
+        tags,
+    )
+    return graph_def, signature
+
+
+def _spec(key: str, tensor_name: str, value: SSAValue) -> TensorSpec:
+    return TensorSpec(key, tensor_name, dtype_of_ir_type(element_type(value.type)), tf_shape(value.type))
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def _function_signature(fn: func.FuncOp) -> function_pb2.FunctionDef:
+    fdef = function_pb2.FunctionDef()
+    sig = fdef.signature
+    sig.name = fn.sym_name.data
+    arg_attrs = fn.arg_attrs.data if fn.arg_attrs else [None] * len(fn.args)
+    for arg, attrs in zip(fn.args, arg_attrs):
+        arg_def = sig.input_arg.add(name=_dict_get(attrs, INPUT_KEY).data)  # type: ignore[union-attr]
+        arg_def.type = dtype_of_ir_type(element_type(arg.type))
+    res_attrs = fn.res_attrs.data if fn.res_attrs else []
+    for result_type, attrs in zip(fn.function_type.outputs.data, res_attrs):
+        if (key := _dict_get(attrs, OUTPUT_KEY)) is not None:
+            sig.output_arg.add(name=key.data, type=dtype_of_ir_type(element_type(result_type)))
+        elif (ret := _dict_get(attrs, CONTROL_RET)) is not None:
+            sig.control_output.append(ret.data)
+    sig.is_stateful = STATEFUL in fn.attributes
+    return fdef
+
+
+def _function_def(
+    fn: func.FuncOp, signatures: Mapping[str, function_pb2.FunctionDef]
+) -> function_pb2.FunctionDef:
+    fdef = function_pb2.FunctionDef()
+    fdef.CopyFrom(signatures[fn.sym_name.data])
+    names: dict[SSAValue, str] = {}
+    arg_attrs = fn.arg_attrs.data if fn.arg_attrs else [None] * len(fn.args)
+    for index, (arg, attrs) in enumerate(zip(fn.args, arg_attrs)):
+        names[arg] = fdef.signature.input_arg[index].name
+        if (extra := _dict_get(attrs, ARG_ATTRS)) is not None:
+            for key, value in attrs_from_ir(extra.data).items():
+                fdef.arg_attr[index].attr[key].CopyFrom(value)
+    for op in fn.body.block.ops:
+        if isinstance(op, func.ReturnOp):
+            continue
+        if not isinstance(op, TFNodeOp):
+            raise GraphExportError(f"'{op.name}' in @{fn.sym_name.data} has no FunctionDef form")
+        inputs = []
+        for value in op.operands:
+            inputs.append(names[value])
+        node = node_def_of(op, inputs)
+        fdef.node_def.append(node)
+        _name_function_outputs(op, node, signatures, names)
+    ret = fn.body.block.last_op
+    assert isinstance(ret, func.ReturnOp)
+    res_attrs = fn.res_attrs.data if fn.res_attrs else []
+    for value, attrs in zip(ret.arguments, res_attrs):
+        if (key := _dict_get(attrs, OUTPUT_KEY)) is not None:
+            fdef.ret[key.data] = names[value]
+        elif (control := _dict_get(attrs, CONTROL_RET)) is not None:
+            fdef.control_ret[control.data] = names[value].lstrip("^")
+    if (attrs := fn.attributes.get(FUNC_ATTRS)) is not None:
+        for key, value in attrs.data.items():  # type: ignore[union-attr]
+            fdef.attr[key].CopyFrom(attr_from_ir(value))
+    return fdef
+
+
+def _name_function_outputs(
+    op: TFNodeOp,
+    node: node_def_pb2.NodeDef,
+    signatures: Mapping[str, function_pb2.FunctionDef],
+    names: dict[SSAValue, str],
+) -> None:
+    """FunctionDef bodies name outputs 'node:out_arg:index', not by flat port."""
+    op_def = op_def_for(node.op, signatures)
+    for arg in output_args(op_def, node.attr):
+        for index in range(len(arg.dtypes)):
+            names[op.data_results[arg.start + index]] = f"{node.name}:{arg.name}:{index}"
+    names[op.control] = "^" + node.name
+
+
+def is_graph_value(value: SSAValue) -> bool:
+    return isinstance(value, (OpResult, BlockArgument))
+
+
+__all__ = ["ClusterLowering", "GraphNames", "export_module", "inline_cluster", "emit_graph_op"]
+_ = Operation

@@ -1,0 +1,229 @@
+"""The pass manager: an xDSL PassPipeline plus MLIR-style instrumentation.
+
+With no instrumentation asked for, `run` is exactly `PassPipeline.apply`: nothing is timed,
+cloned or printed, so the manager costs nothing. Each instrument (IR printing, dumps, timing,
+verification, crash reproducers) hooks into the pipeline's between-pass callback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.utils.arg_spec import ArgSpecParseError, parse_pipeline
+
+from nir.errors import NirError
+from nir.ir.context import make_context
+from nir.ir.text import DEFAULT_ELIDE_ABOVE, print_module
+from nir.passmanager.registry import PipelineError, pass_from_spec, pass_spec_string
+
+
+class PassFailedError(NirError):
+    """A pass raised or left invalid IR. `reproducer` is the file that re-runs it, if written."""
+
+    def __init__(self, message: str, reproducer: str | None = None):
+        super().__init__(message + (f"\nreproducer: {reproducer}" if reproducer else ""))
+        self.reproducer = reproducer
+
+
+@dataclass(frozen=True)
+class PassTiming:
+    name: str
+    seconds: float
+    ops_before: int
+    ops_after: int
+
+
+def count_ops(module: ModuleOp) -> int:
+    return sum(1 for _ in module.walk()) - 1
+
+
+def parse_pipeline_string(pipeline: str) -> list[ModulePass]:
+    if not pipeline.strip():
+        return []
+    try:
+        specs = list(parse_pipeline(pipeline))
+    except ArgSpecParseError as err:
+        raise PipelineError(f"invalid pipeline string '{pipeline}': {err}") from None
+    return [pass_from_spec(spec) for spec in specs]
+
+
+@dataclass
+class PassManager:
+    """Runs passes over a module. Build it from pass objects or `PassManager.parse(text)`.
+
+    Instrumentation (all off by default but verification):
+    print_ir_before / print_ir_after: pass names (or "all") whose IR is printed to `ir_stream`;
+    print_ir_after_change: print after a pass only if it changed the IR;
+    dump_dir: write `000-input.mlir`, `001-<pass>.mlir`, ... there, each re-parseable;
+    timing: record a PassTiming per pass (see `timing_report()`);
+    verify_each: verify the IR after every pass;
+    reproducer_dir: on failure, write the IR before the failing pass and the pipeline to re-run.
+    """
+
+    passes: Sequence[ModulePass] = ()
+    print_ir_before: Iterable[str] = ()
+    print_ir_after: Iterable[str] = ()
+    print_ir_after_change: bool = False
+    dump_dir: str | None = None
+    timing: bool = False
+    verify_each: bool = True
+    reproducer_dir: str | None = None
+    elide_above: int | None = DEFAULT_ELIDE_ABOVE
+    ir_stream: TextIO | None = None
+    timings: list[PassTiming] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.passes = tuple(self.passes)
+        self.print_ir_before = frozenset(self.print_ir_before)
+        self.print_ir_after = frozenset(self.print_ir_after)
+
+    @staticmethod
+    def parse(pipeline: str, **options) -> PassManager:
+        return PassManager(parse_pipeline_string(pipeline), **options)
+
+    def pipeline_string(self) -> str:
+        return ",".join(pass_spec_string(p) for p in self.passes)
+
+    __str__ = pipeline_string
+
+    @property
+    def _instrumented(self) -> bool:
+        return bool(
+            self.print_ir_before
+            or self.print_ir_after
+            or self.print_ir_after_change
+            or self.dump_dir
+            or self.timing
+            or self.verify_each
+            or self.reproducer_dir
+        )
+
+    def run(self, module: ModuleOp, ctx: Context | None = None) -> ModuleOp:
+        ctx = ctx or make_context()
+        self.timings = []
+        if not self._instrumented:
+            PassPipeline(self.passes).apply(ctx, module)
+            return module
+        run = _InstrumentedRun(self, module)
+        try:
+            PassPipeline(self.passes, run.between_passes).apply(ctx, module)
+        except PassFailedError:
+            raise
+        except Exception as err:
+            failing = run.next_pass
+            reproducer = run.write_reproducer()
+            name = failing.name if failing else "?"
+            raise PassFailedError(f"pass '{name}' failed: {type(err).__name__}: {err}", reproducer) from err
+        return module
+
+    def timing_report(self) -> str:
+        total = sum(t.seconds for t in self.timings) or 1e-12
+        lines = [
+            "===" + "-" * 70 + "===",
+            "  nir pass execution timing report",
+            "===" + "-" * 70 + "===",
+            f"  Total execution time: {total:.4f} seconds",
+            "",
+            f"  {'Wall time':>10}  {'share':>6}  {'ops before':>10}  {'ops after':>9}  name",
+        ]
+        for t in self.timings:
+            lines.append(
+                f"  {t.seconds:10.4f}  {100 * t.seconds / total:5.1f}%  {t.ops_before:10d}  "
+                f"{t.ops_after:9d}  {t.name}"
+            )
+        lines.append(f"  {total:10.4f}  100.0%  {'':10}  {'':9}  Total")
+        return "\n".join(lines) + "\n"
+
+
+class _InstrumentedRun:
+    """State of one instrumented pipeline run, driven by PassPipeline's callback."""
+
+    def __init__(self, manager: PassManager, module: ModuleOp):
+        self.manager = manager
+        self.module = module
+        self.next_pass: ModulePass | None = None
+        self.before_text: str | None = None
+        self.snapshot: ModuleOp | None = None
+        self.started = 0.0
+        self.ops_before = 0
+        self.index = 0
+        if manager.dump_dir:
+            os.makedirs(manager.dump_dir, exist_ok=True)
+
+    def _wants(self, names: frozenset[str], pass_: ModulePass) -> bool:
+        return "all" in names or pass_.name in names
+
+    def _emit(self, title: str, text: str) -> None:
+        stream = self.manager.ir_stream or sys.stderr
+        stream.write(f"// -----// IR Dump {title} //----- //\n{text}\n")
+
+    def between_passes(self, previous: ModulePass | None, module: ModuleOp, upcoming: ModulePass | None) -> None:
+        m = self.manager
+        if previous is not None:
+            self._after(previous, module)
+        elif m.dump_dir:
+            self._dump("input", module)
+        self.next_pass = upcoming
+        if upcoming is None:
+            return
+        if self._wants(m.print_ir_before, upcoming):
+            self._emit(f"Before {upcoming.name}", print_module(module, m.elide_above))
+        if m.print_ir_after_change:
+            self.before_text = print_module(module, m.elide_above)
+        if m.reproducer_dir:
+            self.snapshot = module.clone()
+        if m.timing:
+            self.ops_before = count_ops(module)
+        self.started = time.perf_counter()
+
+    def _after(self, previous: ModulePass, module: ModuleOp) -> None:
+        m = self.manager
+        elapsed = time.perf_counter() - self.started
+        if m.timing:
+            m.timings.append(PassTiming(previous.name, elapsed, self.ops_before, count_ops(module)))
+        if m.verify_each:
+            try:
+                module.verify()
+            except Exception as err:
+                reproducer = self.write_reproducer(previous)
+                raise PassFailedError(
+                    f"pass '{previous.name}' left invalid IR: {err}", reproducer
+                ) from err
+        text = None
+        if self._wants(m.print_ir_after, previous):
+            text = print_module(module, m.elide_above)
+            self._emit(f"After {previous.name}", text)
+        if m.print_ir_after_change:
+            text = text or print_module(module, m.elide_above)
+            if text != self.before_text:
+                self._emit(f"After {previous.name} (changed)", text)
+        if m.dump_dir:
+            self._dump(previous.name, module, text)
+
+    def _dump(self, name: str, module: ModuleOp, text: str | None = None) -> None:
+        path = os.path.join(self.manager.dump_dir, f"{self.index:03d}-{name}.mlir")
+        self.index += 1
+        with open(path, "w") as f:
+            f.write(text if text is not None else print_module(module, self.manager.elide_above))
+
+    def write_reproducer(self, failing: ModulePass | None = None) -> str | None:
+        failing = failing or self.next_pass
+        if not self.manager.reproducer_dir or self.snapshot is None or failing is None:
+            return None
+        os.makedirs(self.manager.reproducer_dir, exist_ok=True)
+        remaining = self.manager.passes[list(self.manager.passes).index(failing):]
+        pipeline = ",".join(pass_spec_string(p) for p in remaining)
+        path = os.path.join(self.manager.reproducer_dir, f"reproducer-{failing.name}.mlir")
+        with open(path, "w") as f:
+            f.write(f"// nir-reproducer: failing pass '{failing.name}'\n")
+            f.write(f"// re-run: nir opt {os.path.basename(path)} --pass-pipeline='{pipeline}'\n")
+            f.write(print_module(self.snapshot, None))
+        return path

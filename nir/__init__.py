@@ -1,0 +1,30 @@
+"""nir: an MLIR-style multi-pass compiler framework on xDSL for TensorFlow and AWS Inferentia.
+
+    import nir as tfn
+    tfn.saved_model.compile("resnet50/", "resnet50_neuron/", batch_size=1)
+"""
+
+import os as _os
+
+# TensorFlow's C++ start-up chatter buries nir's own report; users can still raise it.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nir import saved_model  # noqa: E402
+from nir.errors import NirError, NirInputError  # noqa: E402
+from nir.ir import parse_module, print_module  # noqa: E402
+from nir.passmanager import PassFailedError, PassManager, PipelineError, register_pass  # noqa: E402
+from nir.pipeline import DEFAULT_PIPELINE, import_saved_model  # noqa: E402
+
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "NirError",
+    "NirInputError",
+    "PassFailedError",
+    "PassManager",
+    "PipelineError",
+    "import_saved_model",
+    "parse_module",
+    "print_module",
+    "register_pass",
+    "saved_model",
+]

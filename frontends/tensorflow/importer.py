@@ -129,7 +129,7 @@ class _BodyBuilder:
             self.block.add_op(op)
         for op, index, tensor_name in forward:
             placeholder = op.operands[index]
-            placeholder.replace_by(self.value_of(tensor_name, op.node_name))
+            placeholder.replace_all_uses_with(self.value_of(tensor_name, op.node_name))
 
     def _create_op(
         self,

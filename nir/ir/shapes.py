@@ -33,3 +33,16 @@ def element_type(ir_type: Attribute) -> Attribute:
 def is_static(ir_type: Attribute) -> bool:
     shape = tf_shape(ir_type)
     return shape is not None and all(d >= 0 for d in shape)
+
+
+def retype(value, new_type: Attribute):
+    """Give an SSA value a new type (xDSL values are immutable: this swaps in a new value
+    with the same uses and name)."""
+    from xdsl.rewriter import Rewriter
+
+    if value.type == new_type:
+        return value
+    hint = value.name_hint
+    new_value = Rewriter.replace_value_with_new_type(value, new_type)
+    new_value.name_hint = hint
+    return new_value

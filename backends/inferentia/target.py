@@ -1,0 +1,79 @@
+"""The Inferentia target: which TensorFlow ops neuron-cc accepts, and under what constraints.
+
+The op table comes from `neuron-cc list-operators --framework TENSORFLOW` when neuron-cc is
+installed (the compiler is the authority), else from the table shipped with nir, rebuilt from
+the Neuron release notes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+
+logger = logging.getLogger("nir")
+
+# Ops that never go to the accelerator whatever the table says: graph inputs, and IdentityN,
+# which nir uses to keep signature output names.
+NEVER_ON_TARGET = frozenset({"Placeholder", "PlaceholderWithDefault", "IdentityN", "NeuronOp"})
+# Ops that do not count towards a cluster's minimum size (they compute nothing).
+FREE_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "NoOp"})
+# dtypes neuron-cc cannot take anywhere in a cluster.
+UNSUPPORTED_DTYPES = frozenset({"string", "resource", "variant"})
+# dtypes that may not cross a cluster boundary.
+BOUNDARY_FORBIDDEN = ("i64", "f64")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    supported_ops: frozenset[str]
+    source: str
+
+
+def find_neuron_cc(explicit: str | None = None) -> str | None:
+    if explicit:
+        return explicit if os.path.exists(explicit) or shutil.which(explicit) else None
+    return shutil.which("neuron-cc")
+
+
+def _shipped_ops() -> frozenset[str]:
+    text = resources.files("backends.inferentia").joinpath("tensorflow_ops.txt").read_text()
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _neuron_cc_ops(neuron_cc: str) -> frozenset[str] | None:
+    try:
+        result = subprocess.run(
+            [neuron_cc, "list-operators", "--framework", "TENSORFLOW"],
+            capture_output=True, text=True, timeout=120, check=True,
+        )
+    except (OSError, subprocess.SubprocessError) as err:
+        logger.warning("'%s list-operators' failed (%s); using nir's shipped op table", neuron_cc, err)
+        return None
+    ops = frozenset(line.strip() for line in result.stdout.splitlines() if line.strip())
+    return ops or None
+
+
+@functools.lru_cache(maxsize=8)
+def inferentia_target(neuron_cc: str | None = None) -> Target:
+    path = find_neuron_cc(neuron_cc)
+    if path is not None:
+        ops = _neuron_cc_ops(path)
+        if ops is not None:
+            return Target("inferentia", ops, f"{path} list-operators")
+    return Target("inferentia", _shipped_ops(), "nir's shipped table (neuron-cc not installed)")
+
+
+TARGETS = {"inferentia": inferentia_target}
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown target '{name}'; known targets: {sorted(TARGETS)}") from None

@@ -1,0 +1,55 @@
+"""The stages of a compile as plain functions: SavedModel -> module -> pipeline -> backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from nir.passmanager import PassManager
+
+DEFAULT_PIPELINE = (
+    "batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
+    "legalize{{target=inferentia{legalize_options}}},"
+    "cluster{{minimum-segment-size={minimum_segment_size}}},dce"
+)
+
+
+def default_pipeline(
+    batch_size: int = 1,
+    input_shapes: str = "",
+    minimum_segment_size: int = 2,
+    no_fuse_ops: Iterable[str] = (),
+    force_fuse_ops: Iterable[str] = (),
+    supported_op_types: Iterable[str] = (),
+) -> str:
+    def quoted(values: Iterable[str]) -> str:
+        return ",".join(f'"{v}"' for v in values)
+
+    legalize = ""
+    for option, values in (
+        ("no-fuse-ops", list(no_fuse_ops)),
+        ("force-fuse-ops", list(force_fuse_ops)),
+        ("supported-op-types", list(supported_op_types)),
+    ):
+        if values:
+            legalize += f" {option}={quoted(values)}"
+    return DEFAULT_PIPELINE.format(
+        batch_size=batch_size,
+        input_shapes=f' input-shapes="{input_shapes}"' if input_shapes else "",
+        legalize_options=legalize,
+        minimum_segment_size=minimum_segment_size,
+    )
+
+
+def import_saved_model(model_dir: str, tags=None, signature_def_key: str | None = None):
+    """Load, freeze and lower a SavedModel; returns (module, LoadedModel)."""
+    from frontends.tensorflow.importer import import_graph_def
+    from frontends.tensorflow.loader import load_saved_model
+
+    loaded = load_saved_model(model_dir, tags, signature_def_key)
+    return import_graph_def(loaded.graph_def, loaded.signature), loaded
+
+
+def run_pipeline(module, pipeline: str | PassManager, **instrumentation):
+    manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
+    manager.run(module)
+    return manager

@@ -1,0 +1,61 @@
+"""Helpers the passes share: finding the graph functions, op placement marks, constants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Operation, SSAValue
+
+from nir.ir.tf_attrs import TensorAttr
+from nir.ir.tf_dialect import TFNodeOp
+
+ENTRY_ATTR = "tf.signature"
+# Properties (not TF attributes, so they never reach a GraphDef) that passes leave on ops.
+CPU_REASON = "nir.cpu_reason"
+ON_TARGET = "nir.target"
+
+
+def entry_function(module: ModuleOp) -> func.FuncOp:
+    name = module.attributes.get(ENTRY_ATTR)
+    for op in module.ops:
+        if isinstance(op, func.FuncOp) and (name is None or op.sym_name == name):
+            return op
+    raise ValueError("the module has no entry function; was it made by nir's TensorFlow frontend?")
+
+
+def graph_ops(fn: func.FuncOp) -> Iterator[TFNodeOp]:
+    for op in fn.body.block.ops:
+        if isinstance(op, TFNodeOp):
+            yield op
+
+
+def const_value(value: SSAValue) -> np.ndarray | None:
+    """The numpy value of a tf.Const output, or None."""
+    owner = value.owner
+    if isinstance(owner, TFNodeOp) and owner.tf_type == "Const":
+        attr = owner.attributes.get("value")
+        if isinstance(attr, TensorAttr) and not attr.data.is_elided:
+            return attr.numpy()
+    return None
+
+
+def set_cpu_reason(op: Operation, reason: str) -> None:
+    op.properties.pop(ON_TARGET, None)
+    op.properties[CPU_REASON] = StringAttr(reason)
+
+
+def cpu_reason(op: Operation) -> str | None:
+    reason = op.properties.get(CPU_REASON)
+    return reason.data if isinstance(reason, StringAttr) else None
+
+
+def mark_on_target(op: Operation, target: str) -> None:
+    op.properties.pop(CPU_REASON, None)
+    op.properties[ON_TARGET] = StringAttr(target)
+
+
+def is_on_target(op: Operation) -> bool:
+    return ON_TARGET in op.properties

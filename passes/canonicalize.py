@@ -1,0 +1,109 @@
+"""canonicalize: fold Identity chains and evaluate ops on small constants.
+
+Frozen Keras and tf.function graphs are full of Identity nodes left by function inlining
+(ResNet50 exported by Keras 3 has ~1,600). They cost nothing at run time but make every dump
+and every cluster boundary noisier, so readers of the IR get them removed first.
+
+- An `Identity`/`Snapshot`/`StopGradient` with no control edges is replaced by its input.
+  Its node name disappears, which is harmless: signature outputs are found through the
+  function's results, not by tensor name.
+- A control edge from an op that neither has side effects nor (transitively) waits for one is
+  dropped, as Grappler's dependency optimizer does: it orders nothing observable. Function
+  inlining leaves such edges on every weight, and they would keep weights out of clusters.
+- An op whose inputs are all small constants, and whose result shape arithmetic already knows
+  (see `passes.shape_functions`), becomes a Const.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+
+from nir.ir.shapes import tensor_type
+from nir.ir.tf_attrs import TensorAttr
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+from nir.passmanager.registry import register_pass
+from passes._util import const_value, entry_function
+from passes.dce import is_stateful, remove_dead_ops
+from passes.shape_functions import MAX_VALUE_ELEMENTS, VALUE_FUNCTIONS
+
+FORWARDING_OPS = frozenset({"Identity", "Snapshot", "StopGradient"})
+_NOT_FOLDED = frozenset({"Const", *FORWARDING_OPS})
+
+
+def fold_forwarding_op(op: TFNodeOp) -> bool:
+    if op.tf_type not in FORWARDING_OPS or op.control_operands or op.control.uses:
+        return False
+    (source,) = op.data_operands
+    if source.type != op.data_results[0].type:
+        return False  # keep ops that carry a more precise shape than their input
+    op.data_results[0].replace_all_uses_with(source)
+    return True
+
+
+def fold_constant_op(op: TFNodeOp) -> bool:
+    if op.tf_type in _NOT_FOLDED or op.control_operands or len(op.data_results) != 1:
+        return False
+    function = VALUE_FUNCTIONS.get(op.tf_type)
+    if function is None or not op.data_operands:
+        return False
+    values = [const_value(v) for v in op.data_operands]
+    if any(v is None or v.size > MAX_VALUE_ELEMENTS for v in values):
+        return False
+    from nir.ir.shapes import tf_shape
+
+    value = function(op, values, [tf_shape(v.type) for v in op.data_operands])
+    if value is None:
+        return False
+    result = op.data_results[0]
+    value_type = tensor_type(result.type.element_type, value.shape)
+    const = create_tf_op("Const", op.node_name, [], [value_type], {
+        "dtype": result.type.element_type,
+        "value": TensorAttr.from_numpy(value, value_type),
+    }, device=op.device)
+    op.parent.insert_op_before(const, op)
+    result.replace_all_uses_with(const.data_results[0])
+    op.control.replace_all_uses_with(const.control)
+    return True
+
+
+def drop_pure_control_edges(block) -> None:
+    orders_effects: dict = {}
+    for op in block.ops:
+        if not isinstance(op, TFNodeOp):
+            continue
+        kept = [
+            v for v in op.control_operands
+            if not isinstance(v.owner, TFNodeOp) or orders_effects.get(v.owner, True)
+        ]
+        if len(kept) != len(op.control_operands):
+            op.operands = [*op.data_operands, *kept]
+        orders_effects[op] = is_stateful(op.tf_type) or any(
+orders_effects.get(v.owner, False)
+            for v in op.operands
+        )
+
+
+@register_pass
+@dataclass(frozen=True)
+class CanonicalizePass(ModulePass):
+    """Fold Identity chains and constant-fold small shape arithmetic, then drop dead ops."""
+
+    name = "canonicalize"
+
+    fold_constants: bool = True
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        block = entry_function(op).body.block
+        drop_pure_control_edges(block)
+        for graph_op in list(block.ops):
+            if not isinstance(graph_op, TFNodeOp):
+                continue
+            if fold_forwarding_op(graph_op):
+                continue
+            if self.fold_constants:
+                fold_constant_op(graph_op)
+        remove_dead_ops(block)

@@ -1,0 +1,241 @@
+"""cluster{minimum-segment-size=2}: group the ops legalize placed on the target into clusters.
+
+Each cluster becomes a `neuron.cluster` op whose region holds its ops, with the tensors that
+cross its boundary explicit (operands in, yielded results out). neuron-cc compiles one cluster
+into one NeuronOp.
+
+How clusters are found (linear time, deterministic, cycle-free by construction): every op gets
+a level, the number of CPU ops on the longest path to it that are themselves downstream of a
+target op. Target ops joined by a data edge and sharing a level form one cluster. A path that
+leaves a cluster through a CPU op raises the level of everything after it, so it can never come
+back into the same cluster: contracting a cluster never closes a cycle. CPU ops that no target
+op reaches (constant preprocessing, say) do not raise levels, so they do not split clusters.
+
+Then, as the original tensorflow-neuron does, nir drops clusters that would hand a Const out,
+lets no int64/double tensor cross a cluster boundary, and keeps only clusters with at least
+`minimum-segment-size` ops that compute something (Identity, Snapshot, StopGradient and NoOp
+do not count). Ops of dropped clusters get a CPU reason, for `nir explain`.
+
+Clusters are named `neuron_op_<hash>`, the hash taken over the names and dtypes of their
+boundary tensors, so the same module always gives the same names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Operation, OpResult, Region, SSAValue
+from xdsl.passes import ModulePass
+
+from backends.inferentia.target import BOUNDARY_FORBIDDEN, FREE_OPS
+from nir.ir.neuron_dialect import ClusterOp, YieldOp
+from nir.ir.shapes import element_type
+from nir.ir.tf_dialect import TFNodeOp
+from nir.passmanager.registry import register_pass
+from passes._util import entry_function, is_on_target, set_cpu_reason
+
+
+class _UnionFind:
+    def __init__(self, size: int):
+        self.parent = list(range(size))
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            # The smaller index wins, so results do not depend on visiting order.
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _producer_index(value: SSAValue, index: dict[Operation, int]) -> int | None:
+    if isinstance(value, OpResult):
+        return index.get(value.op)
+    return None
+
+
+def group_candidates(ops: Sequence[Operation], candidate: Sequence[bool]) -> list[list[int]]:
+    """Indices of `ops` (in block order) grouped into cycle-free clusters."""
+    index = {op: i for i, op in enumerate(ops)}
+    level = [0] * len(ops)
+    downstream_of_target = [False] * len(ops)
+    for i, op in enumerate(ops):
+        lvl, reached = 0, False
+        for value in op.operands:
+            j = _producer_index(value, index)
+            if j is None or j >= i:  # arguments, or a TF1 loop back edge
+                continue
+            bump = 1 if (not candidate[j] and downstream_of_target[j]) else 0
+            lvl = max(lvl, level[j] + bump)
+            reached = reached or candidate[j] or downstream_of_target[j]
+        level[i], downstream_of_target[i] = lvl, reached
+    sets = _UnionFind(len(ops))
+    for i, op in enumerate(ops):
+        if not candidate[i]:
+            continue
+        for value in op.operands:
+            j = _producer_index(value, index)
+            if j is not None and j < i and candidate[j] and level[j] == level[i]:
+                sets.union(i, j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(ops)):
+        if candidate[i]:
+            groups.setdefault(sets.find(i), []).append(i)
+    return list(groups.values())
+
+
+def _outside_users(op: Operation, members: set[Operation]) -> bool:
+    return any(use.operation not in members for r in op.results for use in r.uses)
+
+
+def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation]) -> dict[int, str]:
+    """Ops to take out of their cluster, with the reason."""
+    evict: dict[int, str] = {}
+    for group in groups:
+        members = {ops[i] for i in group}
+        for i in group:
+            op = ops[i]
+            if isinstance(op, TFNodeOp) and op.tf_type == "Const" and _outside_users(op, members):
+                evict[i] = "Const also read outside its cluster (a cluster may not output a Const)"
+                continue
+            for value in op.operands:
+                if value.owner not in members and str(element_type(value.type)) in BOUNDARY_FORBIDDEN:
+                    evict[i] = f"{element_type(value.type)} tensor entering its cluster"
+            for result in getattr(op, "data_results", op.results):
+                if str(element_type(result.type)) in BOUNDARY_FORBIDDEN and any(
+                    use.operation not in members for use in result.uses
+                ):
+                    evict[i] = f"{element_type(result.type)} tensor leaving its cluster"
+    return evict
+
+
+def effective_size(group: Sequence[int], ops: Sequence[Operation]) -> int:
+    return sum(1 for i in group if getattr(ops[i], "tf_type", "") not in FREE_OPS)
+
+
+def tensor_name(value: SSAValue) -> str:
+    if isinstance(value, OpResult) and isinstance(value.op, TFNodeOp):
+        return f"{value.op.node_name}:{value.index}"
+    return f"arg{getattr(value, 'index', 0)}:0"
+
+
+def cluster_name(inputs: Sequence[SSAValue], outputs: Sequence[SSAValue]) -> str:
+    digest = hashlib.sha256()
+    for prefix, values in (("in", inputs), ("out", outputs)):
+        for value in values:
+            digest.update(f"{prefix}|{tensor_name(value)}|{element_type(value.type)};".encode())
+    return "neuron_op_" + digest.hexdigest()[:16]
+
+
+def build_cluster(block: Block, members: list[Operation]) -> ClusterOp:
+    """Move `members` (in block order) into a new neuron.cluster placed at the last member."""
+    member_set = set(members)
+    inputs: list[SSAValue] = []
+    seen: set[SSAValue] = set()
+    for op in members:
+        for value in op.operands:
+            if value not in seen and not (isinstance(value, OpResult) and value.op in member_set):
+                seen.add(value)
+                inputs.append(value)
+    outputs = [
+        r for op in members for r in op.results if any(u.operation not in member_set for u in r.uses)
+    ]
+    body = Block(arg_types=[v.type for v in inputs])
+    name = cluster_name(inputs, outputs)
+    cluster = ClusterOp(name, inputs, [v.type for v in outputs], Region(body))
+    block.insert_op_after(cluster, members[-1])
+    for outer, result in zip(outputs, cluster.outputs):
+        outer.replace_uses_with_if(result, lambda use: use.operation not in member_set)
+        result.name_hint = outer.name_hint
+    for outer, arg in zip(inputs, body.args):
+        outer.replace_uses_with_if(arg, lambda use: use.operation in member_set)
+        arg.name_hint = outer.name_hint
+    for op in members:
+        op.detach()
+        body.add_op(op)
+    body.add_op(YieldOp(outputs))
+    return cluster
+
+
+def topologically_sort(block: Block) -> None:
+    """Reorder `block` so every op follows its operands' producers, keeping order otherwise."""
+    ops = list(block.ops)
+    terminator = ops.pop() if ops and isinstance(ops[-1], func.ReturnOp) else None
+    position = {op: i for i, op in enumerate(ops)}
+    placed: set[Operation] = set()
+    order: list[Operation] = []
+    for root in ops:
+        if root in placed:
+            continue
+        stack = [(root, iter(root.operands))]
+        on_stack = {root}
+        while stack:
+            op, operands = stack[-1]
+            advanced = False
+            for value in operands:
+                producer = value.op if isinstance(value, OpResult) else None
+                if producer in position and producer not in placed and producer not in on_stack:
+                    if position[producer] > position[op] and getattr(op, "tf_type", "") in ("Merge", "RefMerge"):
+                        continue  # TF1 loop back edge
+                    stack.append((producer, iter(producer.operands)))
+                    on_stack.add(producer)
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                on_stack.discard(op)
+                placed.add(op)
+                order.append(op)
+    for op in ops:
+        op.detach()
+    block.add_ops(order)
+    if terminator is not None:
+        terminator.detach()
+        block.add_op(terminator)
+
+
+@register_pass
+@dataclass(frozen=True)
+class ClusterPass(ModulePass):
+    """Group target ops into cycle-free neuron.cluster ops (see the module docstring)."""
+
+    name = "cluster"
+
+    minimum_segment_size: int = 2
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        fn = entry_function(op)
+        block = fn.body.block
+        ops = [o for o in block.ops if not isinstance(o, func.ReturnOp)]
+        candidate = [isinstance(o, TFNodeOp) and is_on_target(o) for o in ops]
+        while True:
+            groups = group_candidates(ops, candidate)
+            evict = _boundary_violations(groups, ops)
+            if not evict:
+                break
+            for i, reason in evict.items():
+                candidate[i] = False
+                set_cpu_reason(ops[i], reason)
+        kept = []
+        for group in groups:
+            size = effective_size(group, ops)
+            if size < self.minimum_segment_size:
+                for i in group:
+                    set_cpu_reason(ops[i], f"in a cluster of {size} op(s), below minimum_segment_size={self.minimum_segment_size}")
+            else:
+                kept.append(group)
+        for group in sorted(kept, key=lambda g: g[0]):
+            build_cluster(block, [ops[i] for i in group])
+        if kept:
+            topologically_sort(block)

@@ -1,1 +1,364 @@
-"""The seed's API: `nir.saved_model.compile` (filled in by the Inferentia backend)."""
+"""The seed's API: compile a SavedModel for Inferentia (`compile`), finish a compile whose
+NEFFs were built elsewhere (`relift`), and turn NeuronOps back into TensorFlow
+(`inline_neuron_ops`).
+
+    import nir as tfn
+    tfn.saved_model.compile("resnet50/", "resnet50_neuron/")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from nir.errors import NirError, NirInputError
+
+logger = logging.getLogger("nir")
+_tf_logger = logging.getLogger("tensorflow")
+
+DEFAULT_COMPILER_TIMEOUT = 18000
+ON_NEURON_RATIO_THRESHOLD = 0.3
+
+
+class CompileFailedError(NirError):
+    """strict mode: some clusters did not compile. Names them and their logs."""
+
+
+@dataclass(frozen=True)
+class _Flags:
+    """NEURON_CC_FLAGS, read as the original reads it."""
+
+    must_compile: bool
+    workdir: str | None
+    verbose: int | None
+    extra_args: tuple[str, ...]
+
+
+def _neuron_cc_flags() -> _Flags:
+    tokens = shlex.split(os.environ.get("NEURON_CC_FLAGS", ""))
+    must_compile, workdir, verbose, extra = False, None, None, []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "--must-compile":
+            must_compile = True
+        elif token in ("--workdir", "--verbose") and i + 1 < len(tokens):
+            if token == "--workdir":
+                workdir = tokens[i + 1]
+            else:
+                verbose = int(tokens[i + 1])
+            i += 1
+        elif token.startswith("--workdir="):
+            workdir = token.split("=", 1)[1]
+        else:
+            extra.append(token)
+        i += 1
+    return _Flags(must_compile, workdir, verbose, tuple(extra))
+
+
+def _info(message: str, *args) -> None:
+    # The seed prints its counts as INFO:tensorflow lines; keep that, and log them to nir too.
+    _tf_logger.info(message, *args)
+    logger.info(message, *args)
+
+
+def _check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise NirInputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return batch_size
+
+
+def _input_shapes(model_shape_feed_dict, model_feed_dict, signature) -> str:
+    """model_feed_dict > model_shape_feed_dict, as the 'input-shapes' option of batch-specialize."""
+    from passes.batch_specialize import format_input_shapes
+
+    import numpy as np
+
+    keys = {s.key: s for s in signature.inputs}
+    tensor_keys = {s.tensor_name: s.key for s in signature.inputs}
+    tensor_keys.update({s.tensor_name.split(":")[0]: s.key for s in signature.inputs})
+    shapes: dict[str, tuple[int, ...]] = {}
+    for source, feed in (("model_shape_feed_dict", model_shape_feed_dict), ("model_feed_dict", model_feed_dict)):
+        if feed is None:
+            continue
+        if not isinstance(feed, Mapping):
+            raise NirInputError(f"{source} must be a dict keyed by input name, got {type(feed).__name__}")
+        for name, value in feed.items():
+            key = name if name in keys else tensor_keys.get(name)
+            if key is None:
+                raise NirInputError(
+                    f"{source} has key '{name}', which is not an input of signature "
+                    f"'{signature.key}'; its inputs are {sorted(keys)}"
+                )
+            if source == "model_feed_dict":
+                array = np.asarray(value)
+                from nir.ir.dtypes import numpy_dtype_of_ir_type, ir_type_of_dtype
+
+                expected = np.dtype(numpy_dtype_of_ir_type(ir_type_of_dtype(keys[key].dtype)))
+                if array.dtype != expected:
+                    raise NirInputError(
+                        f"model_feed_dict['{name}'] has dtype {array.dtype}, but input '{key}' is {expected}"
+                    )
+                shapes[key] = tuple(array.shape)
+            else:
+                try:
+                    dims = tuple(int(d) for d in value)
+                except (TypeError, ValueError):
+                    raise NirInputError(
+                        f"model_shape_feed_dict['{name}'] must be a list of ints, got {value!r}"
+                    ) from None
+                shapes[key] = dims
+    return format_input_shapes(shapes)
+
+
+@contextlib.contextmanager
+def _workdir(compiler_workdir: str | None):
+    if compiler_workdir is not None:
+        os.makedirs(compiler_workdir, exist_ok=True)
+        yield os.path.abspath(compiler_workdir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="nir-workdir-") as path:
+            yield path
+
+
+def compile(  # noqa: A001 - the seed's name
+    model_dir: str,
+    new_model_dir: str,
+    batch_size: int = 1,
+    model_shape_feed_dict: Mapping[str, Iterable[int]] | None = None,
+    model_feed_dict: Mapping | None = None,
+    tags: Iterable[str] | str | None = None,
+    signature_def_key: str | None = None,
+    minimum_segment_size: int = 2,
+    no_fuse_ops: Iterable[str] | None = None,
+    compiler_args: Iterable[str] | None = None,
+    compiler_workdir: str | None = None,
+    *,
+    supported_op_types: Iterable[str] | None = None,
+    force_fuse_ops: Iterable[str] | None = None,
+    dynamic_batch_size: bool = False,
+    max_num_compilers: int | None = None,
+    compiler_timeout: float = DEFAULT_COMPILER_TIMEOUT,
+    compiler_recovery: bool = True,
+    strict: bool | None = None,
+    neuron_cc: str | None = None,
+    pipeline=None,
+    dump_dir: str | None = None,
+    print_ir_after_all: bool = False,
+    progress: bool = True,
+    **kwargs,
+) -> dict:
+    """Compile `model_dir` into `new_model_dir`, one NeuronOp per subgraph neuron-cc compiles.
+
+    Returns {"OnNeuronRatio", "OperatorCountInSession", "OperatorCountAfterOptimization",
+    "OperatorCountOnNeuron", "NumClusters", "NumCompiledClusters", "CompilerWorkdir"}.
+    """
+    from backends.inferentia.target import find_neuron_cc
+    from frontends.tensorflow.writer import check_new_model_dir
+    from nir.passmanager import PassManager
+    from nir.pipeline import default_pipeline, import_saved_model
+
+    if kwargs:
+        raise NirInputError(f"unknown keyword argument(s) {sorted(kwargs)} for nir.saved_model.compile")
+    _check_batch_size(batch_size)
+    if isinstance(minimum_segment_size, bool) or not isinstance(minimum_segment_size, int) or minimum_segment_size < 1:
+        raise NirInputError(f"minimum_segment_size must be a positive integer, got {minimum_segment_size!r}")
+    check_new_model_dir(new_model_dir, model_dir)
+    flags = _neuron_cc_flags()
+    strict = flags.must_compile if strict is None else strict
+    strict = strict or not compiler_recovery
+    compiler_workdir = compiler_workdir or flags.workdir
+    compiler_args = [*(compiler_args or ()), *flags.extra_args]
+    if flags.verbose is not None:
+        compiler_args += ["--verbose", str(flags.verbose)]
+
+    module, loaded = import_saved_model(model_dir, tags, signature_def_key)
+    no_fuse_ops = list(no_fuse_ops or ())
+    _warn_unknown_ops(no_fuse_ops, loaded.graph_def, "no_fuse_ops")
+    input_shapes = _input_shapes(model_shape_feed_dict, model_feed_dict, loaded.signature)
+    if pipeline is None:
+        pipeline = default_pipeline(
+            batch_size, input_shapes, minimum_segment_size, no_fuse_ops,
+            force_fuse_ops or (), supported_op_types or (),
+        )
+    instrumentation = {"dump_dir": dump_dir, "print_ir_after": ("all",) if print_ir_after_all else ()}
+    manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
+    with _workdir(compiler_workdir) as workdir:
+        if manager.reproducer_dir is None:
+            manager.reproducer_dir = workdir if compiler_workdir else dump_dir
+        manager.run(module)
+        graph_def, signature = _export_with_neuron_ops(module, dynamic_batch_size, batch_size)
+        path = find_neuron_cc(neuron_cc)
+        clusters = _emit(graph_def, signature, workdir, path or "neuron-cc", compiler_args)
+        if clusters:
+            if path is None:
+                warnings.warn(
+                    "neuron-cc is not installed, so no cluster was compiled: every cluster stays "
+                    "on CPU in the output model. Its inputs and command lines are in the compiler "
+                    "workdir (pass compiler_workdir= to keep them); compile them on a machine with "
+                    "neuron-cc and run `nir relift WORKDIR NEW_MODEL_DIR`.",
+                    stacklevel=2,
+                )
+                if strict:
+                    raise CompileFailedError("strict mode: neuron-cc is not installed, nothing was compiled")
+            else:
+                from backends.inferentia.compiler import compile_clusters
+
+                results = compile_clusters(clusters, compiler_timeout, max_num_compilers, progress)
+                failed = [r for r in results if not r.ok]
+                if failed and strict:
+                    raise CompileFailedError(
+                        "strict mode: neuron-cc failed for " + "; ".join(
+                            f"{r.name} ({r.reason}; log: {r.log})" for r in failed
+                        )
+                    )
+                for r in failed:
+                    logger.warning("cluster %s stays on CPU: %s (log: %s)", r.name, r.reason, r.log)
+        report = _finish(graph_def, signature, workdir, new_model_dir, model_dir, loaded.num_session_ops)
+    report["CompilerWorkdir"] = compiler_workdir
+    _log_report(report, model_dir, new_model_dir)
+    return report
+
+
+def _warn_unknown_ops(names: list[str], graph_def, option: str) -> None:
+    import difflib
+
+    known = {n.name for n in graph_def.node}
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            warnings.warn(
+                f"{option} names '{name}', which is not an op of the model"
+                + (f"; did you mean {close}?" if close else ""),
+                stacklevel=3,
+            )
+
+
+def _export_with_neuron_ops(module, dynamic_batch: bool, batch_size: int):
+    from backends.inferentia.neuron_op import NeuronOpLowering
+    from frontends.tensorflow.exporter import export_module
+
+    graph_def, signature = export_module(module, NeuronOpLowering(dynamic_batch, batch_size))
+    if dynamic_batch:
+        signature = replace(
+            signature,
+            inputs=tuple(replace(s, shape=(-1, *s.shape[1:]) if s.shape else s.shape) for s in signature.inputs),
+            outputs=tuple(replace(s, shape=(-1, *s.shape[1:]) if s.shape else s.shape) for s in signature.outputs),
+        )
+    return graph_def, signature
+
+
+def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args):
+    from backends.inferentia.emit import emit_clusters, save_workdir_model
+
+    clusters = emit_clusters(graph_def, workdir, neuron_cc, compiler_args)
+    save_workdir_model(workdir, graph_def, signature)
+    return clusters
+
+
+def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: str | None, session_ops: int | None) -> dict:
+    """Attach NEFFs found in the workdir, restore the rest to CPU ops, write the SavedModel."""
+    from backends.inferentia.compiler import NEFF_FILE
+    from backends.inferentia.emit import folder_name
+    from backends.inferentia.neuron_op import inline_neuron_op_nodes, neuron_ops, ops_on_neuron, renamed_outputs
+    from frontends.tensorflow.writer import write_saved_model
+
+    final = type(graph_def)()
+    final.CopyFrom(graph_def)
+    num_clusters = len(neuron_ops(final))
+    for node in neuron_ops(final):
+        neff = os.path.join(workdir, folder_name(node), NEFF_FILE)
+        if os.path.isfile(neff) and os.path.getsize(neff) > 0:
+            with open(neff, "rb") as f:
+                node.attr["executable"].s = f.read()
+    renames = renamed_outputs(final)
+    final = inline_neuron_op_nodes(final, lambda n: not n.attr["executable"].s)
+    signature = _rename_signature_outputs(signature, renames, final)
+    compiled = neuron_ops(final)
+    on_neuron = sum(ops_on_neuron(n) for n in compiled)
+    after = len(final.node) + on_neuron - len(compiled)
+    write_saved_model(new_model_dir, final, signature, model_dir)
+    return {
+        "OnNeuronRatio": on_neuron / after if after else 0.0,
+        "OperatorCountInSession": session_ops if session_ops is not None else after,
+        "OperatorCountAfterOptimization": after,
+        "OperatorCountOnNeuron": on_neuron,
+        "NumClusters": num_clusters,
+        "NumCompiledClusters": len(compiled),
+    }
+
+
+def _rename_signature_outputs(signature, renames: dict[str, str], graph_def):
+    present = {n.name for n in graph_def.node}
+
+    def fix(spec):
+        target = renames.get(spec.tensor_name)
+        if target is not None and spec.tensor_name.split(":")[0] not in present:
+            return replace(spec, tensor_name=target)
+        return spec
+
+    return replace(signature, outputs=tuple(fix(s) for s in signature.outputs))
+
+
+def _log_report(report: dict, source: str, target: str) -> None:
+    _info("Number of operations in TensorFlow session: %d", report["OperatorCountInSession"])
+    _info("Number of operations after tf.neuron optimizations: %d", report["OperatorCountAfterOptimization"])
+    _info("Number of operations placed on Neuron runtime: %d", report["OperatorCountOnNeuron"])
+    if report["OnNeuronRatio"] > ON_NEURON_RATIO_THRESHOLD:
+        _info("Successfully converted %s to %s", source, target)
+    else:
+        message = (
+            f"{100 * report['OnNeuronRatio']:.1f}% of the operations of {source} run on Neuron "
+            f"({report['NumCompiledClusters']} of {report['NumClusters']} clusters compiled); "
+            "little or nothing will run on the accelerator. Run `nir explain` to see why."
+        )
+        _tf_logger.warning(message)
+        logger.warning(message)
+
+
+def relift(compiler_workdir: str, new_model_dir: str) -> dict:
+    """Build the SavedModel of an earlier compile from its workdir, with whatever NEFFs are there."""
+    from backends.inferentia.emit import load_workdir_model
+
+    graph_def, signature = load_workdir_model(compiler_workdir)
+    report = _finish(graph_def, signature, compiler_workdir, new_model_dir, None, None)
+    report["CompilerWorkdir"] = compiler_workdir
+    _log_report(report, compiler_workdir, new_model_dir)
+    return report
+
+
+def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
+    """Write a copy of a compiled SavedModel with every NeuronOp replaced by its embedded graph,
+    so stock TensorFlow runs it (on CPU): how a compiled model's wiring is checked."""
+    from backends.inferentia.neuron_op import inline_neuron_op_nodes, renamed_outputs
+    from frontends.tensorflow.loader import read_saved_model_proto
+    from frontends.tensorflow.importer import SignatureInfo, TensorSpec
+    from frontends.tensorflow.attrs import shape_proto_to_dims
+    from frontends.tensorflow.writer import write_saved_model
+
+    proto = read_saved_model_proto(model_dir)
+    if len(proto.meta_graphs) != 1 or len(proto.meta_graphs[0].signature_def) != 1:
+        raise NirInputError(
+            f"'{model_dir}' is not a model written by nir (expected one MetaGraphDef with one "
+            "signature); pass the new_model_dir of nir.saved_model.compile"
+        )
+    meta_graph = proto.meta_graphs[0]
+    ((key, sig),) = meta_graph.signature_def.items()
+
+    def specs(entries):
+        return tuple(
+            TensorSpec(k, entries[k].name, entries[k].dtype, shape_proto_to_dims(entries[k].tensor_shape))
+            for k in sorted(entries)
+        )
+
+    signature = SignatureInfo(key, specs(sig.inputs), specs(sig.outputs), sig.method_name, tuple(meta_graph.meta_info_def.tags))
+    renames = renamed_outputs(meta_graph.graph_def)
+    graph_def = inline_neuron_op_nodes(meta_graph.graph_def)
+    signature = _rename_signature_outputs(signature, renames, graph_def)
+    write_saved_model(new_model_dir, graph_def, signature, model_dir)

@@ -107,6 +107,23 @@ def inline_cluster(cluster: ClusterOp, names: GraphNames, graph_def: graph_pb2.G
             emit_graph_op(inner, names, graph_def)  # type: ignore[arg-type]
 
 
+def drop_dangling_colocation(graph_def: graph_pb2.GraphDef) -> None:
+    """Remove `_class: loc:@node` entries naming nodes the graph no longer has (passes remove
+    and move nodes; TensorFlow refuses to import a colocation with an unknown node)."""
+    present = {n.name for n in graph_def.node}
+    for node in graph_def.node:
+        if "_class" not in node.attr:
+            continue
+        entries = list(node.attr["_class"].list.s)
+        kept = [e for e in entries if not e.startswith(b"loc:@") or e[5:].decode() in present]
+        if len(kept) != len(entries):
+            if kept:
+                del node.attr["_class"].list.s[:]
+                node.attr["_class"].list.s.extend(kept)
+            else:
+                del node.attr["_class"]
+
+
 def _emit_block_ops(
     ops, names: GraphNames, graph_def: graph_pb2.GraphDef, lower_cluster: ClusterLowering
 ) -> None:
@@ -170,6 +187,7 @@ def export_module(
             raise GraphExportError(f"a result of @{entry.sym_name.data} lacks {OUTPUT_KEY}")
         name = names.tensor(value)
         outputs.append(_spec(key.data, name if ":" in name else name + ":0", value))
+    drop_dangling_colocation(graph_def)
     library_ops = [op for op in module.ops if isinstance(op, func.FuncOp) and op is not entry]
     signatures = {fn.sym_name.data: _function_signature(fn) for fn in library_ops}
     for fn in library_ops:

@@ -1,8 +1,8 @@
 """GraphDef + one signature -> SavedModel directory, written atomically.
 
-TensorFlow's own v1 `SavedModelBuilder` writes the files (the graph is frozen, so there are
-no variables to save); nir only makes the write all-or-nothing: everything goes to a fresh
-temporary directory beside the target, which is renamed into place once complete.
+The graph is frozen, so a SavedModel is just saved_model.pb (and an empty variables/). The
+write is all-or-nothing: everything goes to a fresh temporary directory beside the target,
+which is renamed into place once complete.
 """
 
 from __future__ import annotations
@@ -57,36 +57,53 @@ def atomic_directory(target: str) -> Iterator[str]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def signature_def_of(graph, signature):
+def signature_def_of(signature):
+    """A SignatureDef from nir's SignatureInfo (names, dtypes and shapes of each tensor)."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    from frontends.tensorflow.attrs import dims_to_shape_proto
+
+    sig = meta_graph_pb2.SignatureDef(method_name=signature.method_name)
+    for entries, specs in ((sig.inputs, signature.inputs), (sig.outputs, signature.outputs)):
+        for spec in specs:
+            info = entries[spec.key]
+            info.name = spec.tensor_name
+            info.dtype = spec.dtype
+            info.tensor_shape.CopyFrom(dims_to_shape_proto(spec.shape))
+    return sig
+
+
+def saved_model_bytes(graph_def, signature) -> bytes:
+    """saved_model.pb for a frozen graph with one signature, serialized deterministically.
+
+    Written directly rather than through TensorFlow's SavedModelBuilder, because the builder
+    must import the graph, and stock TensorFlow cannot import a graph holding NeuronOps."""
     import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
 
-    def tensor_info(spec):
-        return tf.compat.v1.saved_model.utils.build_tensor_info(graph.get_tensor_by_name(spec.tensor_name))
-
-    return tf.compat.v1.saved_model.signature_def_utils.build_signature_def(
-        inputs={s.key: tensor_info(s) for s in signature.inputs},
-        outputs={s.key: tensor_info(s) for s in signature.outputs},
-        method_name=signature.method_name,
-    )
+    model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
+    meta_graph = model.meta_graphs.add()
+    meta_graph.meta_info_def.tags.extend(signature.tags)
+    meta_graph.meta_info_def.tensorflow_version = tf.__version__
+    meta_graph.meta_info_def.tensorflow_git_version = tf.__git_version__
+    meta_graph.graph_def.CopyFrom(graph_def)
+    meta_graph.signature_def[signature.key].CopyFrom(signature_def_of(signature))
+    return model.SerializeToString(deterministic=True)
 
 
 def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
     """Write the SavedModel into `export_dir` (which must not exist)."""
-    import tensorflow as tf
-
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(graph_def, name="")
-        with tf.compat.v1.Session(graph=graph) as session:
-            builder = tf.compat.v1.saved_model.Builder(export_dir)
-            builder.add_meta_graph_and_variables(
-                session,
-                list(signature.tags),
-                signature_def_map={signature.key: signature_def_of(graph, signature)},
-                strip_default_attrs=False,
-                clear_devices=False,
-            )
-            builder.save()
+    data = saved_model_bytes(graph_def, signature)
+    if len(data) >= 2**31:
+        raise NirInputError(
+            f"the compiled graph is {len(data) / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
+            "saved_model.pb; compile with a smaller batch or fewer, smaller constants"
+        )
+    os.makedirs(os.path.join(export_dir, "variables"))
+    with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str | None = None) -> None:

@@ -1,0 +1,111 @@
+"""Emit neuron-cc's inputs: one folder per NeuronOp in the compiler workdir.
+
+    <workdir>/neuron_op_<hash>/graph_def.pb            the NeuronOp's embedded GraphDef
+    <workdir>/neuron_op_<hash>/graph_def.io-config.json its inputs (shape, dtype) and outputs
+    <workdir>/neuron_op_<hash>/command.sh               the exact neuron-cc command, runnable by hand
+
+The workdir also holds `nir-graph.pb` and `nir-signature.json` (the whole model with NeuronOps
+not yet compiled), from which `relift` builds the final SavedModel once NEFFs exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tensorflow.core.framework import graph_pb2, node_def_pb2
+
+from backends.inferentia.neuron_op import neuron_ops
+from nir.ir.dtypes import dtype_name
+
+GRAPH_FILE = "nir-graph.pb"
+SIGNATURE_FILE = "nir-signature.json"
+
+
+@dataclass(frozen=True)
+class EmittedCluster:
+    name: str  # the NeuronOp node's name in the graph
+    folder: str
+    command: tuple[str, ...]
+
+
+def folder_name(node: node_def_pb2.NodeDef) -> str:
+    return node.name.rpartition("/")[2]
+
+
+def io_config(node: node_def_pb2.NodeDef) -> dict:
+    inputs = {}
+    for name, dtype, shape in zip(
+        node.attr["input_names"].list.s, node.attr["input_dtypes"].list.type, node.attr["input_shapes"].list.shape
+    ):
+        inputs[name.decode()] = [[d.size for d in shape.dim], dtype_name(dtype)]
+    return {"inputs": inputs, "outputs": [n.decode() for n in node.attr["output_names"].list.s]}
+
+
+def neuron_cc_command(neuron_cc: str, config: dict, compiler_args: Sequence[str]) -> tuple[str, ...]:
+    return (
+        neuron_cc, "compile", "graph_def.pb", "--framework", "TENSORFLOW",
+        "--pipeline", "compile", "SaveTemps", "--output", "graph_def.neff",
+        "--io-config", json.dumps(config, sort_keys=True), *compiler_args,
+    )
+
+
+def emit_clusters(
+    graph_def: graph_pb2.GraphDef, workdir: str, neuron_cc: str, compiler_args: Sequence[str]
+) -> list[EmittedCluster]:
+    emitted = []
+    for node in neuron_ops(graph_def):
+        folder = os.path.join(workdir, folder_name(node))
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "graph_def.pb"), "wb") as f:
+            f.write(node.attr["graph_def"].s)
+        config = io_config(node)
+        with open(os.path.join(folder, "graph_def.io-config.json"), "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+        command = neuron_cc_command(neuron_cc, config, compiler_args)
+        with open(os.path.join(folder, "command.sh"), "w") as f:
+            f.write("#!/bin/sh\n# Run in this folder; writes graph_def.neff.\ncd \"$(dirname \"$0\")\"\n")
+            f.write(shlex.join(command) + "\n")
+        os.chmod(os.path.join(folder, "command.sh"), 0o755)
+        emitted.append(EmittedCluster(node.name, folder, command))
+    return emitted
+
+
+def save_workdir_model(workdir: str, graph_def: graph_pb2.GraphDef, signature) -> None:
+    from dataclasses import asdict
+
+    with open(os.path.join(workdir, GRAPH_FILE), "wb") as f:
+        f.write(graph_def.SerializeToString(deterministic=True))
+    with open(os.path.join(workdir, SIGNATURE_FILE), "w") as f:
+        json.dump(asdict(signature), f, indent=2, sort_keys=True)
+
+
+def load_workdir_model(workdir: str):
+    from frontends.tensorflow.importer import SignatureInfo, TensorSpec
+    from nir.errors import NirInputError
+
+    graph_path = os.path.join(workdir, GRAPH_FILE)
+    if not os.path.isfile(graph_path):
+        raise NirInputError(
+            f"'{workdir}' is not a nir compiler workdir (no {GRAPH_FILE}); pass the "
+            "compiler_workdir of an earlier nir compile"
+        )
+    graph_def = graph_pb2.GraphDef()
+    with open(graph_path, "rb") as f:
+        graph_def.ParseFromString(f.read())
+    with open(os.path.join(workdir, SIGNATURE_FILE)) as f:
+        raw = json.load(f)
+
+    def specs(entries):
+        return tuple(
+            TensorSpec(e["key"], e["tensor_name"], e["dtype"], None if e["shape"] is None else tuple(e["shape"]))
+            for e in entries
+        )
+
+    signature = SignatureInfo(
+        raw["key"], specs(raw["inputs"]), specs(raw["outputs"]), raw["method_name"], tuple(raw["tags"])
+    )
+    return graph_def, signature

@@ -1,0 +1,182 @@
+"""NeuronOp nodes: made from neuron.cluster ops, and inlined back into plain TensorFlow.
+
+A NeuronOp carries its cluster as a self-contained GraphDef (one Placeholder per distinct
+outside tensor, named `<source node><port>/_<n>` as the original names them, plus the cluster's
+nodes and weights) and, once compiled, the NEFF in `executable`. Inlining puts the embedded
+graph back in place of the node, which is how nir restores clusters neuron-cc did not compile
+and how a compiled model's wiring is checked in stock TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tensorflow.core.framework import graph_pb2, node_def_pb2
+
+from frontends.tensorflow.attrs import dims_to_shape_proto
+from frontends.tensorflow.exporter import GraphNames, drop_dangling_colocation, emit_graph_op
+from frontends.tensorflow.importer import split_tensor_name
+from nir.ir.dtypes import dtype_of_ir_type
+from nir.ir.neuron_dialect import ClusterOp, YieldOp
+from nir.ir.shapes import element_type, tf_shape
+
+NEURON_OP = "NeuronOp"
+# model_config: [global NeuronCores, this op's NeuronCores, max concurrent duplicates,
+# runtime timeout in seconds]; -1 lets the Neuron runtime choose.
+DEFAULT_MODEL_CONFIG = (-1, -1, -1, 10)
+
+
+@dataclass(frozen=True)
+class NeuronOpLowering:
+    """Lowers each neuron.cluster to one NeuronOp node with an empty executable."""
+
+    dynamic_batch: bool = False
+    batch_size: int = 1
+
+    def __call__(self, cluster: ClusterOp, names: GraphNames, graph_def: graph_pb2.GraphDef) -> None:
+        inner = graph_pb2.GraphDef()
+        inner.versions.CopyFrom(graph_def.versions)
+        inner_names = GraphNames()
+        input_names: list[str] = []
+        outer_inputs: list[str] = []
+        for n, (arg, outer) in enumerate(zip(cluster.block.args, cluster.inputs)):
+            outer_name = names.tensor(outer)
+            source, port = split_tensor_name(outer_name)
+            placeholder = f"{source}{port}/_{n}"
+            node = inner.node.add(name=placeholder, op="Placeholder")
+            node.attr["dtype"].type = dtype_of_ir_type(element_type(arg.type))
+            node.attr["shape"].shape.CopyFrom(dims_to_shape_proto(tf_shape(arg.type)))
+            inner_names.names[arg] = placeholder
+            input_names.append(placeholder + ":0")
+            outer_inputs.append(outer_name)
+        output_names: list[str] = []
+        for op in cluster.block.ops:
+            if isinstance(op, YieldOp):
+                for value in op.values:
+                    name = inner_names.tensor(value)
+                    output_names.append(name if ":" in name else name + ":0")
+            else:
+                emit_graph_op(op, inner_names, inner)  # type: ignore[arg-type]
+        drop_dangling_colocation(inner)
+        node_name = neuron_op_name(cluster)
+        node = graph_def.node.add(name=node_name, op=NEURON_OP)
+        node.input.extend(outer_inputs)
+        set_neuron_op_attrs(
+            node, inner, input_names,
+            [a.type for a in cluster.block.args], output_names, [r.type for r in cluster.outputs],
+            self.dynamic_batch, self.batch_size,
+        )
+        for index, result in enumerate(cluster.outputs):
+            names.names[result] = node_name if index == 0 else f"{node_name}:{index}"
+
+
+def neuron_op_name(cluster: ClusterOp) -> str:
+    """`<most common name scope>/neuron_op_<hash>`, as the original names NeuronOps."""
+    scopes = Counter(
+        op.node_name.rpartition("/")[0] for op in cluster.block.ops if hasattr(op, "node_name")
+    )
+    scope = min(scopes.items(), key=lambda kv: (-kv[1], kv[0]))[0] if scopes else ""
+    name = cluster.cluster_name.data
+    return f"{scope}/{name}" if scope else name
+
+
+def _batch_axes(types, dynamic: bool, batch_size: int) -> list[int]:
+    axes = []
+    for t in types:
+        shape = tf_shape(t)
+        axes.append(0 if dynamic and shape and shape[0] == batch_size else -1)
+    return axes
+
+
+def set_neuron_op_attrs(
+    node: node_def_pb2.NodeDef, inner: graph_pb2.GraphDef, input_names: Sequence[str],
+    input_types, output_names: Sequence[str], output_types, dynamic: bool, batch_size: int,
+) -> None:
+    attr = node.attr
+    attr["graph_def"].s = inner.SerializeToString(deterministic=True)
+    attr["executable"].s = b""
+    attr["input_names"].list.s.extend(n.encode() for n in input_names)
+    attr["input_dtypes"].list.type.extend(dtype_of_ir_type(element_type(t)) for t in input_types)
+    attr["input_shapes"].list.shape.extend(dims_to_shape_proto(tf_shape(t)) for t in input_types)
+    attr["output_names"].list.s.extend(n.encode() for n in output_names)
+    attr["output_dtypes"].list.type.extend(dtype_of_ir_type(element_type(t)) for t in output_types)
+    attr["output_shapes"].list.shape.extend(dims_to_shape_proto(tf_shape(t)) for t in output_types)
+    attr["input_batch_axis"].list.i.extend(_batch_axes(input_types, dynamic, batch_size))
+    attr["output_batch_axis"].list.i.extend(_batch_axes(output_types, dynamic, batch_size))
+    attr["model_config"].list.i.extend(DEFAULT_MODEL_CONFIG)
+
+
+def neuron_ops(graph_def: graph_pb2.GraphDef) -> list[node_def_pb2.NodeDef]:
+    return [n for n in graph_def.node if n.op == NEURON_OP]
+
+
+def inner_graph(node: node_def_pb2.NodeDef) -> graph_pb2.GraphDef:
+    return graph_pb2.GraphDef.FromString(node.attr["graph_def"].s)
+
+
+def ops_on_neuron(node: node_def_pb2.NodeDef) -> int:
+    """The original's count: nodes of the embedded graph that are not its Placeholders."""
+    return sum(1 for n in inner_graph(node).node if n.op != "Placeholder")
+
+
+def inline_neuron_op_nodes(graph_def: graph_pb2.GraphDef, which=None) -> graph_pb2.GraphDef:
+    """A copy of `graph_def` with NeuronOps (all, or those `which(node)` accepts) replaced by
+    their embedded graphs, wired to the same outside tensors."""
+    rename: dict[str, str] = {}
+    out = graph_pb2.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    kept: list[node_def_pb2.NodeDef] = []
+    for node in graph_def.node:
+        if node.op != NEURON_OP or (which is not None and not which(node)):
+            kept.append(node)
+            continue
+        inner = inner_graph(node)
+        feeds = {}
+        for name, outer in zip(node.attr["input_names"].list.s, node.input):
+            feeds[split_tensor_name(name.decode())[0]] = outer
+        for index, name in enumerate(node.attr["output_names"].list.s):
+            rename[node.name if index == 0 else f"{node.name}:{index}"] = name.decode()
+            if index == 0:
+                rename[f"{node.name}:0"] = name.decode()
+        for inner_node in inner.node:
+            if inner_node.op == "Placeholder" and inner_node.name in feeds:
+                continue
+            copy = node_def_pb2.NodeDef()
+            copy.CopyFrom(inner_node)
+            del copy.input[:]
+            for i in inner_node.input:
+                control = i.startswith("^")
+                source, port = split_tensor_name(i.lstrip("^"))
+                if source in feeds:
+                    i = ("^" + split_tensor_name(feeds[source])[0]) if control else feeds[source]
+                copy.input.append(i)
+            kept.append(copy)
+    for node in kept:
+        new = node_def_pb2.NodeDef()
+        new.CopyFrom(node)
+        del new.input[:]
+        for i in node.input:
+            if i.startswith("^"):
+                target = rename.get(i[1:])
+                new.input.append("^" + split_tensor_name(target)[0] if target else i)
+            else:
+                new.input.append(_strip_port0(rename.get(i, i)))
+        out.node.append(new)
+    drop_dangling_colocation(out)
+    return out
+
+
+def _strip_port0(name: str) -> str:
+    return name[:-2] if name.endswith(":0") else name
+
+
+def renamed_outputs(graph_def: graph_pb2.GraphDef) -> dict[str, str]:
+    """NeuronOp output tensor name -> the inner tensor it stands for (for signatures)."""
+    mapping = {}
+    for node in neuron_ops(graph_def):
+        for index, name in enumerate(node.attr["output_names"].list.s):
+            mapping[f"{node.name}:{index}"] = name.decode()
+    return mapping

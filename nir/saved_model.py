@@ -63,9 +63,8 @@ def _neuron_cc_flags() -> _Flags:
 
 
 def _info(message: str, *args) -> None:
-    # The seed prints its counts as INFO:tensorflow lines; keep that, and log them to nir too.
+    # The seed prints its counts as INFO:tensorflow lines; users grep for them.
     _tf_logger.info(message, *args)
-    logger.info(message, *args)
 
 
 def _check_batch_size(batch_size) -> int:
@@ -319,7 +318,6 @@ def _log_report(report: dict, source: str, target: str) -> None:
             "little or nothing will run on the accelerator. Run `nir explain` to see why."
         )
         _tf_logger.warning(message)
-        logger.warning(message)
 
 
 def relift(compiler_workdir: str, new_model_dir: str) -> dict:

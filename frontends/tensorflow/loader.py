@@ -199,8 +199,10 @@ def load_saved_model(
 
     from frontends.tensorflow.importer import split_tensor_name
 
+    from tensorflow.python.util import deprecation
+
     graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session, deprecation.silence():
         try:
             tf.compat.v1.saved_model.loader.load(session, list(chosen_tags), model_dir)
         except (tf.errors.OpError, ValueError, OSError) as err:

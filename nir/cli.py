@@ -1,0 +1,233 @@
+"""The `nir` command: compile, opt, explain, import, relift, inline.
+
+Exit codes: 0 success; 1 error (bad input, failed pass, strict-mode compile failure);
+3 partial (the model was written, but some clusters were not compiled and run on CPU);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+
+def _csv(text: str | None) -> list[str]:
+    return [t for t in (text or "").split(",") if t]
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--tags", help="comma-separated tag set (default: 'serve', else the first)")
+    p.add_argument("--signature-def-key", help="signature to compile (default: serving_default)")
+    p.add_argument("--minimum-segment-size", type=int, default=2)
+    p.add_argument("--no-fuse-ops", help="comma-separated node names forced onto CPU")
+    p.add_argument("--force-fuse-ops", help="comma-separated node names forced onto Neuron")
+    p.add_argument("--input-shapes", help="'name:1x224x224x3;other:1x128' (model_shape_feed_dict)")
+    p.add_argument("--pipeline", help="pass pipeline string replacing the default pipeline")
+    p.add_argument("--dump-dir", help="write the IR before and after every pass here")
+    p.add_argument("--print-ir-after-all", action="store_true")
+
+
+def _shape_feed(text: str | None) -> dict | None:
+    if not text:
+        return None
+    from passes.batch_specialize import parse_input_shapes
+
+    return {k: list(v) for k, v in parse_input_shapes(text).items()}
+
+
+def _cmd_compile(args) -> int:
+    from nir.saved_model import compile as compile_model
+
+    report = compile_model(
+        args.model_dir, args.new_model_dir,
+        batch_size=args.batch_size,
+        model_shape_feed_dict=_shape_feed(args.input_shapes),
+        tags=args.tags,
+        signature_def_key=args.signature_def_key,
+        minimum_segment_size=args.minimum_segment_size,
+        no_fuse_ops=_csv(args.no_fuse_ops),
+        force_fuse_ops=_csv(args.force_fuse_ops),
+        compiler_args=args.compiler_args.split() if args.compiler_args else None,
+        compiler_workdir=args.compiler_workdir,
+        dynamic_batch_size=args.dynamic_batch_size,
+        compiler_timeout=args.compiler_timeout,
+        strict=True if args.strict else None,
+        neuron_cc=args.neuron_cc,
+        pipeline=args.pipeline,
+        dump_dir=args.dump_dir,
+        print_ir_after_all=args.print_ir_after_all,
+    )
+    print(json.dumps(report, indent=2, sort_keys=True))
+    if report["NumCompiledClusters"] < report["NumClusters"]:
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def _cmd_explain(args) -> int:
+    from nir.explain import explain_module, format_report, to_json
+    from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
+
+    module, loaded = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
+    from nir.saved_model import _input_shapes
+
+    pipeline = args.pipeline or default_pipeline(
+        args.batch_size, _input_shapes(_shape_feed(args.input_shapes), None, loaded.signature),
+        args.minimum_segment_size, _csv(args.no_fuse_ops), _csv(args.force_fuse_ops),
+    )
+    run_pipeline(module, pipeline, dump_dir=args.dump_dir)
+    report = explain_module(module)
+    sys.stdout.write(to_json(report) + "\n" if args.json else format_report(report))
+    return EXIT_OK
+
+
+def _cmd_import(args) -> int:
+    from nir.ir import print_module
+    from nir.pipeline import import_saved_model
+
+    module, _ = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
+    _write(args.output, print_module(module, None if args.no_elide else 1024))
+    return EXIT_OK
+
+
+def _write(path: str | None, text: str) -> None:
+    if path in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(path, "w") as f:
+            f.write(text)
+
+
+def _cmd_opt(args) -> int:
+    from nir.ir import parse_module, print_module
+    from nir.passmanager import PassManager, available_passes, pass_options, pass_summary
+
+    if args.list_passes:
+        for name, cls in available_passes().items():
+            print(f"{name}: {pass_summary(cls)}")
+            for option, kind, default in pass_options(cls):
+                print(f"    {option}: {kind} = {default}")
+        return EXIT_OK
+    source = sys.stdin.read() if args.input in (None, "-") else open(args.input).read()
+    module = parse_module(source, args.input or "<stdin>")
+    manager = PassManager.parse(
+        args.pass_pipeline or "",
+        print_ir_before=_csv(args.print_ir_before),
+        print_ir_after=["all"] if args.print_ir_after_all else _csv(args.print_ir_after),
+        print_ir_after_change=args.print_ir_after_change,
+        dump_dir=args.dump_dir,
+        timing=args.timing,
+        verify_each=not args.no_verify,
+        reproducer_dir=args.reproducer_dir,
+        elide_above=None if args.no_elide else 1024,
+    )
+    manager.run(module)
+    _write(args.output, print_module(module, None if args.no_elide else 1024))
+    if args.timing:
+        sys.stderr.write(manager.timing_report())
+    return EXIT_OK
+
+
+def _cmd_relift(args) -> int:
+    from nir.saved_model import relift
+
+    report = relift(args.compiler_workdir, args.new_model_dir)
+    print(json.dumps(report, indent=2, sort_keys=True))
+    return EXIT_PARTIAL if report["NumCompiledClusters"] < report["NumClusters"] else EXIT_OK
+
+
+def _cmd_inline(args) -> int:
+    from nir.saved_model import inline_neuron_ops
+
+    inline_neuron_ops(args.model_dir, args.new_model_dir)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nir", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log nir's progress")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compile", help="compile a SavedModel for Inferentia (the seed's compile)")
+    p.add_argument("model_dir")
+    p.add_argument("new_model_dir")
+    _add_model_options(p)
+    p.add_argument("--compiler-args", help="extra neuron-cc arguments, space-separated")
+    p.add_argument("--compiler-workdir", help="keep neuron-cc's inputs and logs here")
+    p.add_argument("--compiler-timeout", type=float, default=18000)
+    p.add_argument("--dynamic-batch-size", action="store_true")
+    p.add_argument("--strict", action="store_true", help="fail unless every cluster compiles")
+    p.add_argument("--neuron-cc", help="path of neuron-cc (default: found on PATH)")
+    p.set_defaults(run=_cmd_compile)
+
+    p = sub.add_parser("explain", help="report why ops stay on CPU and what each cluster holds")
+    p.add_argument("model_dir")
+    _add_model_options(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_explain)
+
+    p = sub.add_parser("import", help="print a SavedModel's NIR")
+    p.add_argument("model_dir")
+    p.add_argument("--tags")
+    p.add_argument("--signature-def-key")
+    p.add_argument("--no-elide", action="store_true", help="print every weight")
+    p.add_argument("-o", "--output")
+    p.set_defaults(run=_cmd_import)
+
+    p = sub.add_parser("opt", help="run a pass pipeline on IR text (like mlir-opt)")
+    p.add_argument("input", nargs="?", help="IR file (default: stdin)")
+    p.add_argument("-p", "--pass-pipeline", help="e.g. 'shape-inference,legalize,cluster,dce'")
+    p.add_argument("--list-passes", action="store_true")
+    p.add_argument("--print-ir-before", help="comma-separated pass names")
+    p.add_argument("--print-ir-after", help="comma-separated pass names")
+    p.add_argument("--print-ir-after-all", action="store_true")
+    p.add_argument("--print-ir-after-change", action="store_true")
+    p.add_argument("--dump-dir")
+    p.add_argument("--timing", action="store_true", help="print a per-pass timing report")
+    p.add_argument("--no-verify", action="store_true")
+    p.add_argument("--reproducer-dir")
+    p.add_argument("--no-elide", action="store_true")
+    p.add_argument("-o", "--output")
+    p.set_defaults(run=_cmd_opt)
+
+    p = sub.add_parser("relift", help="build the SavedModel from a workdir compiled elsewhere")
+    p.add_argument("compiler_workdir")
+    p.add_argument("new_model_dir")
+    p.set_defaults(run=_cmd_relift)
+
+    p = sub.add_parser("inline", help="replace NeuronOps by their graphs (runs in stock TensorFlow)")
+    p.add_argument("model_dir")
+    p.add_argument("new_model_dir")
+    p.set_defaults(run=_cmd_inline)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nir.errors import NirError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or args.command in ("compile", "relift") else logging.WARNING,
+        format="%(levelname)s:%(name)s:%(message)s",
+    )
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.propagate = False
+    tf_logger.setLevel(logging.INFO if args.command in ("compile", "relift") else logging.WARNING)
+    warnings.simplefilter("default")
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("nir: interrupted; no output was written\n")
+        return EXIT_INTERRUPTED
+    except (NirError, ValueError, OSError) as err:
+        sys.stderr.write(f"nir: error: {err}\n")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -165,6 +165,10 @@ def _with_shapes(graph_def):
     """The GraphDef as TensorFlow imports it, with `_output_shapes` on every node."""
     import tensorflow as tf
 
+    # Shapes recorded before freezing can be stale (a resource input became a tensor).
+    for node in graph_def.node:
+        if "_output_shapes" in node.attr:
+            del node.attr["_output_shapes"]
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")

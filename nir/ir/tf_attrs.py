@@ -162,7 +162,7 @@ def _literal_elements(attr: TensorAttr) -> str | None:
 def _parse_literal_elements(parser: AttrParser, tensor_type: TensorType) -> bytes:
     from nir.ir.dtypes import numpy_dtype_of_ir_type
 
-    dtype = numpy_dtype_of_ir_type(tensor_type.element_type)
+    dtype = np.dtype(numpy_dtype_of_ir_type(tensor_type.element_type))
     values: list[float | int] = []
     if parser.parse_optional_punctuation("]") is None:
         while True:

@@ -215,7 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose or args.command in ("compile", "relift") else logging.WARNING,
         format="%(levelname)s:%(name)s:%(message)s",
     )
+    # The seed's report lines come through the "tensorflow" logger, printed as the original
+    # printed them: INFO:tensorflow:Number of operations ...
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s:tensorflow:%(message)s"))
     tf_logger = logging.getLogger("tensorflow")
+    tf_logger.handlers = [handler]
     tf_logger.propagate = False
     tf_logger.setLevel(logging.INFO if args.command in ("compile", "relift") else logging.WARNING)
     warnings.simplefilter("default")

@@ -1,0 +1,173 @@
+"""nir.saved_model.compile: the seed's example, NeuronOps, inline, relift, strict mode."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from tensorflow.core.protobuf import saved_model_pb2
+from zoo import assert_same_outputs, random_feeds, run_signature, tree_digest
+
+import nir as tfn
+from nir.saved_model import CompileFailedError
+
+ZOO = ["resnet50", "mobilenetv2", "two_io", "transformer", "tf1_two_signatures", "control_flow"]
+
+
+def _graph(model_dir: str):
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(model_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    return proto.meta_graphs[0]
+
+
+def _neuron_ops(model_dir: str):
+    return [n for n in _graph(model_dir).graph_def.node if n.op == "NeuronOp"]
+
+
+def test_seed_example_with_only_the_import_changed(zoo, tmp_path, caplog):
+    saved_model_path = zoo["resnet50"]
+    compiled_saved_model_path = str(tmp_path / "resnet50_neuron")
+    example = f"""
+import shutil
+import nir as tfn
+saved_model_path = {saved_model_path!r}
+compiled_saved_model_path = {compiled_saved_model_path!r}
+shutil.rmtree(compiled_saved_model_path, ignore_errors=True)
+tfn.saved_model.compile(saved_model_path, compiled_saved_model_path)
+"""
+    with caplog.at_level(logging.INFO, logger="tensorflow"):
+        exec(compile(example, "seed_example", "exec"), {})
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("Number of operations in TensorFlow session: ") for m in messages)
+    assert any(m.startswith("Number of operations after tf.neuron optimizations: ") for m in messages)
+    assert any(m.startswith("Number of operations placed on Neuron runtime: ") for m in messages)
+    feeds = random_feeds(saved_model_path)
+    assert_same_outputs(run_signature(saved_model_path, feeds), run_signature(compiled_saved_model_path, feeds))
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_neuron_ops_inline_back_to_the_original_function(zoo, tmp_path, fake_neuron_cc, name):
+    compiled, inlined = str(tmp_path / "compiled"), str(tmp_path / "inlined")
+    report = tfn.saved_model.compile(zoo[name], compiled, neuron_cc=fake_neuron_cc, progress=False)
+    assert report["NumCompiledClusters"] == report["NumClusters"]
+    tfn.saved_model.inline_neuron_ops(compiled, inlined)
+    assert not _neuron_ops(inlined)
+    feeds = random_feeds(zoo[name])
+    assert_same_outputs(run_signature(zoo[name], feeds), run_signature(inlined, feeds))
+
+
+def test_neuron_op_attributes(zoo, tmp_path, fake_neuron_cc):
+    compiled = str(tmp_path / "compiled")
+    workdir = str(tmp_path / "workdir")
+    report = tfn.saved_model.compile(
+        zoo["resnet50"], compiled, neuron_cc=fake_neuron_cc, compiler_workdir=workdir, progress=False
+    )
+    (node,) = _neuron_ops(compiled)
+    assert report["NumClusters"] == 1 and report["OnNeuronRatio"] > 0.9
+    assert node.name.rpartition("/")[2].startswith("neuron_op_")
+    attrs = node.attr
+    assert attrs["executable"].s.startswith(b"NIR-TEST-NEFF")
+    from tensorflow.core.framework import graph_pb2
+
+    inner = graph_pb2.GraphDef.FromString(attrs["graph_def"].s)
+    placeholders = [n for n in inner.node if n.op == "Placeholder"]
+    assert [p.name + ":0" for p in placeholders] == [s.decode() for s in attrs["input_names"].list.s]
+    assert len(attrs["input_dtypes"].list.type) == len(attrs["input_shapes"].list.shape) == len(placeholders)
+    assert [d.size for d in attrs["input_shapes"].list.shape[0].dim] == [1, 224, 224, 3]
+    assert len(attrs["output_names"].list.s) == len(attrs["output_dtypes"].list.type) == len(node.input) * 0 + 1
+    assert [d.size for d in attrs["output_shapes"].list.shape[0].dim] == [1, 1000]
+    assert list(attrs["input_batch_axis"].list.i) == [-1]
+    assert list(attrs["output_batch_axis"].list.i) == [-1]
+    assert len(attrs["model_config"].list.i) == 4
+    assert report["OperatorCountOnNeuron"] == len(inner.node) - len(placeholders)
+    folder = os.path.join(workdir, node.name.rpartition("/")[2])
+    for name in ("graph_def.pb", "graph_def.io-config.json", "command.sh", "graph_def.neff", "graph_def.neuron-cc.log"):
+        assert os.path.isfile(os.path.join(folder, name)), name
+
+
+def test_compiling_twice_gives_identical_saved_model(zoo, tmp_path, fake_neuron_cc):
+    first, second = str(tmp_path / "a"), str(tmp_path / "b")
+    tfn.saved_model.compile(zoo["two_io"], first, neuron_cc=fake_neuron_cc, progress=False)
+    tfn.saved_model.compile(zoo["two_io"], second, neuron_cc=fake_neuron_cc, progress=False)
+    assert tree_digest(first) == tree_digest(second)
+
+
+def test_relift_from_workdir_equals_direct_compile(zoo, tmp_path, fake_neuron_cc):
+    direct, lifted = str(tmp_path / "direct"), str(tmp_path / "lifted")
+    workdir = str(tmp_path / "workdir")
+    tfn.saved_model.compile(zoo["two_io"], direct, neuron_cc=fake_neuron_cc, compiler_workdir=workdir, progress=False)
+    report = tfn.saved_model.relift(workdir, lifted)
+    assert report["NumCompiledClusters"] == report["NumClusters"] >= 1
+    with open(os.path.join(direct, "saved_model.pb"), "rb") as a, open(os.path.join(lifted, "saved_model.pb"), "rb") as b:
+        assert a.read() == b.read()
+
+
+def test_without_neuron_cc_everything_is_emitted_and_model_runs(zoo, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    workdir, out = str(tmp_path / "workdir"), str(tmp_path / "out")
+    with pytest.warns(UserWarning, match="neuron-cc is not installed"):
+        report = tfn.saved_model.compile(zoo["two_io"], out, compiler_workdir=workdir)
+    assert report["NumClusters"] >= 1 and report["NumCompiledClusters"] == 0
+    assert not _neuron_ops(out)
+    folders = [d for d in os.listdir(workdir) if d.startswith("neuron_op_")]
+    assert len(folders) == report["NumClusters"]
+    with open(os.path.join(workdir, folders[0], "command.sh")) as f:
+        assert "neuron-cc compile graph_def.pb --framework TENSORFLOW" in f.read()
+    feeds = random_feeds(zoo["two_io"])
+    assert_same_outputs(run_signature(zoo["two_io"], feeds), run_signature(out, feeds))
+
+
+def test_failing_compiler_restores_cpu_ops_or_raises_in_strict_mode(zoo, tmp_path, fake_neuron_cc, monkeypatch):
+    monkeypatch.setenv("FAKE_NEURON_CC_MODE", "fail")
+    out = str(tmp_path / "out")
+    report = tfn.saved_model.compile(zoo["two_io"], out, neuron_cc=fake_neuron_cc, progress=False)
+    assert report["NumCompiledClusters"] == 0 and not _neuron_ops(out)
+    feeds = random_feeds(zoo["two_io"])
+    assert_same_outputs(run_signature(zoo["two_io"], feeds), run_signature(out, feeds))
+    strict_out = str(tmp_path / "strict")
+    with pytest.raises(CompileFailedError, match=r"neuron_op_\w+ \(neuron-cc exited with 1; log: .*neuron-cc.log\)"):
+        tfn.saved_model.compile(zoo["two_io"], strict_out, neuron_cc=fake_neuron_cc, strict=True, progress=False)
+    assert not os.path.exists(strict_out)
+    assert not [p for p in os.listdir(tmp_path) if "nir-tmp" in p]
+
+
+@pytest.mark.parametrize("mode,reason", [("hang", "timed out"), ("no-neff", "wrote no NEFF"), ("crash", "exited with")])
+def test_misbehaving_compiler_is_reported(zoo, tmp_path, fake_neuron_cc, monkeypatch, mode, reason):
+    monkeypatch.setenv("FAKE_NEURON_CC_MODE", mode)
+    with pytest.raises(CompileFailedError, match=reason):
+        tfn.saved_model.compile(
+            zoo["two_io"], str(tmp_path / "out"), neuron_cc=fake_neuron_cc, strict=True,
+            compiler_timeout=20, progress=False,
+        )
+
+
+def test_must_compile_flag_in_environment_means_strict(zoo, tmp_path, fake_neuron_cc, monkeypatch):
+    monkeypatch.setenv("FAKE_NEURON_CC_MODE", "fail")
+    monkeypatch.setenv("NEURON_CC_FLAGS", "--must-compile")
+    with pytest.raises(CompileFailedError):
+        tfn.saved_model.compile(zoo["two_io"], str(tmp_path / "out"), neuron_cc=fake_neuron_cc, progress=False)
+
+
+def test_cli_compile_exit_codes(zoo, tmp_path, fake_neuron_cc):
+    ok = subprocess.run(
+        [sys.executable, "-m", "nir.cli", "compile", zoo["two_io"], str(tmp_path / "a"), "--neuron-cc", fake_neuron_cc],
+        capture_output=True, text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "Number of operations placed on Neuron runtime" in ok.stderr
+    partial = subprocess.run(
+        [sys.executable, "-m", "nir.cli", "compile", zoo["two_io"], str(tmp_path / "b")],
+        capture_output=True, text=True, env={**os.environ, "PATH": "/usr/bin:/bin"},
+    )
+    assert partial.returncode == 3, partial.stderr
+    failed = subprocess.run(
+        [sys.executable, "-m", "nir.cli", "compile", str(tmp_path / "missing"), str(tmp_path / "c")],
+        capture_output=True, text=True,
+    )
+    assert failed.returncode == 1 and "does not exist" in failed.stderr
+    shutil.rmtree(str(tmp_path / "a"))

@@ -113,7 +113,11 @@ def _cmd_opt(args) -> int:
             for option, kind, default in pass_options(cls):
                 print(f"    {option}: {kind} = {default}")
         return EXIT_OK
-    source = sys.stdin.read() if args.input in (None, "-") else open(args.input).read()
+    if args.input in (None, "-"):
+        source = sys.stdin.read()
+    else:
+        with open(args.input) as f:
+            source = f.read()
     module = parse_module(source, args.input or "<stdin>")
     manager = PassManager.parse(
         args.pass_pipeline or "",

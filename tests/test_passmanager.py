@@ -1,0 +1,166 @@
+"""The pass manager: pipeline strings, options and their errors, plug-ins, dumps, timing, reproducers."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pytest
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+
+from nir.ir import parse_module, print_module
+from nir.passmanager import PassFailedError, PassManager, PipelineError, available_passes, register_pass
+
+SMALL = os.path.join(os.path.dirname(__file__), "filecheck", "legalize_cluster_dce.mlir")
+PIPELINE = (
+    'batch-specialize{batch-size=4},shape-inference,legalize{target="inferentia"},'
+    "cluster{minimum-segment-size=3},dce"
+)
+
+
+def small_module() -> ModuleOp:
+    with open(SMALL) as f:
+        return parse_module(f.read())
+
+
+def test_pipeline_string_round_trips():
+    manager = PassManager.parse(PIPELINE)
+    text = manager.pipeline_string()
+    assert text == 'batch-specialize{batch-size=4},shape-inference,legalize,cluster{minimum-segment-size=3},dce'
+    assert PassManager.parse(text).passes == manager.passes
+    assert str(PassManager.parse('legalize{no-fuse-ops="a","b"}')) == 'legalize{no-fuse-ops="a","b"}'
+
+
+def test_python_and_string_pipelines_are_the_same():
+    from passes.batch_specialize import BatchSpecializePass
+    from passes.cluster import ClusterPass
+
+    manager = PassManager([BatchSpecializePass(batch_size=4), ClusterPass(minimum_segment_size=3)])
+    assert manager.passes == PassManager.parse(manager.pipeline_string()).passes
+
+
+def test_unknown_pass_lists_the_valid_ones():
+    with pytest.raises(PipelineError) as err:
+        PassManager.parse("shape-inference,clustr")
+    assert "unknown pass 'clustr'" in str(err.value)
+    assert "did you mean cluster" in str(err.value)
+    for name in ("batch-specialize", "canonicalize", "dce", "legalize", "shape-inference"):
+        assert name in str(err.value)
+
+
+def test_unknown_option_lists_the_valid_ones():
+    with pytest.raises(PipelineError, match="pass 'cluster' has no option 'min-size'; its options: minimum-segment-size"):
+        PassManager.parse("cluster{min-size=2}")
+
+
+def test_badly_typed_option_is_an_error():
+    with pytest.raises(PipelineError, match="cluster"):
+        PassManager.parse("cluster{minimum-segment-size=many}")
+
+
+def test_dumps_parse_back_and_match_the_in_memory_ir(tmp_path):
+    module = small_module()
+    manager = PassManager.parse("legalize,cluster,dce", dump_dir=str(tmp_path))
+    manager.run(module)
+    files = sorted(os.listdir(tmp_path))
+    assert files == ["000-input.mlir", "001-legalize.mlir", "002-cluster.mlir", "003-dce.mlir"]
+    for name in files:
+        with open(tmp_path / name) as f:
+            text = f.read()
+        assert print_module(parse_module(text)) == text
+    with open(tmp_path / "003-dce.mlir") as f:
+        assert f.read() == print_module(module)
+
+
+def test_print_ir_after_change_only_prints_changes():
+    stream = io.StringIO()
+    PassManager.parse("dce,dce", print_ir_after_change=True, ir_stream=stream).run(small_module())
+    assert stream.getvalue().count("IR Dump After dce (changed)") == 1
+
+
+def test_print_ir_before_and_after_named_passes():
+    stream = io.StringIO()
+    PassManager.parse("legalize,cluster", print_ir_before=["cluster"], print_ir_after=["legalize"], ir_stream=stream).run(small_module())
+    assert "IR Dump Before cluster" in stream.getvalue()
+    assert "IR Dump After legalize" in stream.getvalue()
+    assert "IR Dump After cluster" not in stream.getvalue()
+
+
+def test_timing_report():
+    manager = PassManager.parse("legalize,cluster,dce", timing=True)
+    manager.run(small_module())
+    assert [t.name for t in manager.timings] == ["legalize", "cluster", "dce"]
+    assert manager.timings[-1].ops_after < manager.timings[-1].ops_before
+    report = manager.timing_report()
+    assert "Total execution time" in report and "cluster" in report and "%" in report
+
+
+@register_pass
+@dataclass(frozen=True)
+class _ExplodingPass(ModulePass):
+    """A pass that always fails, to test reproducers."""
+
+    name = "test-explode"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        raise RuntimeError("boom")
+
+
+def test_failing_pass_writes_a_reproducer(tmp_path):
+    module = small_module()
+    manager = PassManager.parse("legalize,test-explode,dce", reproducer_dir=str(tmp_path))
+    with pytest.raises(PassFailedError, match="pass 'test-explode' failed: RuntimeError: boom") as err:
+        manager.run(module)
+    with open(err.value.reproducer) as f:
+        text = f.read()
+    assert "--pass-pipeline='test-explode,dce'" in text
+    reparsed = parse_module(text)
+    expected = small_module()
+    PassManager.parse("legalize").run(expected)
+    assert print_module(reparsed) == print_module(expected)
+
+
+def test_plugin_pass_is_found_through_its_entry_point(tmp_path):
+    """Install the example plug-in package for real, then use its pass by name."""
+    target = tmp_path / "site"
+    example = os.path.join(os.path.dirname(__file__), "plugin_example")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+         "--quiet", "--target", str(target), example],
+        check=True, capture_output=True,
+    )
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from nir.passmanager import PassManager, available_passes;"
+        "assert 'fold-identity' in available_passes();"
+        "print(PassManager.parse('fold-identity{keep-named=\"b\"},dce').pipeline_string())"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'fold-identity{keep-named="b"},dce'
+    ir = (
+        'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
+        '  func.func @main(%x: tensor<1xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1xf32> {tf.output_key = "y"}) {\n'
+        '    %a, %a_c = "tf.Identity"(%x) <{node_name = "a"}> {T = f32} : (tensor<1xf32>) -> (tensor<1xf32>, !tf.control)\n'
+        '    %b, %b_c = "tf.Identity"(%a) <{node_name = "b"}> {T = f32} : (tensor<1xf32>) -> (tensor<1xf32>, !tf.control)\n'
+        "    func.return %b : tensor<1xf32>\n  }\n}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    opt = subprocess.run(
+        [sys.executable, "-m", "nir.cli", "opt", "-p", 'fold-identity{keep-named="b"}'],
+        input=ir, capture_output=True, text=True, env=env,
+    )
+    assert opt.returncode == 0, opt.stderr
+    assert 'node_name = "a"' not in opt.stdout and '"tf.Identity"(%x) <{node_name = "b"}>' in opt.stdout
+
+
+def test_builtin_passes_have_docstrings_and_kebab_case_names():
+    for name, cls in available_passes().items():
+        assert name == cls.name and name == name.lower() and "_" not in name
+        assert (cls.__doc__ or "").strip(), name
+        assert (sys.modules[cls.__module__].__doc__ or "").strip() or name.startswith("test-"), name

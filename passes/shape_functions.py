@@ -578,3 +578,25 @@ def _reshape_value(op, values, shapes):
     if values[0] is None or values[1] is None:
         return None
     return values[0].reshape(_dims(values[1]))
+
+
+@_value_function("GatherV2")
+def _gather_value(op, values, shapes):
+    if any(v is None for v in values[:3]) or attr_int(op, "batch_dims"):
+        return None
+    return np.take(values[0], values[1], axis=int(values[2]))
+
+
+@_value_function("Squeeze")
+def _squeeze_value(op, values, shapes):
+    if values[0] is None:
+        return None
+    axes = attr_ints(op, "squeeze_dims")
+    return np.squeeze(values[0], axis=tuple(axes) if axes else None)
+
+
+@_value_function("ExpandDims")
+def _expand_dims_value(op, values, shapes):
+    if values[0] is None or values[1] is None:
+        return None
+    return np.expand_dims(values[0], int(np.asarray(values[1]).reshape(-1)[0]))

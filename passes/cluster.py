@@ -11,6 +11,9 @@ leaves a cluster through a CPU op raises the level of everything after it, so it
 back into the same cluster: contracting a cluster never closes a cycle. CPU ops that no target
 op reaches (constant preprocessing, say) do not raise levels, so they do not split clusters.
 
+Constants read by a cluster and by anything else are copied into the cluster (named
+`<const>/<cluster>`), so weights travel inside NeuronOps rather than as their inputs.
+
 Then, as the original tensorflow-neuron does, nir drops clusters that would hand a Const out,
 lets no int64/double tensor cross a cluster boundary, and keeps only clusters with at least
 `minimum-segment-size` ops that compute something (Identity, Snapshot, StopGradient and NoOp
@@ -34,10 +37,13 @@ from xdsl.passes import ModulePass
 
 from backends.inferentia.target import BOUNDARY_FORBIDDEN, FREE_OPS
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
-from nir.ir.shapes import element_type
-from nir.ir.tf_dialect import TFNodeOp
+from xdsl.dialects.builtin import StringAttr
+
+from nir.ir.shapes import element_type, is_static
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
-from passes._util import entry_function, is_on_target, set_cpu_reason
+from passes._util import ON_TARGET, entry_function, is_on_target, mark_on_target, set_cpu_reason
 
 
 class _UnionFind:
@@ -107,7 +113,7 @@ def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation]) -> d
         for i in group:
             op = ops[i]
             if isinstance(op, TFNodeOp) and op.tf_type == "Const" and _outside_users(op, members):
-                evict[i] = "Const also read outside its cluster (a cluster may not output a Const)"
+                evict[i] = "Const also read outside its cluster (copied into each cluster that reads it)"
                 continue
             for value in op.operands:
                 if value.owner not in members and str(element_type(value.type)) in BOUNDARY_FORBIDDEN:
@@ -138,21 +144,46 @@ def cluster_name(inputs: Sequence[SSAValue], outputs: Sequence[SSAValue]) -> str
     return "neuron_op_" + digest.hexdigest()[:16]
 
 
+def _is_copyable_const(value: SSAValue) -> bool:
+    """Constants feeding a cluster from outside are copied in: weights stay inside NeuronOps."""
+    owner = value.owner
+    return (
+        isinstance(owner, TFNodeOp)
+        and owner.tf_type == "Const"
+        and not owner.control_operands
+        and not isinstance(element_type(value.type), OpaqueDType)
+        and is_static(value.type)
+    )
+
+
+def _copy_consts_into(body: Block, consts: list[SSAValue], members: set[Operation], suffix: str) -> None:
+    for value in consts:
+        original = value.owner
+        copy = create_tf_op(
+            "Const", f"{original.node_name}/{suffix}", [], [value.type], original.attributes, device=original.device
+        )
+        mark_on_target(copy, original.properties.get(ON_TARGET, StringAttr("inferentia")).data)
+        body.add_op(copy)
+        value.replace_uses_with_if(copy.data_results[0], lambda use: use.operation in members)
+
+
 def build_cluster(block: Block, members: list[Operation]) -> ClusterOp:
     """Move `members` (in block order) into a new neuron.cluster placed at the last member."""
     member_set = set(members)
     inputs: list[SSAValue] = []
+    consts: list[SSAValue] = []
     seen: set[SSAValue] = set()
     for op in members:
         for value in op.operands:
             if value not in seen and not (isinstance(value, OpResult) and value.op in member_set):
                 seen.add(value)
-                inputs.append(value)
+                (consts if _is_copyable_const(value) else inputs).append(value)
     outputs = [
         r for op in members for r in op.results if any(u.operation not in member_set for u in r.uses)
     ]
     body = Block(arg_types=[v.type for v in inputs])
     name = cluster_name(inputs, outputs)
+    _copy_consts_into(body, consts, member_set, name)
     cluster = ClusterOp(name, inputs, [v.type for v in outputs], Region(body))
     block.insert_op_after(cluster, members[-1])
     for outer, result in zip(outputs, cluster.outputs):

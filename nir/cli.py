@@ -1,4 +1,4 @@
-"""The `nir` command: compile, opt, explain, import, relift, inline.
+"""The `nir` command: compile, opt, explain, import, relift, inline, example.
 
 Exit codes: 0 success; 1 error (bad input, failed pass, strict-mode compile failure);
 3 partial (the model was written, but some clusters were not compiled and run on CPU);
@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import sys
-import warnings
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -152,6 +151,18 @@ def _cmd_inline(args) -> int:
     return EXIT_OK
 
 
+def _cmd_example(args) -> int:
+    import os
+
+    from nir.examples import BUILDERS
+
+    if os.path.exists(args.model_dir):
+        raise OSError(f"'{args.model_dir}' already exists; choose a new directory")
+    BUILDERS[args.name](args.model_dir)
+    print(f"wrote {args.name} (random weights) to {args.model_dir}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nir", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log nir's progress")
@@ -204,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("new_model_dir")
     p.set_defaults(run=_cmd_relift)
 
+    from nir.examples import BUILDERS
+
+    p = sub.add_parser("example", help="write an example SavedModel (random weights, no download)")
+    p.add_argument("name", choices=sorted(BUILDERS))
+    p.add_argument("model_dir")
+    p.set_defaults(run=_cmd_example)
+
     p = sub.add_parser("inline", help="replace NeuronOps by their graphs (runs in stock TensorFlow)")
     p.add_argument("model_dir")
     p.add_argument("new_model_dir")
@@ -227,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     tf_logger.handlers = [handler]
     tf_logger.propagate = False
     tf_logger.setLevel(logging.INFO if args.command in ("compile", "relift") else logging.WARNING)
-    warnings.simplefilter("default")
+    logging.captureWarnings(True)
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""The test model zoo, built by the tests themselves (random weights, no downloads)."""
+"""The test model zoo (built by nir.examples) and helpers to run and compare models."""
 
 from __future__ import annotations
 
@@ -6,103 +6,7 @@ import os
 
 import numpy as np
 
-
-def _keras():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    return keras
-
-
-def build_resnet50(path: str) -> None:
-    keras = _keras()
-    keras.applications.ResNet50(weights=None).export(path, verbose=False)
-
-
-def build_mobilenetv2(path: str) -> None:
-    keras = _keras()
-    keras.applications.MobileNetV2(weights=None).export(path, verbose=False)
-
-
-def build_two_io(path: str) -> None:
-    """Two inputs (float features, int ids), two outputs."""
-    keras = _keras()
-    features = keras.Input((16,), name="features")
-    ids = keras.Input((8,), dtype="int32", name="ids")
-    embedded = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(100, 16)(ids))
-    hidden = keras.layers.Dense(32, activation="relu")(keras.layers.Concatenate()([features, embedded]))
-    score = keras.layers.Dense(1, name="score")(hidden)
-    logits = keras.layers.Dense(5, name="logits")(hidden)
-    keras.Model([features, ids], [score, logits]).export(path, verbose=False)
-
-
-def build_transformer(path: str) -> None:
-    """A small encoder block: MultiHeadAttention, LayerNorm, a gelu MLP."""
-    keras = _keras()
-    tokens = keras.Input((16, 32), name="tokens")
-    attended = keras.layers.MultiHeadAttention(num_heads=4, key_dim=8)(tokens, tokens)
-    x = keras.layers.LayerNormalization()(tokens + attended)
-    mlp = keras.layers.Dense(32)(keras.layers.Dense(64, activation="gelu")(x))
-    x = keras.layers.LayerNormalization()(x + mlp)
-    logits = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling1D()(x))
-    keras.Model(tokens, logits).export(path, verbose=False)
-
-
-def build_tf1_two_signatures(path: str) -> None:
-    """A TF1 session model with variables and two signatures."""
-    import tensorflow as tf
-
-    graph = tf.Graph()
-    with graph.as_default():
-        x = tf.compat.v1.placeholder(tf.float32, [None, 6], name="x")
-        w = tf.compat.v1.get_variable("w", [6, 4], initializer=tf.compat.v1.random_normal_initializer(seed=1))
-        b = tf.compat.v1.get_variable("b", [4], initializer=tf.compat.v1.random_normal_initializer(seed=2))
-        logits = tf.nn.bias_add(tf.matmul(x, w), b, name="logits")
-        probs = tf.nn.softmax(tf.nn.relu(logits), name="probs")
-        with tf.compat.v1.Session(graph=graph) as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            builder = tf.compat.v1.saved_model.Builder(path)
-            info = tf.compat.v1.saved_model.utils.build_tensor_info
-            make = tf.compat.v1.saved_model.signature_def_utils.build_signature_def
-            builder.add_meta_graph_and_variables(
-                session, ["serve"],
-                signature_def_map={
-                    "serving_default": make({"x": info(x)}, {"probs": info(probs)}, "tensorflow/serving/predict"),
-                    "logits": make({"x": info(x)}, {"logits": info(logits)}, "tensorflow/serving/predict"),
-                },
-            )
-            builder.save()
-
-
-def build_control_flow(path: str) -> None:
-    """A tf.Module with tf.while_loop and tf.cond."""
-    import tensorflow as tf
-
-    class Loop(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = tf.Variable(np.random.RandomState(3).rand(4, 4).astype(np.float32))
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
-        def __call__(self, x):
-            def body(i, y):
-                return i + 1, tf.tanh(tf.matmul(y, self.w))
-
-            _, y = tf.while_loop(lambda i, y: i < 3, body, [tf.constant(0), x])
-            return tf.cond(tf.reduce_sum(y) > 0, lambda: y * 2.0, lambda: y - 1.0)
-
-    module = Loop()
-    tf.saved_model.save(module, path, signatures=module.__call__)
-
-
-BUILDERS = {
-    "resnet50": build_resnet50,
-    "mobilenetv2": build_mobilenetv2,
-    "two_io": build_two_io,
-    "transformer": build_transformer,
-    "tf1_two_signatures": build_tf1_two_signatures,
-    "control_flow": build_control_flow,
-}
+from nir.examples import BUILDERS  # noqa: F401
 
 
 def random_feeds(model_dir: str, key: str = "serving_default", batch: int = 1, seed: int = 0) -> dict:

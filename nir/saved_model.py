@@ -323,7 +323,9 @@ def _log_report(report: dict, source: str, target: str) -> None:
 def relift(compiler_workdir: str, new_model_dir: str) -> dict:
     """Build the SavedModel of an earlier compile from its workdir, with whatever NEFFs are there."""
     from backends.inferentia.emit import load_workdir_model
+    from frontends.tensorflow.writer import check_new_model_dir
 
+    check_new_model_dir(new_model_dir)
     graph_def, signature = load_workdir_model(compiler_workdir)
     report = _finish(graph_def, signature, compiler_workdir, new_model_dir, None, None)
     report["CompilerWorkdir"] = compiler_workdir
@@ -338,8 +340,9 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     from frontends.tensorflow.loader import read_saved_model_proto
     from frontends.tensorflow.importer import SignatureInfo, TensorSpec
     from frontends.tensorflow.attrs import shape_proto_to_dims
-    from frontends.tensorflow.writer import write_saved_model
+    from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
 
+    check_new_model_dir(new_model_dir, model_dir)
     proto = read_saved_model_proto(model_dir)
     if len(proto.meta_graphs) != 1 or len(proto.meta_graphs[0].signature_def) != 1:
         raise NirInputError(

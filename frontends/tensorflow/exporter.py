@@ -32,6 +32,7 @@ from frontends.tensorflow.importer import (
     TensorSpec,
 )
 from frontends.tensorflow.opdefs import op_def_for, output_args
+from nir.errors import NirError
 from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.shapes import element_type, tf_shape
@@ -39,7 +40,7 @@ from nir.ir.tf_dialect import TFNodeOp
 from nir.ir.tf_types import ControlType
 
 
-class GraphExportError(ValueError):
+class GraphExportError(NirError):
     """IR that has no GraphDef form (e.g. an op nir does not know how to write back)."""
 
 

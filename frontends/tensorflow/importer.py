@@ -28,6 +28,7 @@ from xdsl.parser.core import ForwardDeclaredValue
 
 from frontends.tensorflow.attrs import attrs_to_ir, shape_proto_to_dims
 from frontends.tensorflow.opdefs import node_output_dtypes, op_def_for, output_args
+from nir.errors import NirInputError
 from nir.ir.dtypes import ir_type_of_dtype
 from nir.ir.shapes import tensor_type
 from nir.ir.tf_dialect import CONTROL, TFNodeOp, create_tf_op
@@ -49,7 +50,7 @@ MODULE_MIN_CONSUMER = "tf.min_consumer"
 _DERIVED_ATTRS = ("_output_shapes",)
 
 
-class GraphImportError(ValueError):
+class GraphImportError(NirInputError):
     """A GraphDef nir cannot turn into IR; the message names the node and the problem."""
 
 

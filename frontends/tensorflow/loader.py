@@ -128,6 +128,11 @@ def signature_info(meta_graph, key: str, tags: tuple[str, ...]):
     inputs, outputs = specs(sig.inputs), specs(sig.outputs)
     if not outputs:
         raise NirInputError(f"signature '{key}' has no outputs; there is nothing to compile")
+    if not inputs:
+        raise NirInputError(
+            f"signature '{key}' has no inputs, so the model computes a constant and there is "
+            "nothing to compile; choose a signature that takes inputs (signature_def_key=...)"
+        )
     return SignatureInfo(key, inputs, outputs, sig.method_name or "tensorflow/serving/predict", tags)
 
 

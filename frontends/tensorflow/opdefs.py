@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from tensorflow.core.framework import attr_value_pb2, function_pb2, node_def_pb2, op_def_pb2
 from tensorflow.python.framework import op_def_registry
 
+from nir.errors import NirInputError
 
-class UnknownOpError(ValueError):
+
+class UnknownOpError(NirInputError):
     """A node whose op type TensorFlow does not know (a custom op whose library is not loaded)."""
 
 

@@ -13,25 +13,36 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-from nir.errors import NirInputError
+from nir.errors import NirError, NirInputError
+
+PROTOBUF_LIMIT = 2**31 - 1  # bytes; protobuf cannot serialize a larger message
+
+
+class WriteError(NirError):
+    """The output could not be written (disk full, permissions); nothing was left behind."""
 
 
 def check_new_model_dir(new_model_dir: str, model_dir: str | None = None) -> str:
     """Refuse targets that exist, sit inside the input, or cannot be created."""
     target = os.path.abspath(new_model_dir)
+    if model_dir is not None:
+        source = os.path.realpath(model_dir)
+        real_target = os.path.join(os.path.realpath(os.path.dirname(target)), os.path.basename(target))
+        if real_target == source:
+            raise NirInputError(
+                f"new_model_dir '{new_model_dir}' is model_dir itself; nir never overwrites its "
+                "input: choose another new_model_dir"
+            )
+        if real_target.startswith(source + os.sep):
+            raise NirInputError(
+                f"new_model_dir '{new_model_dir}' is inside model_dir '{model_dir}'; write the "
+                "compiled model somewhere else so the input stays untouched"
+            )
     if os.path.lexists(target):
         raise NirInputError(
             f"new_model_dir '{new_model_dir}' already exists; remove it or choose another path "
             "(nir never overwrites a directory)"
         )
-    if model_dir is not None:
-        source = os.path.realpath(model_dir)
-        real_target = os.path.join(os.path.realpath(os.path.dirname(target)), os.path.basename(target))
-        if real_target == source or real_target.startswith(source + os.sep):
-            raise NirInputError(
-                f"new_model_dir '{new_model_dir}' is inside model_dir '{model_dir}'; write the "
-                "compiled model somewhere else so the input stays untouched"
-            )
     parent = os.path.dirname(target)
     if not os.path.isdir(parent):
         raise NirInputError(
@@ -48,11 +59,20 @@ def check_new_model_dir(new_model_dir: str, model_dir: str | None = None) -> str
 def atomic_directory(target: str) -> Iterator[str]:
     """Yield a path to fill; on success it becomes `target`, on any error nothing remains."""
     parent = os.path.dirname(os.path.abspath(target))
-    staging = tempfile.mkdtemp(prefix="." + os.path.basename(target) + ".nir-tmp-", dir=parent)
+    try:
+        staging = tempfile.mkdtemp(prefix="." + os.path.basename(target) + ".nir-tmp-", dir=parent)
+    except OSError as err:
+        raise WriteError(f"cannot create the output beside '{target}': {err}; choose a writable new_model_dir") from None
     try:
         inner = os.path.join(staging, "out")
-        yield inner
-        os.rename(inner, target)
+        try:
+            yield inner
+            os.rename(inner, target)
+        except OSError as err:
+            raise WriteError(
+                f"writing '{target}' failed ({err.strerror or err}); nothing was written. Free "
+                "some space or choose another new_model_dir"
+            ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -93,8 +113,14 @@ def saved_model_bytes(graph_def, signature) -> bytes:
 
 def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
     """Write the SavedModel into `export_dir` (which must not exist)."""
+    size = graph_def.ByteSize()
+    if size > PROTOBUF_LIMIT:
+        raise NirInputError(
+            f"the compiled graph is {size / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
+            "saved_model.pb; compile with a smaller batch or fewer, smaller constants"
+        )
     data = saved_model_bytes(graph_def, signature)
-    if len(data) >= 2**31:
+    if len(data) > PROTOBUF_LIMIT:
         raise NirInputError(
             f"the compiled graph is {len(data) / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
             "saved_model.pb; compile with a smaller batch or fewer, smaller constants"

@@ -9,13 +9,14 @@ from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import ParseError
 
+from nir.errors import NirInputError
 from nir.ir.context import make_context
 from nir.ir.tf_attrs import elide_payloads_above
 
 DEFAULT_ELIDE_ABOVE = 1024
 
 
-class IRSyntaxError(ValueError):
+class IRSyntaxError(NirInputError):
     """IR text that does not parse; the message carries the line and column."""
 
 

@@ -1,0 +1,255 @@
+"""Bad input gets a clear error, the input is never modified, and no partial output is left."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from zoo import tree_digest
+
+import nir as tfn
+from nir.errors import NirError, NirInputError
+
+
+@pytest.fixture()
+def model(zoo, tmp_path):
+    """A private copy of a small model, so corrupting it cannot affect other tests."""
+    path = str(tmp_path / "model")
+    shutil.copytree(zoo["two_io"], path)
+    return path
+
+
+def expect_error(model_dir: str, out: str, match: str, error=NirInputError, **kwargs):
+    before = tree_digest(model_dir) if os.path.isdir(model_dir) else None
+    with pytest.raises(error, match=match):
+        tfn.saved_model.compile(model_dir, out, progress=False, **kwargs)
+    if before is not None:
+        assert tree_digest(model_dir) == before, "the input SavedModel was modified"
+    parent = os.path.dirname(os.path.abspath(out))
+    if os.path.isdir(parent):
+        assert not [p for p in os.listdir(parent) if ".nir-tmp-" in p], "a temporary directory was left"
+    return before
+
+
+def test_missing_model_dir(tmp_path):
+    expect_error(str(tmp_path / "nope"), str(tmp_path / "out"), "does not exist")
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_model_dir_is_a_file(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    expect_error(str(path), str(tmp_path / "out"), "is not a directory")
+
+
+def test_directory_without_saved_model_pb(tmp_path):
+    (tmp_path / "empty").mkdir()
+    expect_error(str(tmp_path / "empty"), str(tmp_path / "out"), "has no saved_model.pb")
+
+
+def test_truncated_saved_model_pb(model, tmp_path):
+    pb = os.path.join(model, "saved_model.pb")
+    with open(pb, "rb") as f:
+        data = f.read()
+    with open(pb, "wb") as f:
+        f.write(data[: len(data) // 3])
+    expect_error(model, str(tmp_path / "out"), "truncated or corrupt")
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_missing_variables(model, tmp_path):
+    shutil.rmtree(os.path.join(model, "variables"))
+    expect_error(model, str(tmp_path / "out"), "variables/ directory")
+
+
+def test_corrupt_variables(model, tmp_path):
+    data_file = next(f for f in os.listdir(os.path.join(model, "variables")) if "data" in f)
+    with open(os.path.join(model, "variables", data_file), "r+b") as f:
+        f.truncate(10)
+    expect_error(model, str(tmp_path / "out"), "could not load")
+
+
+def test_existing_new_model_dir(model, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    expect_error(model, str(out), "already exists")
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_new_model_dir_inside_or_equal_to_model_dir(model):
+    expect_error(model, os.path.join(model, "compiled"), "inside model_dir")
+    expect_error(model, model, "is model_dir itself")
+
+
+def test_new_model_dir_not_writable(model):
+    expect_error(model, "/proc/nir-compiled", "writable", error=NirError)
+
+
+def test_disk_full_while_writing(model, tmp_path, monkeypatch):
+    import frontends.tensorflow.writer as writer
+
+    real_open = open
+
+    def full_disk_open(path, mode="r", *args, **kwargs):
+        if "w" in mode and str(path).endswith("saved_model.pb"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(writer, "open", full_disk_open, raising=False)
+    expect_error(model, str(tmp_path / "out"), r"failed \(No space left on device\); nothing was written", error=NirError)
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_unknown_tags_and_signature_list_the_available_ones(model, tmp_path):
+    expect_error(model, str(tmp_path / "out"), r"no MetaGraphDef with tags \['gpu'\]; available tag sets: \[\['serve'\]\]", tags="gpu")
+    expect_error(model, str(tmp_path / "out"), r"signature_def_key 'predict' does not exist; available: \['serve', 'serving_default'\]",
+                 signature_def_key="predict")
+
+
+@pytest.mark.parametrize("batch_size,match", [(0, "positive integer"), (-2, "positive integer"), (1.5, "positive integer"), ("4", "positive integer")])
+def test_bad_batch_size(model, tmp_path, batch_size, match):
+    expect_error(model, str(tmp_path / "out"), match, batch_size=batch_size)
+
+
+@pytest.mark.parametrize(
+    "feed,match",
+    [
+        ({"nope": [1, 16]}, "has key 'nope', which is not an input of signature 'serving_default'; its inputs are"),
+        ({"features": [1, 16, 1]}, "has rank 3, but the model's input has rank 2"),
+        ({"features": [1, -16]}, "negative dimension"),
+        ({"features": [1, 15]}, "disagrees with the model's known shape"),
+        ({"features": "abc"}, "must be a list of ints"),
+    ],
+)
+def test_bad_model_shape_feed_dict(model, tmp_path, feed, match):
+    expect_error(model, str(tmp_path / "out"), match, error=NirError, model_shape_feed_dict=feed)
+
+
+def test_model_feed_dict_with_wrong_dtype(model, tmp_path):
+    feed = {"features": np.zeros((1, 16), np.float64), "ids": np.zeros((1, 8), np.int32)}
+    expect_error(model, str(tmp_path / "out"), "has dtype float64, but input 'features' is float32", model_feed_dict=feed)
+
+
+def test_unknown_non_batch_dimension_gets_the_original_hint(tmp_path):
+    import tensorflow as tf
+
+    class Dynamic(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="x")])
+        def __call__(self, x):
+            return {"y": tf.nn.relu(x) * 2.0}
+
+    module = Dynamic()
+    path = str(tmp_path / "dynamic")
+    tf.saved_model.save(module, path, signatures=module.__call__)
+    expect_error(path, str(tmp_path / "out"), "batch_size is not sufficient to determine the shape of input tensor 'x'.*model_shape_feed_dict", error=NirError)
+    report = tfn.saved_model.compile(path, str(tmp_path / "ok"), model_shape_feed_dict={"x": [2, 5]}, progress=False)
+    assert report["NumClusters"] == 1
+
+
+def test_signature_without_inputs(tmp_path):
+    import tensorflow as tf
+
+    class Constant(tf.Module):
+        @tf.function(input_signature=[])
+        def __call__(self):
+            return {"y": tf.constant([1.0, 2.0])}
+
+    module = Constant()
+    path = str(tmp_path / "constant")
+    tf.saved_model.save(module, path, signatures=module.__call__)
+    expect_error(path, str(tmp_path / "out"), "has no inputs")
+
+
+def test_no_fuse_ops_with_unknown_names_warns_with_close_matches(model, tmp_path):
+    with pytest.warns(UserWarning, match=r"no_fuse_ops names 'StatefulPartitionedCall_1/StatefulPartitionedCall/functional_1/dense_1/MatMu'.*did you mean"):
+        tfn.saved_model.compile(
+            model, str(tmp_path / "out"), progress=False,
+            no_fuse_ops=["StatefulPartitionedCall_1/StatefulPartitionedCall/functional_1/dense_1/MatMu"],
+        )
+    assert os.path.isfile(tmp_path / "out" / "saved_model.pb")
+
+
+def test_bad_pipeline_string(model, tmp_path):
+    from nir.passmanager import PipelineError
+
+    expect_error(model, str(tmp_path / "out"), "unknown pass 'clusterize'", error=PipelineError, pipeline="clusterize")
+
+
+def test_ir_syntax_error_names_line_and_column(tmp_path):
+    from nir.ir import IRSyntaxError, parse_module
+
+    text = 'builtin.module {\n  func.func @main() {\n    %a = "tf.Const"() <{node_name = }> : () -> ()\n  }\n}\n'
+    with pytest.raises(IRSyntaxError, match=r"bad.mlir:3:\d+"):
+        parse_module(text, "bad.mlir")
+    path = tmp_path / "bad.mlir"
+    path.write_text(text)
+    result = subprocess.run([sys.executable, "-m", "nir.cli", "opt", str(path), "-p", "dce"], capture_output=True, text=True)
+    assert result.returncode == 1 and "bad.mlir:3:" in result.stderr
+
+
+def test_graph_over_the_protobuf_limit_is_a_clear_error(model, tmp_path, monkeypatch):
+    import frontends.tensorflow.writer as writer
+
+    monkeypatch.setattr(writer, "PROTOBUF_LIMIT", 1000)
+    expect_error(model, str(tmp_path / "out"), "over protobuf's 2 GiB limit")
+
+
+def test_interrupted_compile_leaves_nothing_and_kills_neuron_cc(model, tmp_path, fake_neuron_cc):
+    out, workdir = str(tmp_path / "out"), str(tmp_path / "workdir")
+    env = {**os.environ, "FAKE_NEURON_CC_MODE": "hang"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nir.cli", "compile", model, out, "--neuron-cc", fake_neuron_cc,
+         "--compiler-workdir", workdir],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 120
+    logs = []
+    while time.time() < deadline and not logs:
+        time.sleep(0.5)
+        if os.path.isdir(workdir):
+            logs = [d for d in os.listdir(workdir) if os.path.exists(os.path.join(workdir, d, "graph_def.neuron-cc.log"))]
+    assert logs, "neuron-cc never started"
+    time.sleep(3)  # let the stand-in reach its sleep
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert not os.path.exists(out)
+    assert not [p for p in os.listdir(tmp_path) if ".nir-tmp-" in p]
+    leftover = subprocess.run(["pgrep", "-f", fake_neuron_cc], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "neuron-cc children survived the interrupt"
+
+
+def test_two_compiles_at_once_give_identical_outputs(model, tmp_path, fake_neuron_cc):
+    outs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "nir.cli", "compile", model, out, "--neuron-cc", fake_neuron_cc],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for out in outs
+    ]
+    for p in processes:
+        p.communicate(timeout=300)
+        assert p.returncode == 0
+    assert tree_digest(outs[0]) == tree_digest(outs[1])
+
+
+def test_relift_and_inline_refuse_what_they_cannot_use(model, tmp_path):
+    with pytest.raises(NirInputError, match="not a nir compiler workdir"):
+        tfn.saved_model.relift(str(tmp_path), str(tmp_path / "out"))
+    before = tree_digest(model)
+    with pytest.raises(NirInputError, match="is model_dir itself"):
+        tfn.saved_model.inline_neuron_ops(model, model)
+    with pytest.raises(NirInputError, match="is not a model written by nir"):
+        tfn.saved_model.inline_neuron_ops(model, str(tmp_path / "inlined"))
+    assert not os.path.exists(tmp_path / "inlined")
+    assert tree_digest(model) == before
+    result = subprocess.run([sys.executable, "-m", "nir.cli", "relift", str(tmp_path), str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "not a nir compiler workdir" in result.stderr

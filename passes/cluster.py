@@ -94,11 +94,26 @@ def group_candidates(ops: Sequence[Operation], candidate: Sequence[bool]) -> lis
             j = _producer_index(value, index)
             if j is not None and j < i and candidate[j] and level[j] == level[i]:
                 sets.union(i, j)
+    _attach_private_constants(ops, candidate, index, sets)
     groups: dict[int, list[int]] = {}
     for i in range(len(ops)):
         if candidate[i]:
             groups.setdefault(sets.find(i), []).append(i)
     return list(groups.values())
+
+
+def _attach_private_constants(ops, candidate, index, sets: _UnionFind) -> None:
+    """A constant read only by one cluster joins it, whatever its level: having no inputs, it
+    cannot close a cycle."""
+    for i, op in enumerate(ops):
+        if not candidate[i] or op.operands or getattr(op, "tf_type", "") != "Const":
+            continue
+        users = {index.get(use.operation) for r in op.results for use in r.uses}
+        if None in users or not users or not all(candidate[u] for u in users):
+            continue
+        roots = {sets.find(u) for u in users}
+        if len(roots) == 1:
+            sets.union(i, roots.pop())
 
 
 def _outside_users(op: Operation, members: set[Operation]) -> bool:
@@ -116,10 +131,10 @@ def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation]) -> d
                 evict[i] = "Const also read outside its cluster (copied into each cluster that reads it)"
                 continue
             for value in op.operands:
-                if value.owner not in members and str(element_type(value.type)) in BOUNDARY_FORBIDDEN:
+                if value.owner not in members and element_type(value.type) in BOUNDARY_FORBIDDEN:
                     evict[i] = f"{element_type(value.type)} tensor entering its cluster"
             for result in getattr(op, "data_results", op.results):
-                if str(element_type(result.type)) in BOUNDARY_FORBIDDEN and any(
+                if element_type(result.type) in BOUNDARY_FORBIDDEN and any(
                     use.operation not in members for use in result.uses
                 ):
                     evict[i] = f"{element_type(result.type)} tensor leaving its cluster"

@@ -88,7 +88,7 @@ _UNARY = (
     "Sigmoid Tanh Softplus Softsign Softmax LogSoftmax Exp Expm1 Log Log1p Sqrt Rsqrt Square Neg "
     "Abs Sign Floor Ceil Round Rint Reciprocal Inv Sin Cos Tan Asin Acos Atan Sinh Cosh Erf Erfc "
     "Cast IsNan IsInf IsFinite LogicalNot OnesLike ZerosLike Gelu BiasAdd "
-    "LRN ClipByValue Invert"
+    "LRN ClipByValue Invert Cumsum Cumprod ReverseV2 Roll"
 ).split()
 
 

@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from importlib import resources
 
+from xdsl.dialects.builtin import Float64Type, IntegerType
+
 logger = logging.getLogger("nir")
 
 # Ops that never go to the accelerator whatever the table says: graph inputs, and IdentityN,
@@ -25,7 +27,7 @@ FREE_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "NoOp"})
 # dtypes neuron-cc cannot take anywhere in a cluster.
 UNSUPPORTED_DTYPES = frozenset({"string", "resource", "variant"})
 # dtypes that may not cross a cluster boundary.
-BOUNDARY_FORBIDDEN = ("i64", "f64")
+BOUNDARY_FORBIDDEN = frozenset({IntegerType(64), Float64Type()})
 
 
 @dataclass(frozen=True)

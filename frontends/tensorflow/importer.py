@@ -105,8 +105,10 @@ class _BodyBuilder:
                 return self.ops[node].control
             raise GraphImportError(f"node '{user}' has a control input from unknown node '{node}'")
         node, port = split_tensor_name(tensor_name)
-        if node in self.bindings and port == 0:
-            return self.bindings[node]
+        if node in self.bindings:
+            if port == 0:
+                return self.bindings[node]
+            raise GraphImportError(f"node '{user}' reads output {port} of '{node}', which has 1 outputs")
         op = self.ops.get(node)
         if op is None:
             raise GraphImportError(f"node '{user}' reads '{tensor_name}', which no node produces")
@@ -270,6 +272,9 @@ def lower_signature(
     func_name: str,
 ) -> func.FuncOp:
     nodes_by_name = {n.name: n for n in graph_def.node}
+    if len(nodes_by_name) != len(graph_def.node):
+        dup = _first_duplicate(n.name for n in graph_def.node)
+        raise GraphImportError(f"the graph has two nodes named '{dup}'")
     input_types = [_tensor_type_of(s) for s in signature.inputs]
     block = Block(arg_types=input_types)
     builder = _BodyBuilder(library, block)

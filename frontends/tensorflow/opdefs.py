@@ -69,7 +69,7 @@ def _attr(
     for attr_def in op_def.attr:
         if attr_def.name == name and attr_def.HasField("default_value"):
             return attr_def.default_value
-    raise ValueError(f"op '{op_def.name}' needs attribute '{name}', which the node lacks")
+    raise UnknownOpError(f"op '{op_def.name}' needs attribute '{name}', which the node lacks")
 
 
 def node_output_dtypes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType, UnrankedTensorType
@@ -12,6 +13,13 @@ TFShape = tuple[int, ...] | None
 
 def tensor_type(element_type: Attribute, dims: Sequence[int] | None) -> Attribute:
     """`tensor<1x?x3xf32>` from TF dims [1, -1, 3]; `tensor<*xf32>` when dims is None."""
+    return _tensor_type(element_type, None if dims is None else tuple(dims))
+
+
+@functools.lru_cache(maxsize=65536)
+def _tensor_type(element_type: Attribute, dims: tuple[int, ...] | None) -> Attribute:
+    # Attributes are immutable and building one runs its verifier: graphs reuse a few
+    # hundred distinct types, so they are built once.
     if dims is None:
         return UnrankedTensorType(element_type)
     return TensorType(element_type, [DYNAMIC_INDEX if d < 0 else d for d in dims])

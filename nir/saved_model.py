@@ -158,6 +158,7 @@ def compile(  # noqa: A001 - the seed's name
     Returns {"OnNeuronRatio", "OperatorCountInSession", "OperatorCountAfterOptimization",
     "OperatorCountOnNeuron", "NumClusters", "NumCompiledClusters", "CompilerWorkdir"}.
     """
+    from backends.inferentia.neuron_op import neuron_ops
     from backends.inferentia.target import find_neuron_cc
     from frontends.tensorflow.writer import check_new_model_dir
     from nir.passmanager import PassManager
@@ -194,14 +195,19 @@ def compile(  # noqa: A001 - the seed's name
         manager.run(module)
         graph_def, signature = _export_with_neuron_ops(module, dynamic_batch_size, batch_size)
         path = find_neuron_cc(neuron_cc)
-        clusters = _emit(graph_def, signature, workdir, path or "neuron-cc", compiler_args)
-        if clusters:
+        # Emission is for neuron-cc now, or for the user to compile later from their workdir;
+        # with neither, writing 100s of MB to a temporary directory would only cost time.
+        clusters = []
+        if path is not None or compiler_workdir is not None:
+            clusters = _emit(graph_def, signature, workdir, path or "neuron-cc", compiler_args,
+                             keep_model=compiler_workdir is not None)
+        if neuron_ops(graph_def):
             if path is None:
                 warnings.warn(
                     "neuron-cc is not installed, so no cluster was compiled: every cluster stays "
-                    "on CPU in the output model. Its inputs and command lines are in the compiler "
-                    "workdir (pass compiler_workdir= to keep them); compile them on a machine with "
-                    "neuron-cc and run `nir relift WORKDIR NEW_MODEL_DIR`.",
+                    "on CPU in the output model. Pass compiler_workdir= to have nir write each "
+                    "cluster's neuron-cc inputs and command line there; compile them on a machine "
+                    "with neuron-cc and run `nir relift WORKDIR NEW_MODEL_DIR`.",
                     stacklevel=2,
                 )
                 if strict:
@@ -253,11 +259,12 @@ def _export_with_neuron_ops(module, dynamic_batch: bool, batch_size: int):
     return graph_def, signature
 
 
-def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args):
+def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args, keep_model: bool = True):
     from backends.inferentia.emit import emit_clusters, save_workdir_model
 
     clusters = emit_clusters(graph_def, workdir, neuron_cc, compiler_args)
-    save_workdir_model(workdir, graph_def, signature)
+    if keep_model:  # what `relift` needs; only worth writing into a workdir that is kept
+        save_workdir_model(workdir, graph_def, signature)
     return clusters
 
 
@@ -268,8 +275,7 @@ def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: s
     from backends.inferentia.neuron_op import inline_neuron_op_nodes, neuron_ops, ops_on_neuron, renamed_outputs
     from frontends.tensorflow.writer import write_saved_model
 
-    final = type(graph_def)()
-    final.CopyFrom(graph_def)
+    final = graph_def  # callers hand over a graph they no longer need
     num_clusters = len(neuron_ops(final))
     for node in neuron_ops(final):
         neff = os.path.join(workdir, folder_name(node), NEFF_FILE)

@@ -113,13 +113,13 @@ def saved_model_bytes(graph_def, signature) -> bytes:
 
 def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
     """Write the SavedModel into `export_dir` (which must not exist)."""
-    size = graph_def.ByteSize()
-    if size > PROTOBUF_LIMIT:
+    try:
+        data = saved_model_bytes(graph_def, signature)
+    except (ValueError, RuntimeError) as err:  # protobuf refuses messages over 2 GiB
         raise NirInputError(
-            f"the compiled graph is {size / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
-            "saved_model.pb; compile with a smaller batch or fewer, smaller constants"
-        )
-    data = saved_model_bytes(graph_def, signature)
+            f"the compiled graph cannot be serialized ({err}): saved_model.pb is limited to "
+            "2 GiB by protobuf; compile with a smaller batch or fewer, smaller constants"
+        ) from None
     if len(data) > PROTOBUF_LIMIT:
         raise NirInputError(
             f"the compiled graph is {len(data) / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "

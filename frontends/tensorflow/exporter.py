@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from tensorflow.core.framework import function_pb2, graph_pb2, node_def_pb2
 from xdsl.dialects import func
 from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringAttr
-from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
+from xdsl.ir import BlockArgument, SSAValue
 
 from frontends.tensorflow.attrs import attr_from_ir, attrs_from_ir, dims_to_shape_proto
 from frontends.tensorflow.importer import (
@@ -26,6 +26,7 @@ from frontends.tensorflow.importer import (
     MODULE_MIN_CONSUMER,
     MODULE_PRODUCER,
     MODULE_SIGNATURE,
+    MODULE_SIGNATURE_KEY,
     OUTPUT_KEY,
     STATEFUL,
     SignatureInfo,
@@ -195,8 +196,9 @@ def export_module(
         graph_def.library.function.append(_function_def(fn, signatures))
     tags = tuple(a.data for a in module.attributes["tf.tags"].data)  # type: ignore[union-attr]
     method = module.attributes.get("tf.method_name")
+    key = module.attributes.get(MODULE_SIGNATURE_KEY)
     signature = SignatureInfo(
-        entry.sym_name.data if "tf.signature_key" not in entry.attributes else entry.attributes["tf.signature_key"].data,  # type: ignore[union-attr]
+        key.data if isinstance(key, StringAttr) else entry.sym_name.data,
         tuple(inputs),
         tuple(outputs),
         method.data if isinstance(method, StringAttr) else "tensorflow/serving/predict",
@@ -280,10 +282,3 @@ def _name_function_outputs(
             names[op.data_results[arg.start + index]] = f"{node.name}:{arg.name}:{index}"
     names[op.control] = "^" + node.name
 
-
-def is_graph_value(value: SSAValue) -> bool:
-    return isinstance(value, (OpResult, BlockArgument))
-
-
-__all__ = ["ClusterLowering", "GraphNames", "export_module", "inline_cluster", "emit_graph_op"]
-_ = Operation

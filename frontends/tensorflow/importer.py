@@ -43,6 +43,7 @@ FUNC_ATTRS = "tf.function_attrs"
 STATEFUL = "tf.is_stateful"
 MODULE_TAGS = "tf.tags"
 MODULE_SIGNATURE = "tf.signature"
+MODULE_SIGNATURE_KEY = "tf.signature_key"
 MODULE_METHOD = "tf.method_name"
 MODULE_PRODUCER = "tf.producer"
 MODULE_MIN_CONSUMER = "tf.min_consumer"
@@ -413,6 +414,8 @@ def import_graph_def(graph_def: graph_pb2.GraphDef, signature: SignatureInfo) ->
     module = ModuleOp(ops)
     module.attributes[MODULE_TAGS] = ArrayAttr([StringAttr(t) for t in signature.tags])
     module.attributes[MODULE_SIGNATURE] = StringAttr(func_name)
+    if func_name != signature.key:
+        module.attributes[MODULE_SIGNATURE_KEY] = StringAttr(signature.key)
     module.attributes[MODULE_METHOD] = StringAttr(signature.method_name)
     module.attributes[MODULE_PRODUCER] = IntegerAttr(graph_def.versions.producer, i64)
     module.attributes[MODULE_MIN_CONSUMER] = IntegerAttr(graph_def.versions.min_consumer, i64)

@@ -1,0 +1,44 @@
+"""`nir explain`, `nir import`, `nir example` and `nir opt --list-passes`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from nir.ir import parse_module
+
+
+def nir(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "nir.cli", *args], capture_output=True, text=True, **kwargs)
+
+
+def test_explain_reports_cpu_ops_with_reasons_and_clusters(zoo):
+    result = nir("explain", zoo["transformer"], "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    reasons = {(row["op_type"], row["reason"]): row["count"] for row in report["cpu"]}
+    assert reasons[("Einsum", "op type Einsum not supported by inferentia")] == 2
+    assert all(row["count"] > 0 and row["reason"] for row in report["cpu"])
+    assert report["clusters"] and all(c["ops"] >= 2 and c["inputs"] and c["outputs"] for c in report["clusters"])
+    table = nir("explain", zoo["transformer"])
+    assert "Ops left on CPU:" in table.stdout and "Einsum" in table.stdout and "Clusters (" in table.stdout
+
+
+def test_import_prints_parseable_ir(zoo):
+    result = nir("import", zoo["tf1_two_signatures"], "--signature-def-key", "logits")
+    assert result.returncode == 0, result.stderr
+    module = parse_module(result.stdout)
+    assert '"tf.MatMul"' in result.stdout and 'tf.output_key = "logits"' in result.stdout
+    module.verify()
+
+
+def test_list_passes_shows_summaries_and_options():
+    result = nir("opt", "--list-passes")
+    assert result.returncode == 0
+    assert "cluster: " in result.stdout and "minimum-segment-size: 'int' = 2" in result.stdout
+
+
+def test_example_refuses_an_existing_directory(tmp_path):
+    result = nir("example", "two_io", str(tmp_path))
+    assert result.returncode == 1 and "already exists" in result.stderr

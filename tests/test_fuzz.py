@@ -96,10 +96,20 @@ def test_ir_parser_only_raises_syntax_errors(data):
             text = text[:position] + chunk + text[position:]
         else:
             text = text[:position] + chunk + text[position + len(chunk):]
+    import signal
+
+    def too_slow(signum, frame):
+        raise TimeoutError(f"parsing took over 10 s:\n{text}")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)
     try:
         module = parse_module(text, "fuzz.mlir")
     except NirError:
         return
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     print_module(module)
 
 
@@ -130,3 +140,52 @@ def test_regression_node_reading_a_port_it_does_not_have():
         assert "reads output 3 of 'x'" in str(err)
     else:
         raise AssertionError("a missing port was accepted")
+
+
+def _single_node_graph(**attrs):
+    graph = graph_pb2.GraphDef()
+    node = graph.node.add(name="n0", op="Const")
+    for key, setter in attrs.items():
+        setter(node.attr[key])
+    return graph
+
+
+def test_regression_invalid_dtype_is_a_clear_error():
+    graph = _single_node_graph(dtype=lambda a: setattr(a, "type", 0))
+    graph.node[0].attr["value"].tensor.dtype = 0
+    try:
+        import_graph_def(graph, signature_for(graph, [], ["n0"]))
+    except NirError as err:
+        assert "dtype" in str(err)
+    else:
+        raise AssertionError("DT_INVALID was accepted")
+
+
+def test_regression_tensor_bytes_not_matching_its_shape():
+    graph = _single_node_graph(dtype=lambda a: setattr(a, "type", 1))
+    tensor = graph.node[0].attr["value"].tensor
+    tensor.dtype = 1
+    tensor.tensor_content = b"\x00" * 5
+    try:
+        import_graph_def(graph, signature_for(graph, [], ["n0"]))
+    except NirError as err:
+        assert "malformed tensor" in str(err)
+    else:
+        raise AssertionError("a malformed tensor was accepted")
+
+
+def test_regression_function_without_arguments_round_trips():
+    graph = graph_pb2.GraphDef()
+    graph.node.add(name="n0", op="Placeholder").attr["dtype"].type = 1
+    module = import_graph_def(graph, signature_for(graph, [], ["n0"]))
+    assert parse_module(print_module(module)).is_structurally_equivalent(module)
+
+
+def test_regression_out_of_range_integer_in_ir_text():
+    text = SEED_IR.replace("transpose_a = false", "transpose_a = 99999999999999999999999999999999999999 : i64")
+    try:
+        parse_module(text, "big.mlir")
+    except NirError as err:
+        assert "big.mlir" in str(err) and "out of range" in str(err)
+    else:
+        raise AssertionError("an out-of-range integer was accepted")

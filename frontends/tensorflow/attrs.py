@@ -35,6 +35,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, TypeAttribute
 
+from nir.errors import NirInputError
 from nir.ir.dtypes import dtype_of_ir_type, ir_type_of_dtype
 from nir.ir.shapes import tensor_type
 from nir.ir.tf_attrs import (
@@ -49,8 +50,9 @@ from nir.ir.tf_attrs import (
 _NUMPY_UNFRIENDLY = {"string", "variant", "resource"}
 
 
-class UnsupportedAttrError(ValueError):
-    pass
+class UnsupportedAttrError(NirInputError):
+    """An AttrValue nir cannot represent, or a malformed one (e.g. a tensor whose bytes do
+    not match its dtype and shape)."""
 
 
 # --------------------------------------------------------------------------- TF -> IR
@@ -114,7 +116,11 @@ def tensor_proto_to_ir(proto: tensor_pb2.TensorProto) -> TensorAttr:
     assert isinstance(ir_type, TensorType)
     if _dtype_enum_name(proto.dtype) in _NUMPY_UNFRIENDLY:
         return TensorAttr(TensorPayload(ir_type, proto.SerializeToString(), "proto"))
-    return TensorAttr.from_numpy(tensor_util.MakeNdarray(proto), ir_type)
+    try:
+        array = tensor_util.MakeNdarray(proto)
+    except (ValueError, TypeError) as err:
+        raise UnsupportedAttrError(f"malformed tensor of shape {list(dims)}: {err}") from None
+    return TensorAttr.from_numpy(array, ir_type)
 
 
 def _dtype_enum_name(dtype: int) -> str:

@@ -266,6 +266,11 @@ def _arg_attrs(spec: TensorSpec, node: node_def_pb2.NodeDef | None) -> Dictionar
     return DictionaryAttr(entries)
 
 
+def _array_or_none(entries: list[DictionaryAttr]) -> ArrayAttr | None:
+    # The text form has nowhere to put attributes of zero arguments: keep the IR the same.
+    return ArrayAttr(entries) if entries else None
+
+
 def lower_signature(
     graph_def: graph_pb2.GraphDef,
     signature: SignatureInfo,
@@ -303,7 +308,7 @@ def lower_signature(
         func_name,
         (input_types, [v.type for v in outputs]),
         Region(block),
-        arg_attrs=ArrayAttr([_arg_attrs(s, n) for s, n in zip(signature.inputs, arg_nodes)]),
+        arg_attrs=_array_or_none([_arg_attrs(s, n) for s, n in zip(signature.inputs, arg_nodes)]),
         res_attrs=ArrayAttr(
             [DictionaryAttr({OUTPUT_KEY: StringAttr(s.key)}) for s in signature.outputs]
         ),
@@ -395,8 +400,8 @@ def lower_function(
         (input_types, [r.type for r in results]),
         Region(block),
         visibility="private",
-        arg_attrs=ArrayAttr(arg_attrs),
-        res_attrs=ArrayAttr(res_attrs),
+        arg_attrs=_array_or_none(arg_attrs),
+        res_attrs=_array_or_none(res_attrs),
     )
     if fdef.attr:
         fn.attributes[FUNC_ATTRS] = DictionaryAttr(attrs_to_ir(fdef.attr))

@@ -20,6 +20,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute
 
+from nir.errors import NirInputError
 from nir.ir.tf_types import OpaqueDType
 
 _DT = None
@@ -79,7 +80,7 @@ def ir_type_of_dtype(dtype: int) -> Attribute:
     try:
         return _TO_IR[dtype]
     except KeyError:
-        raise ValueError(f"unknown TensorFlow dtype enum value {dtype}") from None
+        raise NirInputError(f"unknown TensorFlow dtype enum value {dtype} (DT_INVALID or newer than this TensorFlow)") from None
 
 
 def dtype_of_ir_type(ir_type: Attribute) -> int:

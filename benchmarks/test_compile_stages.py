@@ -84,7 +84,7 @@ def test_emit_relift_and_write(benchmark, loaded, name, tmp_path):
 
     def emit_relift_write():
         run = next(counter)
-        graph_def, signature = _export_with_neuron_ops(module, False, 1)
+        graph_def, signature = _export_with_neuron_ops(module, False)
         workdir = str(tmp_path / f"work{run}")
         os.makedirs(workdir)
         _emit(graph_def, signature, workdir, "neuron-cc", [])

@@ -193,7 +193,7 @@ def compile(  # noqa: A001 - the seed's name
         if manager.reproducer_dir is None:
             manager.reproducer_dir = workdir if compiler_workdir else dump_dir
         manager.run(module)
-        graph_def, signature = _export_with_neuron_ops(module, dynamic_batch_size, batch_size)
+        graph_def, signature = _export_with_neuron_ops(module, dynamic_batch_size)
         path = find_neuron_cc(neuron_cc)
         # Emission is for neuron-cc now, or for the user to compile later from their workdir;
         # with neither, writing 100s of MB to a temporary directory would only cost time.
@@ -245,16 +245,28 @@ def _warn_unknown_ops(names: list[str], graph_def, option: str) -> None:
             )
 
 
-def _export_with_neuron_ops(module, dynamic_batch: bool, batch_size: int):
+def _export_with_neuron_ops(module, dynamic_batch: bool):
     from backends.inferentia.neuron_op import NeuronOpLowering
     from frontends.tensorflow.exporter import export_module
 
-    graph_def, signature = export_module(module, NeuronOpLowering(dynamic_batch, batch_size))
+    from passes._util import carries_batch, entry_function
+
+    graph_def, signature = export_module(module, NeuronOpLowering(dynamic_batch))
     if dynamic_batch:
+        # Dimension 0 of the tensors that carry the batch becomes unknown: the runtime splits
+        # a client batch into compiled-size pieces.
+        fn = entry_function(module)
+
+        def unbatch(specs, values):
+            return tuple(
+                replace(s, shape=(-1, *s.shape[1:])) if s.shape and carries_batch(v) else s
+                for s, v in zip(specs, values)
+            )
+
         signature = replace(
             signature,
-            inputs=tuple(replace(s, shape=(-1, *s.shape[1:]) if s.shape else s.shape) for s in signature.inputs),
-            outputs=tuple(replace(s, shape=(-1, *s.shape[1:]) if s.shape else s.shape) for s in signature.outputs),
+            inputs=unbatch(signature.inputs, fn.args),
+            outputs=unbatch(signature.outputs, fn.body.block.last_op.operands),
         )
     return graph_def, signature
 

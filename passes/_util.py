@@ -42,6 +42,30 @@ def const_value(value: SSAValue) -> np.ndarray | None:
     return None
 
 
+def carries_batch(value: SSAValue) -> bool:
+    """Whether shape inference found this tensor to carry the batch on dimension 0."""
+    from xdsl.dialects.builtin import ArrayAttr, IntegerAttr
+    from xdsl.ir import BlockArgument, OpResult
+
+    from nir.ir.neuron_dialect import ClusterOp, YieldOp
+
+    if isinstance(value, OpResult):
+        op = value.op
+        if isinstance(op, ClusterOp):
+            terminator = op.block.last_op
+            return isinstance(terminator, YieldOp) and carries_batch(terminator.values[value.index])
+        axes = op.properties.get("nir.batch_axes")
+        return isinstance(axes, ArrayAttr) and axes.data[value.index] == IntegerAttr(0, 64)
+    if isinstance(value, BlockArgument):
+        parent = value.block.parent_op()
+        if isinstance(parent, ClusterOp):
+            return carries_batch(parent.inputs[value.index])
+        if isinstance(parent, func.FuncOp) and parent.arg_attrs:
+            axis = parent.arg_attrs.data[value.index].data.get("nir.batch_axis")
+            return isinstance(axis, IntegerAttr) and axis.value.data == 0
+    return False
+
+
 def set_cpu_reason(op: Operation, reason: str) -> None:
     op.properties.pop(ON_TARGET, None)
     op.properties[CPU_REASON] = StringAttr(reason)

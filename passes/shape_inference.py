@@ -5,6 +5,9 @@ of `passes.shape_functions` (plus small constant evaluation, so Shape -> Strided
 -> Reshape chains resolve). Ops without a Python shape function go to TensorFlow's own C++
 shape inference, one single-node graph at a time, so every op gets the shape TF gives it.
 Shapes only ever get more precise; a shape that contradicts a known dimension is an error.
+
+Along the way each op records which of its results carry the batch on dimension 0
+(`nir.batch_axes`, seeded by batch-specialize's marks on the inputs), which dynamic batch needs.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
@@ -80,10 +83,34 @@ def tensorflow_shapes(op: TFNodeOp, shapes: list[Shape], values: list[np.ndarray
     return [None if t.shape.rank is None else tuple(-1 if d is None else d for d in t.shape.as_list()) for t in outputs]
 
 
+BATCH_AXES = "nir.batch_axes"
+# Ops whose results describe a tensor rather than hold its data: never batched.
+_METADATA_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
+
+
 @dataclass
 class _Inference:
     values: dict[SSAValue, np.ndarray]
     fallbacks: Counter
+    batched: set[SSAValue]
+
+    def track_batch(self, op: TFNodeOp) -> None:
+        """A result carries the batch on dim 0 when a batched operand does and the result's
+        dim 0 has the same size (elementwise, conv, matmul, reshape keeping dim 0, ...)."""
+        if op.tf_type in _METADATA_OPS:
+            return
+        sizes = {tf_shape(v.type)[0] for v in op.data_operands if v in self.batched and tf_shape(v.type)}
+        axes = []
+        for result in op.data_results:
+            shape = tf_shape(result.type)
+            carries = bool(shape) and shape[0] in sizes
+            if carries:
+                self.batched.add(result)
+            axes.append(IntegerAttr(0 if carries else -1, i64))
+        if any(a.value.data == 0 for a in axes):
+            op.properties[BATCH_AXES] = ArrayAttr(axes)
+        else:
+            op.properties.pop(BATCH_AXES, None)
 
     def known(self, value: SSAValue) -> np.ndarray | None:
         return self.values.get(value)
@@ -104,6 +131,7 @@ class _Inference:
                 new = None
         if new is not None:
             self._update(op, new)
+        self.track_batch(op)
         value_function = VALUE_FUNCTIONS.get(op.tf_type)
         if value_function is not None and op.data_results:
             value = value_function(op, values, shapes)
@@ -135,11 +163,23 @@ def infer_shapes(module: ModuleOp) -> Counter:
     """Run shape inference on the entry function; returns how often each op type fell back
     to TensorFlow's C++ shape inference."""
     fn = entry_function(module)
-    inference = _Inference({}, Counter())
+    inference = _Inference({}, Counter(), batched_arguments(fn))
     for graph_op in graph_ops(fn):
         inference.infer(graph_op)
     _refresh_signature(fn)
     return inference.fallbacks
+
+
+def batched_arguments(fn) -> set[SSAValue]:
+    """Arguments batch-specialize marked as carrying the batch on dim 0."""
+    from passes.batch_specialize import BATCH_AXIS
+
+    if not fn.arg_attrs:
+        return set()
+    return {
+        arg for arg, attrs in zip(fn.args, fn.arg_attrs.data)
+        if isinstance(attrs.data.get(BATCH_AXIS), IntegerAttr) and attrs.data[BATCH_AXIS].value.data == 0
+    }
 
 
 def _refresh_signature(fn) -> None:

@@ -171,3 +171,23 @@ def test_cli_compile_exit_codes(zoo, tmp_path, fake_neuron_cc):
     )
     assert failed.returncode == 1 and "does not exist" in failed.stderr
     shutil.rmtree(str(tmp_path / "a"))
+
+
+def test_dynamic_batch_marks_batch_axes_and_unknown_signature_batch(zoo, tmp_path, fake_neuron_cc):
+    compiled = str(tmp_path / "compiled")
+    tfn.saved_model.compile(zoo["two_io"], compiled, batch_size=4, dynamic_batch_size=True,
+                            neuron_cc=fake_neuron_cc, progress=False)
+    for node in _neuron_ops(compiled):
+        shapes = node.attr["input_shapes"].list.shape
+        for axis, shape in zip(node.attr["input_batch_axis"].list.i, shapes):
+            assert axis in (0, -1)
+            if axis == 0:
+                assert shape.dim[0].size == 4
+        assert 0 in node.attr["output_batch_axis"].list.i
+    signature = _graph(compiled).signature_def["serving_default"]
+    assert all(info.tensor_shape.dim[0].size == -1 for info in signature.inputs.values())
+    assert all(info.tensor_shape.dim[0].size == -1 for info in signature.outputs.values())
+    fixed = str(tmp_path / "fixed")
+    tfn.saved_model.compile(zoo["two_io"], fixed, neuron_cc=fake_neuron_cc, progress=False)
+    for node in _neuron_ops(fixed):
+        assert set(node.attr["input_batch_axis"].list.i) == {-1}

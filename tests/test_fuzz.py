@@ -9,8 +9,10 @@ Findings become the regression cases at the bottom of this file.
 
 from __future__ import annotations
 
+import gc
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tensorflow.core.framework import graph_pb2, node_def_pb2
@@ -21,6 +23,16 @@ from nir.errors import NirError
 from nir.ir import parse_module, print_module
 
 EXAMPLES = int(os.environ.get("NIR_FUZZ_EXAMPLES", "150"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _frozen_heap():
+    # Later in the suite the heap holds the model zoo; without this every one of the
+    # thousands of tiny modules a fuzz run builds pays for full GC scans of that heap.
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 OPS = ["Placeholder", "Const", "Relu", "Add", "AddV2", "MatMul", "Identity", "NoOp", "ConcatV2",

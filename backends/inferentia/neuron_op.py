@@ -33,7 +33,6 @@ class NeuronOpLowering:
     """Lowers each neuron.cluster to one NeuronOp node with an empty executable."""
 
     dynamic_batch: bool = False
-    batch_size: int = 1
 
     def __call__(self, cluster: ClusterOp, names: GraphNames, graph_def: graph_pb2.GraphDef) -> None:
         inner = graph_pb2.GraphDef()
@@ -66,7 +65,8 @@ class NeuronOpLowering:
         set_neuron_op_attrs(
             node, inner, input_names,
             [a.type for a in cluster.block.args], output_names, [r.type for r in cluster.outputs],
-            self.dynamic_batch, self.batch_size,
+            _batch_axes(cluster.block.args, self.dynamic_batch),
+            _batch_axes(cluster.outputs, self.dynamic_batch),
         )
         for index, result in enumerate(cluster.outputs):
             names.names[result] = node_name if index == 0 else f"{node_name}:{index}"
@@ -82,17 +82,18 @@ def neuron_op_name(cluster: ClusterOp) -> str:
     return f"{scope}/{name}" if scope else name
 
 
-def _batch_axes(types, dynamic: bool, batch_size: int) -> list[int]:
-    axes = []
-    for t in types:
-        shape = tf_shape(t)
-        axes.append(0 if dynamic and shape and shape[0] == batch_size else -1)
-    return axes
+def _batch_axes(values, dynamic: bool) -> list[int]:
+    """0 where the tensor carries the batch on dim 0 (so the runtime may split a bigger
+    batch), -1 for a fixed shape; all -1 unless dynamic batch was asked for."""
+    from passes._util import carries_batch
+
+    return [0 if dynamic and carries_batch(v) else -1 for v in values]
 
 
 def set_neuron_op_attrs(
     node: node_def_pb2.NodeDef, inner: graph_pb2.GraphDef, input_names: Sequence[str],
-    input_types, output_names: Sequence[str], output_types, dynamic: bool, batch_size: int,
+    input_types, output_names: Sequence[str], output_types, input_axes: Sequence[int],
+    output_axes: Sequence[int],
 ) -> None:
     attr = node.attr
     attr["graph_def"].s = inner.SerializeToString(deterministic=True)
@@ -103,8 +104,8 @@ def set_neuron_op_attrs(
     attr["output_names"].list.s.extend(n.encode() for n in output_names)
     attr["output_dtypes"].list.type.extend(dtype_of_ir_type(element_type(t)) for t in output_types)
     attr["output_shapes"].list.shape.extend(dims_to_shape_proto(tf_shape(t)) for t in output_types)
-    attr["input_batch_axis"].list.i.extend(_batch_axes(input_types, dynamic, batch_size))
-    attr["output_batch_axis"].list.i.extend(_batch_axes(output_types, dynamic, batch_size))
+    attr["input_batch_axis"].list.i.extend(input_axes)
+    attr["output_batch_axis"].list.i.extend(output_axes)
     attr["model_config"].list.i.extend(DEFAULT_MODEL_CONFIG)
 
 

@@ -1,7 +1,8 @@
 // RUN: nir opt %s -p 'batch-specialize{batch-size=4},shape-inference' | filecheck %s
 
 // The unknown batch becomes 4 and flows through conv (SAME, stride 2), pooling, reshape with -1,
-// matmul and a Shape -> StridedSlice -> Pack chain.
+// matmul and a Shape -> StridedSlice -> Pack chain; data tensors record that dim 0 is the batch,
+// shape metadata does not.
 builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   func.func @main(%img: tensor<?x32x32x3xf32> {tf.input_key = "img", tf.node_name = "img"}) -> (tensor<*xf32> {tf.output_key = "out"}) {
     %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<3x3x3x8xf32>, __elided__>} : () -> (tensor<3x3x3x8xf32>, !tf.control)
@@ -22,10 +23,10 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 
 // CHECK: func.func @main(%img: tensor<4x32x32x3xf32>
 // CHECK-SAME: -> (tensor<4x10xf32>
-// CHECK: "tf.Conv2D"{{.*}} -> (tensor<4x16x16x8xf32>, !tf.control)
+// CHECK: "tf.Conv2D"(%img, %w) <{node_name = "conv", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x16x16x8xf32>, !tf.control)
 // CHECK: "tf.MaxPool"{{.*}} -> (tensor<4x8x8x8xf32>, !tf.control)
-// CHECK: "tf.Shape"{{.*}} -> (tensor<4xi32>, !tf.control)
+// CHECK: "tf.Shape"(%pool) <{node_name = "shape"}>{{.*}} -> (tensor<4xi32>, !tf.control)
 // CHECK: "tf.StridedSlice"{{.*}} -> (tensor<i32>, !tf.control)
 // CHECK: "tf.Pack"{{.*}} -> (tensor<2xi32>, !tf.control)
 // CHECK: "tf.Reshape"{{.*}} -> (tensor<4x512xf32>, !tf.control)
-// CHECK: "tf.MatMul"{{.*}} -> (tensor<4x10xf32>, !tf.control)
+// CHECK: "tf.MatMul"(%flat, %k) <{node_name = "logits", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x10xf32>, !tf.control)

@@ -72,25 +72,81 @@ def test_pass(benchmark, loaded, name, pass_name):
     benchmark.pedantic(manager.run, setup=setup, rounds=3, iterations=1)
 
 
+@pytest.fixture(scope="session")
+def clustered(loaded):
+    """name -> (GraphDef with NeuronOps, signature) after the default pipeline."""
+    from nir.saved_model import _export_with_neuron_ops
+
+    out = {}
+    for name, model in loaded.items():
+        module = import_graph_def(model.graph_def, model.signature)
+        PassManager.parse(default_pipeline(), verify_each=False).run(module)
+        out[name] = (module, *_export_with_neuron_ops(module, False))
+    return out
+
+
 @pytest.mark.parametrize("name", MODELS)
-def test_emit_relift_and_write(benchmark, loaded, name, tmp_path):
-    from nir.saved_model import _emit, _export_with_neuron_ops, _finish
+def test_print_ir(benchmark, clustered, name):
+    from nir.ir import print_module
 
     benchmark.group = f"{name}: stages"
-    model = loaded[name]
-    module = import_graph_def(model.graph_def, model.signature)
-    PassManager.parse(default_pipeline(), verify_each=False).run(module)
-    counter = iter(range(1000))
+    benchmark.pedantic(print_module, args=(clustered[name][0],), rounds=3, iterations=1)
 
-    def emit_relift_write():
-        run = next(counter)
-        graph_def, signature = _export_with_neuron_ops(module, False)
-        workdir = str(tmp_path / f"work{run}")
+
+@pytest.mark.parametrize("name", MODELS)
+def test_export_to_neuron_ops(benchmark, clustered, name):
+    from nir.saved_model import _export_with_neuron_ops
+
+    benchmark.group = f"{name}: stages"
+    benchmark.pedantic(_export_with_neuron_ops, args=(clustered[name][0], False), rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_emit_workdir(benchmark, clustered, name, tmp_path):
+    from nir.saved_model import _emit
+
+    benchmark.group = f"{name}: stages"
+    _, graph_def, signature = clustered[name]
+    runs = iter(range(100))
+
+    def emit():
+        workdir = str(tmp_path / f"work{next(runs)}")
         os.makedirs(workdir)
         _emit(graph_def, signature, workdir, "neuron-cc", [])
-        _finish(graph_def, signature, workdir, str(tmp_path / f"out{run}"), None, None)
 
-    benchmark.pedantic(emit_relift_write, rounds=3, iterations=1)
+    benchmark.pedantic(emit, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_relift(benchmark, clustered, name, tmp_path):
+    from nir.saved_model import relift_graph
+
+    benchmark.group = f"{name}: stages"
+    _, graph_def, signature = clustered[name]
+
+    def setup():
+        copy = type(graph_def)()
+        copy.CopyFrom(graph_def)
+        return (copy, signature, str(tmp_path)), {}
+
+    benchmark.pedantic(relift_graph, setup=setup, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_write_saved_model(benchmark, clustered, name, tmp_path):
+    from frontends.tensorflow.writer import write_saved_model
+    from nir.saved_model import relift_graph
+
+    benchmark.group = f"{name}: stages"
+    _, graph_def, signature = clustered[name]
+    copy = type(graph_def)()
+    copy.CopyFrom(graph_def)
+    final, final_signature, _ = relift_graph(copy, signature, str(tmp_path))
+    runs = iter(range(100))
+    benchmark.pedantic(
+        lambda: write_saved_model(str(tmp_path / f"out{next(runs)}"), final, final_signature),
+        rounds=3, iterations=1,
+    )
 
 
 def _compile_in_subprocess(model_dir: str) -> dict:

@@ -280,12 +280,12 @@ def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args, kee
     return clusters
 
 
-def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: str | None, session_ops: int | None) -> dict:
-    """Attach NEFFs found in the workdir, restore the rest to CPU ops, write the SavedModel."""
+def relift_graph(graph_def, signature, workdir: str):
+    """Attach the NEFFs found in the workdir to their NeuronOps and restore the NeuronOps
+    without one to their CPU ops. Returns (graph_def, signature, counts)."""
     from backends.inferentia.compiler import NEFF_FILE
     from backends.inferentia.emit import folder_name
     from backends.inferentia.neuron_op import inline_neuron_op_nodes, neuron_ops, ops_on_neuron, renamed_outputs
-    from frontends.tensorflow.writer import write_saved_model
 
     final = graph_def  # callers hand over a graph they no longer need
     num_clusters = len(neuron_ops(final))
@@ -300,6 +300,14 @@ def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: s
     compiled = neuron_ops(final)
     on_neuron = sum(ops_on_neuron(n) for n in compiled)
     after = len(final.node) + on_neuron - len(compiled)
+    return final, signature, (num_clusters, len(compiled), on_neuron, after)
+
+
+def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: str | None, session_ops: int | None) -> dict:
+    """Relift, then write the SavedModel; returns the report."""
+    from frontends.tensorflow.writer import write_saved_model
+
+    final, signature, (num_clusters, num_compiled, on_neuron, after) = relift_graph(graph_def, signature, workdir)
     write_saved_model(new_model_dir, final, signature, model_dir)
     return {
         "OnNeuronRatio": on_neuron / after if after else 0.0,
@@ -307,7 +315,7 @@ def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: s
         "OperatorCountAfterOptimization": after,
         "OperatorCountOnNeuron": on_neuron,
         "NumClusters": num_clusters,
-        "NumCompiledClusters": len(compiled),
+        "NumCompiledClusters": num_compiled,
     }
 
 

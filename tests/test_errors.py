@@ -253,3 +253,38 @@ def test_relift_and_inline_refuse_what_they_cannot_use(model, tmp_path):
     result = subprocess.run([sys.executable, "-m", "nir.cli", "relift", str(tmp_path), str(tmp_path / "o")],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "not a nir compiler workdir" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "mode,match",
+    [("fail", "neuron-cc exited with 1"), ("crash", "neuron-cc exited with"), ("no-neff", "wrote no NEFF"),
+     ("hang", "timed out after 15 s")],
+)
+def test_compiler_failures_in_strict_mode_leave_input_and_target_untouched(model, tmp_path, fake_neuron_cc, monkeypatch, mode, match):
+    """compiler_args neuron-cc rejects look like 'fail' here: a non-zero exit with a log."""
+    from nir.saved_model import CompileFailedError
+
+    monkeypatch.setenv("FAKE_NEURON_CC_MODE", mode)
+    out = str(tmp_path / "out")
+    expect_error(model, out, match, error=CompileFailedError, neuron_cc=fake_neuron_cc, strict=True,
+                 compiler_timeout=15, compiler_args=["--bogus-flag"])
+    assert not os.path.exists(out)
+
+
+def test_plain_graph_def_with_named_inputs_and_outputs(zoo, tmp_path):
+    from frontends.tensorflow.exporter import export_module
+    from frontends.tensorflow.graphdef import import_graph_def_file
+    from nir.pipeline import import_saved_model
+
+    module, loaded = import_saved_model(zoo["tf1_two_signatures"])
+    path = tmp_path / "frozen.pb"
+    path.write_bytes(loaded.graph_def.SerializeToString())
+    imported = import_graph_def_file(str(path), ["x"], ["probs:0", "logits"])
+    graph_def, signature = export_module(imported)
+    assert [s.tensor_name for s in signature.outputs] == ["probs:0", "logits:0"]
+    assert {n.name for n in graph_def.node} == {n.name for n in loaded.graph_def.node}
+    with pytest.raises(NirInputError, match="'nope' is not a node"):
+        import_graph_def_file(str(path), ["x"], ["nope"])
+    (tmp_path / "junk.pb").write_bytes(b"\xff\xff\xff")
+    with pytest.raises(NirInputError, match="is not a binary GraphDef"):
+        import_graph_def_file(str(tmp_path / "junk.pb"), ["x"], ["probs"])

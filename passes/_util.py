@@ -9,21 +9,13 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Operation, SSAValue
 
+from nir.ir.module import entry_function  # noqa: F401 - passes import it from here
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp
 
-ENTRY_ATTR = "tf.signature"
 # Properties (not TF attributes, so they never reach a GraphDef) that passes leave on ops.
 CPU_REASON = "nir.cpu_reason"
 ON_TARGET = "nir.target"
-
-
-def entry_function(module: ModuleOp) -> func.FuncOp:
-    name = module.attributes.get(ENTRY_ATTR)
-    for op in module.ops:
-        if isinstance(op, func.FuncOp) and (name is None or op.sym_name == name):
-            return op
-    raise ValueError("the module has no entry function; was it made by nir's TensorFlow frontend?")
 
 
 def graph_ops(fn: func.FuncOp) -> Iterator[TFNodeOp]:

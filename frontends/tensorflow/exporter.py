@@ -25,7 +25,6 @@ from frontends.tensorflow.importer import (
     INPUT_KEY,
     MODULE_MIN_CONSUMER,
     MODULE_PRODUCER,
-    MODULE_SIGNATURE,
     MODULE_SIGNATURE_KEY,
     OUTPUT_KEY,
     STATEFUL,
@@ -35,6 +34,7 @@ from frontends.tensorflow.importer import (
 from frontends.tensorflow.opdefs import op_def_for, output_args
 from nir.errors import NirError
 from nir.ir.dtypes import dtype_of_ir_type
+from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.shapes import element_type, tf_shape
 from nir.ir.tf_dialect import TFNodeOp
@@ -59,16 +59,6 @@ class GraphNames:
 
 
 ClusterLowering = Callable[[ClusterOp, GraphNames, graph_pb2.GraphDef], None]
-
-
-def entry_function(module: ModuleOp) -> func.FuncOp:
-    name_attr = module.attributes.get(MODULE_SIGNATURE)
-    for op in module.ops:
-        if isinstance(op, func.FuncOp) and (
-            name_attr is None or op.sym_name.data == name_attr.data  # type: ignore[union-attr]
-        ):
-            return op
-    raise GraphExportError("the module has no entry function (attribute tf.signature)")
 
 
 def node_def_of(op: TFNodeOp, input_names: list[str]) -> node_def_pb2.NodeDef:

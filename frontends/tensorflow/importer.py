@@ -30,6 +30,7 @@ from frontends.tensorflow.attrs import attrs_to_ir, shape_proto_to_dims
 from frontends.tensorflow.opdefs import node_output_dtypes, op_def_for, output_args
 from nir.errors import NirInputError
 from nir.ir.dtypes import ir_type_of_dtype
+from nir.ir.module import ENTRY_FUNCTION_ATTR
 from nir.ir.shapes import tensor_type
 from nir.ir.tf_dialect import CONTROL, TFNodeOp, create_tf_op
 
@@ -42,7 +43,7 @@ CONTROL_RET = "tf.control_ret"
 FUNC_ATTRS = "tf.function_attrs"
 STATEFUL = "tf.is_stateful"
 MODULE_TAGS = "tf.tags"
-MODULE_SIGNATURE = "tf.signature"
+MODULE_SIGNATURE = ENTRY_FUNCTION_ATTR
 MODULE_SIGNATURE_KEY = "tf.signature_key"
 MODULE_METHOD = "tf.method_name"
 MODULE_PRODUCER = "tf.producer"

@@ -75,9 +75,10 @@ def _check_batch_size(batch_size) -> int:
 
 def _input_shapes(model_shape_feed_dict, model_feed_dict, signature) -> str:
     """model_feed_dict > model_shape_feed_dict, as the 'input-shapes' option of batch-specialize."""
-    from passes.batch_specialize import format_input_shapes
-
     import numpy as np
+
+    from nir.ir.dtypes import ir_type_of_dtype, numpy_dtype_of_ir_type
+    from passes.batch_specialize import format_input_shapes
 
     keys = {s.key: s for s in signature.inputs}
     tensor_keys = {s.tensor_name: s.key for s in signature.inputs}
@@ -97,8 +98,6 @@ def _input_shapes(model_shape_feed_dict, model_feed_dict, signature) -> str:
                 )
             if source == "model_feed_dict":
                 array = np.asarray(value)
-                from nir.ir.dtypes import numpy_dtype_of_ir_type, ir_type_of_dtype
-
                 expected = np.dtype(numpy_dtype_of_ir_type(ir_type_of_dtype(keys[key].dtype)))
                 if array.dtype != expected:
                     raise NirInputError(

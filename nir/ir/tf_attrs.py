@@ -18,9 +18,6 @@ from xdsl.dialects.builtin import (
     ArrayAttr,
     ComplexType,
     DictionaryAttr,
-    IntegerType,
-    Signedness,
-    StringAttr,
     SymbolRefAttr,
     TensorType,
 )
@@ -28,7 +25,6 @@ from xdsl.ir import Attribute, Data, ParametrizedAttribute
 from xdsl.irdl import irdl_attr_definition
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
-from xdsl.utils.exceptions import VerifyException
 
 ELIDED_KEYWORD = "__elided__"
 _MAX_LITERAL_ELEMENTS = 16
@@ -250,16 +246,6 @@ class PlaceholderAttr(Data[str]):
     def print_parameter(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
             printer.print_string_literal(self.data)
-
-
-def unsigned_or_signless(width: int, signed: bool) -> IntegerType:
-    return IntegerType(width, Signedness.SIGNLESS if signed else Signedness.UNSIGNED)
-
-
-def check_string(attr: Attribute) -> str:
-    if not isinstance(attr, StringAttr):
-        raise VerifyException(f"expected a string attribute, got {attr}")
-    return attr.data
 
 
 @irdl_attr_definition

@@ -24,7 +24,7 @@ from xdsl.passes import ModulePass
 
 from nir.ir.shapes import tensor_type
 from nir.ir.tf_attrs import TensorAttr
-from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
 from nir.passmanager.registry import register_pass
 from passes._util import const_value, entry_function
 from passes.dce import is_stateful, remove_dead_ops
@@ -64,9 +64,7 @@ def fold_constant_op(op: TFNodeOp) -> bool:
         "dtype": result.type.element_type,
         "value": TensorAttr.from_numpy(value, value_type),
     }, device=op.device)
-    op.parent.insert_op_before(const, op)
-    result.replace_all_uses_with(const.data_results[0])
-    op.control.replace_all_uses_with(const.control)
+    replace_tf_op(op, const)
     return True
 
 

@@ -28,7 +28,7 @@ from xdsl.passes import ModulePass
 
 from backends.inferentia.target import NEVER_ON_TARGET, UNSUPPORTED_DTYPES, Target, get_target
 from nir.ir.shapes import element_type, is_static
-from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
 from passes._util import entry_function, graph_ops, mark_on_target, set_cpu_reason
@@ -43,12 +43,7 @@ def _replace(op: TFNodeOp, new_type: str, attrs: dict[str, Attribute] | None = N
         op.attributes if attrs is None else attrs, op.control_operands, op.device,
     )
     new.properties.update({k: v for k, v in op.properties.items() if k not in new.properties})
-    op.parent.insert_op_before(new, op)
-    for old, fresh in zip(op.results, new.results):
-        old.replace_all_uses_with(fresh)
-    op.detach()
-    op.erase()
-    return new
+    return replace_tf_op(op, new)
 
 
 def _rename_op(new_type: str) -> Rewrite:
@@ -69,11 +64,7 @@ def _fused_batch_norm_v3(op: TFNodeOp) -> bool:
     attrs = {k: v for k, v in op.attributes.items() if k != "U"}
     new = create_tf_op("FusedBatchNorm", op.node_name, op.data_operands,
                        [r.type for r in op.data_results[:5]], attrs, op.control_operands, op.device)
-    op.parent.insert_op_before(new, op)
-    for old, fresh in zip([*op.data_results[:5], op.control], new.results):
-        old.replace_all_uses_with(fresh)
-    op.detach()
-    op.erase()
+    replace_tf_op(op, new, kept_results=range(5))
     return True
 
 

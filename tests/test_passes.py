@@ -161,16 +161,13 @@ def random_dags(draw):
 def _substitute_unsupported(module):
     """Cumsum2/Unsupported2 don't exist in TensorFlow: run them as Neg/Exp after clustering."""
     from nir.ir import create_tf_op
+    from nir.ir.tf_dialect import replace_tf_op
 
     for op in list(module.walk()):
         if isinstance(op, TFNodeOp) and op.tf_type in ("Cumsum2", "Unsupported2"):
             new = create_tf_op("Neg" if op.tf_type == "Cumsum2" else "Exp", op.node_name, op.data_operands,
                                [r.type for r in op.data_results], op.attributes)
-            op.parent.insert_op_before(new, op)
-            for old, fresh in zip(op.results, new.results):
-                old.replace_all_uses_with(fresh)
-            op.detach()
-            op.erase()
+            replace_tf_op(op, new)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

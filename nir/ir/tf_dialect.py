@@ -116,6 +116,19 @@ def create_tf_op(
     )
 
 
+def replace_tf_op(old: TFNodeOp, new: TFNodeOp, kept_results: Sequence[int] | None = None) -> TFNodeOp:
+    """Put `new` where `old` is: it takes over the uses of old's data results (all, or those at
+    `kept_results`, which must be unused otherwise) and of its control token; `old` goes."""
+    old.parent.insert_op_before(new, old)
+    indices = range(len(old.data_results)) if kept_results is None else kept_results
+    for new_index, old_index in enumerate(indices):
+        old.data_results[old_index].replace_all_uses_with(new.data_results[new_index])
+    old.control.replace_all_uses_with(new.control)
+    old.detach()
+    old.erase()
+    return new
+
+
 TF = Dialect(
     "tf",
     [],

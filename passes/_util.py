@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -24,12 +25,15 @@ def graph_ops(fn: func.FuncOp) -> Iterator[TFNodeOp]:
             yield op
 
 
-def const_value(value: SSAValue) -> np.ndarray | None:
-    """The numpy value of a tf.Const output, or None."""
+def const_value(value: SSAValue, max_elements: int | None = None) -> np.ndarray | None:
+    """The numpy value of a tf.Const output (None if it is no Const, was elided, or has more
+    than `max_elements` elements)."""
     owner = value.owner
     if isinstance(owner, TFNodeOp) and owner.tf_type == "Const":
         attr = owner.attributes.get("value")
         if isinstance(attr, TensorAttr) and not attr.data.is_elided:
+            if max_elements is not None and math.prod(attr.tensor_type.get_shape()) > max_elements:
+                return None
             return attr.numpy()
     return None
 

@@ -50,8 +50,8 @@ def fold_constant_op(op: TFNodeOp) -> bool:
     function = VALUE_FUNCTIONS.get(op.tf_type)
     if function is None or not op.data_operands:
         return False
-    values = [const_value(v) for v in op.data_operands]
-    if any(v is None or v.size > MAX_VALUE_ELEMENTS for v in values):
+    values = [const_value(v, MAX_VALUE_ELEMENTS) for v in op.data_operands]
+    if any(v is None for v in values):
         return False
     from nir.ir.shapes import tf_shape
 

@@ -491,10 +491,9 @@ def _one_hot(op, shapes, values):
 
 @_value_function("Const")
 def _const_value(op, values, shapes):
-    attr = op.attributes["value"]
-    if attr.data.is_elided or math.prod(attr.tensor_type.get_shape()) > MAX_VALUE_ELEMENTS:
-        return None
-    return attr.numpy()
+    from passes._util import const_value
+
+    return const_value(op.data_results[0], MAX_VALUE_ELEMENTS)
 
 
 @_value_function("Identity", "Snapshot", "StopGradient")

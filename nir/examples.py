@@ -47,6 +47,45 @@ def build_transformer(path: str) -> None:
     keras.Model(tokens, logits).export(path, verbose=False)
 
 
+def build_efficientnetb0(path: str) -> None:
+    """EfficientNetB0 at 96x96: swish (a custom-gradient IdentityN per activation), squeeze-and-
+    excite, and batch-norm parameter arithmetic that only constant folding removes."""
+    keras = _keras()
+    keras.applications.EfficientNetB0(weights=None, input_shape=(96, 96, 3)).export(path, verbose=False)
+
+
+def build_convnext_tiny(path: str) -> None:
+    """ConvNeXtTiny at 64x64: depthwise convolutions behind function calls, LayerNorm, GELU and
+    layer scale."""
+    keras = _keras()
+    keras.applications.ConvNeXtTiny(weights=None, input_shape=(64, 64, 3)).export(path, verbose=False)
+
+
+def build_encoder(path: str) -> None:
+    """A 2-layer BERT-style encoder: token and position embeddings, MultiHeadAttention, GELU."""
+    keras = _keras()
+    length, width, vocab = 16, 32, 100
+    ids = keras.Input((length,), dtype="int32", name="ids")
+    positions = keras.ops.arange(length)
+    x = keras.layers.Embedding(vocab, width)(ids) + keras.layers.Embedding(length, width)(positions)
+    x = keras.layers.LayerNormalization()(x)
+    for _ in range(2):
+        attended = keras.layers.MultiHeadAttention(num_heads=4, key_dim=width // 4)(x, x)
+        x = keras.layers.LayerNormalization()(x + attended)
+        mlp = keras.layers.Dense(width)(keras.layers.Dense(4 * width, activation="gelu")(x))
+        x = keras.layers.LayerNormalization()(x + mlp)
+    logits = keras.layers.Dense(2)(x[:, 0])
+    keras.Model(ids, logits).export(path, verbose=False)
+
+
+def build_lstm(path: str) -> None:
+    """A Keras LSTM over 12 steps (a functional While loop whose body is the cell math)."""
+    keras = _keras()
+    steps = keras.Input((12, 8), name="steps")
+    hidden = keras.layers.LSTM(16)(steps)
+    keras.Model(steps, keras.layers.Dense(4)(hidden)).export(path, verbose=False)
+
+
 def build_tf1_two_signatures(path: str) -> None:
     """A TF1 session model with variables and two signatures."""
     import tensorflow as tf
@@ -101,4 +140,8 @@ BUILDERS = {
     "transformer": build_transformer,
     "tf1_two_signatures": build_tf1_two_signatures,
     "control_flow": build_control_flow,
+    "efficientnetb0": build_efficientnetb0,
+    "convnext_tiny": build_convnext_tiny,
+    "encoder": build_encoder,
+    "lstm": build_lstm,
 }

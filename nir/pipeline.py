@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from nir.passmanager import PassManager
 
 DEFAULT_PIPELINE = (
-    "batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
+    "inline-calls,batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
     "legalize{{target=inferentia{legalize_options}}},"
     "cluster{{minimum-segment-size={minimum_segment_size}}},dce"
 )

@@ -4,9 +4,13 @@ Frozen Keras and tf.function graphs are full of Identity nodes left by function 
 (ResNet50 exported by Keras 3 has ~1,600). They cost nothing at run time but make every dump
 and every cluster boundary noisier, so readers of the IR get them removed first.
 
-- An `Identity`/`Snapshot`/`StopGradient` with no control edges is replaced by its input.
-  Its node name disappears, which is harmless: signature outputs are found through the
-  function's results, not by tensor name.
+- An `Identity`/`Snapshot`/`StopGradient`/`PreventGradient` with no control edges is replaced
+  by its input. Its node name disappears, which is harmless: signature outputs are found
+  through the function's results, not by tensor name.
+- An `IdentityN` forwards each input to the same-numbered output. TensorFlow puts one behind
+  every custom-gradient op (Keras' swish/silu, some GELUs), so left in place it would cut the
+  data path at every activation. Its readers inside the graph read its inputs instead; only
+  its uses as the function's results stay, where it stands for the signature's outputs.
 - A control edge from an op that neither has side effects nor (transitively) waits for one is
   dropped, as Grappler's dependency optimizer does: it orders nothing observable. Function
   inlining leaves such edges on every weight, and they would keep weights out of clusters.
@@ -19,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
+from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
@@ -30,8 +35,8 @@ from passes._util import const_value, entry_function
 from passes.dce import is_stateful, remove_dead_ops
 from passes.shape_functions import MAX_VALUE_ELEMENTS, VALUE_FUNCTIONS
 
-FORWARDING_OPS = frozenset({"Identity", "Snapshot", "StopGradient"})
-_NOT_FOLDED = frozenset({"Const", *FORWARDING_OPS})
+FORWARDING_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
+_NOT_FOLDED = frozenset({"Const", "IdentityN", *FORWARDING_OPS})
 
 
 def fold_forwarding_op(op: TFNodeOp) -> bool:
@@ -42,6 +47,20 @@ def fold_forwarding_op(op: TFNodeOp) -> bool:
         return False  # keep ops that carry a more precise shape than their input
     op.data_results[0].replace_all_uses_with(source)
     return True
+
+
+def forward_identity_n(op: TFNodeOp) -> bool:
+    """Readers of an IdentityN's outputs, other than the function's return, read its inputs."""
+    if op.tf_type != "IdentityN" or op.control_operands:
+        return False
+    changed = False
+    for source, result in zip(op.data_operands, op.data_results):
+        if source.type != result.type:
+            continue
+        inside = [use for use in result.uses if not isinstance(use.operation, func.ReturnOp)]
+        result.replace_uses_with_if(source, lambda use: not isinstance(use.operation, func.ReturnOp))
+        changed |= bool(inside)
+    return changed
 
 
 def fold_constant_op(op: TFNodeOp) -> bool:
@@ -100,7 +119,7 @@ class CanonicalizePass(ModulePass):
         for graph_op in list(block.ops):
             if not isinstance(graph_op, TFNodeOp):
                 continue
-            if fold_forwarding_op(graph_op):
+            if fold_forwarding_op(graph_op) or forward_identity_n(graph_op):
                 continue
             if self.fold_constants:
                 fold_constant_op(graph_op)

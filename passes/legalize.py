@@ -5,6 +5,7 @@ reach a GraphDef): `nir.target = "inferentia"`, or `nir.cpu_reason = "<why>"`. T
 what `nir explain` reports, so a user never has to guess why an op stayed on CPU:
 
 - `listed in no_fuse_ops` -- the user asked for it;
+- `function call not inlined: <why>` -- inline-calls could not inline it;
 - `graph input or output stand-in` -- Placeholder, IdentityN;
 - `op type X not supported by <target>`;
 - `dtype string/resource/variant`;
@@ -31,6 +32,7 @@ from nir.ir.shapes import element_type, is_static
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
+from passes.inline_calls import NOT_INLINED
 from passes._util import entry_function, graph_ops, mark_on_target, set_cpu_reason
 
 Rewrite = Callable[[TFNodeOp], bool]
@@ -134,6 +136,8 @@ def _has_bad_dtype(op: TFNodeOp) -> str | None:
 def cpu_reason_for(op: TFNodeOp, target: Target, no_fuse: frozenset[str]) -> str | None:
     if op.node_name in no_fuse:
         return "listed in no_fuse_ops"
+    if (why := op.properties.get(NOT_INLINED)) is not None:
+        return f"function call not inlined: {why.data}"
     if op.tf_type in NEVER_ON_TARGET:
         return "graph input or output stand-in"
     if (bad := _has_bad_dtype(op)) is not None:

@@ -29,6 +29,7 @@ _BUILTIN_MODULES = (
     "passes.cluster",
     "passes.dce",
     "passes.canonicalize",
+    "passes.inline_calls",
 )
 
 logger = logging.getLogger("nir")

@@ -8,6 +8,7 @@ from nir.passmanager import PassManager
 
 DEFAULT_PIPELINE = (
     "inline-calls,batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
+    "constant-fold{constant_fold_options},shape-inference,"
     "legalize{{target=inferentia{legalize_options}}},"
     "cluster{{minimum-segment-size={minimum_segment_size}}},dce"
 )
@@ -20,6 +21,7 @@ def default_pipeline(
     no_fuse_ops: Iterable[str] = (),
     force_fuse_ops: Iterable[str] = (),
     supported_op_types: Iterable[str] = (),
+    dynamic_batch: bool = False,
 ) -> str:
     def quoted(values: Iterable[str]) -> str:
         return ",".join(f'"{v}"' for v in values)
@@ -37,6 +39,7 @@ def default_pipeline(
         input_shapes=f' input-shapes="{input_shapes}"' if input_shapes else "",
         legalize_options=legalize,
         minimum_segment_size=minimum_segment_size,
+        constant_fold_options="{dynamic-batch=true}" if dynamic_batch else "",
     )
 
 

@@ -184,7 +184,7 @@ def compile(  # noqa: A001 - the seed's name
     if pipeline is None:
         pipeline = default_pipeline(
             batch_size, input_shapes, minimum_segment_size, no_fuse_ops,
-            force_fuse_ops or (), supported_op_types or (),
+            force_fuse_ops or (), supported_op_types or (), dynamic_batch=dynamic_batch_size,
         )
     instrumentation = {"dump_dir": dump_dir, "print_ir_after": ("all",) if print_ir_after_all else ()}
     manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)

@@ -39,7 +39,10 @@ class Target:
 
 def find_neuron_cc(explicit: str | None = None) -> str | None:
     if explicit:
-        return explicit if os.path.exists(explicit) or shutil.which(explicit) else None
+        if os.path.exists(explicit):
+            # neuron-cc runs inside each cluster's folder: a relative path would not resolve there.
+            return os.path.abspath(explicit)
+        return shutil.which(explicit)
     return shutil.which("neuron-cc")
 
 

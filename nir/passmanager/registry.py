@@ -30,6 +30,7 @@ _BUILTIN_MODULES = (
     "passes.dce",
     "passes.canonicalize",
     "passes.inline_calls",
+    "passes.constant_fold",
 )
 
 logger = logging.getLogger("nir")

@@ -1,0 +1,268 @@
+"""constant-fold{max-growth-bytes=1024 dynamic-batch=false}: evaluate, once, everything that
+does not depend on the model's inputs, and replace it by constants.
+
+Why before partitioning: a computation on constants alone runs the same at every inference, so
+it has no business on the accelerator, and left in place it does harm. Keras graphs are full of
+it: batch-norm parameter arithmetic (`Rsqrt(var + eps) * gamma`) would become NeuronOps with no
+inputs, and static shape arithmetic (`Shape -> StridedSlice -> Pack`, Tensordot's `GatherV2`
+over shape vectors, `Prod`) is made of ops neuron-cc lacks or must not get (int32 tensors
+crossing a boundary), so it cuts the data path into pieces.
+
+What is folded:
+- `Shape`, `ShapeN`, `Size` and `Rank` of a tensor whose shape shape-inference knows;
+- any op whose data inputs are all constants or folded, that has no side effect (TensorFlow's
+  OpDef says), no function attribute, is no control-flow or graph-boundary op, and whose
+  results have static shapes and numeric dtypes.
+
+Values are computed by TensorFlow's own kernels, all in one `Session.run` over the subgraph
+to fold, so results are bit-identical to what the model computed at run time. Only the
+tensors that something outside the folded set reads become `Const` ops (keeping the folded
+op's node name); the rest become dead and go.
+
+The size limit: a fold never makes more constant bytes than it consumes. An op is folded only
+when its results take at most as many bytes as its inputs plus `max-growth-bytes` (1 KiB by
+default: room for shape vectors and scalars broadcast to a small tensor, never a weight-sized
+`Fill`/`Tile`/`BroadcastTo`). Shape-preserving arithmetic on weights therefore folds and
+replaces its input, while an op that would blow a small constant up into a big one stays in
+the graph, computing it at run time as before. An input constant that is read elsewhere too
+stays alive beside the folded result, so in the worst case (a weight transposed for one reader
+and read as is by another) its bytes exist twice; never more.
+
+With `dynamic-batch`, shape ops on tensors that carry the batch are not folded: the compiled
+model runs at other batch sizes, so the batch dimension is not a constant there.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, SSAValue
+from xdsl.passes import ModulePass
+
+from nir.ir.dtypes import numpy_dtype_of_ir_type
+from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
+from nir.ir.tf_attrs import FuncAttr, TensorAttr
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+from nir.ir.tf_types import OpaqueDType
+from nir.passmanager.registry import register_pass
+from passes._util import carries_batch, entry_function
+from passes.dce import is_stateful, remove_dead_ops
+
+logger = logging.getLogger("nir")
+
+METADATA_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
+# Ops that mean something beyond their value: graph boundaries, TF1 control flow, forwarding
+# stand-ins nir gives a role, and ops that only order others.
+NEVER_FOLDED = frozenset({
+    "Const", "Placeholder", "PlaceholderWithDefault", "IdentityN", "NoOp", "NeuronOp",
+    "Enter", "RefEnter", "Exit", "RefExit", "Switch", "RefSwitch", "Merge", "RefMerge",
+    "NextIteration", "RefNextIteration", "LoopCond", "ControlTrigger",
+})
+
+
+def _num_bytes(value: SSAValue) -> int:
+    ir_type = value.type
+    return math.prod(tf_shape(ir_type)) * np.dtype(numpy_dtype_of_ir_type(element_type(ir_type))).itemsize
+
+
+def _numeric_static(value: SSAValue) -> bool:
+    try:
+        return is_static(value.type) and not isinstance(element_type(value.type), OpaqueDType)
+    except TypeError:
+        return False
+
+
+def _has_function_attr(op: TFNodeOp) -> bool:
+    return any(isinstance(v, FuncAttr) for v in op.attributes.values())
+
+
+def metadata_values(op: TFNodeOp, dynamic_batch: bool) -> list[np.ndarray] | None:
+    """The values of Shape/ShapeN/Size/Rank when the shapes they describe are static."""
+    inputs = op.data_operands
+    if not inputs or not all(is_static(v.type) for v in inputs):
+        return None
+    if dynamic_batch and any(carries_batch(v) for v in inputs):
+        return None
+    out_type = numpy_dtype_of_ir_type(element_type(op.data_results[0].type))
+    shapes = [tf_shape(v.type) for v in inputs]
+    if op.tf_type in ("Shape", "ShapeN"):
+        return [np.array(s, dtype=out_type) for s in shapes]
+    if op.tf_type == "Size":
+        return [np.array(math.prod(shapes[0]), dtype=out_type)]
+    return [np.array(len(shapes[0]), dtype=out_type)]
+
+
+@dataclass
+class _FoldPlan:
+    """Which ops fold, and the values known without running anything."""
+
+    folded: list[TFNodeOp]
+    constant: set[TFNodeOp]  # Const ops and folded ops
+    known: dict[SSAValue, np.ndarray]
+
+    def is_constant(self, value: SSAValue) -> bool:
+        return isinstance(value.owner, TFNodeOp) and value.owner in self.constant
+
+
+def plan_folds(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> _FoldPlan:
+    plan = _FoldPlan([], set(), {})
+    for op in block.ops:
+        if not isinstance(op, TFNodeOp):
+            continue
+        if op.tf_type == "Const":
+            value = op.attributes.get("value")
+            if not op.control_operands and isinstance(value, TensorAttr) and not value.data.is_elided:
+                plan.constant.add(op)
+            continue
+        if op.tf_type in METADATA_OPS and not op.control_operands:
+            values = metadata_values(op, dynamic_batch)
+            if values is not None:
+                plan.known.update(zip(op.data_results, values))
+                plan.folded.append(op)
+                plan.constant.add(op)
+            continue
+        if _can_fold(op, plan, max_growth_bytes):
+            plan.folded.append(op)
+            plan.constant.add(op)
+    return plan
+
+
+def _can_fold(op: TFNodeOp, plan: _FoldPlan, max_growth_bytes: int) -> bool:
+    if op.tf_type in NEVER_FOLDED or not op.data_operands or not op.data_results:
+        return False
+    if not all(plan.is_constant(v) for v in op.operands):  # control inputs too
+        return False
+    if not all(_numeric_static(v) for v in [*op.data_operands, *op.data_results]):
+        return False
+    if _has_function_attr(op) or is_stateful(op.tf_type):
+        return False
+    consumed = sum(_num_bytes(v) for v in op.data_operands)
+    produced = sum(_num_bytes(r) for r in op.data_results)
+    return produced <= consumed + max_growth_bytes
+
+
+def materialized_results(plan: _FoldPlan) -> list[SSAValue]:
+    """Results of folded ops that something outside the folded set reads."""
+    needed = []
+    for op in plan.folded:
+        for result in op.data_results:
+            if any(use.operation not in plan.constant for use in result.uses):
+                needed.append(result)
+    return needed
+
+
+def evaluate(plan: _FoldPlan, wanted: list[SSAValue]) -> dict[SSAValue, np.ndarray]:
+    """Run the folded subgraph once in TensorFlow and fetch `wanted`."""
+    import tensorflow as tf
+    from tensorflow.core.framework import graph_pb2
+
+    from frontends.tensorflow.exporter import node_def_of
+
+    to_run = [v for v in wanted if v not in plan.known]
+    values = {v: plan.known[v] for v in wanted if v in plan.known}
+    if not to_run:
+        return values
+    graph_def = graph_pb2.GraphDef()
+    names: dict[SSAValue, str] = {}
+    needed = _ops_needed_for(to_run, plan)
+    for op in needed:
+        if any(r in plan.known for r in op.data_results):
+            for port, result in enumerate(op.data_results):
+                const = graph_def.node.add(name=f"{op.node_name}/_folded_{port}", op="Const")
+                tensor = tf.make_tensor_proto(plan.known[result])
+                const.attr["dtype"].type = tensor.dtype
+                const.attr["value"].tensor.CopyFrom(tensor)
+                names[result] = const.name
+            continue
+        inputs = [names[v] for v in op.data_operands]
+        node = node_def_of(op, inputs)
+        node.ClearField("device")
+        if "_class" in node.attr:  # colocation with nodes outside the folded subgraph
+            del node.attr["_class"]
+        graph_def.node.append(node)
+        for port, result in enumerate(op.data_results):
+            names[result] = op.node_name if port == 0 else f"{op.node_name}:{port}"
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=graph) as session:
+        fetched = session.run([names[v] if ":" in names[v] else names[v] + ":0" for v in to_run])
+    values.update(zip(to_run, (np.asarray(f) for f in fetched)))
+    return values
+
+
+def _ops_needed_for(values: list[SSAValue], plan: _FoldPlan) -> list[TFNodeOp]:
+    """The folded and Const ops `values` depend on, in block order."""
+    seen: set[TFNodeOp] = set()
+    stack = [v.owner for v in values]
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        if any(r in plan.known for r in op.data_results):
+            continue
+        stack.extend(v.owner for v in op.data_operands)
+    block = next(iter(seen)).parent
+    return [op for op in block.ops if op in seen]
+
+
+def replace_with_const(result: SSAValue, value: np.ndarray, names: set[str]) -> None:
+    op = result.owner
+    wanted = op.node_name if result.index == 0 else f"{op.node_name}/output_{result.index}"
+    name, suffix = wanted, 1
+    while name in names:
+        name, suffix = f"{wanted}_{suffix}", suffix + 1
+    names.add(name)
+    value_type = tensor_type(element_type(result.type), value.shape)
+    const = create_tf_op("Const", name, [], [value_type], {
+        "dtype": element_type(result.type),
+        "value": TensorAttr.from_numpy(value.astype(numpy_dtype_of_ir_type(element_type(result.type)), copy=False), value_type),
+    }, device=op.device)
+    op.parent.insert_op_before(const, op)
+    result.replace_uses_with_if(const.data_results[0], lambda use: use.operation is not op)
+    if result.index == 0:
+        op.control.replace_all_uses_with(const.control)
+
+
+def fold_block(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> int:
+    """Fold what can be folded in `block`; returns the number of constants made."""
+    plan = plan_folds(block, max_growth_bytes, dynamic_batch)
+    wanted = materialized_results(plan)
+    if not wanted:
+        return 0
+    try:
+        values = evaluate(plan, wanted)
+    except Exception as err:  # an op TensorFlow rejects on these values: fold nothing
+        logger.warning("constant-fold: TensorFlow could not evaluate the constant subgraph (%s); "
+                       "nothing was folded", str(err).splitlines()[0])
+        return 0
+    names = {op.node_name for op in block.ops if isinstance(op, TFNodeOp)}
+    # The original node names go to the constants that replace them.
+    for op in plan.folded:
+        names.discard(op.node_name)
+    for value in wanted:
+        replace_with_const(value, values[value], names)
+    remove_dead_ops(block)
+    return len(wanted)
+
+
+@register_pass
+@dataclass(frozen=True)
+class ConstantFoldPass(ModulePass):
+    """Replace everything computed from constants alone (and static shapes) by constants."""
+
+    name = "constant-fold"
+
+    max_growth_bytes: int = 1024
+    dynamic_batch: bool = False
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        made = fold_block(entry_function(op).body.block, self.max_growth_bytes, self.dynamic_batch)
+        if made:
+            logger.debug("constant-fold: %d constants", made)

@@ -1,0 +1,312 @@
+"""Exact rewrites legalize applies when the target lacks an op: each replaces one op by ops the
+target has, computing the same values.
+
+A rewrite returns True when it replaced the op, False when it does not apply, or a string that
+says why it does not apply (legalize adds it to the op's CPU reason, so `nir explain` shows it).
+`REWRITES` maps an op type to the op type the target must have for the rewrite to be tried,
+and the rewrite.
+
+The two that matter most for modern models:
+
+- `Einsum` with one or two operands becomes Transpose/Reshape/BatchMatMul (or MatMul, or Sum
+  for a one-operand reduction): letters shared by both operands and the output are batch
+  dimensions, letters shared by the operands only are contracted. Every equation Keras'
+  MultiHeadAttention and EinsumDense emit is of this kind. Not handled (the op stays on CPU,
+  with the reason): ellipses (`...`), a letter repeated within one operand (diagonals,
+  traces), a letter in one operand only that the output drops (a sum inside a two-operand
+  einsum), operands that broadcast a dimension of size 1, and three or more operands.
+- An embedding lookup, `GatherV2(table, ids, axis=0)` on a constant float table, becomes
+  `MatMul(Cast(Equal(ids, [0..V)), float), table)`: a one-hot matrix times the table. Each
+  output element is `1 * table[id] + sum(0 * table[other])`, so it is exact for finite
+  tables. It differs from GatherV2 for ids outside [0, V): GatherV2 fails on CPU, the one-hot
+  product gives a row of zeros. Above `MAX_ONE_HOT_ELEMENTS` one-hot entries (ids times
+  vocabulary) the product would cost more than it saves, and the lookup stays on CPU with
+  that reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import BoolAttr, IntegerType, StringAttr
+from xdsl.ir import Attribute, SSAValue
+
+from nir.ir.dtypes import numpy_dtype_of_ir_type
+from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
+from nir.ir.tf_attrs import TensorAttr
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
+from passes._util import const_value
+
+Rewrite = Callable[[TFNodeOp], "bool | str"]
+I32 = IntegerType(32)
+MAX_ONE_HOT_ELEMENTS = 1 << 22  # 16 MiB of float32 one-hot rows on the device
+
+
+class OpBuilder:
+    """Builds ops in front of `anchor`, named `<anchor>/<suffix>`, on the anchor's device."""
+
+    def __init__(self, anchor: TFNodeOp):
+        self.anchor = anchor
+
+    def op(self, op_type: str, suffix: str, operands: Sequence[SSAValue], result_type: Attribute,
+           attrs: dict[str, Attribute]) -> SSAValue:
+        new = create_tf_op(op_type, f"{self.anchor.node_name}/{suffix}", operands, [result_type], attrs,
+                           device=self.anchor.device)
+        self.anchor.parent.insert_op_before(new, self.anchor)
+        return new.data_results[0]
+
+    def const(self, suffix: str, value: np.ndarray, ir_element: Attribute) -> SSAValue:
+        value_type = tensor_type(ir_element, value.shape)
+        array = np.ascontiguousarray(value, dtype=numpy_dtype_of_ir_type(ir_element))
+        return self.op("Const", suffix, [], value_type,
+                       {"dtype": ir_element, "value": TensorAttr.from_numpy(array, value_type)})
+
+    def transpose(self, suffix: str, x: SSAValue, perm: Sequence[int]) -> SSAValue:
+        if list(perm) == list(range(len(perm))):
+            return x
+        shape = tf_shape(x.type)
+        perm_value = self.const(f"{suffix}/perm", np.array(perm, np.int32), I32)
+        return self.op("Transpose", suffix, [x, perm_value],
+                       tensor_type(element_type(x.type), [shape[p] for p in perm]),
+                       {"T": element_type(x.type), "Tperm": I32})
+
+    def reshape(self, suffix: str, x: SSAValue, shape: Sequence[int]) -> SSAValue:
+        if tuple(shape) == tf_shape(x.type):
+            return x
+        shape_value = self.const(f"{suffix}/shape", np.array(shape, np.int32), I32)
+        return self.op("Reshape", suffix, [x, shape_value], tensor_type(element_type(x.type), shape),
+                       {"T": element_type(x.type), "Tshape": I32})
+
+
+def replace_op_type(op: TFNodeOp, new_type: str, attrs: dict[str, Attribute] | None = None,
+                    operands: Sequence[SSAValue] | None = None) -> TFNodeOp:
+    """Same node name, results and properties, another op type (and attrs or operands)."""
+    new = create_tf_op(
+        new_type, op.node_name, op.data_operands if operands is None else operands,
+        [r.type for r in op.data_results], op.attributes if attrs is None else attrs,
+        op.control_operands, op.device,
+    )
+    new.properties.update({k: v for k, v in op.properties.items() if k not in new.properties})
+    return replace_tf_op(op, new)
+
+
+# --------------------------------------------------------------------------- simple renames
+
+
+def rename_to(new_type: str) -> Rewrite:
+    def rewrite(op: TFNodeOp) -> bool:
+        replace_op_type(op, new_type)
+        return True
+
+    return rewrite
+
+
+def fused_batch_norm_v3(op: TFNodeOp) -> bool:
+    """Inference-mode FusedBatchNormV3 is FusedBatchNorm when the extra 6th output is unused."""
+    training = op.attributes.get("is_training")
+    if isinstance(training, BoolAttr) and training.value.data:
+        return False
+    if op.data_results[5].uses:
+        return False
+    attrs = {k: v for k, v in op.attributes.items() if k != "U"}
+    new = create_tf_op("FusedBatchNorm", op.node_name, op.data_operands,
+                       [r.type for r in op.data_results[:5]], attrs, op.control_operands, op.device)
+    new.properties.update({k: v for k, v in op.properties.items() if k not in new.properties})
+    replace_tf_op(op, new, kept_results=range(5))
+    return True
+
+
+def _same_shapes(op: TFNodeOp) -> bool:
+    shapes = [o.type for o in op.data_operands]
+    return all(is_static(s) for s in shapes) and len({str(s.get_shape()) for s in shapes}) == 1
+
+
+def batch_matmul_v2(op: TFNodeOp) -> bool:
+    a, b = op.data_operands
+    if not (is_static(a.type) and is_static(b.type)) or a.type.get_shape()[:-2] != b.type.get_shape()[:-2]:
+        return False
+    replace_op_type(op, "BatchMatMul", {k: v for k, v in op.attributes.items() if k not in ("grad_x", "grad_y")})
+    return True
+
+
+def select_v2(op: TFNodeOp) -> bool:
+    if not _same_shapes(op):
+        return False
+    replace_op_type(op, "Select")
+    return True
+
+
+def erfc(op: TFNodeOp) -> bool:
+    """Erfc(x) = 1 - Erf(x), exactly as Keras 3 lowers it when Erfc is missing."""
+    (x,) = op.data_operands
+    dtype = element_type(x.type)
+    build = OpBuilder(op)
+    one = build.const("one", np.ones((), numpy_dtype_of_ir_type(dtype)), dtype)
+    erf = build.op("Erf", "erf", [x], x.type, {"T": dtype})
+    replace_op_type(op, "Sub", operands=[one, erf])
+    return True
+
+
+# --------------------------------------------------------------------------- Einsum
+
+
+def parse_einsum(equation: str, ranks: Sequence[int]) -> tuple[list[str], str] | str:
+    """(operand subscripts, output subscripts), or why the equation is not handled."""
+    if "..." in equation:
+        return "einsum with an ellipsis"
+    if "->" not in equation:
+        return "einsum without an explicit output"
+    lhs, out = equation.replace(" ", "").split("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(ranks) or len(inputs) not in (1, 2):
+        return f"einsum with {len(inputs)} operands"
+    for subscripts, rank in zip(inputs, ranks):
+        if len(subscripts) != rank:
+            return f"einsum subscripts '{subscripts}' do not match an operand of rank {rank}"
+        if len(set(subscripts)) != len(subscripts):
+            return f"einsum with a repeated letter in '{subscripts}' (diagonal or trace)"
+    if len(set(out)) != len(out) or any(letter not in lhs for letter in out):
+        return f"einsum output '{out}' is not made of distinct input letters"
+    return inputs, out
+
+
+def einsum(op: TFNodeOp) -> bool | str:
+    operands = op.data_operands
+    if not all(is_static(v.type) for v in operands):
+        return False
+    equation = op.attributes.get("equation")
+    if not isinstance(equation, StringAttr):
+        return False
+    parsed = parse_einsum(equation.data, [len(tf_shape(v.type)) for v in operands])
+    if isinstance(parsed, str):
+        return parsed
+    inputs, out = parsed
+    sizes: dict[str, int] = {}
+    for subscripts, value in zip(inputs, operands):
+        for letter, size in zip(subscripts, tf_shape(value.type)):
+            if sizes.setdefault(letter, size) != size:
+                return f"einsum broadcasts dimension '{letter}' ({sizes[letter]} vs {size})"
+    if len(inputs) == 1:
+        return _einsum_unary(op, inputs[0], out)
+    return _einsum_binary(op, inputs[0], inputs[1], out, sizes)
+
+
+def _einsum_unary(op: TFNodeOp, subscripts: str, out: str) -> bool:
+    """A permutation, with the letters the output drops summed first."""
+    (x,) = op.data_operands
+    build = OpBuilder(op)
+    dtype = element_type(x.type)
+    summed = [i for i, letter in enumerate(subscripts) if letter not in out]
+    kept = [letter for letter in subscripts if letter in out]
+    if summed:
+        axes = build.const("axes", np.array(summed, np.int32), I32)
+        shape = [d for i, d in enumerate(tf_shape(x.type)) if i not in summed]
+        x = build.op("Sum", "sum", [x, axes], tensor_type(dtype, shape),
+                     {"T": dtype, "Tidx": I32, "keep_dims": BoolAttr.from_bool(False)})
+    perm = [kept.index(letter) for letter in out]
+    if perm == list(range(len(perm))):
+        replace_op_type(op, "Identity", {"T": dtype}, [x])
+    else:
+        perm_value = build.const("perm", np.array(perm, np.int32), I32)
+        replace_op_type(op, "Transpose", {"T": dtype, "Tperm": I32}, [x, perm_value])
+    return True
+
+
+def _einsum_binary(op: TFNodeOp, a_sub: str, b_sub: str, out: str, sizes: dict[str, int]) -> bool | str:
+    batch = [letter for letter in out if letter in a_sub and letter in b_sub]
+    contract = [letter for letter in a_sub if letter in b_sub and letter not in out]
+    a_free = [letter for letter in a_sub if letter not in b_sub]
+    b_free = [letter for letter in b_sub if letter not in a_sub]
+    if any(letter not in out for letter in a_free + b_free):
+        return "einsum sums a letter that only one operand has"
+    a, b = op.data_operands
+    dtype = element_type(a.type)
+    build = OpBuilder(op)
+
+    def size(letters):
+        return math.prod(sizes[letter] for letter in letters)
+
+    a = build.transpose("transpose_a", a, [a_sub.index(x) for x in batch + a_free + contract])
+    b = build.transpose("transpose_b", b, [b_sub.index(x) for x in batch + contract + b_free])
+    m, k, n = size(a_free), size(contract), size(b_free)
+    if batch:
+        a = build.reshape("reshape_a", a, [size(batch), m, k])
+        b = build.reshape("reshape_b", b, [size(batch), k, n])
+        product = build.op("BatchMatMul", "matmul", [a, b], tensor_type(dtype, [size(batch), m, n]), {
+            "T": dtype, "adj_x": BoolAttr.from_bool(False), "adj_y": BoolAttr.from_bool(False)})
+    else:
+        a = build.reshape("reshape_a", a, [m, k])
+        b = build.reshape("reshape_b", b, [k, n])
+        product = build.op("MatMul", "matmul", [a, b], tensor_type(dtype, [m, n]), {
+            "T": dtype, "transpose_a": BoolAttr.from_bool(False), "transpose_b": BoolAttr.from_bool(False)})
+    produced = batch + a_free + b_free
+    perm = [produced.index(letter) for letter in out]
+    if perm == list(range(len(perm))):
+        shape = [sizes[letter] for letter in out]
+        shape_value = build.const("shape", np.array(shape, np.int32), I32)
+        replace_op_type(op, "Reshape", {"T": dtype, "Tshape": I32}, [product, shape_value])
+    else:
+        product = build.reshape("reshape_out", product, [sizes[letter] for letter in produced])
+        perm_value = build.const("perm", np.array(perm, np.int32), I32)
+        replace_op_type(op, "Transpose", {"T": dtype, "Tperm": I32}, [product, perm_value])
+    return True
+
+
+# --------------------------------------------------------------------------- embedding lookup
+
+
+def embedding_lookup(op: TFNodeOp) -> bool | str:
+    """GatherV2 on a constant float table along axis 0, as a one-hot matmul."""
+    table, ids, axis = op.data_operands
+    axis_value = const_value(axis)
+    batch_dims = op.attributes.get("batch_dims")
+    if axis_value is None or int(axis_value) != 0 or (batch_dims is not None and batch_dims.value.data != 0):
+        return "a gather that is no embedding lookup (axis or batch_dims other than 0)"
+    table_value = const_value(table)
+    if table_value is None:
+        return "a gather from a table that is not constant"
+    dtype = element_type(table.type)
+    if np.dtype(numpy_dtype_of_ir_type(dtype)).kind != "f":
+        return "a gather from a table that is not floating point"
+    if not is_static(ids.type) or not is_static(op.data_results[0].type):
+        return False
+    vocabulary = table_value.shape[0]
+    count = math.prod(tf_shape(ids.type))
+    if count * vocabulary > MAX_ONE_HOT_ELEMENTS:
+        return (f"embedding lookup too large for a one-hot matmul ({count} ids x {vocabulary} rows "
+                f"> {MAX_ONE_HOT_ELEMENTS})")
+    width = math.prod(table_value.shape[1:])
+    build = OpBuilder(op)
+    ids_type = element_type(ids.type)
+    if ids_type != I32:  # int64 may not enter a cluster; vocabularies fit in int32
+        ids = build.op("Cast", "ids_int32", [ids], tensor_type(I32, tf_shape(ids.type)),
+                       {"SrcT": ids_type, "DstT": I32, "Truncate": BoolAttr.from_bool(False)})
+    column = build.reshape("ids_column", ids, [count, 1])
+    rows = build.const("rows", np.arange(vocabulary, dtype=np.int32).reshape(1, vocabulary), I32)
+    bool_type = IntegerType(1)
+    hits = build.op("Equal", "one_hot_mask", [column, rows], tensor_type(bool_type, [count, vocabulary]),
+                    {"T": I32, "incompatible_shape_error": BoolAttr.from_bool(True)})
+    one_hot = build.op("Cast", "one_hot", [hits], tensor_type(dtype, [count, vocabulary]),
+                       {"SrcT": bool_type, "DstT": dtype, "Truncate": BoolAttr.from_bool(False)})
+    matrix = build.const("table", table_value.reshape(vocabulary, width), dtype)
+    product = build.op("MatMul", "matmul", [one_hot, matrix], tensor_type(dtype, [count, width]), {
+        "T": dtype, "transpose_a": BoolAttr.from_bool(False), "transpose_b": BoolAttr.from_bool(False)})
+    shape = build.const("shape", np.array(tf_shape(op.data_results[0].type), np.int32), I32)
+    replace_op_type(op, "Reshape", {"T": dtype, "Tshape": I32}, [product, shape])
+    return True
+
+
+# op type -> (op type the target must have, rewrite). A rewrite is tried only when the target
+# lacks the op.
+REWRITES: dict[str, tuple[str, Rewrite]] = {
+    "StopGradient": ("Identity", rename_to("Identity")),
+    "AddV2": ("Add", rename_to("Add")),
+    "FusedBatchNormV3": ("FusedBatchNorm", fused_batch_norm_v3),
+    "BatchMatMulV2": ("BatchMatMul", batch_matmul_v2),
+    "SelectV2": ("Select", select_v2),
+    "Erfc": ("Erf", erfc),
+    "Einsum": ("BatchMatMul", einsum),
+    "GatherV2": ("MatMul", embedding_lookup),
+}

@@ -1,0 +1,31 @@
+// RUN: nir opt %s -p constant-fold | filecheck %s
+
+// Batch-norm parameter arithmetic and static shape arithmetic become constants; work on the
+// input stays; a fold that would turn a scalar into a big tensor does not happen.
+builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
+  func.func @main(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<2x4xf32> {tf.output_key = "y"}, tensor<8xf32> {tf.output_key = "flat"}, tensor<512x512xf32> {tf.output_key = "big"}) {
+    %var, %var_c = "tf.Const"() <{node_name = "var"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, [3.0, 0.0, 8.0, 15.0]>} : () -> (tensor<4xf32>, !tf.control)
+    %eps, %eps_c = "tf.Const"() <{node_name = "eps"}> {dtype = f32, value = #tf.tensor<tensor<f32>, [1.0]>} : () -> (tensor<f32>, !tf.control)
+    %sum, %sum_c = "tf.AddV2"(%var, %eps) <{node_name = "bn/add"}> {T = f32} : (tensor<4xf32>, tensor<f32>) -> (tensor<4xf32>, !tf.control)
+    %rs, %rs_c = "tf.Rsqrt"(%sum) <{node_name = "bn/rsqrt"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    %y, %y_c = "tf.Mul"(%x, %rs) <{node_name = "bn/mul"}> {T = f32} : (tensor<2x4xf32>, tensor<4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    %shape, %shape_c = "tf.Shape"(%y) <{node_name = "shape"}> {T = f32, out_type = i32} : (tensor<2x4xf32>) -> (tensor<2xi32>, !tf.control)
+    %axis, %axis_c = "tf.Const"() <{node_name = "axis"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
+    %size, %size_c = "tf.Prod"(%shape, %axis) <{node_name = "size"}> {T = i32, Tidx = i32, keep_dims = false} : (tensor<2xi32>, tensor<i32>) -> (tensor<i32>, !tf.control)
+    %one, %one_c = "tf.Const"() <{node_name = "one"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [1]>} : () -> (tensor<1xi32>, !tf.control)
+    %flat_shape, %fs_c = "tf.Reshape"(%size, %one) <{node_name = "flat_shape"}> {T = i32, Tshape = i32} : (tensor<i32>, tensor<1xi32>) -> (tensor<1xi32>, !tf.control)
+    %flat, %flat_c = "tf.Reshape"(%y, %flat_shape) <{node_name = "flat"}> {T = f32, Tshape = i32} : (tensor<2x4xf32>, tensor<1xi32>) -> (tensor<8xf32>, !tf.control)
+    %dims, %dims_c = "tf.Const"() <{node_name = "dims"}> {dtype = i32, value = #tf.tensor<tensor<2xi32>, [512, 512]>} : () -> (tensor<2xi32>, !tf.control)
+    %big, %big_c = "tf.Fill"(%dims, %eps) <{node_name = "big"}> {T = f32, index_type = i32} : (tensor<2xi32>, tensor<f32>) -> (tensor<512x512xf32>, !tf.control)
+    func.return %y, %flat, %big : tensor<2x4xf32>, tensor<8xf32>, tensor<512x512xf32>
+  }
+}
+
+// CHECK:      "tf.Const"() <{node_name = "bn/rsqrt"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, [0.5, 1.0, 0.333333{{[0-9]*}}, 0.25]>}
+// CHECK:      "tf.Mul"(%x, %{{.*}}) <{node_name = "bn/mul"}>
+// CHECK:      "tf.Const"() <{node_name = "flat_shape"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
+// CHECK:      "tf.Reshape"(%{{.*}}, %{{.*}}) <{node_name = "flat"}>
+// CHECK:      "tf.Fill"({{.*}}) <{node_name = "big"}>
+// CHECK-NOT:  "tf.AddV2"
+// CHECK-NOT:  "tf.Shape"
+// CHECK-NOT:  "tf.Prod"

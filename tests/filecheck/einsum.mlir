@@ -1,0 +1,31 @@
+// RUN: nir opt %s -p legalize | filecheck %s
+
+// MultiHeadAttention's two einsums become Transpose/Reshape/BatchMatMul; the op keeps its node name.
+builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
+  func.func @main(%q: tensor<2x5x4x8xf32> {tf.input_key = "q", tf.node_name = "q"}, %k: tensor<2x6x4x8xf32> {tf.input_key = "k", tf.node_name = "k"}, %w: tensor<8x3xf32> {tf.input_key = "w", tf.node_name = "w"}) -> (tensor<2x4x5x6xf32> {tf.output_key = "scores"}, tensor<2x5x4x3xf32> {tf.output_key = "proj"}, tensor<*xf32> {tf.output_key = "diag"}) {
+    %s, %s_c = "tf.Einsum"(%q, %k) <{node_name = "scores"}> {N = 2 : i64, T = f32, equation = "BTNH,BSNH->BNTS"} : (tensor<2x5x4x8xf32>, tensor<2x6x4x8xf32>) -> (tensor<2x4x5x6xf32>, !tf.control)
+    %p, %p_c = "tf.Einsum"(%q, %w) <{node_name = "proj"}> {N = 2 : i64, T = f32, equation = "abcd,de->abce"} : (tensor<2x5x4x8xf32>, tensor<8x3xf32>) -> (tensor<2x5x4x3xf32>, !tf.control)
+    %d, %d_c = "tf.Einsum"(%w) <{node_name = "diag"}> {N = 1 : i64, T = f32, equation = "ii->i"} : (tensor<8x3xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %s, %p, %d : tensor<2x4x5x6xf32>, tensor<2x5x4x3xf32>, tensor<*xf32>
+  }
+}
+
+// CHECK:      "tf.Transpose"(%q, %{{.*}}) <{node_name = "scores/transpose_a"
+// CHECK-SAME: -> (tensor<2x4x5x8xf32>
+// CHECK:      "tf.Transpose"(%k, %{{.*}}) <{node_name = "scores/transpose_b"
+// CHECK-SAME: -> (tensor<2x4x8x6xf32>
+// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "scores/reshape_a"
+// CHECK-SAME: -> (tensor<8x5x8xf32>
+// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "scores/reshape_b"
+// CHECK-SAME: -> (tensor<8x8x6xf32>
+// CHECK:      "tf.BatchMatMul"({{.*}}) <{node_name = "scores/matmul"
+// CHECK-SAME: -> (tensor<8x5x6xf32>
+// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "scores"
+// CHECK-SAME: -> (tensor<2x4x5x6xf32>
+// CHECK:      "tf.Reshape"(%q, %{{.*}}) <{node_name = "proj/reshape_a"
+// CHECK-SAME: -> (tensor<40x8xf32>
+// CHECK:      "tf.MatMul"({{.*}}, %w) <{node_name = "proj/matmul"
+// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "proj"
+// CHECK-SAME: -> (tensor<2x5x4x3xf32>
+// A diagonal is not handled: it stays, and the reason says why.
+// CHECK:      "tf.Einsum"(%w) <{node_name = "diag", {{.*}}nir.cpu_reason = "op type Einsum not supported by inferentia (einsum with a repeated letter in 'ii' (diagonal or trace), so it was not rewritten)"

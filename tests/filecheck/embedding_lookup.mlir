@@ -1,0 +1,26 @@
+// RUN: nir opt %s -p legalize | filecheck %s
+
+// A GatherV2 on a constant table becomes a one-hot matmul; int64 ids are cast to int32 first.
+builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
+  func.func @main(%ids: tensor<2x3xi64> {tf.input_key = "ids", tf.node_name = "ids"}) -> (tensor<2x3x2xf32> {tf.output_key = "y"}) {
+    %t, %t_c = "tf.Const"() <{node_name = "table"}> {dtype = f32, value = #tf.tensor<tensor<4x2xf32>, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]>} : () -> (tensor<4x2xf32>, !tf.control)
+    %a, %a_c = "tf.Const"() <{node_name = "axis"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
+    %g, %g_c = "tf.GatherV2"(%t, %ids, %a) <{node_name = "lookup"}> {Taxis = i32, Tindices = i64, Tparams = f32, batch_dims = 0 : i64} : (tensor<4x2xf32>, tensor<2x3xi64>, tensor<i32>) -> (tensor<2x3x2xf32>, !tf.control)
+    func.return %g : tensor<2x3x2xf32>
+  }
+}
+
+// CHECK:      "tf.Cast"(%ids) <{node_name = "lookup/ids_int32"
+// CHECK-SAME: -> (tensor<2x3xi32>
+// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "lookup/ids_column"
+// CHECK-SAME: -> (tensor<6x1xi32>
+// CHECK:      "tf.Const"() <{node_name = "lookup/rows"{{.*}}[0, 1, 2, 3]
+// CHECK:      "tf.Equal"({{.*}}) <{node_name = "lookup/one_hot_mask"
+// CHECK-SAME: -> (tensor<6x4xi1>
+// CHECK:      "tf.Cast"({{.*}}) <{node_name = "lookup/one_hot"
+// CHECK-SAME: -> (tensor<6x4xf32>
+// CHECK:      "tf.MatMul"({{.*}}) <{node_name = "lookup/matmul"
+// CHECK-SAME: -> (tensor<6x2xf32>
+// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "lookup"
+// CHECK-SAME: -> (tensor<2x3x2xf32>
+// CHECK-NOT:  "tf.GatherV2"

@@ -1,0 +1,142 @@
+"""Quality of result: how much of a model lands on the accelerator, in how few clusters, and
+that the answers stay the original's.
+
+Each model is compiled with the neuron-cc stand-in (which compiles every cluster it is given),
+then its NeuronOps are inlined back and run in stock TensorFlow against the original.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from zoo import assert_same_outputs, random_feeds, run_signature
+
+import nir as tfn
+from nir.ir.neuron_dialect import ClusterOp
+from nir.ir.tf_dialect import TFNodeOp
+from nir.passmanager import PassManager
+from nir.pipeline import default_pipeline
+from passes._util import entry_function
+
+ZOO = ["resnet50", "mobilenetv2", "two_io", "transformer", "tf1_two_signatures", "control_flow",
+       "efficientnetb0", "convnext_tiny", "encoder", "lstm"]
+
+
+@pytest.fixture(scope="session")
+def compiled(zoo, tmp_path_factory, fake_neuron_cc):
+    """name -> (report, compiled dir, inlined dir), each compiled once per session."""
+    root = tmp_path_factory.mktemp("quality")
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            out, inlined = str(root / name), str(root / f"{name}-inlined")
+            report = tfn.saved_model.compile(zoo[name], out, neuron_cc=fake_neuron_cc, progress=False)
+            tfn.saved_model.inline_neuron_ops(out, inlined)
+            cache[name] = (report, out, inlined)
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", ["efficientnetb0", "convnext_tiny"])
+def test_convnets_are_one_cluster(compiled, name):
+    report, _, _ = compiled(name)
+    assert report["NumClusters"] == 1
+    assert report["NumCompiledClusters"] == 1
+    assert report["OnNeuronRatio"] >= 0.99
+
+
+def test_encoder_with_embeddings_is_at_most_two_clusters(compiled):
+    report, _, _ = compiled("encoder")
+    assert report["NumClusters"] <= 2
+    assert report["OnNeuronRatio"] >= 0.95
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_inlined_compiled_model_gives_the_original_outputs(zoo, compiled, name):
+    _, _, inlined = compiled(name)
+    feeds = random_feeds(zoo[name])
+    assert_same_outputs(run_signature(zoo[name], feeds), run_signature(inlined, feeds), rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_no_cluster_without_inputs_reaches_the_backend(imported, name):
+    module, _ = imported(name)
+    module = module.clone()
+    PassManager.parse(default_pipeline()).run(module)
+    for op in module.walk():
+        if isinstance(op, ClusterOp):
+            assert op.inputs, f"cluster {op.cluster_name.data} has no inputs"
+
+
+# --------------------------------------------------------------------------- rewrites, numerically
+
+EQUATIONS = {
+    "attention_scores": ("BTNH,BSNH->BNTS", [(2, 5, 4, 8), (2, 6, 4, 8)]),
+    "attention_values": ("BNTS,BSNH->BTNH", [(2, 4, 5, 6), (2, 6, 4, 8)]),
+    "dense_in": ("abc,cde->abde", [(2, 5, 8), (8, 4, 3)]),
+    "dense_out": ("abcd,cde->abe", [(2, 5, 4, 3), (4, 3, 8)]),
+    "matmul": ("ab,bc->ac", [(3, 4), (4, 5)]),
+    "batch_dot": ("bi,bi->b", [(3, 4), (3, 4)]),
+    "outer": ("i,j->ij", [(3,), (4,)]),
+    "transpose": ("ijk->kij", [(2, 3, 4)]),
+    "reduce": ("ijk->ki", [(2, 3, 4)]),
+}
+
+
+def _build_rewrite_model(path: str) -> None:
+    import tensorflow as tf
+
+    rng = np.random.RandomState(7)
+    table = tf.constant(rng.standard_normal((50, 6)).astype(np.float32))
+    specs = {}
+    for key, (_, shapes) in EQUATIONS.items():
+        specs.update({f"{key}_{i}": tf.TensorSpec(s, tf.float32, name=f"{key}_{i}") for i, s in enumerate(shapes)})
+    specs["ids32"] = tf.TensorSpec((2, 7), tf.int32, name="ids32")
+    specs["ids64"] = tf.TensorSpec((2, 7), tf.int64, name="ids64")
+
+    class Rewrites(tf.Module):
+        @tf.function(input_signature=[specs])
+        def __call__(self, inputs):
+            out = {}
+            for key, (equation, shapes) in EQUATIONS.items():
+                operands = [inputs[f"{key}_{i}"] for i in range(len(shapes))]
+                out[key] = tf.einsum(equation, *operands) * 2.0
+            out["lookup32"] = tf.gather(table, inputs["ids32"]) + 1.0
+            out["lookup64"] = tf.gather(table, inputs["ids64"]) + 1.0
+            return out
+
+    module = Rewrites()
+    tf.saved_model.save(module, path, signatures=module.__call__)
+
+
+def test_einsum_and_embedding_rewrites_compute_what_tensorflow_computes(tmp_path, fake_neuron_cc):
+    import tensorflow as tf
+
+    from nir.pipeline import import_saved_model
+
+    model = str(tmp_path / "rewrites")
+    _build_rewrite_model(model)
+    module, _ = import_saved_model(model)
+    PassManager.parse(default_pipeline()).run(module)
+    left = {op.tf_type for op in entry_function(module).body.block.ops if isinstance(op, TFNodeOp)}
+    assert not left & {"Einsum", "GatherV2"}, left
+    out = str(tmp_path / "compiled")
+    report = tfn.saved_model.compile(model, out, neuron_cc=fake_neuron_cc, progress=False)
+    assert report["NumCompiledClusters"] == report["NumClusters"] >= 1
+    inlined = str(tmp_path / "inlined")
+    tfn.saved_model.inline_neuron_ops(out, inlined)
+    feeds = random_feeds(model)
+    rng = np.random.RandomState(1)
+    feeds["ids32"] = rng.randint(0, 50, size=(2, 7)).astype(np.int32)
+    feeds["ids64"] = rng.randint(0, 50, size=(2, 7)).astype(np.int64)
+    expected = run_signature(model, feeds)
+    actual = run_signature(inlined, feeds)
+    assert_same_outputs(expected, actual, rtol=1e-5)
+    # The lookups are exact, not merely close.
+    for key in ("lookup32", "lookup64"):
+        np.testing.assert_array_equal(expected[key], actual[key])
+    assert os.path.isdir(out) and tf.saved_model.contains_saved_model(out)

@@ -81,7 +81,7 @@ def _cmd_explain(args) -> int:
     )
     run_pipeline(module, pipeline, dump_dir=args.dump_dir)
     report = explain_module(module)
-    sys.stdout.write(to_json(report) + "\n" if args.json else format_report(report))
+    sys.stdout.write(to_json(report) + "\n" if args.json else format_report(report, args.nodes))
     return EXIT_OK
 
 
@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="report why ops stay on CPU and what each cluster holds")
     p.add_argument("model_dir")
     _add_model_options(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the report as JSON (node names included)")
+    p.add_argument("--nodes", action="store_true", help="list the node name of every op left on CPU")
     p.set_defaults(run=_cmd_explain)
 
     p = sub.add_parser("import", help="print a SavedModel's NIR")

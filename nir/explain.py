@@ -1,4 +1,10 @@
-"""`nir explain`: why each op stayed on CPU, and what each cluster holds."""
+"""`nir explain`: why each op stayed on CPU, and what each cluster holds.
+
+First come the ops that cut the graph: CPU ops downstream of one cluster and upstream of
+another (through data or control edges). They are why a model has N clusters rather than one,
+so they are listed by node name. The other CPU ops (before the first cluster or after the last)
+cost a host round trip at most and are counted by op type and reason.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +18,35 @@ from nir.ir.shapes import tf_shape
 from nir.ir.tf_dialect import TFNodeOp
 
 
+def ops_between_clusters(block) -> list:
+    """CPU ops that a cluster reaches and that reach a cluster, in block order."""
+    ops = [op for op in block.ops if isinstance(op, (TFNodeOp, ClusterOp))]
+    after_cluster: set = set()
+    for op in ops:
+        if any(isinstance(v.owner, ClusterOp) or v.owner in after_cluster for v in op.operands):
+            after_cluster.add(op)
+    before_cluster: set = set()
+    for op in reversed(ops):
+        if any(isinstance(u.operation, ClusterOp) or u.operation in before_cluster
+               for r in op.results for u in r.uses):
+            before_cluster.add(op)
+    return [op for op in ops if isinstance(op, TFNodeOp) and op in after_cluster and op in before_cluster]
+
+
 def explain_module(module: ModuleOp) -> dict:
-    """{"cpu": [{op_type, reason, count}], "clusters": [{name, ops, inputs, outputs}]}."""
+    """{"cuts": [{node, op_type, reason}], "cpu": [{op_type, reason, count, nodes}],
+    "clusters": [{name, ops, op_types, inputs, outputs}]}."""
     from passes._util import cpu_reason, entry_function
 
     fn = entry_function(module)
     cpu: Counter = Counter()
+    nodes: dict = {}
     clusters = []
     for op in fn.body.block.ops:
         if isinstance(op, TFNodeOp):
-            cpu[(op.tf_type, cpu_reason(op) or "not placed by legalize")] += 1
+            key = (op.tf_type, cpu_reason(op) or "not placed by legalize")
+            cpu[key] += 1
+            nodes.setdefault(key, []).append(op.node_name)
         elif isinstance(op, ClusterOp):
             inner = [o for o in op.block.ops if isinstance(o, TFNodeOp)]
             clusters.append({
@@ -32,10 +57,14 @@ def explain_module(module: ModuleOp) -> dict:
                 "outputs": [_describe(v.type) for v in op.outputs],
             })
     rows = [
-        {"op_type": t, "reason": r, "count": c}
+        {"op_type": t, "reason": r, "count": c, "nodes": nodes[(t, r)]}
         for (t, r), c in sorted(cpu.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
-    return {"cpu": rows, "clusters": clusters}
+    cuts = [
+        {"node": op.node_name, "op_type": op.tf_type, "reason": cpu_reason(op) or "not placed by legalize"}
+        for op in ops_between_clusters(fn.body.block)
+    ]
+    return {"cuts": cuts, "cpu": rows, "clusters": clusters}
 
 
 def _describe(ir_type) -> str:
@@ -45,13 +74,21 @@ def _describe(ir_type) -> str:
     return f"{dims}:{element}"
 
 
-def format_report(report: dict) -> str:
-    lines = ["Ops left on CPU:"]
+def format_report(report: dict, show_nodes: bool = False) -> str:
+    lines = []
+    if report["cuts"]:
+        lines.append(f"CPU ops between clusters ({len(report['cuts'])}; each one splits the graph):")
+        for cut in report["cuts"]:
+            lines.append(f"  {cut['node']}  ({cut['op_type']}): {cut['reason']}")
+        lines.append("")
+    lines.append("Ops left on CPU:")
     if not report["cpu"]:
         lines.append("  (none)")
     width = max([len(r["op_type"]) for r in report["cpu"]] + [7])
     for row in report["cpu"]:
         lines.append(f"  {row['op_type']:<{width}}  {row['count']:6d}  {row['reason']}")
+        if show_nodes:
+            lines.extend(f"      {node}" for node in row["nodes"])
     lines.append("")
     lines.append(f"Clusters ({len(report['clusters'])}):")
     for c in report["clusters"]:

@@ -13,16 +13,35 @@ def nir(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "nir.cli", *args], capture_output=True, text=True, **kwargs)
 
 
+CUT = "StatefulPartitionedCall_1/StatefulPartitionedCall/functional_1/layer_normalization_1/moments/SquaredDifference"
+
+
 def test_explain_reports_cpu_ops_with_reasons_and_clusters(zoo):
     result = nir("explain", zoo["transformer"], "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     reasons = {(row["op_type"], row["reason"]): row["count"] for row in report["cpu"]}
-    assert reasons[("Einsum", "op type Einsum not supported by inferentia")] == 2
-    assert all(row["count"] > 0 and row["reason"] for row in report["cpu"])
-    assert report["clusters"] and all(c["ops"] >= 2 and c["inputs"] and c["outputs"] for c in report["clusters"])
+    assert reasons == {("IdentityN", "graph input or output stand-in"): 1}
+    assert report["cuts"] == []
+    assert len(report["clusters"]) == 1
+    assert all(c["ops"] >= 2 and c["inputs"] and c["outputs"] for c in report["clusters"])
     table = nir("explain", zoo["transformer"])
-    assert "Ops left on CPU:" in table.stdout and "Einsum" in table.stdout and "Clusters (" in table.stdout
+    assert "Ops left on CPU:" in table.stdout and "IdentityN" in table.stdout and "Clusters (1)" in table.stdout
+    assert "between clusters" not in table.stdout
+
+
+def test_explain_lists_the_cpu_ops_that_cut_the_graph_first(zoo):
+    result = nir("explain", zoo["transformer"], "--no-fuse-ops", CUT, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["cuts"] == [{"node": CUT, "op_type": "SquaredDifference", "reason": "listed in no_fuse_ops"}]
+    assert len(report["clusters"]) == 2
+    rows = {row["op_type"]: row for row in report["cpu"]}
+    assert rows["SquaredDifference"]["nodes"] == [CUT]
+    table = nir("explain", zoo["transformer"], "--no-fuse-ops", CUT, "--nodes").stdout
+    lines = table.splitlines()
+    assert lines[0].startswith("CPU ops between clusters (1;") and CUT in lines[1]
+    assert f"      {CUT}" in lines  # --nodes: every CPU op by name under its row
 
 
 def test_import_prints_parseable_ir(zoo):

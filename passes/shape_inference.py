@@ -6,6 +6,9 @@ of `passes.shape_functions` (plus small constant evaluation, so Shape -> Strided
 shape inference, one single-node graph at a time, so every op gets the shape TF gives it.
 Shapes only ever get more precise; a shape that contradicts a known dimension is an error.
 
+Bodies of While/If/Case are specialized to the shapes their op passes in (see
+`passes.control_flow`), so the ops inside them get static shapes too.
+
 Along the way each op records which of its results carry the batch on dimension 0
 (`nir.batch_axes`, seeded by batch-specialize's marks on the inputs), which dynamic batch needs.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.context import Context
@@ -26,6 +29,17 @@ from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
 from passes._util import entry_function, graph_ops
+from passes.control_flow import (
+    CASE_OPS,
+    CONTROL_FLOW_OPS,
+    IF_OPS,
+    data_returns,
+    WHILE_OPS,
+    private_functions,
+    reference_counts,
+    specialize_branches,
+    specialize_while,
+)
 from passes.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
 
 logger = logging.getLogger("nir")
@@ -84,8 +98,56 @@ def tensorflow_shapes(op: TFNodeOp, shapes: list[Shape], values: list[np.ndarray
 
 
 BATCH_AXES = "nir.batch_axes"
+_FORWARDING = frozenset({"Identity", "IdentityN", "Snapshot"})
+TENSOR_LIST_OPS = frozenset({
+    "TensorListFromTensor", "TensorListReserve", "EmptyTensorList", "TensorListSetItem",
+    "TensorListPushBack", "TensorListGetItem", "TensorListStack",
+})
+
+
+def _shape_value(value) -> Shape:
+    """An element_shape operand's value as a shape (-1 for unknown dims), if it is known."""
+    if value is None:
+        return None
+    dims = [int(d) for d in np.asarray(value).reshape(-1)]
+    if np.asarray(value).ndim == 0:
+        return None if dims[0] == -1 else ()
+    return tuple(dims)
+
+
+def _merged(a: Shape, b: Shape) -> Shape:
+    """The more precise of two shapes that may disagree only where one is unknown."""
+    if a is None:
+        return None if b is None else tuple(b)
+    if b is None or len(a) != len(b):
+        return tuple(a)
+    return tuple(x if x >= 0 else y for x, y in zip(a, b))
 # Ops whose results describe a tensor rather than hold its data: never batched.
 _METADATA_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
+
+
+@dataclass
+class _Bodies:
+    """What inference needs to specialize control-flow bodies."""
+
+    functions: dict
+    counts: Counter
+    fallbacks: Counter
+
+    def infer_function(self, fn, batched_args, elements) -> list[Shape]:
+        mark_batched_arguments(fn, batched_args)
+        inference = _Inference({}, self.fallbacks, {a for a, b in zip(fn.args, batched_args) if b}, self)
+        inference.element_shapes.update({a: e for a, e in zip(fn.args, elements) if e is not None})
+        for graph_op in graph_ops(fn):
+            inference.infer(graph_op)
+        return [inference.element_shapes.get(v) for v in data_returns(fn)]
+
+    def specialize(self, op: TFNodeOp, batched: list[bool], elements: list[Shape]):
+        if op.tf_type in WHILE_OPS:
+            return specialize_while(op, self.functions, self.counts, batched, elements, self.infer_function)
+        if op.tf_type in IF_OPS | CASE_OPS:
+            return specialize_branches(op, self.functions, self.counts, batched, elements, self.infer_function)
+        return None
 
 
 @dataclass
@@ -93,6 +155,10 @@ class _Inference:
     values: dict[SSAValue, np.ndarray]
     fallbacks: Counter
     batched: set[SSAValue]
+    bodies: _Bodies | None = None
+    # Element shapes of TensorList (variant) values: the IR type of a list says nothing of
+    # them, and RNN loops read their steps out of lists.
+    element_shapes: dict[SSAValue, Shape] = field(default_factory=dict)
 
     def track_batch(self, op: TFNodeOp) -> None:
         """A result carries the batch on dim 0 when a batched operand does and the result's
@@ -122,6 +188,19 @@ class _Inference:
         shape_function = SHAPE_FUNCTIONS.get(op.tf_type)
         if shape_function is not None:
             new = shape_function(op, shapes, values)
+        elif op.tf_type in CONTROL_FLOW_OPS and self.bodies is not None:
+            specialized = self.bodies.specialize(
+                op, [v in self.batched for v in op.data_operands],
+                [self.element_shapes.get(v) for v in op.data_operands],
+            )
+            if specialized is not None:
+                types, elements = specialized
+                new = [tf_shape(t) for t in types]
+                self.element_shapes.update(
+                    {r: e for r, e in zip(op.data_results, elements) if e is not None}
+                )
+        if op.tf_type in TENSOR_LIST_OPS or op.tf_type in _FORWARDING:
+            new = self.track_tensor_list(op, shapes, values, new)
         if new is None and op.data_results:
             self.fallbacks[op.tf_type] += 1
             try:
@@ -137,6 +216,37 @@ class _Inference:
             value = value_function(op, values, shapes)
             if value is not None:
                 self.values[op.data_results[0]] = value
+
+    def track_tensor_list(self, op: TFNodeOp, shapes, values, new):
+        """Follow element shapes through TensorList ops; returns `new` with the shape of an
+        element read out of a list made more precise."""
+        kind = op.tf_type
+        if kind in _FORWARDING:
+            for source, result in zip(op.data_operands, op.data_results):
+                self._set_element(result, self.element_shapes.get(source))
+        elif kind == "TensorListFromTensor":
+            element = _merged(shapes[0][1:] if shapes[0] else None, _shape_value(values[1]))
+            self._set_element(op.data_results[0], element)
+        elif kind in ("TensorListReserve", "EmptyTensorList"):
+            self._set_element(op.data_results[0], _shape_value(values[0]))
+        elif kind in ("TensorListSetItem", "TensorListPushBack"):
+            item = shapes[-1]
+            self._set_element(op.data_results[0], _merged(self.element_shapes.get(op.data_operands[0]), item))
+        elif kind == "TensorListGetItem" and op.data_results:
+            element = _merged(self.element_shapes.get(op.data_operands[0]), _shape_value(values[2]))
+            if element is not None:
+                return [element]
+        elif kind == "TensorListStack":
+            element = _merged(self.element_shapes.get(op.data_operands[0]), _shape_value(values[1]))
+            old = tf_shape(op.data_results[0].type)
+            if element is not None:
+                count = old[0] if old and len(old) == len(element) + 1 else -1
+                return [(count, *element)]
+        return new
+
+    def _set_element(self, value: SSAValue, element: Shape) -> None:
+        if element is not None:
+            self.element_shapes[value] = tuple(element)
 
     def _update(self, op: TFNodeOp, new: list[Shape]) -> None:
         for result, shape in zip(op.data_results, new):
@@ -163,11 +273,30 @@ def infer_shapes(module: ModuleOp) -> Counter:
     """Run shape inference on the entry function; returns how often each op type fell back
     to TensorFlow's C++ shape inference."""
     fn = entry_function(module)
-    inference = _Inference({}, Counter(), batched_arguments(fn))
+    bodies = _Bodies(private_functions(module), reference_counts(module), Counter())
+    inference = _Inference({}, bodies.fallbacks, batched_arguments(fn), bodies)
     for graph_op in graph_ops(fn):
         inference.infer(graph_op)
     _refresh_signature(fn)
     return inference.fallbacks
+
+
+def mark_batched_arguments(fn, batched_args) -> None:
+    """Record on a body's arguments which carry the batch on dim 0, as batch-specialize does
+    for the entry function's."""
+    from xdsl.dialects.builtin import DictionaryAttr
+
+    from passes.batch_specialize import BATCH_AXIS
+
+    if not fn.arg_attrs:
+        return
+    entries = []
+    for attrs, batched in zip(fn.arg_attrs.data, batched_args):
+        data = {k: v for k, v in attrs.data.items() if k != BATCH_AXIS}
+        if batched:
+            data[BATCH_AXIS] = IntegerAttr(0, i64)
+        entries.append(DictionaryAttr(data))
+    fn.arg_attrs = ArrayAttr(entries)
 
 
 def batched_arguments(fn) -> set[SSAValue]:

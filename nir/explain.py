@@ -37,12 +37,32 @@ def explain_module(module: ModuleOp) -> dict:
     """{"cuts": [{node, op_type, reason}], "cpu": [{op_type, reason, count, nodes}],
     "clusters": [{name, ops, op_types, inputs, outputs}]}."""
     from passes._util import cpu_reason, entry_function
+    from passes.control_flow import graph_functions
 
-    fn = entry_function(module)
+    entry = entry_function(module)
     cpu: Counter = Counter()
     nodes: dict = {}
     clusters = []
-    for op in fn.body.block.ops:
+    cuts = []
+    for fn in graph_functions(module):
+        where = "" if fn is entry else fn.sym_name.data
+        _explain_block(fn.body.block, where, cpu, nodes, clusters)
+        cuts.extend(
+            {"node": op.node_name, "op_type": op.tf_type, "reason": cpu_reason(op) or "not placed by legalize",
+             **({"function": where} if where else {})}
+            for op in ops_between_clusters(fn.body.block)
+        )
+    rows = [
+        {"op_type": t, "reason": r, "count": c, "nodes": nodes[(t, r)]}
+        for (t, r), c in sorted(cpu.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    return {"cuts": cuts, "cpu": rows, "clusters": clusters}
+
+
+def _explain_block(block, where: str, cpu: Counter, nodes: dict, clusters: list) -> None:
+    from passes._util import cpu_reason
+
+    for op in block.ops:
         if isinstance(op, TFNodeOp):
             key = (op.tf_type, cpu_reason(op) or "not placed by legalize")
             cpu[key] += 1
@@ -51,20 +71,13 @@ def explain_module(module: ModuleOp) -> dict:
             inner = [o for o in op.block.ops if isinstance(o, TFNodeOp)]
             clusters.append({
                 "name": op.cluster_name.data,
+                **({"function": where} if where else {}),
                 "ops": len(inner),
                 "op_types": dict(sorted(Counter(o.tf_type for o in inner).items())),
                 "inputs": [_describe(v.type) for v in op.inputs],
                 "outputs": [_describe(v.type) for v in op.outputs],
             })
-    rows = [
-        {"op_type": t, "reason": r, "count": c, "nodes": nodes[(t, r)]}
-        for (t, r), c in sorted(cpu.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    cuts = [
-        {"node": op.node_name, "op_type": op.tf_type, "reason": cpu_reason(op) or "not placed by legalize"}
-        for op in ops_between_clusters(fn.body.block)
-    ]
-    return {"cuts": cuts, "cpu": rows, "clusters": clusters}
+
 
 
 def _describe(ir_type) -> str:
@@ -79,7 +92,8 @@ def format_report(report: dict, show_nodes: bool = False) -> str:
     if report["cuts"]:
         lines.append(f"CPU ops between clusters ({len(report['cuts'])}; each one splits the graph):")
         for cut in report["cuts"]:
-            lines.append(f"  {cut['node']}  ({cut['op_type']}): {cut['reason']}")
+            where = f" [in {cut['function']}]" if "function" in cut else ""
+            lines.append(f"  {cut['node']}  ({cut['op_type']}){where}: {cut['reason']}")
         lines.append("")
     lines.append("Ops left on CPU:")
     if not report["cpu"]:
@@ -92,7 +106,8 @@ def format_report(report: dict, show_nodes: bool = False) -> str:
     lines.append("")
     lines.append(f"Clusters ({len(report['clusters'])}):")
     for c in report["clusters"]:
-        lines.append(f"  {c['name']}: {c['ops']} ops")
+        where = f" (in loop/branch body {c['function']})" if "function" in c else ""
+        lines.append(f"  {c['name']}: {c['ops']} ops{where}")
         lines.append(f"    inputs:  {', '.join(c['inputs']) or '-'}")
         lines.append(f"    outputs: {', '.join(c['outputs']) or '-'}")
     return "\n".join(lines) + "\n"

@@ -14,10 +14,15 @@ op reaches (constant preprocessing, say) do not raise levels, so they do not spl
 Constants read by a cluster and by anything else are copied into the cluster (named
 `<const>/<cluster>`), so weights travel inside NeuronOps rather than as their inputs.
 
+The entry function and every control-flow body it runs (While/If/Case functions) are clustered
+alike: a loop stays a CPU op, and the NeuronOps in its body run at each iteration. A group of
+ops that reads only constants is never a cluster (it would be a NeuronOp without inputs), and a
+loop's condition stays on CPU, where its answer is needed.
+
 Then, as the original tensorflow-neuron does, nir drops clusters that would hand a Const out,
 lets no int64/double tensor cross a cluster boundary, and keeps only clusters with at least
 `minimum-segment-size` ops that compute something (Identity, Snapshot, StopGradient and NoOp
-do not count). Ops of dropped clusters get a CPU reason, for `nir explain`.
+do not count, nor, unlike the original, Const). Ops of dropped clusters get a CPU reason, for `nir explain`.
 
 Clusters are named `neuron_op_<hash>`, the hash taken over the names and dtypes of their
 boundary tensors, so the same module always gives the same names.
@@ -43,7 +48,9 @@ from nir.ir.shapes import element_type, is_static
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
+from nir.ir.tf_types import ControlType
 from passes._util import ON_TARGET, entry_function, is_on_target, mark_on_target, set_cpu_reason
+from passes.control_flow import graph_functions, loop_conditions
 
 
 class _UnionFind:
@@ -141,8 +148,27 @@ def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation]) -> d
     return evict
 
 
+CONSTANT_ONLY_REASON = (
+    "computes from constants alone (a result too big for constant-fold): no inputs to run on the accelerator"
+)
+
+
+def has_runtime_input(group: Sequence[int], ops: Sequence[Operation]) -> bool:
+    """Whether some tensor other than a constant enters the group. A group without one would
+    be a NeuronOp without inputs: a constant computed on the device at every inference."""
+    members = {ops[i] for i in group}
+    return any(
+        value.owner not in members and not _is_copyable_const(value)
+        for i in group for value in ops[i].operands
+        if not isinstance(value.type, ControlType)
+    )
+
+
 def effective_size(group: Sequence[int], ops: Sequence[Operation]) -> int:
-    return sum(1 for i in group if getattr(ops[i], "tf_type", "") not in FREE_OPS)
+    """Ops that compute something: constants and forwarding ops do not count, so a lone add
+    with its constant operand (a loop counter, say) is no cluster."""
+    return sum(1 for i in group if getattr(ops[i], "tf_type", "") not in FREE_OPS and
+               getattr(ops[i], "tf_type", "") != "Const")
 
 
 def tensor_name(value: SSAValue) -> str:
@@ -151,8 +177,12 @@ def tensor_name(value: SSAValue) -> str:
     return f"arg{getattr(value, 'index', 0)}:0"
 
 
-def cluster_name(inputs: Sequence[SSAValue], outputs: Sequence[SSAValue]) -> str:
+def cluster_name(inputs: Sequence[SSAValue], outputs: Sequence[SSAValue], scope: str = "") -> str:
+    """`neuron_op_<hash>`; `scope` (the function a body cluster is in) keeps clusters of
+    different functions apart when their tensors have the same names."""
     digest = hashlib.sha256()
+    if scope:
+        digest.update(f"function|{scope};".encode())
     for prefix, values in (("in", inputs), ("out", outputs)):
         for value in values:
             digest.update(f"{prefix}|{tensor_name(value)}|{element_type(value.type)};".encode())
@@ -182,7 +212,7 @@ def _copy_consts_into(body: Block, consts: list[SSAValue], members: set[Operatio
         value.replace_uses_with_if(copy.data_results[0], lambda use: use.operation in members)
 
 
-def build_cluster(block: Block, members: list[Operation]) -> ClusterOp:
+def build_cluster(block: Block, members: list[Operation], scope: str = "") -> ClusterOp:
     """Move `members` (in block order) into a new neuron.cluster placed at the last member."""
     member_set = set(members)
     inputs: list[SSAValue] = []
@@ -197,7 +227,7 @@ def build_cluster(block: Block, members: list[Operation]) -> ClusterOp:
         r for op in members for r in op.results if any(u.operation not in member_set for u in r.uses)
     ]
     body = Block(arg_types=[v.type for v in inputs])
-    name = cluster_name(inputs, outputs)
+    name = cluster_name(inputs, outputs, scope)
     _copy_consts_into(body, consts, member_set, name)
     cluster = ClusterOp(name, inputs, [v.type for v in outputs], Region(body))
     block.insert_op_after(cluster, members[-1])
@@ -212,6 +242,14 @@ def build_cluster(block: Block, members: list[Operation]) -> ClusterOp:
         body.add_op(op)
     body.add_op(YieldOp(outputs))
     return cluster
+
+
+def _keep_condition_on_cpu(fn: func.FuncOp) -> None:
+    """A loop condition computes the one boolean the host needs to decide whether to go on:
+    sending it to the device would add a round trip per iteration and save nothing."""
+    for op in fn.body.block.ops:
+        if isinstance(op, TFNodeOp) and is_on_target(op):
+            set_cpu_reason(op, "in a loop condition (the host needs its result at every iteration)")
 
 
 def topologically_sort(block: Block) -> None:
@@ -261,8 +299,15 @@ class ClusterPass(ModulePass):
     minimum_segment_size: int = 2
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        fn = entry_function(op)
-        block = fn.body.block
+        entry = entry_function(op)
+        conditions = loop_conditions(op)
+        for fn in graph_functions(op):
+            if fn.sym_name.data in conditions:
+                _keep_condition_on_cpu(fn)
+                continue
+            self.cluster_block(fn.body.block, "" if fn is entry else fn.sym_name.data)
+
+    def cluster_block(self, block: Block, scope: str) -> None:
         ops = [o for o in block.ops if not isinstance(o, func.ReturnOp)]
         candidate = [isinstance(o, TFNodeOp) and is_on_target(o) for o in ops]
         while True:
@@ -279,9 +324,12 @@ class ClusterPass(ModulePass):
             if size < self.minimum_segment_size:
                 for i in group:
                     set_cpu_reason(ops[i], f"in a cluster of {size} op(s), below minimum_segment_size={self.minimum_segment_size}")
+            elif not has_runtime_input(group, ops):
+                for i in group:
+                    set_cpu_reason(ops[i], CONSTANT_ONLY_REASON)
             else:
                 kept.append(group)
         for group in sorted(kept, key=lambda g: g[0]):
-            build_cluster(block, [ops[i] for i in group])
+            build_cluster(block, [ops[i] for i in group], scope)
         if kept:
             topologically_sort(block)

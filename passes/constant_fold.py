@@ -50,7 +50,8 @@ from nir.ir.tf_attrs import FuncAttr, TensorAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
-from passes._util import carries_batch, entry_function
+from passes._util import carries_batch
+from passes.control_flow import graph_functions
 from passes.dce import is_stateful, remove_dead_ops
 
 logger = logging.getLogger("nir")
@@ -263,6 +264,8 @@ class ConstantFoldPass(ModulePass):
     dynamic_batch: bool = False
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        made = fold_block(entry_function(op).body.block, self.max_growth_bytes, self.dynamic_batch)
+        made = sum(
+            fold_block(fn.body.block, self.max_growth_bytes, self.dynamic_batch) for fn in graph_functions(op)
+        )
         if made:
             logger.debug("constant-fold: %d constants", made)

@@ -72,6 +72,17 @@ def graph_functions(module: ModuleOp) -> list[func.FuncOp]:
     return order
 
 
+def loop_conditions(module: ModuleOp) -> set[str]:
+    """Names of the functions While ops use as their condition."""
+    names = set()
+    for op in module.walk():
+        if isinstance(op, TFNodeOp) and op.tf_type in WHILE_OPS:
+            cond = op.attributes.get("cond")
+            if isinstance(cond, FuncAttr):
+                names.add(cond.function_name)
+    return names
+
+
 def reference_counts(module: ModuleOp) -> Counter:
     counts: Counter = Counter()
     for op in module.walk():

@@ -20,7 +20,7 @@ from xdsl.passes import ModulePass
 from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
-from passes._util import entry_function
+from passes.control_flow import graph_functions
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,4 +62,5 @@ class DeadCodeEliminationPass(ModulePass):
     name = "dce"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        remove_dead_ops(entry_function(op).body.block)
+        for fn in graph_functions(op):
+            remove_dead_ops(fn.body.block)

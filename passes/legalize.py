@@ -1,6 +1,6 @@
 """legalize{target=inferentia}: decide, for every op, whether the target can run it -- and why not.
 
-Each op of the entry function ends up with exactly one of two marks (properties, so they never
+Each op of the entry function and of the control-flow bodies it runs ends up with exactly one of two marks (properties, so they never
 reach a GraphDef): `nir.target = "inferentia"`, or `nir.cpu_reason = "<why>"`. The reasons are
 what `nir explain` reports, so a user never has to guess why an op stayed on CPU:
 
@@ -31,7 +31,8 @@ from nir.ir.shapes import element_type, is_static
 from nir.ir.tf_dialect import TFNodeOp
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
-from passes._util import entry_function, graph_ops, mark_on_target, set_cpu_reason
+from passes._util import graph_ops, mark_on_target, set_cpu_reason
+from passes.control_flow import graph_functions
 from passes.inline_calls import NOT_INLINED
 from passes.rewrites import REWRITES
 
@@ -91,15 +92,15 @@ class LegalizePass(ModulePass):
         target = get_target(self.target)
         if self.supported_op_types:
             target = Target(target.name, frozenset(self.supported_op_types), "supported_op_types")
-        fn = entry_function(op)
-        for graph_op in list(graph_ops(fn)):
-            apply_rewrite(graph_op, target)
         no_fuse, force = frozenset(self.no_fuse_ops), frozenset(self.force_fuse_ops)
-        for graph_op in graph_ops(fn):
-            reason = cpu_reason_for(graph_op, target, no_fuse)
-            if reason is not None and graph_op.node_name in force and not reason.startswith("dtype"):
-                reason = None
-            if reason is None:
-                mark_on_target(graph_op, target.name)
-            else:
-                set_cpu_reason(graph_op, reason)
+        for fn in graph_functions(op):
+            for graph_op in list(graph_ops(fn)):
+                apply_rewrite(graph_op, target)
+            for graph_op in graph_ops(fn):
+                reason = cpu_reason_for(graph_op, target, no_fuse)
+                if reason is not None and graph_op.node_name in force and not reason.startswith("dtype"):
+                    reason = None
+                if reason is None:
+                    mark_on_target(graph_op, target.name)
+                else:
+                    set_cpu_reason(graph_op, reason)

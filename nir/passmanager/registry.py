@@ -31,6 +31,7 @@ _BUILTIN_MODULES = (
     "passes.canonicalize",
     "passes.inline_calls",
     "passes.constant_fold",
+    "passes.sink_loop_constants",
 )
 
 logger = logging.getLogger("nir")

@@ -284,7 +284,13 @@ def relift_graph(graph_def, signature, workdir: str):
     without one to their CPU ops. Returns (graph_def, signature, counts)."""
     from backends.inferentia.compiler import NEFF_FILE
     from backends.inferentia.emit import folder_name
-    from backends.inferentia.neuron_op import inline_neuron_op_nodes, neuron_ops, ops_on_neuron, renamed_outputs
+    from backends.inferentia.neuron_op import (
+        count_nodes,
+        inline_neuron_op_nodes,
+        neuron_ops,
+        ops_on_neuron,
+        renamed_outputs,
+    )
 
     final = graph_def  # callers hand over a graph they no longer need
     num_clusters = len(neuron_ops(final))
@@ -298,7 +304,7 @@ def relift_graph(graph_def, signature, workdir: str):
     signature = _rename_signature_outputs(signature, renames, final)
     compiled = neuron_ops(final)
     on_neuron = sum(ops_on_neuron(n) for n in compiled)
-    after = len(final.node) + on_neuron - len(compiled)
+    after = count_nodes(final) + on_neuron - len(compiled)
     return final, signature, (num_clusters, len(compiled), on_neuron, after)
 
 

@@ -13,16 +13,35 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tensorflow.core.framework import graph_pb2, node_def_pb2
+from tensorflow.core.framework import graph_pb2, node_def_pb2, op_def_pb2
 
 from frontends.tensorflow.attrs import dims_to_shape_proto
 from frontends.tensorflow.exporter import GraphNames, drop_dangling_colocation, emit_graph_op
 from frontends.tensorflow.importer import split_tensor_name
+from frontends.tensorflow.opdefs import op_def_for, output_args, register_op_def
 from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.shapes import element_type, tf_shape
 
 NEURON_OP = "NeuronOp"
+
+
+def _neuron_op_def() -> op_def_pb2.OpDef:
+    """NeuronOp's OpDef, as the Neuron runtime registers it (the facts in shared/reference)."""
+    op_def = op_def_pb2.OpDef(name=NEURON_OP, is_stateful=True)
+    op_def.input_arg.add(name="input_tensors", type_list_attr="input_dtypes")
+    op_def.output_arg.add(name="output_tensors", type_list_attr="output_dtypes")
+    for name, kind in (
+        ("graph_def", "string"), ("executable", "string"), ("input_names", "list(string)"),
+        ("input_dtypes", "list(type)"), ("input_shapes", "list(shape)"), ("output_names", "list(string)"),
+        ("output_dtypes", "list(type)"), ("output_shapes", "list(shape)"), ("input_batch_axis", "list(int)"),
+        ("output_batch_axis", "list(int)"), ("model_config", "list(int)"),
+    ):
+        op_def.attr.add(name=name, type=kind)
+    return op_def
+
+
+register_op_def(_neuron_op_def())
 # model_config: [global NeuronCores, this op's NeuronCores, max concurrent duplicates,
 # runtime timeout in seconds]; -1 lets the Neuron runtime choose.
 DEFAULT_MODEL_CONFIG = (-1, -1, -1, 10)
@@ -43,7 +62,9 @@ class NeuronOpLowering:
         for n, (arg, outer) in enumerate(zip(cluster.block.args, cluster.inputs)):
             outer_name = names.tensor(outer)
             source, port = split_tensor_name(outer_name)
-            placeholder = f"{source}{port}/_{n}"
+            # Inside a function body, tensors are named `node:out_arg:index`; ':' may not
+            # appear in a node name.
+            placeholder = f"{source.replace(':', '_')}{port}/_{n}"
             node = inner.node.add(name=placeholder, op="Placeholder")
             node.attr["dtype"].type = dtype_of_ir_type(element_type(arg.type))
             node.attr["shape"].shape.CopyFrom(dims_to_shape_proto(tf_shape(arg.type)))
@@ -110,7 +131,16 @@ def set_neuron_op_attrs(
 
 
 def neuron_ops(graph_def: graph_pb2.GraphDef) -> list[node_def_pb2.NodeDef]:
-    return [n for n in graph_def.node if n.op == NEURON_OP]
+    """The NeuronOp nodes of the graph and of its library functions (loop and branch bodies)."""
+    found = [n for n in graph_def.node if n.op == NEURON_OP]
+    for fdef in graph_def.library.function:
+        found.extend(n for n in fdef.node_def if n.op == NEURON_OP)
+    return found
+
+
+def count_nodes(graph_def: graph_pb2.GraphDef) -> int:
+    """Nodes of the graph and of its library functions."""
+    return len(graph_def.node) + sum(len(f.node_def) for f in graph_def.library.function)
 
 
 def inner_graph(node: node_def_pb2.NodeDef) -> graph_pb2.GraphDef:
@@ -167,7 +197,61 @@ def inline_neuron_op_nodes(graph_def: graph_pb2.GraphDef, which=None) -> graph_p
                 new.input.append(_strip_port0(rename.get(i, i)))
         out.node.append(new)
     drop_dangling_colocation(out)
+    for fdef in out.library.function:
+        if any(n.op == NEURON_OP and (which is None or which(n)) for n in fdef.node_def):
+            _inline_in_function(fdef, which, {f.signature.name: f for f in out.library.function})
     return out
+
+
+def _inline_in_function(fdef, which, library) -> None:
+    """As inline_neuron_op_nodes, inside a FunctionDef body, whose tensors are named
+    `node:out_arg:index` rather than by flat port."""
+    rename: dict[str, str] = {}
+    kept: list[node_def_pb2.NodeDef] = []
+    for node in fdef.node_def:
+        if node.op != NEURON_OP or (which is not None and not which(node)):
+            kept.append(node)
+            continue
+        inner = inner_graph(node)
+        feeds = {split_tensor_name(name.decode())[0]: outer
+                 for name, outer in zip(node.attr["input_names"].list.s, node.input)}
+        inner_nodes = {n.name: n for n in inner.node}
+
+        def function_name(tensor: str) -> str:
+            source, port = split_tensor_name(tensor)
+            if source in feeds:
+                return feeds[source]
+            producer = inner_nodes[source]
+            for arg in output_args(op_def_for(producer.op, library), producer.attr):
+                if arg.start <= port < arg.start + len(arg.dtypes):
+                    return f"{source}:{arg.name}:{port - arg.start}"
+            raise ValueError(f"'{tensor}' names no output of '{source}'")
+
+        for index, name in enumerate(node.attr["output_names"].list.s):
+            rename[f"{node.name}:output_tensors:{index}"] = function_name(name.decode())
+        first_output = function_name(node.attr["output_names"].list.s[0].decode())
+        rename["^" + node.name] = "^" + first_output.split(":")[0]
+        for inner_node in inner.node:
+            if inner_node.op == "Placeholder" and inner_node.name in feeds:
+                continue
+            copy = node_def_pb2.NodeDef()
+            copy.CopyFrom(inner_node)
+            del copy.input[:]
+            for i in inner_node.input:
+                if i.startswith("^"):
+                    source = i[1:]
+                    copy.input.append("^" + feeds[source].lstrip("^").split(":")[0] if source in feeds else i)
+                else:
+                    copy.input.append(function_name(i))
+            kept.append(copy)
+    del fdef.node_def[:]
+    for node in kept:
+        inputs = [rename.get(i, i) for i in node.input]
+        del node.input[:]
+        node.input.extend(inputs)
+        fdef.node_def.append(node)
+    for key, value in list(fdef.ret.items()):
+        fdef.ret[key] = rename.get(value, value)
 
 
 def _strip_port0(name: str) -> str:

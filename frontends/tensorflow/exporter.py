@@ -183,7 +183,7 @@ def export_module(
     library_ops = [op for op in module.ops if isinstance(op, func.FuncOp) and op is not entry]
     signatures = {fn.sym_name.data: _function_signature(fn) for fn in library_ops}
     for fn in library_ops:
-        graph_def.library.function.append(_function_def(fn, signatures))
+        graph_def.library.function.append(_function_def(fn, signatures, lower_cluster, graph_def.versions))
     tags = tuple(a.data for a in module.attributes["tf.tags"].data)  # type: ignore[union-attr]
     method = module.attributes.get("tf.method_name")
     key = module.attributes.get(MODULE_SIGNATURE_KEY)
@@ -223,7 +223,8 @@ def _function_signature(fn: func.FuncOp) -> function_pb2.FunctionDef:
 
 
 def _function_def(
-    fn: func.FuncOp, signatures: Mapping[str, function_pb2.FunctionDef]
+    fn: func.FuncOp, signatures: Mapping[str, function_pb2.FunctionDef],
+    lower_cluster: ClusterLowering = inline_cluster, versions=None,
 ) -> function_pb2.FunctionDef:
     fdef = function_pb2.FunctionDef()
     fdef.CopyFrom(signatures[fn.sym_name.data])
@@ -237,14 +238,12 @@ def _function_def(
     for op in fn.body.block.ops:
         if isinstance(op, func.ReturnOp):
             continue
+        if isinstance(op, ClusterOp):
+            _lower_cluster_in_function(op, names, fdef, signatures, lower_cluster, versions)
+            continue
         if not isinstance(op, TFNodeOp):
             raise GraphExportError(f"'{op.name}' in @{fn.sym_name.data} has no FunctionDef form")
-        inputs = []
-        for value in op.operands:
-            inputs.append(names[value])
-        node = node_def_of(op, inputs)
-        fdef.node_def.append(node)
-        _name_function_outputs(op, node, signatures, names)
+        _emit_function_op(op, names, fdef, signatures)
     ret = fn.body.block.last_op
     assert isinstance(ret, func.ReturnOp)
     res_attrs = fn.res_attrs.data if fn.res_attrs else []
@@ -257,6 +256,46 @@ def _function_def(
         for key, value in attrs.data.items():  # type: ignore[union-attr]
             fdef.attr[key].CopyFrom(attr_from_ir(value))
     return fdef
+
+
+def _emit_function_op(op: TFNodeOp, names: dict[SSAValue, str], fdef: function_pb2.FunctionDef,
+                      signatures: Mapping[str, function_pb2.FunctionDef]) -> None:
+    node = node_def_of(op, [names[value] for value in op.operands])
+    fdef.node_def.append(node)
+    _name_function_outputs(op, node, signatures, names)
+
+
+def _lower_cluster_in_function(
+    cluster: ClusterOp, names: dict[SSAValue, str], fdef: function_pb2.FunctionDef,
+    signatures: Mapping[str, function_pb2.FunctionDef], lower_cluster: ClusterLowering, versions,
+) -> None:
+    """A cluster inside a loop or branch body. The default lowering puts its ops back as body
+    nodes; any other lowering writes its nodes as for a graph, and their outputs are then named
+    as a FunctionDef names them (`node:out_arg:index`)."""
+    if lower_cluster is inline_cluster:
+        for arg, outer in zip(cluster.block.args, cluster.inputs):
+            names[arg] = names[outer]
+        for inner in cluster.block.ops:
+            if isinstance(inner, YieldOp):
+                for result, value in zip(cluster.outputs, inner.values):
+                    names[result] = names[value]
+            else:
+                _emit_function_op(inner, names, fdef, signatures)  # type: ignore[arg-type]
+        return
+    scratch = graph_pb2.GraphDef()
+    if versions is not None:
+        scratch.versions.CopyFrom(versions)
+    graph_names = GraphNames(names)
+    lower_cluster(cluster, graph_names, scratch)
+    flat_names = {}
+    for node in scratch.node:
+        fdef.node_def.append(node)
+        for arg in output_args(op_def_for(node.op, signatures), node.attr):
+            for index in range(len(arg.dtypes)):
+                port = arg.start + index
+                flat_names[node.name if port == 0 else f"{node.name}:{port}"] = f"{node.name}:{arg.name}:{index}"
+    for result in cluster.outputs:
+        names[result] = flat_names[names[result]]
 
 
 def _name_function_outputs(

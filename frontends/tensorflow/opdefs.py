@@ -24,10 +24,19 @@ class OutputArg:
     dtypes: tuple[int, ...]
 
 
+# OpDefs of op types that live outside TensorFlow's registry (a backend's fused op, such as
+# NeuronOp), so that FunctionDef bodies holding them can be written and read.
+_EXTRA_OP_DEFS: dict[str, op_def_pb2.OpDef] = {}
+
+
+def register_op_def(op_def: op_def_pb2.OpDef) -> None:
+    _EXTRA_OP_DEFS[op_def.name] = op_def
+
+
 def op_def_for(op_type: str, library: Mapping[str, function_pb2.FunctionDef]) -> op_def_pb2.OpDef:
     if op_type in library:
         return library[op_type].signature
-    op_def = op_def_registry.get(op_type)
+    op_def = op_def_registry.get(op_type) or _EXTRA_OP_DEFS.get(op_type)
     if op_def is None:
         raise UnknownOpError(
             f"op type '{op_type}' is not registered in this TensorFlow; load the library that "

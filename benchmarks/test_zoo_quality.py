@@ -1,0 +1,107 @@
+"""Quality of result on a broad zoo: every keras.applications model that builds at a small
+input size, plus a transformer encoder, an LSTM and the tests' models.
+
+    python -m pytest benchmarks/test_zoo_quality.py --benchmark-enable \
+        --benchmark-json=benchmarks/zoo_quality.json
+    python benchmarks/quality_table.py benchmarks/zoo_quality.json   # the README's table
+
+Each model is compiled once with the neuron-cc stand-in of the tests (it compiles every
+cluster it is given, so the figures are nir's partition, not a compiler's verdict). Recorded
+per model in `extra_info`: clusters, OnNeuronRatio, ops left on CPU by reason (from `nir
+explain`), the ops between clusters, and the compile time (the benchmark's own figure).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from nir.examples import BUILDERS
+
+FAKE_NEURON_CC = os.path.join(os.path.dirname(__file__), "..", "tests", "tools", "fake_neuron_cc.py")
+
+# name -> input side (pixels); each the smallest comfortable size the architecture accepts.
+KERAS_APPLICATIONS = {
+    "ResNet50": 64, "ResNet101": 64, "ResNet152": 64, "ResNet50V2": 64, "ResNet101V2": 64,
+    "ResNet152V2": 64, "VGG16": 64, "VGG19": 64, "MobileNet": 64, "MobileNetV2": 64,
+    "MobileNetV3Small": 64, "MobileNetV3Large": 64, "DenseNet121": 64, "DenseNet169": 64,
+    "DenseNet201": 64, "EfficientNetB0": 64, "EfficientNetB1": 64, "EfficientNetB2": 64,
+    "EfficientNetB3": 64, "EfficientNetB4": 64, "EfficientNetB5": 64, "EfficientNetB6": 64,
+    "EfficientNetB7": 64, "EfficientNetV2B0": 64, "EfficientNetV2B1": 64, "EfficientNetV2B2": 64,
+    "EfficientNetV2B3": 64, "EfficientNetV2S": 64, "EfficientNetV2M": 64, "EfficientNetV2L": 64,
+    "ConvNeXtTiny": 64, "ConvNeXtSmall": 64, "ConvNeXtBase": 64, "ConvNeXtLarge": 64,
+    "ConvNeXtXLarge": 64, "InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71,
+    "NASNetMobile": 64, "NASNetLarge": 64,
+}
+NIR_MODELS = ["encoder", "transformer", "lstm", "two_io", "tf1_two_signatures", "control_flow"]
+
+
+def build_keras_application(name: str, side: int, path: str) -> None:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = getattr(keras.applications, name)(weights=None, input_shape=(side, side, 3))
+    model.export(path, verbose=False)
+    keras.backend.clear_session()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return tmp_path_factory.mktemp("zoo-quality")
+
+
+def _build(name: str, root) -> str:
+    path = str(root / name)
+    if not os.path.exists(path):
+        if name in KERAS_APPLICATIONS:
+            build_keras_application(name, KERAS_APPLICATIONS[name], path)
+        else:
+            BUILDERS[name](path)
+    return path
+
+
+def _partition(model_dir: str) -> dict:
+    from nir.explain import explain_module
+    from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
+
+    module, _ = import_saved_model(model_dir)
+    run_pipeline(module, default_pipeline())
+    report = explain_module(module)
+    return {
+        "cpu_by_reason": {f"{r['op_type']}: {r['reason']}": r["count"] for r in report["cpu"]},
+        "cuts": [f"{c['op_type']} {c['node']}" for c in report["cuts"]],
+        "body_clusters": sum(1 for c in report["clusters"] if "function" in c),
+    }
+
+
+@pytest.mark.parametrize("name", [*KERAS_APPLICATIONS, *NIR_MODELS])
+def test_compile_quality(benchmark, workspace, name):
+    import nir as tfn
+
+    benchmark.group = "zoo quality: whole compile with the neuron-cc stand-in"
+    model_dir = _build(name, workspace)
+    out = str(workspace / f"{name}-compiled")
+    reports = []
+
+    def setup():
+        shutil.rmtree(out, ignore_errors=True)
+
+    def compile_once():
+        reports.append(tfn.saved_model.compile(model_dir, out, neuron_cc=FAKE_NEURON_CC, progress=False))
+
+    benchmark.pedantic(compile_once, setup=setup, rounds=1, iterations=1)
+    report = reports[-1]
+    benchmark.extra_info.update({
+        "clusters": report["NumClusters"],
+        "compiled": report["NumCompiledClusters"],
+        "on_neuron_ratio": round(report["OnNeuronRatio"], 4),
+        "ops_on_neuron": report["OperatorCountOnNeuron"],
+        "ops_after_optimization": report["OperatorCountAfterOptimization"],
+        "input_side": KERAS_APPLICATIONS.get(name),
+        **_partition(model_dir),
+    })
+    shutil.rmtree(out, ignore_errors=True)
+    if name in KERAS_APPLICATIONS:
+        shutil.rmtree(model_dir, ignore_errors=True)  # the big ones take GBs

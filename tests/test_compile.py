@@ -50,17 +50,6 @@ tfn.saved_model.compile(saved_model_path, compiled_saved_model_path)
     assert_same_outputs(run_signature(saved_model_path, feeds), run_signature(compiled_saved_model_path, feeds))
 
 
-@pytest.mark.parametrize("name", ZOO)
-def test_neuron_ops_inline_back_to_the_original_function(zoo, tmp_path, fake_neuron_cc, name):
-    compiled, inlined = str(tmp_path / "compiled"), str(tmp_path / "inlined")
-    report = tfn.saved_model.compile(zoo[name], compiled, neuron_cc=fake_neuron_cc, progress=False)
-    assert report["NumCompiledClusters"] == report["NumClusters"]
-    tfn.saved_model.inline_neuron_ops(compiled, inlined)
-    assert not _neuron_ops(inlined)
-    feeds = random_feeds(zoo[name])
-    assert_same_outputs(run_signature(zoo[name], feeds), run_signature(inlined, feeds))
-
-
 def test_neuron_op_attributes(zoo, tmp_path, fake_neuron_cc):
     compiled = str(tmp_path / "compiled")
     workdir = str(tmp_path / "workdir")

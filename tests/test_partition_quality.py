@@ -55,21 +55,59 @@ def test_encoder_with_embeddings_is_at_most_two_clusters(compiled):
     assert report["OnNeuronRatio"] >= 0.95
 
 
+def test_lstm_cell_math_runs_on_the_accelerator_inside_the_loop(imported, compiled):
+    from passes.control_flow import graph_functions
+
+    module, _ = imported("lstm")
+    module = module.clone()
+    PassManager.parse(default_pipeline()).run(module)
+    entry = entry_function(module)
+    in_bodies = set()
+    for fn in graph_functions(module):
+        if fn is entry:
+            continue
+        for op in fn.body.block.ops:
+            if isinstance(op, ClusterOp):
+                in_bodies |= {o.tf_type for o in op.block.ops if isinstance(o, TFNodeOp)}
+    assert {"MatMul", "BiasAdd", "Sigmoid", "Tanh", "Mul"} <= in_bodies
+    assert in_bodies & {"Add", "AddV2"}
+    # The compiled SavedModel holds a NeuronOp, with its NEFF, inside the loop's body.
+    _, out, _ = compiled("lstm")
+    library = _saved_model_proto(out).meta_graphs[0].graph_def.library.function
+    body_ops = [n for f in library for n in f.node_def if n.op == "NeuronOp"]
+    assert body_ops and all(n.attr["executable"].s for n in body_ops)
+
+
+def _saved_model_proto(model_dir: str):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(model_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    return proto
+
+
+def _all_neuron_ops(model_dir: str) -> list:
+    graph_def = _saved_model_proto(model_dir).meta_graphs[0].graph_def
+    nodes = list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]
+    return [n for n in nodes if n.op == "NeuronOp"]
+
+
 @pytest.mark.parametrize("name", ZOO)
 def test_inlined_compiled_model_gives_the_original_outputs(zoo, compiled, name):
-    _, _, inlined = compiled(name)
+    report, out, inlined = compiled(name)
+    assert report["NumCompiledClusters"] == report["NumClusters"]
+    assert len(_all_neuron_ops(out)) == report["NumClusters"]
+    assert not _all_neuron_ops(inlined)
     feeds = random_feeds(zoo[name])
     assert_same_outputs(run_signature(zoo[name], feeds), run_signature(inlined, feeds), rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_no_cluster_without_inputs_reaches_the_backend(imported, name):
-    module, _ = imported(name)
-    module = module.clone()
-    PassManager.parse(default_pipeline()).run(module)
-    for op in module.walk():
-        if isinstance(op, ClusterOp):
-            assert op.inputs, f"cluster {op.cluster_name.data} has no inputs"
+def test_no_cluster_without_inputs_reaches_the_backend(compiled, name):
+    _, out, _ = compiled(name)
+    for node in _all_neuron_ops(out):
+        assert node.input and node.attr["input_names"].list.s, f"{node.name} has no inputs"
 
 
 # --------------------------------------------------------------------------- rewrites, numerically

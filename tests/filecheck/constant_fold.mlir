@@ -1,9 +1,10 @@
 // RUN: nir opt %s -p constant-fold | filecheck %s
+// RUN: nir opt %s -p 'shape-inference,constant-fold{dynamic-batch=true}' | filecheck --check-prefix=DYNAMIC %s
 
 // Batch-norm parameter arithmetic and static shape arithmetic become constants; work on the
 // input stays; a fold that would turn a scalar into a big tensor does not happen.
 builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
-  func.func @main(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<2x4xf32> {tf.output_key = "y"}, tensor<8xf32> {tf.output_key = "flat"}, tensor<512x512xf32> {tf.output_key = "big"}) {
+  func.func @main(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64}) -> (tensor<2x4xf32> {tf.output_key = "y"}, tensor<8xf32> {tf.output_key = "flat"}, tensor<512x512xf32> {tf.output_key = "big"}) {
     %var, %var_c = "tf.Const"() <{node_name = "var"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, [3.0, 0.0, 8.0, 15.0]>} : () -> (tensor<4xf32>, !tf.control)
     %eps, %eps_c = "tf.Const"() <{node_name = "eps"}> {dtype = f32, value = #tf.tensor<tensor<f32>, [1.0]>} : () -> (tensor<f32>, !tf.control)
     %sum, %sum_c = "tf.AddV2"(%var, %eps) <{node_name = "bn/add"}> {T = f32} : (tensor<4xf32>, tensor<f32>) -> (tensor<4xf32>, !tf.control)
@@ -29,3 +30,8 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 // CHECK-NOT:  "tf.AddV2"
 // CHECK-NOT:  "tf.Shape"
 // CHECK-NOT:  "tf.Prod"
+
+// With dynamic batch, the shape of a tensor that carries the batch is not a constant.
+// DYNAMIC:     "tf.Const"() <{node_name = "bn/rsqrt"}>
+// DYNAMIC:     "tf.Shape"(%{{.*}}) <{node_name = "shape"
+// DYNAMIC:     "tf.Prod"

@@ -8,7 +8,7 @@ from nir.passmanager import PassManager
 
 DEFAULT_PIPELINE = (
     "inline-calls,batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
-    "sink-loop-constants,constant-fold{constant_fold_options},shape-inference,"
+    "sink-loop-constants,constant-fold{constant_fold_options},"
     "legalize{{target=inferentia{legalize_options}}},"
     "cluster{{minimum-segment-size={minimum_segment_size}}},dce"
 )

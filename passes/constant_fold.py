@@ -14,6 +14,9 @@ What is folded:
   OpDef says), no function attribute, is no control-flow or graph-boundary op, and whose
   results have static shapes and numeric dtypes.
 
+Shapes are inferred again afterwards when anything was folded, since a folded shape operand
+can make a result static.
+
 Values are computed by TensorFlow's own kernels, all in one `Session.run` over the subgraph
 to fold, so results are bit-identical to what the model computed at run time. Only the
 tensors that something outside the folded set reads become `Const` ops (keeping the folded
@@ -53,6 +56,7 @@ from nir.passmanager.registry import register_pass
 from passes._util import carries_batch
 from passes.control_flow import graph_functions
 from passes.dce import is_stateful, remove_dead_ops
+from passes.shape_inference import infer_shapes
 
 logger = logging.getLogger("nir")
 
@@ -269,3 +273,6 @@ class ConstantFoldPass(ModulePass):
         )
         if made:
             logger.debug("constant-fold: %d constants", made)
+            # A folded shape operand (Reshape's, Fill's, ...) can make a result static that
+            # shape-inference left unknown: infer again, only when something was folded.
+            infer_shapes(op)

@@ -84,9 +84,10 @@ def loop_conditions(module: ModuleOp) -> set[str]:
 
 
 def reference_counts(module: ModuleOp) -> Counter:
+    """How many ops name each function in an attribute."""
     counts: Counter = Counter()
     for op in module.walk():
-        if isinstance(op, TFNodeOp):
+        if isinstance(op, TFNodeOp) and any(isinstance(v, (FuncAttr, ListAttr)) for v in op.attributes.values()):
             counts.update(body_names(op))
     return counts
 

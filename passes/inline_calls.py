@@ -48,6 +48,11 @@ def called_function(call: TFNodeOp, functions: dict[str, func.FuncOp]) -> str | 
     return call.tf_type if call.tf_type in functions else None
 
 
+def _may_call(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> bool:
+    op_type = op.tf_type
+    return op_type in CALL_OPS or op_type in functions
+
+
 def _has_placeholder_attrs(fn: func.FuncOp) -> bool:
     return any(
         isinstance(value, PlaceholderAttr)
@@ -143,8 +148,10 @@ def inline_call(call: TFNodeOp, fn: func.FuncOp, taken: set[str]) -> list[TFNode
 
 def inline_calls_in(block: Block, functions: dict[str, func.FuncOp]) -> int:
     """Inline every call of `block`, depth first; returns how many were inlined."""
+    pending = [(op, 0) for op in block.ops if isinstance(op, TFNodeOp) and _may_call(op, functions)]
+    if not pending:
+        return 0
     taken = {op.node_name for op in block.ops if isinstance(op, TFNodeOp)}
-    pending = [(op, 0) for op in block.ops if isinstance(op, TFNodeOp)]
     inlined = 0
     while pending:
         op, depth = pending.pop()
@@ -156,7 +163,8 @@ def inline_calls_in(block: Block, functions: dict[str, func.FuncOp]) -> int:
             op.properties[NOT_INLINED] = StringAttr(reason)
             continue
         taken.discard(op.node_name)
-        pending.extend((new, depth + 1) for new in inline_call(op, functions[callee], taken))
+        pending.extend((new, depth + 1) for new in inline_call(op, functions[callee], taken)
+                       if _may_call(new, functions))
         inlined += 1
     return inlined
 

@@ -128,11 +128,25 @@ _METADATA_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 
 @dataclass
 class _Bodies:
-    """What inference needs to specialize control-flow bodies."""
+    """What inference needs to specialize control-flow bodies (looked up on first use: most
+    graphs have no control flow)."""
 
-    functions: dict
-    counts: Counter
+    module: ModuleOp
     fallbacks: Counter
+    _functions: dict | None = None
+    _counts: Counter | None = None
+
+    @property
+    def functions(self) -> dict:
+        if self._functions is None:
+            self._functions = private_functions(self.module)
+        return self._functions
+
+    @property
+    def counts(self) -> Counter:
+        if self._counts is None:
+            self._counts = reference_counts(self.module)
+        return self._counts
 
     def infer_function(self, fn, batched_args, elements) -> list[Shape]:
         mark_batched_arguments(fn, batched_args)
@@ -273,7 +287,7 @@ def infer_shapes(module: ModuleOp) -> Counter:
     """Run shape inference on the entry function; returns how often each op type fell back
     to TensorFlow's C++ shape inference."""
     fn = entry_function(module)
-    bodies = _Bodies(private_functions(module), reference_counts(module), Counter())
+    bodies = _Bodies(module, Counter())
     inference = _Inference({}, bodies.fallbacks, batched_arguments(fn), bodies)
     for graph_op in graph_ops(fn):
         inference.infer(graph_op)

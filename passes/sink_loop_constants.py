@@ -98,9 +98,12 @@ class SinkLoopConstantsPass(ModulePass):
     name = "sink-loop-constants"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        bodies = graph_functions(op)
+        if len(bodies) == 1:
+            return  # no control flow: nothing to sink
         functions = private_functions(op)
         counts = reference_counts(op)
-        for fn in graph_functions(op):
+        for fn in bodies:
             for graph_op in list(fn.body.block.ops):
                 if isinstance(graph_op, TFNodeOp) and all(counts[n] == 1 for n in body_names(graph_op)):
                     sink_constants_of(graph_op, functions)

@@ -23,10 +23,10 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 }
 
 // CHECK:      "tf.Const"() <{node_name = "bn/rsqrt"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, [0.5, 1.0, 0.333333{{[0-9]*}}, 0.25]>}
-// CHECK:      "tf.Mul"(%x, %{{.*}}) <{node_name = "bn/mul"}>
+// CHECK:      "tf.Mul"(%x, %{{.*}}) <{node_name = "bn/mul"
 // CHECK:      "tf.Const"() <{node_name = "flat_shape"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
-// CHECK:      "tf.Reshape"(%{{.*}}, %{{.*}}) <{node_name = "flat"}>
-// CHECK:      "tf.Fill"({{.*}}) <{node_name = "big"}>
+// CHECK:      "tf.Reshape"(%{{.*}}, %{{.*}}) <{node_name = "flat"
+// CHECK:      "tf.Fill"({{.*}}) <{node_name = "big"
 // CHECK-NOT:  "tf.AddV2"
 // CHECK-NOT:  "tf.Shape"
 // CHECK-NOT:  "tf.Prod"

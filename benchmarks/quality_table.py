@@ -1,4 +1,5 @@
-"""Print the zoo-quality table (markdown) from a pytest-benchmark JSON of test_zoo_quality.py.
+"""Print the zoo-quality table (markdown) from pytest-benchmark JSONs of test_zoo_quality.py
+(one, or several from runs over parts of the zoo, in the order given).
 
     python benchmarks/quality_table.py benchmarks/zoo_quality.json
 """
@@ -29,11 +30,13 @@ def rows(results: dict) -> list[str]:
     return lines
 
 
-def main(path: str) -> None:
-    with open(path) as f:
-        results = json.load(f)
-    print("\n".join(rows(results)))
+def main(paths: list[str]) -> None:
+    merged: dict = {"benchmarks": []}
+    for path in paths:
+        with open(path) as f:
+            merged["benchmarks"].extend(json.load(f)["benchmarks"])
+    print("\n".join(rows(merged)))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])

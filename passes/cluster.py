@@ -22,7 +22,8 @@ loop's condition stays on CPU, where its answer is needed.
 Then, as the original tensorflow-neuron does, nir drops clusters that would hand a Const out,
 lets no int64/double tensor cross a cluster boundary, and keeps only clusters with at least
 `minimum-segment-size` ops that compute something (Identity, Snapshot, StopGradient and NoOp
-do not count, nor, unlike the original, Const). Ops of dropped clusters get a CPU reason, for `nir explain`.
+do not count, nor, unlike the original, Const). Ops of dropped clusters get a CPU reason, for
+`nir explain`.
 
 Clusters are named `neuron_op_<hash>`, the hash taken over the names and dtypes of their
 boundary tensors, so the same module always gives the same names.
@@ -46,9 +47,8 @@ from xdsl.dialects.builtin import StringAttr
 
 from nir.ir.shapes import element_type, is_static
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
-from nir.ir.tf_types import OpaqueDType
+from nir.ir.tf_types import ControlType, OpaqueDType
 from nir.passmanager.registry import register_pass
-from nir.ir.tf_types import ControlType
 from passes._util import ON_TARGET, entry_function, is_on_target, mark_on_target, set_cpu_reason
 from passes.control_flow import graph_functions, loop_conditions
 

@@ -224,10 +224,11 @@ def replace_with_const(result: SSAValue, value: np.ndarray, names: set[str]) -> 
     while name in names:
         name, suffix = f"{wanted}_{suffix}", suffix + 1
     names.add(name)
-    value_type = tensor_type(element_type(result.type), value.shape)
+    dtype = element_type(result.type)
+    value_type = tensor_type(dtype, value.shape)
+    array = value.astype(numpy_dtype_of_ir_type(dtype), copy=False)
     const = create_tf_op("Const", name, [], [value_type], {
-        "dtype": element_type(result.type),
-        "value": TensorAttr.from_numpy(value.astype(numpy_dtype_of_ir_type(element_type(result.type)), copy=False), value_type),
+        "dtype": dtype, "value": TensorAttr.from_numpy(array, value_type),
     }, device=op.device)
     op.parent.insert_op_before(const, op)
     result.replace_uses_with_if(const.data_results[0], lambda use: use.operation is not op)

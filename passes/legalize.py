@@ -1,7 +1,8 @@
 """legalize{target=inferentia}: decide, for every op, whether the target can run it -- and why not.
 
-Each op of the entry function and of the control-flow bodies it runs ends up with exactly one of two marks (properties, so they never
-reach a GraphDef): `nir.target = "inferentia"`, or `nir.cpu_reason = "<why>"`. The reasons are
+Each op of the entry function and of the control-flow bodies it runs ends up with exactly one
+of two marks (properties, so they never reach a GraphDef): `nir.target = "inferentia"`, or
+`nir.cpu_reason = "<why>"`. The reasons are
 what `nir explain` reports, so a user never has to guess why an op stayed on CPU:
 
 - `listed in no_fuse_ops` -- the user asked for it;
@@ -14,8 +15,8 @@ what `nir explain` reports, so a user never has to guess why an op stayed on CPU
 
 Before deciding, ops the target lacks are rewritten into exact equivalents it has (see
 `passes.rewrites`: Einsum, embedding lookups, ...); a rewrite that does not apply says why,
-and that goes into the op's reason. `force-fuse-ops` places the named ops on the target regardless of the rules above
-(except the dtype rule, which neuron-cc cannot honour).
+and that goes into the op's reason. `force-fuse-ops` places the named ops on the target
+regardless of the rules above (except the dtype rule, which neuron-cc cannot honour).
 """
 
 from __future__ import annotations

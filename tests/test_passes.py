@@ -85,19 +85,20 @@ def test_batch_specialize_never_touches_known_dimensions(imported):
     assert arg.type.get_shape() == (3, 16, 32)
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", [*ZOO, "efficientnetb0", "convnext_tiny", "encoder", "lstm"])
 def test_default_pipeline_places_every_op_with_a_reason(imported, name):
     from nir.pipeline import default_pipeline
+    from passes.control_flow import graph_functions
 
     module, _ = _fresh(imported, name)
     PassManager.parse(default_pipeline()).run(module)
-    fn = entry_function(module)
-    for op in fn.body.block.ops:
-        if isinstance(op, TFNodeOp):
-            assert cpu_reason(op), f"{op.node_name} is on CPU without a reason"
-        elif isinstance(op, ClusterOp):
-            for inner in op.block.ops:
-                assert not isinstance(inner, TFNodeOp) or is_on_target(inner)
+    for fn in graph_functions(module):  # loop and branch bodies too
+        for op in fn.body.block.ops:
+            if isinstance(op, TFNodeOp):
+                assert cpu_reason(op), f"{op.node_name} is on CPU without a reason"
+            elif isinstance(op, ClusterOp):
+                for inner in op.block.ops:
+                    assert not isinstance(inner, TFNodeOp) or is_on_target(inner)
 
 
 def test_resnet50_is_one_cluster(imported):

@@ -164,27 +164,19 @@ def inline_neuron_op_nodes(graph_def: graph_pb2.GraphDef, which=None) -> graph_p
         if node.op != NEURON_OP or (which is not None and not which(node)):
             kept.append(node)
             continue
-        inner = inner_graph(node)
-        feeds = {}
-        for name, outer in zip(node.attr["input_names"].list.s, node.input):
-            feeds[split_tensor_name(name.decode())[0]] = outer
+        feeds = _feeds(node)
         for index, name in enumerate(node.attr["output_names"].list.s):
             rename[node.name if index == 0 else f"{node.name}:{index}"] = name.decode()
             if index == 0:
                 rename[f"{node.name}:0"] = name.decode()
-        for inner_node in inner.node:
-            if inner_node.op == "Placeholder" and inner_node.name in feeds:
-                continue
-            copy = node_def_pb2.NodeDef()
-            copy.CopyFrom(inner_node)
-            del copy.input[:]
-            for i in inner_node.input:
-                control = i.startswith("^")
-                source, port = split_tensor_name(i.lstrip("^"))
-                if source in feeds:
-                    i = ("^" + split_tensor_name(feeds[source])[0]) if control else feeds[source]
-                copy.input.append(i)
-            kept.append(copy)
+
+        def graph_input(i: str) -> str:
+            source = split_tensor_name(i.lstrip("^"))[0]
+            if source not in feeds:
+                return i
+            return "^" + split_tensor_name(feeds[source])[0] if i.startswith("^") else feeds[source]
+
+        kept.extend(_inner_nodes(inner_graph(node), feeds, graph_input))
     for node in kept:
         new = node_def_pb2.NodeDef()
         new.CopyFrom(node)
@@ -203,6 +195,26 @@ def inline_neuron_op_nodes(graph_def: graph_pb2.GraphDef, which=None) -> graph_p
     return out
 
 
+def _feeds(node: node_def_pb2.NodeDef) -> dict[str, str]:
+    """A NeuronOp's inner Placeholder names -> the outside tensors that feed them."""
+    return {split_tensor_name(name.decode())[0]: outer
+            for name, outer in zip(node.attr["input_names"].list.s, node.input)}
+
+
+def _inner_nodes(inner: graph_pb2.GraphDef, feeds: dict[str, str], rewrite_input) -> list[node_def_pb2.NodeDef]:
+    """Copies of the embedded graph's nodes, but the fed Placeholders, with inputs rewritten."""
+    copies = []
+    for inner_node in inner.node:
+        if inner_node.op == "Placeholder" and inner_node.name in feeds:
+            continue
+        copy = node_def_pb2.NodeDef()
+        copy.CopyFrom(inner_node)
+        del copy.input[:]
+        copy.input.extend(rewrite_input(i) for i in inner_node.input)
+        copies.append(copy)
+    return copies
+
+
 def _inline_in_function(fdef, which, library) -> None:
     """As inline_neuron_op_nodes, inside a FunctionDef body, whose tensors are named
     `node:out_arg:index` rather than by flat port."""
@@ -213,8 +225,7 @@ def _inline_in_function(fdef, which, library) -> None:
             kept.append(node)
             continue
         inner = inner_graph(node)
-        feeds = {split_tensor_name(name.decode())[0]: outer
-                 for name, outer in zip(node.attr["input_names"].list.s, node.input)}
+        feeds = _feeds(node)
         inner_nodes = {n.name: n for n in inner.node}
 
         def function_name(tensor: str) -> str:
@@ -231,19 +242,12 @@ def _inline_in_function(fdef, which, library) -> None:
             rename[f"{node.name}:output_tensors:{index}"] = function_name(name.decode())
         first_output = function_name(node.attr["output_names"].list.s[0].decode())
         rename["^" + node.name] = "^" + first_output.split(":")[0]
-        for inner_node in inner.node:
-            if inner_node.op == "Placeholder" and inner_node.name in feeds:
-                continue
-            copy = node_def_pb2.NodeDef()
-            copy.CopyFrom(inner_node)
-            del copy.input[:]
-            for i in inner_node.input:
-                if i.startswith("^"):
-                    source = i[1:]
-                    copy.input.append("^" + feeds[source].lstrip("^").split(":")[0] if source in feeds else i)
-                else:
-                    copy.input.append(function_name(i))
-            kept.append(copy)
+        def body_input(i: str) -> str:
+            if not i.startswith("^"):
+                return function_name(i)
+            return "^" + feeds[i[1:]].lstrip("^").split(":")[0] if i[1:] in feeds else i
+
+        kept.extend(_inner_nodes(inner, feeds, body_input))
     del fdef.node_def[:]
     for node in kept:
         inputs = [rename.get(i, i) for i in node.input]

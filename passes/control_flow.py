@@ -127,13 +127,6 @@ def refresh_function_type(fn: func.FuncOp) -> None:
     fn.function_type = FunctionType.from_lists([a.type for a in fn.args], [v.type for v in ret.operands])
 
 
-def _replace_function(old: func.FuncOp, new: func.FuncOp, functions: dict[str, func.FuncOp]) -> None:
-    old.parent.insert_op_before(new, old)
-    old.detach()
-    old.erase()
-    functions[new.sym_name.data] = new
-
-
 def join_element_shapes(a: Shape, b: Shape) -> Shape:
     """Element shapes of a TensorList seen in two places. An unknown dim (a list reserved
     with element_shape -1) says nothing about the items, so a known dim wins over it; two
@@ -145,16 +138,38 @@ def join_element_shapes(a: Shape, b: Shape) -> Shape:
     return tuple(y if x < 0 else x if y < 0 or x == y else -1 for x, y in zip(a, b))
 
 
+class Specializations:
+    """The functions of one shape-inference run, and each as it was when the run first
+    specialized it. A loop inside a body is specialized while the body is tried; when that try
+    is rejected (a loop-carried shape widens), the next try must start from the inner loop's
+    body as it was, never from one specialized to shapes that no longer hold."""
+
+    def __init__(self, functions: dict[str, func.FuncOp]):
+        self.functions = functions
+        self.bases: dict[str, func.FuncOp] = {}
+
+    def base(self, fn: func.FuncOp) -> func.FuncOp:
+        return self.bases.setdefault(fn.sym_name.data, fn)
+
+    def replace(self, old: func.FuncOp, new: func.FuncOp) -> None:
+        old.parent.insert_op_before(new, old)
+        old.detach()
+        if old is not self.bases.get(old.sym_name.data):
+            old.erase()  # a base stays alive, detached, for later tries
+        self.functions[new.sym_name.data] = new
+
+
 def _trial(fn: func.FuncOp, arg_types: Sequence[Attribute], batched: Sequence[bool],
-           elements: Sequence[Shape], infer: InferFunction) -> tuple[func.FuncOp, list[Shape]]:
-    trial = fn.clone()
+           elements: Sequence[Shape], infer: InferFunction,
+           specializations: Specializations) -> tuple[func.FuncOp, list[Shape]]:
+    trial = specializations.base(fn).clone()
     set_argument_types(trial, arg_types)
     returned_elements = infer(trial, batched, elements)
     refresh_function_type(trial)
     return trial, returned_elements
 
 
-def specialize_while(op: TFNodeOp, functions: dict[str, func.FuncOp], counts: Counter,
+def specialize_while(op: TFNodeOp, specializations: Specializations, counts: Counter,
                      batched: Sequence[bool], elements: Sequence[Shape],
                      infer: InferFunction) -> tuple[list[Attribute], list[Shape]] | None:
     """Specialize a While's body and cond to the shapes it is given; returns the loop's result
@@ -162,6 +177,7 @@ def specialize_while(op: TFNodeOp, functions: dict[str, func.FuncOp], counts: Co
     body_attr, cond_attr = op.attributes.get("body"), op.attributes.get("cond")
     if not isinstance(body_attr, FuncAttr) or not isinstance(cond_attr, FuncAttr):
         return None
+    functions = specializations.functions
     body, cond = functions.get(body_attr.function_name), functions.get(cond_attr.function_name)
     if body is None or cond is None or counts[body.sym_name.data] > 1 or counts[cond.sym_name.data] > 1:
         return None
@@ -170,27 +186,27 @@ def specialize_while(op: TFNodeOp, functions: dict[str, func.FuncOp], counts: Co
         return None
     elements = list(elements)
     for _ in range(MAX_WIDENINGS):
-        trial, returned_elements = _trial(body, arg_types, batched, elements, infer)
+        trial, returned_elements = _trial(body, arg_types, batched, elements, infer, specializations)
         returned = data_result_types(trial)
         if len(returned) != len(arg_types):
             return None
         widened = [join_types(a, r) for a, r in zip(arg_types, returned)]
         widened_elements = [join_element_shapes(a, r) for a, r in zip(elements, returned_elements)]
         if widened == arg_types and widened_elements == elements:
-            _replace_function(body, trial, functions)
-            _replace_function(cond, _trial(cond, arg_types, batched, elements, infer)[0], functions)
+            specializations.replace(body, trial)
+            specializations.replace(cond, _trial(cond, arg_types, batched, elements, infer, specializations)[0])
             return arg_types, elements
         arg_types, elements = widened, widened_elements
     return None
 
 
-def specialize_branches(op: TFNodeOp, functions: dict[str, func.FuncOp], counts: Counter,
+def specialize_branches(op: TFNodeOp, specializations: Specializations, counts: Counter,
                         batched: Sequence[bool], elements: Sequence[Shape],
                         infer: InferFunction) -> tuple[list[Attribute], list[Shape]] | None:
     """Specialize an If's or Case's branches to their inputs (all operands but the first);
     returns the op's result types and list element shapes (joined over the branches)."""
     names = body_names(op)
-    branches = [functions.get(name) for name in names]
+    branches = [specializations.functions.get(name) for name in names]
     if not branches or any(b is None or counts[b.sym_name.data] > 1 for b in branches):
         return None
     arg_types = [v.type for v in op.data_operands[1:]]
@@ -199,9 +215,9 @@ def specialize_branches(op: TFNodeOp, functions: dict[str, func.FuncOp], counts:
     results: list[Attribute] | None = None
     result_elements: list[Shape] = []
     for branch in branches:
-        trial, returned_elements = _trial(branch, arg_types, batched[1:], elements[1:], infer)
+        trial, returned_elements = _trial(branch, arg_types, batched[1:], elements[1:], infer, specializations)
         returned = data_result_types(trial)
-        _replace_function(branch, trial, functions)
+        specializations.replace(branch, trial)
         if results is None:
             results, result_elements = returned, returned_elements
         else:

@@ -33,8 +33,9 @@ from passes.control_flow import (
     CASE_OPS,
     CONTROL_FLOW_OPS,
     IF_OPS,
-    data_returns,
     WHILE_OPS,
+    Specializations,
+    data_returns,
     private_functions,
     reference_counts,
     specialize_branches,
@@ -133,14 +134,14 @@ class _Bodies:
 
     module: ModuleOp
     fallbacks: Counter
-    _functions: dict | None = None
+    _specializations: Specializations | None = None
     _counts: Counter | None = None
 
     @property
-    def functions(self) -> dict:
-        if self._functions is None:
-            self._functions = private_functions(self.module)
-        return self._functions
+    def specializations(self) -> Specializations:
+        if self._specializations is None:
+            self._specializations = Specializations(private_functions(self.module))
+        return self._specializations
 
     @property
     def counts(self) -> Counter:
@@ -158,9 +159,10 @@ class _Bodies:
 
     def specialize(self, op: TFNodeOp, batched: list[bool], elements: list[Shape]):
         if op.tf_type in WHILE_OPS:
-            return specialize_while(op, self.functions, self.counts, batched, elements, self.infer_function)
+            return specialize_while(op, self.specializations, self.counts, batched, elements, self.infer_function)
         if op.tf_type in IF_OPS | CASE_OPS:
-            return specialize_branches(op, self.functions, self.counts, batched, elements, self.infer_function)
+            return specialize_branches(op, self.specializations, self.counts, batched, elements,
+                                       self.infer_function)
         return None
 
 
@@ -209,7 +211,10 @@ class _Inference:
             )
             if specialized is not None:
                 types, elements = specialized
-                new = [tf_shape(t) for t in types]
+                # The bodies decide: shapes recorded on a loop's outputs at export can be stale
+                # (a frozen variable's output still carries its resource handle's scalar shape).
+                for result, new_type in zip(list(op.data_results), types):
+                    retype(result, tensor_type(element_type(result.type), tf_shape(new_type)))
                 self.element_shapes.update(
                     {r: e for r, e in zip(op.data_results, elements) if e is not None}
                 )

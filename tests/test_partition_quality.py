@@ -178,3 +178,42 @@ def test_einsum_and_embedding_rewrites_compute_what_tensorflow_computes(tmp_path
     for key in ("lookup32", "lookup64"):
         np.testing.assert_array_equal(expected[key], actual[key])
     assert os.path.isdir(out) and tf.saved_model.contains_saved_model(out)
+
+
+def _build_nested_loops(path: str) -> None:
+    """A loop in a loop: the inner one reads a weight, the outer one carries a tensor that
+    grows at each step (its shape widens to ?x4 while the body is specialized)."""
+    import tensorflow as tf
+
+    class Nested(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.random.RandomState(0).rand(4, 4).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def __call__(self, x):
+            def outer(i, y, acc):
+                def inner(j, z):
+                    return j + 1, tf.tanh(tf.matmul(z, self.w))
+
+                _, z = tf.while_loop(lambda j, z: j < 2, inner, [0, y])
+                return i + 1, z, tf.concat([acc, z], axis=0)
+
+            _, y, acc = tf.while_loop(
+                lambda i, y, a: i < 3, outer, [0, x, tf.zeros([0, 4])],
+                shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 4]), tf.TensorShape([None, 4])],
+            )
+            return {"y": y, "acc": tf.reduce_sum(acc, axis=0, keepdims=True)}
+
+    module = Nested()
+    tf.saved_model.save(module, path, signatures=module.__call__)
+
+
+def test_nested_loops_with_a_growing_loop_carried_tensor(tmp_path, fake_neuron_cc):
+    model, out, inlined = (str(tmp_path / n) for n in ("nested", "compiled", "inlined"))
+    _build_nested_loops(model)
+    report = tfn.saved_model.compile(model, out, neuron_cc=fake_neuron_cc, progress=False)
+    assert report["NumCompiledClusters"] == report["NumClusters"] >= 1  # the inner loop's matmul/tanh
+    tfn.saved_model.inline_neuron_ops(out, inlined)
+    feeds = random_feeds(model)
+    assert_same_outputs(run_signature(model, feeds), run_signature(inlined, feeds), rtol=1e-4)

@@ -36,7 +36,7 @@ def ops_between_clusters(block) -> list:
 def explain_module(module: ModuleOp) -> dict:
     """{"cuts": [{node, op_type, reason}], "cpu": [{op_type, reason, count, nodes}],
     "clusters": [{name, ops, op_types, inputs, outputs}]}."""
-    from passes._util import cpu_reason, entry_function
+    from passes._util import entry_function
     from passes.control_flow import graph_functions
 
     entry = entry_function(module)
@@ -48,7 +48,7 @@ def explain_module(module: ModuleOp) -> dict:
         where = "" if fn is entry else fn.sym_name.data
         _explain_block(fn.body.block, where, cpu, nodes, clusters)
         cuts.extend(
-            {"node": op.node_name, "op_type": op.tf_type, "reason": cpu_reason(op) or "not placed by legalize",
+            {"node": op.node_name, "op_type": op.tf_type, "reason": _reason(op),
              **({"function": where} if where else {})}
             for op in ops_between_clusters(fn.body.block)
         )
@@ -59,12 +59,16 @@ def explain_module(module: ModuleOp) -> dict:
     return {"cuts": cuts, "cpu": rows, "clusters": clusters}
 
 
-def _explain_block(block, where: str, cpu: Counter, nodes: dict, clusters: list) -> None:
+def _reason(op: TFNodeOp) -> str:
     from passes._util import cpu_reason
 
+    return cpu_reason(op) or "not placed by legalize"
+
+
+def _explain_block(block, where: str, cpu: Counter, nodes: dict, clusters: list) -> None:
     for op in block.ops:
         if isinstance(op, TFNodeOp):
-            key = (op.tf_type, cpu_reason(op) or "not placed by legalize")
+            key = (op.tf_type, _reason(op))
             cpu[key] += 1
             nodes.setdefault(key, []).append(op.node_name)
         elif isinstance(op, ClusterOp):

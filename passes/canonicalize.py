@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, FunctionType, ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.passes import ModulePass
 
 from nir.ir.shapes import tensor_type
@@ -32,7 +32,7 @@ from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
 from nir.passmanager.registry import register_pass
 from passes._util import const_value, entry_function
-from passes.control_flow import CONTROL_RET, graph_functions
+from passes.control_flow import CONTROL_RET, graph_functions, refresh_function_type
 from passes.dce import is_stateful, remove_dead_ops
 from passes.shape_functions import MAX_VALUE_ELEMENTS, VALUE_FUNCTIONS
 
@@ -88,38 +88,29 @@ def fold_constant_op(op: TFNodeOp) -> bool:
     return True
 
 
-def drop_pure_control_returns(fn: func.FuncOp) -> None:
+def drop_pure_control_returns(fn: func.FuncOp, orders_effects: dict) -> None:
     """A control-flow body's control returns that name side-effect-free ops order nothing:
     tf.function lists every variable read there, and the control use would keep those reads
-    (which freezing turned into Identity ops on weights) out of the body's clusters."""
+    (which freezing turned into Identity ops on weights) out of the body's clusters.
+    `orders_effects` is what drop_pure_control_edges found for the body's ops."""
     ret = fn.body.block.last_op
     if fn.res_attrs is None:
         return
     kept_values, kept_attrs = [], []
     for value, attrs in zip(ret.operands, fn.res_attrs.data):
-        owner = value.owner
-        if CONTROL_RET in attrs.data and isinstance(owner, TFNodeOp) and not _orders_effects(owner):
+        if CONTROL_RET in attrs.data and not orders_effects.get(value.owner, True):
             continue
         kept_values.append(value)
         kept_attrs.append(attrs)
     if len(kept_values) != len(ret.operands):
         ret.operands = kept_values
         fn.res_attrs = ArrayAttr(kept_attrs) if kept_attrs else None
-        fn.function_type = FunctionType.from_lists(fn.function_type.inputs.data, [v.type for v in kept_values])
+        refresh_function_type(fn)
 
 
-def _orders_effects(op: TFNodeOp, seen: set | None = None) -> bool:
-    """Whether `op` has a side effect or waits (through data or control) for one."""
-    seen = set() if seen is None else seen
-    if op in seen:
-        return False
-    seen.add(op)
-    if is_stateful(op.tf_type):
-        return True
-    return any(isinstance(v.owner, TFNodeOp) and _orders_effects(v.owner, seen) for v in op.operands)
-
-
-def drop_pure_control_edges(block) -> None:
+def drop_pure_control_edges(block) -> dict:
+    """Drops the control edges that order nothing; returns, for each op, whether it has a side
+    effect or waits (through data or control) for one."""
     orders_effects: dict = {}
     for op in block.ops:
         if not isinstance(op, TFNodeOp):
@@ -131,9 +122,9 @@ def drop_pure_control_edges(block) -> None:
         if len(kept) != len(op.control_operands):
             op.operands = [*op.data_operands, *kept]
         orders_effects[op] = is_stateful(op.tf_type) or any(
-orders_effects.get(v.owner, False)
-            for v in op.operands
+            orders_effects.get(v.owner, False) for v in op.operands
         )
+    return orders_effects
 
 
 @register_pass
@@ -148,12 +139,12 @@ class CanonicalizePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         entry = entry_function(op)
         for fn in graph_functions(op):
+            orders_effects = drop_pure_control_edges(fn.body.block)
             if fn is not entry:
-                drop_pure_control_returns(fn)
-            self.canonicalize_block(fn.body.block)
+                drop_pure_control_returns(fn, orders_effects)
+            self.fold_block(fn.body.block)
 
-    def canonicalize_block(self, block) -> None:
-        drop_pure_control_edges(block)
+    def fold_block(self, block) -> None:
         for graph_op in list(block.ops):
             if not isinstance(graph_op, TFNodeOp):
                 continue

@@ -166,7 +166,7 @@ def evaluate(plan: _FoldPlan, wanted: list[SSAValue]) -> dict[SSAValue, np.ndarr
     import tensorflow as tf
     from tensorflow.core.framework import graph_pb2
 
-    from frontends.tensorflow.exporter import node_def_of
+    from frontends.tensorflow.exporter import drop_dangling_colocation, node_def_of
 
     to_run = [v for v in wanted if v not in plan.known]
     values = {v: plan.known[v] for v in wanted if v in plan.known}
@@ -182,21 +182,19 @@ def evaluate(plan: _FoldPlan, wanted: list[SSAValue]) -> dict[SSAValue, np.ndarr
                 tensor = tf.make_tensor_proto(plan.known[result])
                 const.attr["dtype"].type = tensor.dtype
                 const.attr["value"].tensor.CopyFrom(tensor)
-                names[result] = const.name
+                names[result] = f"{const.name}:0"
             continue
-        inputs = [names[v] for v in op.data_operands]
-        node = node_def_of(op, inputs)
+        node = node_def_of(op, [names[v] for v in op.data_operands])
         node.ClearField("device")
-        if "_class" in node.attr:  # colocation with nodes outside the folded subgraph
-            del node.attr["_class"]
         graph_def.node.append(node)
         for port, result in enumerate(op.data_results):
-            names[result] = op.node_name if port == 0 else f"{op.node_name}:{port}"
+            names[result] = f"{op.node_name}:{port}"
+    drop_dangling_colocation(graph_def)  # colocations with nodes outside the folded subgraph
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     with tf.compat.v1.Session(graph=graph) as session:
-        fetched = session.run([names[v] if ":" in names[v] else names[v] + ":0" for v in to_run])
+        fetched = session.run([names[v] for v in to_run])
     values.update(zip(to_run, (np.asarray(f) for f in fetched)))
     return values
 

@@ -14,11 +14,11 @@ op is not specialized: the ops may pass different shapes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FunctionType, ModuleOp
-from xdsl.ir import Attribute
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FunctionType, ModuleOp
+from xdsl.ir import Attribute, SSAValue
 
 from nir.ir.module import entry_function
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
@@ -83,22 +83,55 @@ def loop_conditions(module: ModuleOp) -> set[str]:
     return names
 
 
+def _named_functions(value: Attribute) -> Iterator[str]:
+    """Functions an attribute names, at any depth (a `#tf.func` inside a list, a dict, or the
+    attributes of another `#tf.func`)."""
+    if isinstance(value, FuncAttr):
+        yield value.function_name
+        yield from _named_functions(value.attrs)
+    elif isinstance(value, ListAttr):
+        for item in value.items.data:
+            yield from _named_functions(item)
+    elif isinstance(value, ArrayAttr):
+        for item in value.data:
+            yield from _named_functions(item)
+    elif isinstance(value, DictionaryAttr):
+        for item in value.data.values():
+            yield from _named_functions(item)
+
+
 def reference_counts(module: ModuleOp) -> Counter:
-    """How many ops name each function in an attribute."""
+    """How many ops refer to each private function: through an attribute, or by having the
+    function's name as their op type (a direct call)."""
+    names = set(private_functions(module))
     counts: Counter = Counter()
     for op in module.walk():
-        if isinstance(op, TFNodeOp) and any(isinstance(v, (FuncAttr, ListAttr)) for v in op.attributes.values()):
-            counts.update(body_names(op))
+        if not isinstance(op, TFNodeOp):
+            continue
+        if op.tf_type in names:
+            counts[op.tf_type] += 1
+        for value in op.attributes.values():
+            counts.update(_named_functions(value))
     return counts
 
 
-def data_returns(fn: func.FuncOp) -> list:
+def _control_return_flags(fn: func.FuncOp) -> list[bool]:
+    ret = fn.body.block.last_op
+    if fn.res_attrs is None:
+        return [False] * len(ret.operands)
+    return [CONTROL_RET in attrs.data for attrs in fn.res_attrs.data]
+
+
+def data_returns(fn: func.FuncOp) -> list[SSAValue]:
     """The values a function returns, without its control returns."""
     ret = fn.body.block.last_op
-    flags = [False] * len(ret.operands)
-    if fn.res_attrs is not None:
-        flags = [CONTROL_RET in attrs.data for attrs in fn.res_attrs.data]
-    return [v for v, is_control in zip(ret.operands, flags) if not is_control]
+    return [v for v, is_control in zip(ret.operands, _control_return_flags(fn)) if not is_control]
+
+
+def control_returns(fn: func.FuncOp) -> list[SSAValue]:
+    """The control tokens a function returns (its FunctionDef's control_ret)."""
+    ret = fn.body.block.last_op
+    return [v for v, is_control in zip(ret.operands, _control_return_flags(fn)) if is_control]
 
 
 def data_result_types(fn: func.FuncOp) -> list[Attribute]:

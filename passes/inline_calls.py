@@ -26,17 +26,18 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
-from xdsl.ir import Attribute, Block, SSAValue
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 
-from nir.ir.tf_attrs import FuncAttr, ListAttr, PlaceholderAttr
+from nir.ir.module import entry_function
+from nir.ir.tf_attrs import FuncAttr, PlaceholderAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 from nir.passmanager.registry import register_pass
+from passes.control_flow import control_returns, data_returns, private_functions, reference_counts
 
 NOT_INLINED = "nir.not_inlined"
 CALL_OPS = frozenset({"StatefulPartitionedCall", "PartitionedCall"})
-CONTROL_RET = "tf.control_ret"
 MAX_DEPTH = 32  # nested calls deeper than this are taken for recursion
 
 
@@ -75,26 +76,9 @@ def why_not_inlinable(call: TFNodeOp, callee: str, functions: dict[str, func.Fun
     if any(getattr(a, "element_type", None) != getattr(v.type, "element_type", None)
            for a, v in zip(arg_types, call.data_operands)):
         return f"the call passes other dtypes than function '{callee}' takes"
-    if len(_data_returns(fn)) != len(call.data_results):
-        return f"function '{callee}' returns {len(_data_returns(fn))} values, the call has {len(call.data_results)}"
+    if len(data_returns(fn)) != len(call.data_results):
+        return f"function '{callee}' returns {len(data_returns(fn))} values, the call has {len(call.data_results)}"
     return None
-
-
-def _data_returns(fn: func.FuncOp) -> list[SSAValue]:
-    ret = fn.body.block.last_op
-    return [v for v, is_control in zip(ret.operands, _control_flags(fn)) if not is_control]
-
-
-def _control_returns(fn: func.FuncOp) -> list[SSAValue]:
-    ret = fn.body.block.last_op
-    return [v for v, is_control in zip(ret.operands, _control_flags(fn)) if is_control]
-
-
-def _control_flags(fn: func.FuncOp) -> list[bool]:
-    count = len(fn.body.block.last_op.operands)
-    if fn.res_attrs is None:
-        return [False] * count
-    return [CONTROL_RET in attrs.data for attrs in fn.res_attrs.data]
 
 
 def _unique_name(wanted: str, taken: set[str]) -> str:
@@ -131,11 +115,11 @@ def inline_call(call: TFNodeOp, fn: func.FuncOp, taken: set[str]) -> list[TFNode
             copy.operands = [*copy.operands, gate.control]
         block.insert_op_before(copy, call)
         cloned.append(copy)
-    results = [mapping.get(v, v) for v in _data_returns(fn)]
+    results = [mapping.get(v, v) for v in data_returns(fn)]
     for old, new in zip(call.data_results, results):
         old.replace_all_uses_with(new)
     if call.control.uses:
-        waits = [mapping.get(v, v) for v in _control_returns(fn)]
+        waits = [mapping.get(v, v) for v in control_returns(fn)]
         waits += [r.owner.control for r in results if isinstance(r.owner, TFNodeOp)]
         done = create_tf_op("NoOp", call.node_name, [], [], control_operands=list(dict.fromkeys(waits)),
                             device=call.device)
@@ -169,42 +153,17 @@ def inline_calls_in(block: Block, functions: dict[str, func.FuncOp]) -> int:
     return inlined
 
 
-def referenced_functions(module: ModuleOp, functions: dict[str, func.FuncOp]) -> set[str]:
-    """Functions named by a `#tf.func` attribute or as an op type anywhere in the module."""
-    found: set[str] = set()
-
-    def visit(value: Attribute) -> None:
-        if isinstance(value, FuncAttr):
-            found.add(value.function_name)
-            visit(value.attrs)
-        elif isinstance(value, ListAttr):
-            for item in value.items.data:
-                visit(item)
-        elif isinstance(value, (ArrayAttr,)):
-            for item in value.data:
-                visit(item)
-        elif isinstance(value, DictionaryAttr):
-            for item in value.data.values():
-                visit(item)
-
-    for op in module.walk():
-        if isinstance(op, TFNodeOp):
-            if op.tf_type in functions:
-                found.add(op.tf_type)
-            for value in op.attributes.values():
-                visit(value)
-    return found
-
-
-def remove_unreferenced_functions(module: ModuleOp, entry: func.FuncOp) -> None:
+def remove_unreferenced_functions(module: ModuleOp) -> None:
+    """Functions nothing refers to any more go (repeatedly: a removed function may have been
+    the last to call another)."""
     while True:
-        functions = {f.sym_name.data: f for f in module.ops if isinstance(f, func.FuncOp) and f is not entry}
-        unused = set(functions) - referenced_functions(module, functions)
+        counts = reference_counts(module)
+        unused = [fn for name, fn in private_functions(module).items() if not counts[name]]
         if not unused:
             return
-        for name in unused:
-            functions[name].detach()
-            functions[name].erase()
+        for fn in unused:
+            fn.detach()
+            fn.erase()
 
 
 @register_pass
@@ -215,12 +174,9 @@ class InlineCallsPass(ModulePass):
     name = "inline-calls"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from nir.ir.module import entry_function
-
-        entry = entry_function(op)
-        functions = {f.sym_name.data: f for f in op.ops if isinstance(f, func.FuncOp) and f is not entry}
+        functions = private_functions(op)
         total = 0
-        for fn in [entry, *functions.values()]:
+        for fn in [entry_function(op), *functions.values()]:
             total += inline_calls_in(fn.body.block, functions)
         if total:
-            remove_unreferenced_functions(op, entry)
+            remove_unreferenced_functions(op)

@@ -38,6 +38,7 @@ from passes.control_flow import (
     data_returns,
     private_functions,
     reference_counts,
+    refresh_function_type,
     specialize_branches,
     specialize_while,
 )
@@ -123,6 +124,8 @@ def _merged(a: Shape, b: Shape) -> Shape:
     if b is None or len(a) != len(b):
         return tuple(a)
     return tuple(x if x >= 0 else y for x, y in zip(a, b))
+
+
 # Ops whose results describe a tensor rather than hold its data: never batched.
 _METADATA_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 
@@ -296,7 +299,7 @@ def infer_shapes(module: ModuleOp) -> Counter:
     inference = _Inference({}, bodies.fallbacks, batched_arguments(fn), bodies)
     for graph_op in graph_ops(fn):
         inference.infer(graph_op)
-    _refresh_signature(fn)
+    refresh_function_type(fn)  # the returned values are more precise now
     return inference.fallbacks
 
 
@@ -329,12 +332,3 @@ def batched_arguments(fn) -> set[SSAValue]:
         if isinstance(attrs.data.get(BATCH_AXIS), IntegerAttr) and attrs.data[BATCH_AXIS].value.data == 0
     }
 
-
-def _refresh_signature(fn) -> None:
-    """Keep the function type in step with the (now more precise) returned values."""
-    from xdsl.dialects.builtin import FunctionType
-
-    ret = fn.body.block.last_op
-    fn.function_type = FunctionType.from_lists(
-        [a.type for a in fn.args], [v.type for v in ret.operands]
-    )

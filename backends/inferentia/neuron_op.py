@@ -18,7 +18,7 @@ from tensorflow.core.framework import graph_pb2, node_def_pb2, op_def_pb2
 from frontends.tensorflow.attrs import dims_to_shape_proto
 from frontends.tensorflow.exporter import GraphNames, drop_dangling_colocation, emit_graph_op
 from frontends.tensorflow.importer import split_tensor_name
-from frontends.tensorflow.opdefs import op_def_for, output_args, register_op_def
+from frontends.tensorflow.opdefs import function_output_names, register_op_def
 from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.shapes import element_type, tf_shape
@@ -189,9 +189,10 @@ def inline_neuron_op_nodes(graph_def: graph_pb2.GraphDef, which=None) -> graph_p
                 new.input.append(_strip_port0(rename.get(i, i)))
         out.node.append(new)
     drop_dangling_colocation(out)
+    library = {f.signature.name: f for f in out.library.function}
     for fdef in out.library.function:
         if any(n.op == NEURON_OP and (which is None or which(n)) for n in fdef.node_def):
-            _inline_in_function(fdef, which, {f.signature.name: f for f in out.library.function})
+            _inline_in_function(fdef, which, library)
     return out
 
 
@@ -232,11 +233,7 @@ def _inline_in_function(fdef, which, library) -> None:
             source, port = split_tensor_name(tensor)
             if source in feeds:
                 return feeds[source]
-            producer = inner_nodes[source]
-            for arg in output_args(op_def_for(producer.op, library), producer.attr):
-                if arg.start <= port < arg.start + len(arg.dtypes):
-                    return f"{source}:{arg.name}:{port - arg.start}"
-            raise ValueError(f"'{tensor}' names no output of '{source}'")
+            return function_output_names(inner_nodes[source], library)[port]
 
         for index, name in enumerate(node.attr["output_names"].list.s):
             rename[f"{node.name}:output_tensors:{index}"] = function_name(name.decode())

@@ -31,7 +31,7 @@ from frontends.tensorflow.importer import (
     SignatureInfo,
     TensorSpec,
 )
-from frontends.tensorflow.opdefs import op_def_for, output_args
+from frontends.tensorflow.opdefs import function_output_names
 from nir.errors import NirError
 from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.module import entry_function
@@ -290,10 +290,8 @@ def _lower_cluster_in_function(
     flat_names = {}
     for node in scratch.node:
         fdef.node_def.append(node)
-        for arg in output_args(op_def_for(node.op, signatures), node.attr):
-            for index in range(len(arg.dtypes)):
-                port = arg.start + index
-                flat_names[node.name if port == 0 else f"{node.name}:{port}"] = f"{node.name}:{arg.name}:{index}"
+        for port, name in enumerate(function_output_names(node, signatures)):
+            flat_names[node.name if port == 0 else f"{node.name}:{port}"] = name
     for result in cluster.outputs:
         names[result] = flat_names[names[result]]
 
@@ -305,9 +303,6 @@ def _name_function_outputs(
     names: dict[SSAValue, str],
 ) -> None:
     """FunctionDef bodies name outputs 'node:out_arg:index', not by flat port."""
-    op_def = op_def_for(node.op, signatures)
-    for arg in output_args(op_def, node.attr):
-        for index in range(len(arg.dtypes)):
-            names[op.data_results[arg.start + index]] = f"{node.name}:{arg.name}:{index}"
+    names.update(zip(op.data_results, function_output_names(node, signatures)))
     names[op.control] = "^" + node.name
 

@@ -81,6 +81,17 @@ def _attr(
     raise UnknownOpError(f"op '{op_def.name}' needs attribute '{name}', which the node lacks")
 
 
+def function_output_names(
+    node: node_def_pb2.NodeDef, library: Mapping[str, function_pb2.FunctionDef]
+) -> list[str]:
+    """The names a FunctionDef body gives the node's outputs, by flat port: 'node:out_arg:index'."""
+    return [
+        f"{node.name}:{arg.name}:{index}"
+        for arg in output_args(op_def_for(node.op, library), node.attr)
+        for index in range(len(arg.dtypes))
+    ]
+
+
 def node_output_dtypes(
     node: node_def_pb2.NodeDef, library: Mapping[str, function_pb2.FunctionDef]
 ) -> list[int]:

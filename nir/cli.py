@@ -1,7 +1,8 @@
 """The `nir` command: compile, opt, explain, import, relift, inline, example.
 
 Exit codes: 0 success; 1 error (bad input, failed pass, strict-mode compile failure);
-3 partial (the model was written, but some clusters were not compiled and run on CPU);
+3 partial (the model was written, but some clusters were not compiled and run on CPU, or the
+pipeline produced no cluster at all);
 130 interrupted.
 """
 
@@ -25,7 +26,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signature-def-key", help="signature to compile (default: serving_default)")
     p.add_argument("--minimum-segment-size", type=int, default=2)
     p.add_argument("--no-fuse-ops", help="comma-separated node names forced onto CPU")
-    p.add_argument("--force-fuse-ops", help="comma-separated node names forced onto Neuron")
+    p.add_argument("--force-fuse-ops", help="comma-separated node names placed on Neuron even if their op type is not in the table")
+    p.add_argument("--supported-op-types", help="comma-separated op types replacing the target's op table")
+    p.add_argument("--neuron-cc", help="path of neuron-cc, also asked for its op table (default: found on PATH)")
     p.add_argument("--input-shapes", help="'name:1x224x224x3;other:1x128' (model_shape_feed_dict)")
     p.add_argument("--pipeline", help="pass pipeline string replacing the default pipeline")
     p.add_argument("--dump-dir", help="write the IR before and after every pass here")
@@ -52,6 +55,8 @@ def _cmd_compile(args) -> int:
         minimum_segment_size=args.minimum_segment_size,
         no_fuse_ops=_csv(args.no_fuse_ops),
         force_fuse_ops=_csv(args.force_fuse_ops),
+        supported_op_types=_csv(args.supported_op_types),
+        max_num_compilers=args.max_num_compilers,
         compiler_args=args.compiler_args.split() if args.compiler_args else None,
         compiler_workdir=args.compiler_workdir,
         dynamic_batch_size=args.dynamic_batch_size,
@@ -63,7 +68,8 @@ def _cmd_compile(args) -> int:
         print_ir_after_all=args.print_ir_after_all,
     )
     print(json.dumps(report, indent=2, sort_keys=True))
-    if report["NumCompiledClusters"] < report["NumClusters"]:
+    # No cluster at all is not a success either: nothing will run on the accelerator.
+    if report["NumClusters"] == 0 or report["NumCompiledClusters"] < report["NumClusters"]:
         return EXIT_PARTIAL
     return EXIT_OK
 
@@ -73,11 +79,13 @@ def _cmd_explain(args) -> int:
     from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
 
     module, loaded = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
+    from backends.inferentia.target import find_neuron_cc
     from nir.saved_model import _input_shapes
 
     pipeline = args.pipeline or default_pipeline(
         args.batch_size, _input_shapes(_shape_feed(args.input_shapes), None, loaded.signature),
         args.minimum_segment_size, _csv(args.no_fuse_ops), _csv(args.force_fuse_ops),
+        _csv(args.supported_op_types), neuron_cc=find_neuron_cc(args.neuron_cc),
     )
     run_pipeline(module, pipeline, dump_dir=args.dump_dir)
     report = explain_module(module)
@@ -177,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compiler-timeout", type=float, default=18000)
     p.add_argument("--dynamic-batch-size", action="store_true")
     p.add_argument("--strict", action="store_true", help="fail unless every cluster compiles")
-    p.add_argument("--neuron-cc", help="path of neuron-cc (default: found on PATH)")
+    p.add_argument("--max-num-compilers", type=int, help="neuron-cc processes at once (default: CPUs, 4 GB each)")
     p.set_defaults(run=_cmd_compile)
 
     p = sub.add_parser("explain", help="report why ops stay on CPU and what each cluster holds")

@@ -22,6 +22,7 @@ def default_pipeline(
     force_fuse_ops: Iterable[str] = (),
     supported_op_types: Iterable[str] = (),
     dynamic_batch: bool = False,
+    neuron_cc: str | None = None,
 ) -> str:
     def quoted(values: Iterable[str]) -> str:
         return ",".join(f'"{v}"' for v in values)
@@ -34,6 +35,8 @@ def default_pipeline(
     ):
         if values:
             legalize += f" {option}={quoted(values)}"
+    if neuron_cc:
+        legalize += f' neuron-cc="{neuron_cc}"'
     return DEFAULT_PIPELINE.format(
         batch_size=batch_size,
         input_shapes=f' input-shapes="{input_shapes}"' if input_shapes else "",

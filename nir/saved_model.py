@@ -36,30 +36,49 @@ class _Flags:
 
     must_compile: bool
     workdir: str | None
-    verbose: int | None
+    verbose: str | None
     extra_args: tuple[str, ...]
 
 
+VERBOSE_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+
+
 def _neuron_cc_flags() -> _Flags:
-    tokens = shlex.split(os.environ.get("NEURON_CC_FLAGS", ""))
+    """--must-compile, --workdir DIR and --verbose LEVEL (also as --opt=value) are nir's; every
+    other token goes to neuron-cc after compiler_args, as the original passes them."""
+    try:
+        tokens = shlex.split(os.environ.get("NEURON_CC_FLAGS", ""))
+    except ValueError as err:
+        raise NirInputError(f"NEURON_CC_FLAGS cannot be split into arguments ({err}); check its quotes") from None
     must_compile, workdir, verbose, extra = False, None, None, []
     i = 0
     while i < len(tokens):
-        token = tokens[i]
-        if token == "--must-compile":
+        option, has_value, value = tokens[i].partition("=")
+        if option == "--must-compile" and not has_value:
             must_compile = True
-        elif token in ("--workdir", "--verbose") and i + 1 < len(tokens):
-            if token == "--workdir":
-                workdir = tokens[i + 1]
+        elif option in ("--workdir", "--verbose"):
+            if not has_value:
+                if i + 1 >= len(tokens):
+                    raise NirInputError(f"NEURON_CC_FLAGS: {option} needs a value")
+                value = tokens[i + 1]
+                i += 1
+            if option == "--workdir":
+                workdir = value
             else:
-                verbose = int(tokens[i + 1])
-            i += 1
-        elif token.startswith("--workdir="):
-            workdir = token.split("=", 1)[1]
+                verbose = _verbose_level(value)
         else:
-            extra.append(token)
+            extra.append(tokens[i])
         i += 1
     return _Flags(must_compile, workdir, verbose, tuple(extra))
+
+
+def _verbose_level(value: str) -> str:
+    if value.upper() in VERBOSE_LEVELS or value.isdigit():
+        return value
+    raise NirInputError(
+        f"NEURON_CC_FLAGS: --verbose takes one of {', '.join(VERBOSE_LEVELS)} or a number "
+        f"(neuron-cc's log level), got '{value}'"
+    )
 
 
 def _info(message: str, *args) -> None:
@@ -168,23 +187,31 @@ def compile(  # noqa: A001 - the seed's name
     _check_batch_size(batch_size)
     if isinstance(minimum_segment_size, bool) or not isinstance(minimum_segment_size, int) or minimum_segment_size < 1:
         raise NirInputError(f"minimum_segment_size must be a positive integer, got {minimum_segment_size!r}")
+    if max_num_compilers is not None and (
+        isinstance(max_num_compilers, bool) or not isinstance(max_num_compilers, int) or max_num_compilers < 1
+    ):
+        raise NirInputError(f"max_num_compilers must be a positive integer, got {max_num_compilers!r}")
+    no_fuse_ops, force_fuse_ops = list(no_fuse_ops or ()), list(force_fuse_ops or ())
+    if both := sorted(set(no_fuse_ops) & set(force_fuse_ops)):
+        raise NirInputError(f"{both} are in both no_fuse_ops and force_fuse_ops; keep each name in one of them")
     check_new_model_dir(new_model_dir, model_dir)
+    path = find_neuron_cc(neuron_cc)
     flags = _neuron_cc_flags()
     strict = flags.must_compile if strict is None else strict
     strict = strict or not compiler_recovery
     compiler_workdir = compiler_workdir or flags.workdir
     compiler_args = [*(compiler_args or ()), *flags.extra_args]
     if flags.verbose is not None:
-        compiler_args += ["--verbose", str(flags.verbose)]
+        compiler_args += ["--verbose", flags.verbose]
 
     module, loaded = import_saved_model(model_dir, tags, signature_def_key)
-    no_fuse_ops = list(no_fuse_ops or ())
     _warn_unknown_ops(no_fuse_ops, loaded.graph_def, "no_fuse_ops")
+    _warn_unknown_ops(force_fuse_ops, loaded.graph_def, "force_fuse_ops")
     input_shapes = _input_shapes(model_shape_feed_dict, model_feed_dict, loaded.signature)
     if pipeline is None:
         pipeline = default_pipeline(
             batch_size, input_shapes, minimum_segment_size, no_fuse_ops,
-            force_fuse_ops or (), supported_op_types or (), dynamic_batch=dynamic_batch_size,
+            force_fuse_ops, supported_op_types or (), dynamic_batch=dynamic_batch_size, neuron_cc=path,
         )
     instrumentation = {"dump_dir": dump_dir, "print_ir_after": ("all",) if print_ir_after_all else ()}
     manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
@@ -193,22 +220,17 @@ def compile(  # noqa: A001 - the seed's name
             manager.reproducer_dir = workdir if compiler_workdir else dump_dir
         manager.run(module)
         graph_def, signature = _export_with_neuron_ops(module, dynamic_batch_size)
-        path = find_neuron_cc(neuron_cc)
         # Emission is for neuron-cc now, or for the user to compile later from their workdir;
         # with neither, writing 100s of MB to a temporary directory would only cost time.
         clusters = []
         if path is not None or compiler_workdir is not None:
             clusters = _emit(graph_def, signature, workdir, path or "neuron-cc", compiler_args,
                              keep_model=compiler_workdir is not None)
-        if neuron_ops(graph_def):
+        if not neuron_ops(graph_def):
+            warnings.warn(no_cluster_message(module), stacklevel=2)
+        else:
             if path is None:
-                warnings.warn(
-                    "neuron-cc is not installed, so no cluster was compiled: every cluster stays "
-                    "on CPU in the output model. Pass compiler_workdir= to have nir write each "
-                    "cluster's neuron-cc inputs and command line there; compile them on a machine "
-                    "with neuron-cc and run `nir relift WORKDIR NEW_MODEL_DIR`.",
-                    stacklevel=2,
-                )
+                warnings.warn(_not_installed_message(compiler_workdir), stacklevel=2)
                 if strict:
                     raise CompileFailedError("strict mode: neuron-cc is not installed, nothing was compiled")
             else:
@@ -226,8 +248,48 @@ def compile(  # noqa: A001 - the seed's name
                     logger.warning("cluster %s stays on CPU: %s (log: %s)", r.name, r.reason, r.log)
         report = _finish(graph_def, signature, workdir, new_model_dir, model_dir, loaded.num_session_ops)
     report["CompilerWorkdir"] = compiler_workdir
-    _log_report(report, model_dir, new_model_dir)
+    _log_report(
+        report, model_dir, new_model_dir,
+        "neuron-cc is not installed (see the warning above)" if path is None
+        else "neuron-cc failed for them (see the warnings above and their logs)",
+    )
     return report
+
+
+def _not_installed_message(compiler_workdir: str | None) -> str:
+    message = "neuron-cc is not installed, so no cluster was compiled: every cluster stays on CPU in the output model. "
+    if compiler_workdir is None:
+        return message + (
+            "Pass compiler_workdir= to have nir write each cluster's neuron-cc inputs and command "
+            "line there; compile them on a machine with neuron-cc and run `nir relift WORKDIR NEW_MODEL_DIR`."
+        )
+    return message + (
+        f"Each cluster's inputs and command.sh are in '{compiler_workdir}': run them where neuron-cc "
+        f"is installed, then `nir relift {compiler_workdir} NEW_MODEL_DIR`."
+    )
+
+
+def no_cluster_message(module) -> str:
+    """Why a pipeline produced no NeuronOp, from the reasons legalize left on the ops."""
+    from nir.explain import explain_module
+
+    rows = [r for r in explain_module(module)["cpu"] if r["reason"] != "graph input or output stand-in"]
+    total = sum(r["count"] for r in rows)
+    if rows and all(r["reason"] == "not placed by legalize" for r in rows):
+        why = "no op was placed by legalize: the pipeline has no legalize pass, or none before cluster"
+    else:
+        placed = [r for r in rows if r["reason"] == "not placed by legalize"]
+        reasons: dict[str, int] = {}
+        for row in rows:
+            if row not in placed:
+                reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
+        top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
+        why = f"{total} ops stayed on CPU, most for: " + "; ".join(f"{r} ({n} ops)" for r, n in top)
+        if any(r.startswith("shape not fully static") for r, _ in top):
+            why += " (does the pipeline run shape-inference before legalize?)"
+        if not reasons:
+            why = "every op was placed, but no cluster reached minimum_segment_size, or the pipeline has no cluster pass"
+    return f"the pipeline produced no cluster, so nothing will run on Neuron: {why}. Run `nir explain` for every op's reason."
 
 
 def _warn_unknown_ops(names: list[str], graph_def, option: str) -> None:
@@ -336,19 +398,25 @@ def _rename_signature_outputs(signature, renames: dict[str, str], graph_def):
     return replace(signature, outputs=tuple(fix(s) for s in signature.outputs))
 
 
-def _log_report(report: dict, source: str, target: str) -> None:
+def _log_report(report: dict, source: str, target: str, uncompiled_because: str) -> None:
+    """The seed's INFO lines; below the on-Neuron threshold, a warning that says why: clusters
+    left uncompiled (`uncompiled_because`), or else a placement nir explain can show."""
     _info("Number of operations in TensorFlow session: %d", report["OperatorCountInSession"])
     _info("Number of operations after tf.neuron optimizations: %d", report["OperatorCountAfterOptimization"])
     _info("Number of operations placed on Neuron runtime: %d", report["OperatorCountOnNeuron"])
     if report["OnNeuronRatio"] > ON_NEURON_RATIO_THRESHOLD:
         _info("Successfully converted %s to %s", source, target)
+        return
+    message = (
+        f"{100 * report['OnNeuronRatio']:.1f}% of the operations of {source} run on Neuron "
+        f"({report['NumCompiledClusters']} of {report['NumClusters']} clusters compiled); "
+        "little or nothing will run on the accelerator. "
+    )
+    if report["NumCompiledClusters"] < report["NumClusters"]:
+        message += f"Clusters were left on CPU because {uncompiled_because}."
     else:
-        message = (
-            f"{100 * report['OnNeuronRatio']:.1f}% of the operations of {source} run on Neuron "
-            f"({report['NumCompiledClusters']} of {report['NumClusters']} clusters compiled); "
-            "little or nothing will run on the accelerator. Run `nir explain` to see why."
-        )
-        _tf_logger.warning(message)
+        message += "Run `nir explain` to see why."
+    _tf_logger.warning(message)
 
 
 def relift(compiler_workdir: str, new_model_dir: str) -> dict:
@@ -360,7 +428,7 @@ def relift(compiler_workdir: str, new_model_dir: str) -> dict:
     graph_def, signature = load_workdir_model(compiler_workdir)
     report = _finish(graph_def, signature, compiler_workdir, new_model_dir, None, None)
     report["CompilerWorkdir"] = compiler_workdir
-    _log_report(report, compiler_workdir, new_model_dir)
+    _log_report(report, compiler_workdir, new_model_dir, f"their NEFFs are not in '{compiler_workdir}'")
     return report
 
 

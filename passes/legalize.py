@@ -15,8 +15,10 @@ what `nir explain` reports, so a user never has to guess why an op stayed on CPU
 
 Before deciding, ops the target lacks are rewritten into exact equivalents it has (see
 `passes.rewrites`: Einsum, embedding lookups, ...); a rewrite that does not apply says why,
-and that goes into the op's reason. `force-fuse-ops` places the named ops on the target
-regardless of the rules above (except the dtype rule, which neuron-cc cannot honour).
+and that goes into the op's reason. `force-fuse-ops` places the named ops on the target even
+when their op type is not in the target's table (a newer compiler may take it); every other
+rule still holds for them, and their reason says that forcing could not override it.
+`neuron-cc` names the compiler whose `list-operators` gives the table (default: on PATH).
 """
 
 from __future__ import annotations
@@ -68,6 +70,15 @@ def cpu_reason_for(op: TFNodeOp, target: Target, no_fuse: frozenset[str]) -> str
     return None
 
 
+def forced_reason(reason: str) -> str | None:
+    """What is left of `reason` for an op named in force-fuse-ops: forcing vouches that the
+    compiler takes the op type; it cannot make the other rules false (no_fuse_ops, graph
+    stand-ins, dtypes, static shapes, control edges all hold whatever the op table says)."""
+    if reason.startswith("op type "):
+        return None
+    return f"{reason} (force_fuse_ops cannot override this)"
+
+
 def apply_rewrite(op: TFNodeOp, target: Target) -> None:
     rewrite = REWRITES.get(op.tf_type)
     if rewrite is None or op.tf_type in target.supported_ops or rewrite[0] not in target.supported_ops:
@@ -88,9 +99,10 @@ class LegalizePass(ModulePass):
     no_fuse_ops: tuple[str, ...] = ()
     force_fuse_ops: tuple[str, ...] = ()
     supported_op_types: tuple[str, ...] = ()
+    neuron_cc: str = ""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        target = get_target(self.target)
+        target = get_target(self.target, self.neuron_cc or None)
         if self.supported_op_types:
             target = Target(target.name, frozenset(self.supported_op_types), "supported_op_types")
         no_fuse, force = frozenset(self.no_fuse_ops), frozenset(self.force_fuse_ops)
@@ -99,8 +111,8 @@ class LegalizePass(ModulePass):
                 apply_rewrite(graph_op, target)
             for graph_op in graph_ops(fn):
                 reason = cpu_reason_for(graph_op, target, no_fuse)
-                if reason is not None and graph_op.node_name in force and not reason.startswith("dtype"):
-                    reason = None
+                if reason is not None and graph_op.node_name in force:
+                    reason = forced_reason(reason)
                 if reason is None:
                     mark_on_target(graph_op, target.name)
                 else:

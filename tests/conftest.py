@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 import pytest
@@ -32,9 +33,20 @@ def zoo(tmp_path_factory) -> Zoo:
     return Zoo(str(tmp_path_factory.mktemp("zoo")))
 
 
+def write_launcher(folder: str, script: str = FAKE_NEURON_CC) -> str:
+    """An executable `neuron-cc` in `folder` that runs `script` with this test session's
+    interpreter, whatever python3 is first on PATH."""
+    path = os.path.join(folder, "neuron-cc")
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(script)} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
+
+
 @pytest.fixture(scope="session")
-def fake_neuron_cc() -> str:
-    return FAKE_NEURON_CC
+def fake_neuron_cc(tmp_path_factory) -> str:
+    """The path of a `neuron-cc` that runs the stand-in; its folder can go on PATH."""
+    return write_launcher(str(tmp_path_factory.mktemp("neuron-cc-bin")))
 
 
 @pytest.fixture(scope="session")

@@ -95,10 +95,27 @@ def _compile_one(cluster: EmittedCluster, timeout: float, children: _Children) -
             with children.lock:
                 children.processes.discard(process)
     if process.returncode != 0:
-        return CompileResult(cluster.name, cluster.folder, False, f"neuron-cc exited with {process.returncode}")
+        said = _last_error(os.path.join(cluster.folder, LOG_FILE))
+        return CompileResult(
+            cluster.name, cluster.folder, False,
+            f"neuron-cc exited with {process.returncode}" + (f": {said}" if said else ""),
+        )
     if not os.path.isfile(neff) or os.path.getsize(neff) == 0:
         return CompileResult(cluster.name, cluster.folder, False, "neuron-cc wrote no NEFF")
     return CompileResult(cluster.name, cluster.folder, True)
+
+
+def _last_error(log_path: str, limit: int = 300) -> str:
+    """The line of neuron-cc's log that says why it failed (its last error line, else its last
+    line), so a warning names the cause without the user opening the log."""
+    try:
+        with open(log_path, errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError:
+        return ""
+    errors = [line for line in lines if "ERROR" in line or "error:" in line.lower()]
+    said = (errors or lines or [""])[-1]
+    return said if len(said) <= limit else said[: limit - 3] + "..."
 
 
 def compile_clusters(

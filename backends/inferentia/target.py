@@ -17,6 +17,8 @@ from importlib import resources
 
 from xdsl.dialects.builtin import Float64Type, IntegerType
 
+from nir.errors import NirInputError
+
 logger = logging.getLogger("nir")
 
 # Ops that never go to the accelerator whatever the table says: graph inputs, and IdentityN,
@@ -38,12 +40,25 @@ class Target:
 
 
 def find_neuron_cc(explicit: str | None = None) -> str | None:
-    if explicit:
-        if os.path.exists(explicit):
-            # neuron-cc runs inside each cluster's folder: a relative path would not resolve there.
-            return os.path.abspath(explicit)
-        return shutil.which(explicit)
-    return shutil.which("neuron-cc")
+    """The absolute path of neuron-cc: `explicit` (a path, or a name looked up on PATH) when
+    given -- an error if it is not an executable -- else neuron-cc on PATH, else None."""
+    if not explicit:
+        return shutil.which("neuron-cc")
+    if os.sep in explicit or os.path.exists(explicit):
+        path = explicit
+    else:
+        path = shutil.which(explicit)
+        if path is None:
+            raise NirInputError(
+                f"neuron_cc='{explicit}' is not on PATH; pass the path of neuron-cc, or leave "
+                "neuron_cc out to use the one on PATH"
+            )
+    if not os.path.isfile(path):
+        raise NirInputError(f"neuron_cc='{explicit}' does not exist; pass the path of the neuron-cc executable")
+    if not os.access(path, os.X_OK):
+        raise NirInputError(f"neuron_cc='{explicit}' is not executable; `chmod +x` it or pass another path")
+    # neuron-cc runs inside each cluster's folder: a relative path would not resolve there.
+    return os.path.abspath(path)
 
 
 def _shipped_ops() -> frozenset[str]:
@@ -64,21 +79,29 @@ def _neuron_cc_ops(neuron_cc: str) -> frozenset[str] | None:
     return ops or None
 
 
-@functools.lru_cache(maxsize=8)
 def inferentia_target(neuron_cc: str | None = None) -> Target:
     path = find_neuron_cc(neuron_cc)
-    if path is not None:
-        ops = _neuron_cc_ops(path)
-        if ops is not None:
-            return Target("inferentia", ops, f"{path} list-operators")
-    return Target("inferentia", _shipped_ops(), "nir's shipped table (neuron-cc not installed)")
+    if path is None:
+        return Target("inferentia", _shipped_ops(), "nir's shipped table (neuron-cc not installed)")
+    # Keyed by the file's mtime too: a neuron-cc upgraded in place may support other ops.
+    return _listed_target(path, os.stat(path).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _listed_target(path: str, mtime_ns: int) -> Target:
+    ops = _neuron_cc_ops(path)
+    if ops is None:
+        return Target("inferentia", _shipped_ops(), f"nir's shipped table ('{path} list-operators' failed)")
+    return Target("inferentia", ops, f"{path} list-operators")
 
 
 TARGETS = {"inferentia": inferentia_target}
 
 
-def get_target(name: str) -> Target:
+def get_target(name: str, neuron_cc: str | None = None) -> Target:
+    """The target `name`; `neuron_cc` is the compiler to ask for its op table (default: on PATH)."""
     try:
-        return TARGETS[name]()
+        make = TARGETS[name]
     except KeyError:
         raise ValueError(f"unknown target '{name}'; known targets: {sorted(TARGETS)}") from None
+    return make(neuron_cc)

@@ -357,9 +357,8 @@ def relift_graph(graph_def, signature, workdir: str):
     final = graph_def  # callers hand over a graph they no longer need
     num_clusters = len(neuron_ops(final))
     for node in neuron_ops(final):
-        neff = os.path.join(workdir, folder_name(node), NEFF_FILE)
-        if os.path.isfile(neff) and os.path.getsize(neff) > 0:
-            with open(neff, "rb") as f:
+        if _has_neff(workdir, node):
+            with open(os.path.join(workdir, folder_name(node), NEFF_FILE), "rb") as f:
                 node.attr["executable"].s = f.read()
     renames = renamed_outputs(final)
     final = inline_neuron_op_nodes(final, lambda n: not n.attr["executable"].s)
@@ -368,6 +367,14 @@ def relift_graph(graph_def, signature, workdir: str):
     on_neuron = sum(ops_on_neuron(n) for n in compiled)
     after = count_nodes(final) + on_neuron - len(compiled)
     return final, signature, (num_clusters, len(compiled), on_neuron, after)
+
+
+def _has_neff(workdir: str, node) -> bool:
+    from backends.inferentia.compiler import NEFF_FILE
+    from backends.inferentia.emit import folder_name
+
+    neff = os.path.join(workdir, folder_name(node), NEFF_FILE)
+    return os.path.isfile(neff) and os.path.getsize(neff) > 0
 
 
 def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: str | None, session_ops: int | None) -> dict:
@@ -421,11 +428,19 @@ def _log_report(report: dict, source: str, target: str, uncompiled_because: str)
 
 def relift(compiler_workdir: str, new_model_dir: str) -> dict:
     """Build the SavedModel of an earlier compile from its workdir, with whatever NEFFs are there."""
+    from backends.inferentia.compiler import NEFF_FILE
     from backends.inferentia.emit import load_workdir_model
+    from backends.inferentia.neuron_op import neuron_ops
     from frontends.tensorflow.writer import check_new_model_dir
 
     check_new_model_dir(new_model_dir)
     graph_def, signature = load_workdir_model(compiler_workdir)
+    missing = [n.name for n in neuron_ops(graph_def) if not _has_neff(compiler_workdir, n)]
+    if missing:
+        logger.warning(
+            "%d of %d clusters have no %s in %s and stay on CPU: %s",
+            len(missing), len(neuron_ops(graph_def)), NEFF_FILE, compiler_workdir, ", ".join(missing),
+        )
     report = _finish(graph_def, signature, compiler_workdir, new_model_dir, None, None)
     report["CompilerWorkdir"] = compiler_workdir
     _log_report(report, compiler_workdir, new_model_dir, f"their NEFFs are not in '{compiler_workdir}'")

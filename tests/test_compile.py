@@ -119,13 +119,17 @@ def test_failing_compiler_restores_cpu_ops_or_raises_in_strict_mode(zoo, tmp_pat
     feeds = random_feeds(zoo["two_io"])
     assert_same_outputs(run_signature(zoo["two_io"], feeds), run_signature(out, feeds))
     strict_out = str(tmp_path / "strict")
-    with pytest.raises(CompileFailedError, match=r"neuron_op_\w+ \(neuron-cc exited with 1; log: .*neuron-cc.log\)"):
+    with pytest.raises(CompileFailedError, match=r"neuron_op_\w+ \(neuron-cc exited with 1: ERROR: failing as FAKE_NEURON_CC_MODE=fail asks; log: .*neuron-cc.log\)"):
         tfn.saved_model.compile(zoo["two_io"], strict_out, neuron_cc=fake_neuron_cc, strict=True, progress=False)
     assert not os.path.exists(strict_out)
     assert not [p for p in os.listdir(tmp_path) if "nir-tmp" in p]
 
 
-@pytest.mark.parametrize("mode,reason", [("hang", "timed out"), ("no-neff", "wrote no NEFF"), ("crash", "exited with")])
+@pytest.mark.parametrize("mode,reason", [
+    ("hang", "timed out after 20 s: neuron-cc compile: hanging as FAKE_NEURON_CC_MODE=hang asks"),
+    ("no-neff", "wrote no NEFF: neuron-cc compile: writing no NEFF as FAKE_NEURON_CC_MODE=no-neff asks"),
+    ("crash", "exited with -6: neuron-cc compile: aborting as FAKE_NEURON_CC_MODE=crash asks"),
+])
 def test_misbehaving_compiler_is_reported(zoo, tmp_path, fake_neuron_cc, monkeypatch, mode, reason):
     monkeypatch.setenv("FAKE_NEURON_CC_MODE", mode)
     with pytest.raises(CompileFailedError, match=reason):

@@ -6,7 +6,36 @@ import os
 
 import numpy as np
 
-from nir.examples import BUILDERS  # noqa: F401
+from nir.examples import BUILDERS as EXAMPLES
+
+
+def build_cumsum_cut(path: str) -> None:
+    """Two small subgraphs neuron-cc takes, cut by a Cumsum, which its op table lacks:
+    x -> MatMul, BiasAdd, Relu -> Cumsum -> MatMul, Tanh, MatMul -> y. Two clusters, each of
+    three ops, that the tests of the API paths can count, split, force and compile quickly."""
+    import tensorflow as tf
+
+    rng = np.random.RandomState(7)
+
+    class Cut(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w1 = tf.Variable(rng.standard_normal((8, 8)).astype(np.float32))
+            self.b1 = tf.Variable(rng.standard_normal((8,)).astype(np.float32))
+            self.w2 = tf.Variable(rng.standard_normal((8, 8)).astype(np.float32) / 4)
+            self.w3 = tf.Variable(rng.standard_normal((8, 3)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 8], tf.float32, name="x")])
+        def __call__(self, x):
+            hidden = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, self.w1), self.b1))
+            running = tf.math.cumsum(hidden, axis=1, name="running_sum")
+            return {"y": tf.matmul(tf.tanh(tf.matmul(running, self.w2)), self.w3)}
+
+    module = Cut()
+    tf.saved_model.save(module, path, signatures=module.__call__)
+
+
+BUILDERS = {**EXAMPLES, "cumsum_cut": build_cumsum_cut}
 
 
 def random_feeds(model_dir: str, key: str = "serving_default", batch: int = 1, seed: int = 0) -> dict:

@@ -90,19 +90,20 @@ def _compile_one(cluster: EmittedCluster, timeout: float, children: _Children) -
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             _stop(process)
-            return CompileResult(cluster.name, cluster.folder, False, f"timed out after {timeout:g} s")
+            return _failed(cluster, f"timed out after {timeout:g} s")
         finally:
             with children.lock:
                 children.processes.discard(process)
     if process.returncode != 0:
-        said = _last_error(os.path.join(cluster.folder, LOG_FILE))
-        return CompileResult(
-            cluster.name, cluster.folder, False,
-            f"neuron-cc exited with {process.returncode}" + (f": {said}" if said else ""),
-        )
+        return _failed(cluster, f"neuron-cc exited with {process.returncode}")
     if not os.path.isfile(neff) or os.path.getsize(neff) == 0:
-        return CompileResult(cluster.name, cluster.folder, False, "neuron-cc wrote no NEFF")
+        return _failed(cluster, "neuron-cc wrote no NEFF")
     return CompileResult(cluster.name, cluster.folder, True)
+
+
+def _failed(cluster: EmittedCluster, reason: str) -> CompileResult:
+    said = _last_error(os.path.join(cluster.folder, LOG_FILE))
+    return CompileResult(cluster.name, cluster.folder, False, f"{reason}: {said}" if said else reason)
 
 
 def _last_error(log_path: str, limit: int = 300) -> str:

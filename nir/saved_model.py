@@ -284,11 +284,11 @@ def no_cluster_message(module) -> str:
             if row not in placed:
                 reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
-        why = f"{total} ops stayed on CPU, most for: " + "; ".join(f"{r} ({n} ops)" for r, n in top)
+        why = f"{total} ops stayed on CPU, most for: " + "; ".join(f"{r} ({n} op{'' if n == 1 else 's'})" for r, n in top)
         if any(r.startswith("shape not fully static") for r, _ in top):
             why += " (does the pipeline run shape-inference before legalize?)"
         if not reasons:
-            why = "every op was placed, but no cluster reached minimum_segment_size, or the pipeline has no cluster pass"
+            why = "every op was placed on the target, but no cluster was formed: does the pipeline run cluster?"
     return f"the pipeline produced no cluster, so nothing will run on Neuron: {why}. Run `nir explain` for every op's reason."
 
 

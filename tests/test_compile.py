@@ -142,7 +142,7 @@ def test_misbehaving_compiler_is_reported(zoo, tmp_path, fake_neuron_cc, monkeyp
 def test_must_compile_flag_in_environment_means_strict(zoo, tmp_path, fake_neuron_cc, monkeypatch):
     monkeypatch.setenv("FAKE_NEURON_CC_MODE", "fail")
     monkeypatch.setenv("NEURON_CC_FLAGS", "--must-compile")
-    with pytest.raises(CompileFailedError):
+    with pytest.raises(CompileFailedError, match="ERROR: failing as FAKE_NEURON_CC_MODE=fail asks"):
         tfn.saved_model.compile(zoo["two_io"], str(tmp_path / "out"), neuron_cc=fake_neuron_cc, progress=False)
 
 
@@ -170,13 +170,11 @@ def test_dynamic_batch_marks_batch_axes_and_unknown_signature_batch(zoo, tmp_pat
     compiled = str(tmp_path / "compiled")
     tfn.saved_model.compile(zoo["two_io"], compiled, batch_size=4, dynamic_batch_size=True,
                             neuron_cc=fake_neuron_cc, progress=False)
-    for node in _neuron_ops(compiled):
-        shapes = node.attr["input_shapes"].list.shape
-        for axis, shape in zip(node.attr["input_batch_axis"].list.i, shapes):
-            assert axis in (0, -1)
-            if axis == 0:
-                assert shape.dim[0].size == 4
-        assert 0 in node.attr["output_batch_axis"].list.i
+    (node,) = _neuron_ops(compiled)
+    # Both inputs (ids, features) and both outputs carry the batch on dimension 0.
+    assert list(node.attr["input_batch_axis"].list.i) == [0, 0]
+    assert list(node.attr["output_batch_axis"].list.i) == [0, 0]
+    assert [shape.dim[0].size for shape in node.attr["input_shapes"].list.shape] == [4, 4]
     signature = _graph(compiled).signature_def["serving_default"]
     assert all(info.tensor_shape.dim[0].size == -1 for info in signature.inputs.values())
     assert all(info.tensor_shape.dim[0].size == -1 for info in signature.outputs.values())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 
 import pytest
@@ -11,10 +10,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
+from stand_ins import write_launcher  # noqa: E402
 from zoo import BUILDERS  # noqa: E402
-
-TOOLS = os.path.join(os.path.dirname(__file__), "tools")
-FAKE_NEURON_CC = os.path.join(TOOLS, "fake_neuron_cc.py")
 
 
 class Zoo:
@@ -31,16 +28,6 @@ class Zoo:
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory) -> Zoo:
     return Zoo(str(tmp_path_factory.mktemp("zoo")))
-
-
-def write_launcher(folder: str, script: str = FAKE_NEURON_CC) -> str:
-    """An executable `neuron-cc` in `folder` that runs `script` with this test session's
-    interpreter, whatever python3 is first on PATH."""
-    path = os.path.join(folder, "neuron-cc")
-    with open(path, "w") as f:
-        f.write(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(script)} \"$@\"\n")
-    os.chmod(path, 0o755)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import write_launcher
+from stand_ins import write_launcher
 from zoo import assert_same_outputs, random_feeds, run_signature
 
 import nir as tfn

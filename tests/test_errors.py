@@ -223,7 +223,7 @@ def test_interrupted_compile_leaves_nothing_and_kills_neuron_cc(model, tmp_path,
     assert process.returncode == 130, stderr
     assert not os.path.exists(out)
     assert not [p for p in os.listdir(tmp_path) if ".nir-tmp-" in p]
-    from conftest import FAKE_NEURON_CC
+    from stand_ins import FAKE_NEURON_CC
 
     # The launcher execs the stand-in, so the running processes carry the script's path.
     leftover = subprocess.run(["pgrep", "-f", f"{FAKE_NEURON_CC} compile"], capture_output=True, text=True)

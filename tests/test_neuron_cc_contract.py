@@ -12,7 +12,7 @@ import sys
 import warnings
 
 import pytest
-from conftest import FAKE_NEURON_CC, write_launcher
+from stand_ins import FAKE_NEURON_CC, write_launcher
 from zoo import assert_same_outputs, random_feeds, run_signature
 
 import nir as tfn

@@ -89,8 +89,22 @@ def _cmd_explain(args) -> int:
     )
     run_pipeline(module, pipeline, dump_dir=args.dump_dir)
     report = explain_module(module)
+    if args.svg or args.html:
+        _draw_partition(module, args)
     sys.stdout.write(to_json(report) + "\n" if args.json else format_report(report, args.nodes))
     return EXIT_OK
+
+
+def _draw_partition(module, args) -> None:
+    from nir.explain import picture_title
+    from nir.partition_svg import partition_html, partition_svg
+
+    title = picture_title(args.model_dir, module)
+    picture = partition_svg(module, args.layout, title)
+    if args.svg:
+        _write(args.svg, picture)
+    if args.html:
+        _write(args.html, partition_html(picture, title))
 
 
 def _cmd_import(args) -> int:
@@ -136,6 +150,7 @@ def _cmd_opt(args) -> int:
         verify_each=not args.no_verify,
         reproducer_dir=args.reproducer_dir,
         elide_above=None if args.no_elide else 1024,
+        svg_after=_csv(args.svg_after),
     )
     manager.run(module)
     _write(args.output, print_module(module, None if args.no_elide else 1024))
@@ -193,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.add_argument("--json", action="store_true", help="the report as JSON (node names included)")
     p.add_argument("--nodes", action="store_true", help="list the node name of every op left on CPU")
+    p.add_argument("--svg", metavar="FILE", help="draw the partition: clusters, CPU runs by reason, boundary tensors")
+    p.add_argument("--html", metavar="FILE", help="the same picture in a page, with hover text")
+    p.add_argument("--layout", choices=("auto", "dot", "python"), default="auto",
+                   help="auto: Graphviz dot when installed, else nir's own layered layout")
     p.set_defaults(run=_cmd_explain)
 
     p = sub.add_parser("import", help="print a SavedModel's NIR")
@@ -212,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after-all", action="store_true")
     p.add_argument("--print-ir-after-change", action="store_true")
     p.add_argument("--dump-dir")
+    p.add_argument("--svg-after", help="comma-separated pass names (or all): draw the partition after them into --dump-dir")
     p.add_argument("--timing", action="store_true", help="print a per-pass timing report")
     p.add_argument("--no-verify", action="store_true")
     p.add_argument("--reproducer-dir")

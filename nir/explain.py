@@ -1,4 +1,5 @@
-"""`nir explain`: why each op stayed on CPU, and what each cluster holds.
+"""`nir explain`: why each op stayed on CPU, and what each cluster holds -- as a report, as
+JSON, or as a picture (`svg`).
 
 First come the ops that cut the graph: CPU ops downstream of one cluster and upstream of
 another (through data or control edges). They are why a model has N clusters rather than one,
@@ -78,16 +79,16 @@ def _explain_block(block, where: str, cpu: Counter, nodes: dict, clusters: list)
                 **({"function": where} if where else {}),
                 "ops": len(inner),
                 "op_types": dict(sorted(Counter(o.tf_type for o in inner).items())),
-                "inputs": [_describe(v.type) for v in op.inputs],
-                "outputs": [_describe(v.type) for v in op.outputs],
+                "inputs": [describe_type(v.type) for v in op.inputs],
+                "outputs": [describe_type(v.type) for v in op.outputs],
             })
 
 
 
-def _describe(ir_type) -> str:
+def describe_type(ir_type) -> str:
     shape = tf_shape(ir_type)
     element = getattr(ir_type, "element_type", ir_type)
-    dims = "?" if shape is None else "x".join("?" if d < 0 else str(d) for d in shape)
+    dims = "?" if shape is None else "x".join("?" if d < 0 else str(d) for d in shape) or "scalar"
     return f"{dims}:{element}"
 
 
@@ -119,3 +120,26 @@ def format_report(report: dict, show_nodes: bool = False) -> str:
 
 def to_json(report: dict) -> str:
     return json.dumps(report, indent=2, sort_keys=True)
+
+
+def svg(source, *, layout: str = "auto", title: str | None = None, pipeline: str | None = None,
+        batch_size: int = 1, tags=None, signature_def_key: str | None = None) -> str:
+    """The partition as SVG text. `source` is a module the pipeline already ran on, or a
+    SavedModel directory, which is imported and run through `pipeline` (default: the default
+    pipeline at `batch_size`). layout: "auto" (Graphviz dot when installed), "dot" or "python"."""
+    from nir.partition_svg import partition_svg
+
+    if isinstance(source, ModuleOp):
+        return partition_svg(source, layout, title or "")
+    from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
+
+    module, _ = import_saved_model(source, tags, signature_def_key)
+    run_pipeline(module, pipeline or default_pipeline(batch_size))
+    return partition_svg(module, layout, title if title is not None else picture_title(source, module))
+
+
+def picture_title(model_dir: str, module: ModuleOp) -> str:
+    import os
+
+    clusters = len(explain_module(module)["clusters"])
+    return f"{os.path.basename(os.path.normpath(model_dir))}: {clusters} cluster{'' if clusters == 1 else 's'}"

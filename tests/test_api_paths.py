@@ -342,3 +342,15 @@ def test_without_neuron_cc_the_report_blames_the_missing_compiler(zoo, tmp_path)
     assert "Pass compiler_workdir=" in result.stderr
     assert "Run `nir explain` to see why" not in result.stderr
     assert "Clusters were left on CPU because neuron-cc is not installed" in result.stderr
+
+
+def test_a_neuron_cc_whose_list_operators_fails_falls_back_to_the_shipped_table(tmp_path, caplog):
+    from backends.inferentia.target import get_target
+
+    broken = tmp_path / "neuron-cc"
+    broken.write_text("#!/bin/sh\necho 'list-operators: no such framework' >&2\nexit 2\n")
+    broken.chmod(0o755)
+    target = get_target("inferentia", str(broken))
+    assert target.source == f"nir's shipped table ('{broken} list-operators' failed)"
+    assert "Conv2D" in target.supported_ops
+    assert "list-operators' failed" in caplog.text and "no such framework" in caplog.text

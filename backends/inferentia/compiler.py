@@ -89,8 +89,10 @@ def _compile_one(cluster: EmittedCluster, timeout: float, children: _Children) -
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            # What the log said before the interrupt, not the traceback the interrupt causes.
+            said_so_far = os.fstat(log.fileno()).st_size
             _stop(process)
-            return _failed(cluster, f"timed out after {timeout:g} s")
+            return _failed(cluster, f"timed out after {timeout:g} s", said_so_far)
         finally:
             with children.lock:
                 children.processes.discard(process)
@@ -101,19 +103,21 @@ def _compile_one(cluster: EmittedCluster, timeout: float, children: _Children) -
     return CompileResult(cluster.name, cluster.folder, True)
 
 
-def _failed(cluster: EmittedCluster, reason: str) -> CompileResult:
-    said = _last_error(os.path.join(cluster.folder, LOG_FILE))
+def _failed(cluster: EmittedCluster, reason: str, log_bytes: int | None = None) -> CompileResult:
+    said = _last_error(os.path.join(cluster.folder, LOG_FILE), log_bytes)
     return CompileResult(cluster.name, cluster.folder, False, f"{reason}: {said}" if said else reason)
 
 
-def _last_error(log_path: str, limit: int = 300) -> str:
-    """The line of neuron-cc's log that says why it failed (its last error line, else its last
-    line), so a warning names the cause without the user opening the log."""
+def _last_error(log_path: str, log_bytes: int | None = None, limit: int = 300) -> str:
+    """The line of neuron-cc's log (of its first `log_bytes`, if given) that says why it failed:
+    its last error line, else its last line, so a warning names the cause without the user
+    opening the log."""
     try:
-        with open(log_path, errors="replace") as f:
-            lines = [line.strip() for line in f if line.strip()]
+        with open(log_path, "rb") as f:
+            text = f.read(-1 if log_bytes is None else log_bytes).decode(errors="replace")
     except OSError:
         return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if "ERROR" in line or "error:" in line.lower()]
     said = (errors or lines or [""])[-1]
     return said if len(said) <= limit else said[: limit - 3] + "..."

@@ -73,9 +73,13 @@ def _neuron_cc_ops(neuron_cc: str) -> frozenset[str] | None:
             capture_output=True, text=True, timeout=120, check=True,
         )
     except (OSError, subprocess.SubprocessError) as err:
-        logger.warning("'%s list-operators' failed (%s); using nir's shipped op table", neuron_cc, err)
+        said = (getattr(err, "stderr", None) or "").strip().splitlines()
+        logger.warning("'%s list-operators' failed (%s%s); using nir's shipped op table",
+                       neuron_cc, err, f": {said[-1]}" if said else "")
         return None
     ops = frozenset(line.strip() for line in result.stdout.splitlines() if line.strip())
+    if not ops:
+        logger.warning("'%s list-operators' printed no operator; using nir's shipped op table", neuron_cc)
     return ops or None
 
 

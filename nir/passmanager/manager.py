@@ -65,7 +65,9 @@ class PassManager:
     dump_dir: write `000-input.mlir`, `001-<pass>.mlir`, ... there, each re-parseable;
     timing: record a PassTiming per pass (see `timing_report()`);
     verify_each: verify the IR after every pass;
-    reproducer_dir: on failure, write the IR before the failing pass and the pipeline to re-run.
+    reproducer_dir: on failure, write the IR before the failing pass and the pipeline to re-run;
+    svg_after: pass names (or "all") after which the partition is drawn into the dump directory
+    as `NNN-<pass>.svg`, beside the IR of the same step (needs dump_dir).
     """
 
     passes: Sequence[ModulePass] = ()
@@ -78,12 +80,17 @@ class PassManager:
     reproducer_dir: str | None = None
     elide_above: int | None = DEFAULT_ELIDE_ABOVE
     ir_stream: TextIO | None = None
+    svg_after: Iterable[str] = ()
     timings: list[PassTiming] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.passes = tuple(self.passes)
         self.print_ir_before = frozenset(self.print_ir_before)
         self.print_ir_after = frozenset(self.print_ir_after)
+        self.svg_after = frozenset(self.svg_after)
+        if self.svg_after and not self.dump_dir:
+            raise PipelineError("svg_after draws into the dump directory: give dump_dir (--dump-dir) too")
+        _check_pass_names(self.svg_after, self.passes, "svg_after")
 
     @staticmethod
     def parse(pipeline: str, **options) -> PassManager:
@@ -104,6 +111,7 @@ class PassManager:
             or self.timing
             or self.verify_each
             or self.reproducer_dir
+            or self.svg_after
         )
 
     def run(self, module: ModuleOp, ctx: Context | None = None) -> ModuleOp:
@@ -141,6 +149,16 @@ class PassManager:
             )
         lines.append(f"  {total:10.4f}  100.0%  {'':10}  {'':9}  Total")
         return "\n".join(lines) + "\n"
+
+
+def _check_pass_names(names: frozenset[str], passes: Sequence[ModulePass], option: str) -> None:
+    import difflib
+
+    known = {p.name for p in passes}
+    for name in sorted(names - {"all"} - known):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise PipelineError(f"{option} names '{name}', which is not a pass of this pipeline ({', '.join(sorted(known))}){hint}")
 
 
 class _InstrumentedRun:
@@ -205,8 +223,17 @@ class _InstrumentedRun:
             text = text or print_module(module, m.elide_above)
             if text != self.before_text:
                 self._emit(f"After {previous.name} (changed)", text)
+        if self._wants(m.svg_after, previous):
+            self._draw(previous.name, module)
         if m.dump_dir:
             self._dump(previous.name, module, text)
+
+    def _draw(self, name: str, module: ModuleOp) -> None:
+        from nir.partition_svg import partition_svg
+
+        path = os.path.join(self.manager.dump_dir, f"{self.index:03d}-{name}.svg")
+        with open(path, "w") as f:
+            f.write(partition_svg(module, title=f"after {name}"))
 
     def _dump(self, name: str, module: ModuleOp, text: str | None = None) -> None:
         path = os.path.join(self.manager.dump_dir, f"{self.index:03d}-{name}.mlir")

@@ -1,0 +1,278 @@
+"""The partition of a module at the level a person reads: one box per cluster, one box per run
+of CPU ops that stayed there for the same kind of reason, the graph inputs and outputs, and
+the tensors between them. `nir explain --svg` draws it (see `nir.partition_svg`).
+
+A run of CPU ops is a connected set of CPU ops with the same reason category whose contraction
+keeps the picture acyclic. That is guaranteed by levels: an op's level is the highest level of
+its producers, plus one across a change of box kind; ops joined by an edge, of the same kind and
+at the same level, share a box. A path that leaves a box and comes back would have to change
+kind twice and so could not return to the box's level.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+
+from nir.ir.neuron_dialect import ClusterOp
+from nir.ir.tf_dialect import TFNodeOp
+
+CLUSTER_COLOUR = "#7fc8a9"
+IO_COLOUR = "#ffffff"
+
+
+@dataclass(frozen=True)
+class ReasonCategory:
+    key: str
+    title: str
+    colour: str
+    matches: tuple[str, ...]  # substrings of a reason that put it in this category
+
+
+# Checked in order: the first category whose substring a reason contains is its category.
+REASON_CATEGORIES = (
+    ReasonCategory("no-fuse-ops", "user's no_fuse_ops", "#c9a0dc", ("listed in no_fuse_ops",)),
+    ReasonCategory("call", "function call not inlined", "#e06666", ("function call not inlined",)),
+    ReasonCategory("io-stand-in", "graph input/output stand-in", "#d9d9d9", ("graph input or output stand-in",)),
+    ReasonCategory("unsupported-op", "op type not supported", "#f4a6a6", ("op type ",)),
+    ReasonCategory("dtype", "dtype not supported", "#f6b26b", ("dtype ",)),
+    ReasonCategory("boundary-dtype", "int64/float64 crossing a cluster boundary", "#f9cb9c",
+                   ("tensor entering its cluster", "tensor leaving its cluster")),
+    ReasonCategory("dynamic-shape", "shape not fully static", "#ffe599", ("shape not fully static",)),
+    ReasonCategory("control-edge", "control edge", "#a4c2f4", ("control edge",)),
+    ReasonCategory("loop-condition", "loop condition", "#b4a7d6", ("in a loop condition",)),
+    ReasonCategory("small-cluster", "cluster below minimum_segment_size", "#d9ead3", ("in a cluster of",)),
+    ReasonCategory("constant-only", "computes from constants only", "#eeeeee", ("computes from constants alone",)),
+    ReasonCategory("shared-constant", "constant also read on CPU", "#f3f3f3", ("Const also read outside",)),
+    ReasonCategory("not-legalized", "not placed by legalize", "#cccccc", ("not placed by legalize",)),
+)
+OTHER = ReasonCategory("other", "other", "#b7b7b7", ())
+CATEGORIES = {c.key: c for c in (*REASON_CATEGORIES, OTHER)}
+
+
+def reason_category(reason: str) -> ReasonCategory:
+    for category in REASON_CATEGORIES:
+        if any(text in reason for text in category.matches):
+            return category
+    return OTHER
+
+
+@dataclass
+class Box:
+    id: str
+    kind: str  # "input", "output", "cluster" or "cpu"
+    title: str
+    lines: list[str]
+    colour: str
+    category: str = ""  # reason category key, for CPU boxes
+    details: list[str] = field(default_factory=list)  # hover text
+    ops: int = 0
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    tensor: int  # the value's index in its panel; the same tensor to two boxes is two edges
+    label: str  # the tensor's shape, on edges that touch a cluster
+    boundary: bool
+    control: bool = False
+
+
+@dataclass
+class Panel:
+    """The boxes of one function: the entry function, or a loop/branch body with clusters."""
+
+    name: str
+    title: str
+    boxes: list[Box]
+    edges: list[Edge]
+
+
+def partition_graph(module: ModuleOp) -> list[Panel]:
+    """The entry function's panel, then one per control-flow body that holds a cluster."""
+    from passes._util import entry_function
+    from passes.control_flow import graph_functions
+
+    entry = entry_function(module)
+    panels = []
+    for fn in graph_functions(module):
+        if fn is not entry and not any(isinstance(op, ClusterOp) for op in fn.body.block.ops):
+            continue
+        title = f"{fn.sym_name.data}" if fn is entry else f"loop/branch body {fn.sym_name.data}"
+        panels.append(_panel(fn, title, prefix=f"p{len(panels)}"))
+    return panels
+
+
+def _panel(fn: func.FuncOp, title: str, prefix: str) -> Panel:
+    block = fn.body.block
+    builder = _PanelBuilder(prefix)
+    builder.add_inputs(fn)
+    groups = _group_ops(block)
+    for group in groups:
+        builder.add_group(group)
+    for op in block.ops:
+        if isinstance(op, (TFNodeOp, ClusterOp)):
+            builder.add_edges_into(op)
+        elif isinstance(op, func.ReturnOp):
+            builder.add_outputs(fn, op)
+    return Panel(fn.sym_name.data, title, builder.boxes, builder.edges)
+
+
+def _drawn(op: Operation) -> bool:
+    """Constants on CPU are weights, not work: drawn only where they feed a cluster."""
+    if isinstance(op, ClusterOp):
+        return True
+    if not isinstance(op, TFNodeOp):
+        return False
+    if op.tf_type != "Const":
+        return True
+    return any(isinstance(use.operation, ClusterOp) for result in op.results for use in result.uses)
+
+
+def _kind(op: Operation) -> tuple:
+    from passes._util import cpu_reason
+
+    if isinstance(op, ClusterOp):
+        return ("cluster", id(op))
+    return ("cpu", reason_category(cpu_reason(op) or "not placed by legalize").key)
+
+
+def _group_ops(block: Block) -> list[list[Operation]]:
+    ops = [op for op in block.ops if _drawn(op)]
+    index = {op: i for i, op in enumerate(ops)}
+    kinds = [_kind(op) for op in ops]
+    levels = [0] * len(ops)
+    parent = list(range(len(ops)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, op in enumerate(ops):
+        producers = [index[v.owner] for v in op.operands if v.owner in index]
+        for p in producers:
+            levels[i] = max(levels[i], levels[p] + (kinds[p] != kinds[i]))
+        for p in producers:
+            if kinds[p] == kinds[i] and levels[p] == levels[i] and kinds[i][0] == "cpu":
+                parent[find(p)] = find(i)
+    groups: dict[int, list[Operation]] = {}
+    for i, op in enumerate(ops):
+        groups.setdefault(find(i), []).append(op)
+    return sorted(groups.values(), key=lambda g: index[g[0]])
+
+
+class _PanelBuilder:
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.boxes: list[Box] = []
+        self.edges: list[Edge] = []
+        self.box_of: dict[object, str] = {}  # op or block argument -> box id
+        self.tensor_ids: dict[SSAValue, int] = {}
+        self.seen: set[tuple[int, str]] = set()
+
+    def new_id(self) -> str:
+        return f"{self.prefix}b{len(self.boxes)}"
+
+    def add_inputs(self, fn: func.FuncOp) -> None:
+        for i, arg in enumerate(fn.body.block.args):
+            name = _arg_name(fn, i)
+            box = Box(self.new_id(), "input", f"input {name}", [_describe(arg.type)], IO_COLOUR)
+            self.boxes.append(box)
+            self.box_of[arg] = box.id
+
+    def add_group(self, group: list[Operation]) -> None:
+        if isinstance(group[0], ClusterOp):
+            box = _cluster_box(self.new_id(), group[0])
+        else:
+            box = _cpu_box(self.new_id(), group)
+        self.boxes.append(box)
+        for op in group:
+            self.box_of[op] = box.id
+
+    def add_edges_into(self, op: Operation) -> None:
+        target = self.box_of.get(op)
+        if target is None:
+            return
+        for value in op.operands:
+            control = isinstance(op, TFNodeOp) and value in op.control_operands
+            self._edge(value, target, control)
+
+    def add_outputs(self, fn: func.FuncOp, ret: func.ReturnOp) -> None:
+        for i, value in enumerate(ret.operands):
+            box = Box(self.new_id(), "output", f"output {_result_name(fn, i)}", [_describe(value.type)], IO_COLOUR)
+            self.boxes.append(box)
+            self._edge(value, box.id, control=False)
+
+    def _edge(self, value: SSAValue, target: str, control: bool) -> None:
+        owner = value if isinstance(value, BlockArgument) else value.owner
+        source = self.box_of.get(owner)
+        if source is None or source == target:
+            return
+        tensor = self.tensor_ids.setdefault(value, len(self.tensor_ids))
+        if (tensor, target) in self.seen:
+            return
+        self.seen.add((tensor, target))
+        kinds = {self._box(source).kind, self._box(target).kind}
+        boundary = "cluster" in kinds and not control
+        label = _describe(value.type) if boundary else ""
+        self.edges.append(Edge(source, target, tensor, label, boundary, control))
+
+    def _box(self, box_id: str) -> Box:
+        return self.boxes[int(box_id[len(self.prefix) + 1:])]
+
+
+def _cluster_box(box_id: str, cluster: ClusterOp) -> Box:
+    inner = [o for o in cluster.block.ops if isinstance(o, TFNodeOp)]
+    types = Counter(o.tf_type for o in inner if o.tf_type != "Const")
+    main = ", ".join(f"{t}×{n}" for t, n in types.most_common(3))
+    return Box(
+        box_id, "cluster", cluster.cluster_name.data, [f"{len(inner)} ops on Neuron", main], CLUSTER_COLOUR,
+        details=[f"{t}: {n}" for t, n in types.most_common()], ops=len(inner),
+    )
+
+
+def _cpu_box(box_id: str, group: list[Operation]) -> Box:
+    from passes._util import cpu_reason
+
+    reasons = Counter(cpu_reason(op) or "not placed by legalize" for op in group)
+    category = reason_category(reasons.most_common(1)[0][0])
+    types = Counter(op.tf_type for op in group)
+    if len(group) == 1:
+        lines = [f"{group[0].tf_type}: {group[0].node_name.rpartition('/')[2]}"]
+    else:
+        lines = [f"{len(group)} ops: " + ", ".join(f"{t}×{n}" for t, n in types.most_common(3))]
+    details = [f"{r} ({n})" for r, n in reasons.most_common()]
+    details += [op.node_name for op in group[:20]] + ([f"... and {len(group) - 20} more"] if len(group) > 20 else [])
+    return Box(box_id, "cpu", f"CPU: {category.title}", lines, category.colour, category.key, details, len(group))
+
+
+def _arg_name(fn: func.FuncOp, i: int) -> str:
+    return _attr_text(fn.arg_attrs, i, ("tf.input_key", "tf.node_name")) or f"#{i}"
+
+
+def _result_name(fn: func.FuncOp, i: int) -> str:
+    return _attr_text(fn.res_attrs, i, ("tf.output_key",)) or f"#{i}"
+
+
+def _attr_text(attrs, i: int, keys: tuple[str, ...]) -> str | None:
+    if attrs is None or i >= len(attrs.data):
+        return None
+    entries = attrs.data[i].data
+    for key in keys:
+        value = entries.get(key)
+        if value is not None and hasattr(value, "data"):
+            return value.data
+    return None
+
+
+def _describe(ir_type) -> str:
+    from nir.explain import describe_type
+
+    return describe_type(ir_type)

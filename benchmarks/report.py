@@ -44,7 +44,7 @@ def dirty_files() -> list[str]:
 def run_benchmarks() -> None:
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", os.path.join(HERE, "test_compile_stages.py"),
-         "--benchmark-enable", f"--benchmark-json={RESULTS}"],
+         os.path.join(HERE, "test_explain_svg.py"), "--benchmark-enable", f"--benchmark-json={RESULTS}"],
         cwd=ROOT, check=True,
     )
 
@@ -127,6 +127,18 @@ def overhead_table(rows: dict) -> list[str]:
     return lines
 
 
+def drawing_table(rows: dict) -> list[str]:
+    lines = ["| layout | clusters | seconds (min / mean of 3) | SVG size |", "|---|---|---|---|"]
+    for layout, label in (("python", "nir's layered layout (networkx)"), ("dot", "Graphviz dot")):
+        entry = rows.get(f"draw_100_clusters[{layout}]")
+        if entry is None:
+            lines.append(f"| {label} | - | not installed when measured | - |")
+            continue
+        lines.append(f"| {label} | {entry['extra_info']['clusters']} | {seconds(entry['stats']['min'])} / "
+                     f"{seconds(entry['stats']['mean'])} | {entry['extra_info']['svg_kb']:.0f} KB |")
+    return lines
+
+
 def targets_table(rows: dict) -> list[str]:
     whole = rows["whole_compile[resnet50]"]
     own = sum(rows[f"{k}[resnet50]"]["stats"]["min"] for k in ("import_to_nir", "export_to_neuron_ops", "relift", "write_saved_model"))
@@ -145,6 +157,9 @@ def targets_table(rows: dict) -> list[str]:
         f"| 50k-op pipeline under 30 s, time(50k)/time(5k) under 12 | {verdict(synthetic[50000] < 30 and synthetic[50000] / synthetic[5000] < 12)}: "
         f"{seconds(synthetic[50000])} s, ratio {synthetic[50000] / synthetic[5000]:.1f} |",
         f"| ResNet50 peak memory under 3 × weights + 500 MB | {verdict(rss < target)}: {rss:.0f} MB vs {target:.0f} MB |",
+        *(f"| drawing 100+ clusters under 5 s ({layout}) | {verdict(rows[key]['stats']['max'] < 5)}: "
+          f"{seconds(rows[key]['stats']['max'])} s at most |"
+          for layout in ("python", "dot") if (key := f"draw_100_clusters[{layout}]") in rows),
     ]
 
 
@@ -167,6 +182,7 @@ def render(results: dict) -> str:
         "### Synthetic graphs (import + default pipeline)", "", *synthetic_table(rows), "",
         "### Peers on the same frozen graph", "", *peers_table(rows), "",
         "### Pass manager overhead", "", *overhead_table(rows), "",
+        "### Drawing the partition (`nir explain --svg`) of a synthetic graph", "", *drawing_table(rows), "",
         "### Targets", "", *targets_table(rows),
     ]
     return "\n".join(sections)

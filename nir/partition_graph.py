@@ -18,6 +18,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 
+from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.tf_dialect import TFNodeOp
 
@@ -95,17 +96,31 @@ class Panel:
 
 def partition_graph(module: ModuleOp) -> list[Panel]:
     """The entry function's panel, then one per control-flow body that holds a cluster."""
-    from passes._util import entry_function
     from passes.control_flow import graph_functions
 
     entry = entry_function(module)
+    functions = graph_functions(module)
+    runners = _body_runners(functions)
     panels = []
-    for fn in graph_functions(module):
+    for fn in functions:
         if fn is not entry and not any(isinstance(op, ClusterOp) for op in fn.body.block.ops):
             continue
-        title = f"{fn.sym_name.data}" if fn is entry else f"loop/branch body {fn.sym_name.data}"
+        title = fn.sym_name.data if fn is entry else f"loop/branch body {fn.sym_name.data}{runners.get(fn.sym_name.data, '')}"
         panels.append(_panel(fn, title, prefix=f"p{len(panels)}"))
     return panels
+
+
+def _body_runners(functions: list[func.FuncOp]) -> dict[str, str]:
+    """body function name -> ", run by While 'node'": which op of which graph runs it."""
+    from passes.control_flow import CONTROL_FLOW_OPS, body_names
+
+    runners = {}
+    for fn in functions:
+        for op in fn.body.block.ops:
+            if isinstance(op, TFNodeOp) and op.tf_type in CONTROL_FLOW_OPS:
+                for name in body_names(op):
+                    runners.setdefault(name, f", run by {op.tf_type} '{op.node_name}'")
+    return runners
 
 
 def _panel(fn: func.FuncOp, title: str, prefix: str) -> Panel:

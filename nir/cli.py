@@ -28,7 +28,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-fuse-ops", help="comma-separated node names forced onto CPU")
     p.add_argument("--force-fuse-ops", help="comma-separated node names placed on Neuron even if their op type is not in the table")
     p.add_argument("--supported-op-types", help="comma-separated op types replacing the target's op table")
-    p.add_argument("--neuron-cc", help="path of neuron-cc, also asked for its op table (default: found on PATH)")
+    p.add_argument("--target", default="inferentia",
+                   help="inferentia (inf1, neuron-cc), inferentia2 or trainium (neuronx-cc via XLA HLO), or a plug-in's")
+    p.add_argument("--neuron-cc", help="path of the target's compiler (neuron-cc, neuronx-cc), also asked for its op table (default: on PATH)")
     p.add_argument("--input-shapes", help="'name:1x224x224x3;other:1x128' (model_shape_feed_dict)")
     p.add_argument("--pipeline", help="pass pipeline string replacing the default pipeline")
     p.add_argument("--dump-dir", help="write the IR before and after every pass here")
@@ -57,6 +59,7 @@ def _cmd_compile(args) -> int:
         force_fuse_ops=_csv(args.force_fuse_ops),
         supported_op_types=_csv(args.supported_op_types),
         max_num_compilers=args.max_num_compilers,
+        target=args.target,
         compiler_args=args.compiler_args.split() if args.compiler_args else None,
         compiler_workdir=args.compiler_workdir,
         dynamic_batch_size=args.dynamic_batch_size,
@@ -74,25 +77,41 @@ def _cmd_compile(args) -> int:
     return EXIT_OK
 
 
-def _cmd_explain(args) -> int:
-    from nir.explain import explain_module, format_report, to_json
+def _partitioned(args):
+    """The model of `args`, imported and run through the pipeline `nir compile` would run."""
+    from backends.target import find_compiler, get_target
     from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
-
-    module, loaded = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
-    from backends.inferentia.target import find_neuron_cc
     from nir.saved_model import _input_shapes
 
+    module, loaded = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
+    compiler = find_compiler(get_target(args.target, args.neuron_cc).compiler, args.neuron_cc)
     pipeline = args.pipeline or default_pipeline(
         args.batch_size, _input_shapes(_shape_feed(args.input_shapes), None, loaded.signature),
         args.minimum_segment_size, _csv(args.no_fuse_ops), _csv(args.force_fuse_ops),
-        _csv(args.supported_op_types), neuron_cc=find_neuron_cc(args.neuron_cc),
+        _csv(args.supported_op_types), neuron_cc=compiler, target=args.target,
     )
     run_pipeline(module, pipeline, dump_dir=args.dump_dir)
+    return module
+
+
+def _cmd_explain(args) -> int:
+    from nir.explain import explain_module, format_report, to_json
+
+    module = _partitioned(args)
     report = explain_module(module)
     if args.svg or args.html:
         _draw_partition(module, args)
     sys.stdout.write(to_json(report) + "\n" if args.json else format_report(report, args.nodes))
     return EXIT_OK
+
+
+def _cmd_verify_clusters(args) -> int:
+    from nir.verify import format_rows, verify_clusters
+
+    rows = verify_clusters(_partitioned(args), args.target)
+    sys.stdout.write(json.dumps(rows, indent=2) + "\n" if args.json else format_rows(rows, args.rtol))
+    worst = max((r["max_rel_diff"] for r in rows), default=0.0)
+    return EXIT_OK if worst <= args.rtol else EXIT_ERROR
 
 
 def _draw_partition(module, args) -> None:
@@ -213,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=("auto", "dot", "python"), default="auto",
                    help="auto: Graphviz dot when installed, else nir's own layered layout")
     p.set_defaults(run=_cmd_explain)
+
+    p = sub.add_parser("verify-clusters", help="run each cluster's HLO on CPU through XLA and compare with TensorFlow")
+    p.add_argument("model_dir")
+    _add_model_options(p)
+    p.set_defaults(target="inferentia2")
+    p.add_argument("--rtol", type=float, default=1e-4, help="largest relative difference accepted (exit 1 above)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_verify_clusters)
 
     p = sub.add_parser("import", help="print a SavedModel's NIR")
     p.add_argument("model_dir")

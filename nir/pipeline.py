@@ -9,9 +9,11 @@ from nir.passmanager import PassManager
 DEFAULT_PIPELINE = (
     "inline-calls,batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
     "sink-loop-constants,constant-fold{constant_fold_options},"
-    "legalize{{target=inferentia{legalize_options}}},"
-    "cluster{{minimum-segment-size={minimum_segment_size}}},dce"
+    "legalize{{target={target}{legalize_options}}},"
+    "cluster{{minimum-segment-size={minimum_segment_size}}},{lowering}dce"
 )
+# Targets whose compiler takes HLO get this pass between cluster and dce.
+LOWERING_PASS = "lower-clusters{{target={target} minimum-segment-size={minimum_segment_size}{compiler}}},"
 
 
 def default_pipeline(
@@ -23,7 +25,11 @@ def default_pipeline(
     supported_op_types: Iterable[str] = (),
     dynamic_batch: bool = False,
     neuron_cc: str | None = None,
+    target: str = "inferentia",
 ) -> str:
+    """The pipeline `compile` runs, as a string (`nir opt -p` takes it as is)."""
+    from backends.target import target_lowering
+
     def quoted(values: Iterable[str]) -> str:
         return ",".join(f'"{v}"' for v in values)
 
@@ -37,7 +43,13 @@ def default_pipeline(
             legalize += f" {option}={quoted(values)}"
     if neuron_cc:
         legalize += f' neuron-cc="{neuron_cc}"'
+    lowering = ""
+    if target_lowering(target) == "hlo":
+        compiler = f' neuron-cc="{neuron_cc}"' if neuron_cc else ""
+        lowering = LOWERING_PASS.format(target=target, minimum_segment_size=minimum_segment_size, compiler=compiler)
     return DEFAULT_PIPELINE.format(
+        target=target,
+        lowering=lowering,
         batch_size=batch_size,
         input_shapes=f' input-shapes="{input_shapes}"' if input_shapes else "",
         legalize_options=legalize,

@@ -169,15 +169,20 @@ def compile(  # noqa: A001 - the seed's name
     dump_dir: str | None = None,
     print_ir_after_all: bool = False,
     progress: bool = True,
+    target: str = "inferentia",
     **kwargs,
 ) -> dict:
     """Compile `model_dir` into `new_model_dir`, one NeuronOp per subgraph neuron-cc compiles.
+
+    `target` is "inferentia" (inf1: neuron-cc takes each cluster's GraphDef), "inferentia2" or
+    "trainium" (neuronx-cc takes each cluster lowered to XLA HLO by tf2xla), or a plug-in's.
+    `neuron_cc` is the path of that target's compiler (default: found on PATH).
 
     Returns {"OnNeuronRatio", "OperatorCountInSession", "OperatorCountAfterOptimization",
     "OperatorCountOnNeuron", "NumClusters", "NumCompiledClusters", "CompilerWorkdir"}.
     """
     from backends.inferentia.neuron_op import neuron_ops
-    from backends.inferentia.target import find_neuron_cc
+    from backends.target import find_compiler, get_target
     from frontends.tensorflow.writer import check_new_model_dir
     from nir.passmanager import PassManager
     from nir.pipeline import default_pipeline, import_saved_model
@@ -195,7 +200,9 @@ def compile(  # noqa: A001 - the seed's name
     if both := sorted(set(no_fuse_ops) & set(force_fuse_ops)):
         raise NirInputError(f"{both} are in both no_fuse_ops and force_fuse_ops; keep each name in one of them")
     check_new_model_dir(new_model_dir, model_dir)
-    path = find_neuron_cc(neuron_cc)
+    target_info = get_target(target, neuron_cc)
+    compiler = target_info.compiler
+    path = find_compiler(compiler, neuron_cc)
     flags = _neuron_cc_flags()
     strict = flags.must_compile if strict is None else strict
     strict = strict or not compiler_recovery
@@ -212,6 +219,7 @@ def compile(  # noqa: A001 - the seed's name
         pipeline = default_pipeline(
             batch_size, input_shapes, minimum_segment_size, no_fuse_ops,
             force_fuse_ops, supported_op_types or (), dynamic_batch=dynamic_batch_size, neuron_cc=path,
+            target=target,
         )
     instrumentation = {"dump_dir": dump_dir, "print_ir_after": ("all",) if print_ir_after_all else ()}
     manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
@@ -219,20 +227,20 @@ def compile(  # noqa: A001 - the seed's name
         if manager.reproducer_dir is None:
             manager.reproducer_dir = workdir if compiler_workdir else dump_dir
         manager.run(module)
-        graph_def, signature = _export_with_neuron_ops(module, dynamic_batch_size)
+        graph_def, signature = _export_with_neuron_ops(module, dynamic_batch_size, target)
         # Emission is for neuron-cc now, or for the user to compile later from their workdir;
         # with neither, writing 100s of MB to a temporary directory would only cost time.
         clusters = []
         if path is not None or compiler_workdir is not None:
-            clusters = _emit(graph_def, signature, workdir, path or "neuron-cc", compiler_args,
-                             keep_model=compiler_workdir is not None)
+            clusters = _emit(graph_def, signature, workdir, path or compiler, compiler_args,
+                             keep_model=compiler_workdir is not None, target=target_info)
         if not neuron_ops(graph_def):
             warnings.warn(no_cluster_message(module), stacklevel=2)
         else:
             if path is None:
-                warnings.warn(_not_installed_message(compiler_workdir), stacklevel=2)
+                warnings.warn(_not_installed_message(compiler_workdir, compiler), stacklevel=2)
                 if strict:
-                    raise CompileFailedError("strict mode: neuron-cc is not installed, nothing was compiled")
+                    raise CompileFailedError(f"strict mode: {compiler} is not installed, nothing was compiled")
             else:
                 from backends.inferentia.compiler import compile_clusters
 
@@ -240,31 +248,35 @@ def compile(  # noqa: A001 - the seed's name
                 failed = [r for r in results if not r.ok]
                 if failed and strict:
                     raise CompileFailedError(
-                        "strict mode: neuron-cc failed for " + "; ".join(
+                        f"strict mode: {compiler} failed for " + "; ".join(
                             f"{r.name} ({r.reason}; log: {r.log})" for r in failed
                         )
                     )
                 for r in failed:
                     logger.warning("cluster %s stays on CPU: %s (log: %s)", r.name, r.reason, r.log)
         report = _finish(graph_def, signature, workdir, new_model_dir, model_dir, loaded.num_session_ops)
+    if target_info.lowering == "hlo":
+        from backends.neuronx.lowering import forget_lowerings
+
+        forget_lowerings()
     report["CompilerWorkdir"] = compiler_workdir
     _log_report(
         report, model_dir, new_model_dir,
-        "neuron-cc is not installed (see the warning above)" if path is None
-        else "neuron-cc failed for them (see the warnings above and their logs)",
+        f"{compiler} is not installed (see the warning above)" if path is None
+        else f"{compiler} failed for them (see the warnings above and their logs)",
     )
     return report
 
 
-def _not_installed_message(compiler_workdir: str | None) -> str:
-    message = "neuron-cc is not installed, so no cluster was compiled: every cluster stays on CPU in the output model. "
+def _not_installed_message(compiler_workdir: str | None, compiler: str = "neuron-cc") -> str:
+    message = f"{compiler} is not installed, so no cluster was compiled: every cluster stays on CPU in the output model. "
     if compiler_workdir is None:
         return message + (
-            "Pass compiler_workdir= to have nir write each cluster's neuron-cc inputs and command "
-            "line there; compile them on a machine with neuron-cc and run `nir relift WORKDIR NEW_MODEL_DIR`."
+            f"Pass compiler_workdir= to have nir write each cluster's {compiler} inputs and command "
+            f"line there; compile them on a machine with {compiler} and run `nir relift WORKDIR NEW_MODEL_DIR`."
         )
     return message + (
-        f"Each cluster's inputs and command.sh are in '{compiler_workdir}': run them where neuron-cc "
+        f"Each cluster's inputs and command.sh are in '{compiler_workdir}': run them where {compiler} "
         f"is installed, then `nir relift {compiler_workdir} NEW_MODEL_DIR`."
     )
 
@@ -306,13 +318,13 @@ def _warn_unknown_ops(names: list[str], graph_def, option: str) -> None:
             )
 
 
-def _export_with_neuron_ops(module, dynamic_batch: bool):
+def _export_with_neuron_ops(module, dynamic_batch: bool, target: str = "inferentia"):
     from backends.inferentia.neuron_op import NeuronOpLowering
     from frontends.tensorflow.exporter import export_module
 
     from passes._util import carries_batch, entry_function
 
-    graph_def, signature = export_module(module, NeuronOpLowering(dynamic_batch))
+    graph_def, signature = export_module(module, NeuronOpLowering(dynamic_batch, target))
     if dynamic_batch:
         # Dimension 0 of the tensors that carry the batch becomes unknown: the runtime splits
         # a client batch into compiled-size pieces.
@@ -332,10 +344,15 @@ def _export_with_neuron_ops(module, dynamic_batch: bool):
     return graph_def, signature
 
 
-def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args, keep_model: bool = True):
+def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args, keep_model: bool = True, target=None):
     from backends.inferentia.emit import emit_clusters, save_workdir_model
 
-    clusters = emit_clusters(graph_def, workdir, neuron_cc, compiler_args)
+    if target is not None and target.lowering == "hlo":
+        from backends.neuronx.emit import emit_hlo_clusters
+
+        clusters = emit_hlo_clusters(graph_def, workdir, neuron_cc, compiler_args, target)
+    else:
+        clusters = emit_clusters(graph_def, workdir, neuron_cc, compiler_args)
     if keep_model:  # what `relift` needs; only worth writing into a workdir that is kept
         save_workdir_model(workdir, graph_def, signature)
     return clusters
@@ -344,8 +361,6 @@ def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args, kee
 def relift_graph(graph_def, signature, workdir: str):
     """Attach the NEFFs found in the workdir to their NeuronOps and restore the NeuronOps
     without one to their CPU ops. Returns (graph_def, signature, counts)."""
-    from backends.inferentia.compiler import NEFF_FILE
-    from backends.inferentia.emit import folder_name
     from backends.inferentia.neuron_op import (
         count_nodes,
         inline_neuron_op_nodes,
@@ -358,7 +373,7 @@ def relift_graph(graph_def, signature, workdir: str):
     num_clusters = len(neuron_ops(final))
     for node in neuron_ops(final):
         if _has_neff(workdir, node):
-            with open(os.path.join(workdir, folder_name(node), NEFF_FILE), "rb") as f:
+            with open(_neff_path(workdir, node), "rb") as f:
                 node.attr["executable"].s = f.read()
     renames = renamed_outputs(final)
     final = inline_neuron_op_nodes(final, lambda n: not n.attr["executable"].s)
@@ -369,11 +384,18 @@ def relift_graph(graph_def, signature, workdir: str):
     return final, signature, (num_clusters, len(compiled), on_neuron, after)
 
 
-def _has_neff(workdir: str, node) -> bool:
-    from backends.inferentia.compiler import NEFF_FILE
+def _neff_path(workdir: str, node) -> str:
+    """Where the NEFF of a NeuronOp's cluster is: its folder, under its target's file name."""
     from backends.inferentia.emit import folder_name
+    from backends.inferentia.neuron_op import neuron_op_target
+    from backends.target import target_lowering
 
-    neff = os.path.join(workdir, folder_name(node), NEFF_FILE)
+    neff = "graph_def.neff" if target_lowering(neuron_op_target(node)) == "graphdef" else "model.neff"
+    return os.path.join(workdir, folder_name(node), neff)
+
+
+def _has_neff(workdir: str, node) -> bool:
+    neff = _neff_path(workdir, node)
     return os.path.isfile(neff) and os.path.getsize(neff) > 0
 
 
@@ -428,18 +450,18 @@ def _log_report(report: dict, source: str, target: str, uncompiled_because: str)
 
 def relift(compiler_workdir: str, new_model_dir: str) -> dict:
     """Build the SavedModel of an earlier compile from its workdir, with whatever NEFFs are there."""
-    from backends.inferentia.compiler import NEFF_FILE
     from backends.inferentia.emit import load_workdir_model
     from backends.inferentia.neuron_op import neuron_ops
     from frontends.tensorflow.writer import check_new_model_dir
 
     check_new_model_dir(new_model_dir)
     graph_def, signature = load_workdir_model(compiler_workdir)
-    missing = [n.name for n in neuron_ops(graph_def) if not _has_neff(compiler_workdir, n)]
+    missing = [n for n in neuron_ops(graph_def) if not _has_neff(compiler_workdir, n)]
     if missing:
         logger.warning(
             "%d of %d clusters have no %s in %s and stay on CPU: %s",
-            len(missing), len(neuron_ops(graph_def)), NEFF_FILE, compiler_workdir, ", ".join(missing),
+            len(missing), len(neuron_ops(graph_def)), os.path.basename(_neff_path(compiler_workdir, missing[0])),
+            compiler_workdir, ", ".join(n.name for n in missing),
         )
     report = _finish(graph_def, signature, compiler_workdir, new_model_dir, None, None)
     report["CompilerWorkdir"] = compiler_workdir

@@ -23,13 +23,14 @@ rule still holds for them, and their reason says that forcing could not override
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
-from backends.inferentia.target import NEVER_ON_TARGET, UNSUPPORTED_DTYPES, Target, get_target
+from backends.inferentia.target import NEVER_ON_TARGET, UNSUPPORTED_DTYPES
+from backends.target import Target, get_target
 from nir.ir.shapes import element_type, is_static
 from nir.ir.tf_dialect import TFNodeOp
 from nir.ir.tf_types import OpaqueDType
@@ -104,7 +105,7 @@ class LegalizePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = get_target(self.target, self.neuron_cc or None)
         if self.supported_op_types:
-            target = Target(target.name, frozenset(self.supported_op_types), "supported_op_types")
+            target = replace(target, supported_ops=frozenset(self.supported_op_types), source="supported_op_types")
         no_fuse, force = frozenset(self.no_fuse_ops), frozenset(self.force_fuse_ops)
         for fn in graph_functions(op):
             for graph_op in list(graph_ops(fn)):

@@ -9,6 +9,7 @@ import sys
 
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools")
 FAKE_NEURON_CC = os.path.join(TOOLS, "fake_neuron_cc.py")
+FAKE_NEURONX_CC = os.path.join(TOOLS, "fake_neuronx_cc.py")
 
 
 def write_launcher(folder: str, script: str = FAKE_NEURON_CC, name: str = "neuron-cc") -> str:

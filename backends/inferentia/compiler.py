@@ -30,10 +30,11 @@ class CompileResult:
     folder: str
     ok: bool
     reason: str = ""
+    log_file: str = LOG_FILE
 
     @property
     def log(self) -> str:
-        return os.path.join(self.folder, LOG_FILE)
+        return os.path.join(self.folder, self.log_file)
 
 
 def default_pool_size() -> int:
@@ -73,17 +74,18 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _compile_one(cluster: EmittedCluster, timeout: float, children: _Children) -> CompileResult:
-    neff = os.path.join(cluster.folder, NEFF_FILE)
+    neff = os.path.join(cluster.folder, cluster.neff_file)
     if os.path.exists(neff):
         os.remove(neff)
-    with open(os.path.join(cluster.folder, LOG_FILE), "wb") as log:
+    with open(os.path.join(cluster.folder, cluster.log_file), "wb") as log:
         try:
             process = subprocess.Popen(
                 cluster.command, cwd=cluster.folder, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         except OSError as err:
-            return CompileResult(cluster.name, cluster.folder, False, f"could not start neuron-cc: {err}")
+            return CompileResult(cluster.name, cluster.folder, False, f"could not start {cluster.compiler}: {err}",
+                                 cluster.log_file)
         with children.lock:
             children.processes.add(process)
         try:
@@ -97,15 +99,15 @@ def _compile_one(cluster: EmittedCluster, timeout: float, children: _Children) -
             with children.lock:
                 children.processes.discard(process)
     if process.returncode != 0:
-        return _failed(cluster, f"neuron-cc exited with {process.returncode}")
+        return _failed(cluster, f"{cluster.compiler} exited with {process.returncode}")
     if not os.path.isfile(neff) or os.path.getsize(neff) == 0:
-        return _failed(cluster, "neuron-cc wrote no NEFF")
-    return CompileResult(cluster.name, cluster.folder, True)
+        return _failed(cluster, f"{cluster.compiler} wrote no NEFF")
+    return CompileResult(cluster.name, cluster.folder, True, log_file=cluster.log_file)
 
 
 def _failed(cluster: EmittedCluster, reason: str, log_bytes: int | None = None) -> CompileResult:
-    said = _last_error(os.path.join(cluster.folder, LOG_FILE), log_bytes)
-    return CompileResult(cluster.name, cluster.folder, False, f"{reason}: {said}" if said else reason)
+    said = _last_error(os.path.join(cluster.folder, cluster.log_file), log_bytes)
+    return CompileResult(cluster.name, cluster.folder, False, f"{reason}: {said}" if said else reason, cluster.log_file)
 
 
 def _last_error(log_path: str, log_bytes: int | None = None, limit: int = 300) -> str:
@@ -139,7 +141,7 @@ def compile_clusters(
                 results.append(future.result())
                 done += 1
                 if progress:
-                    sys.stderr.write(f"\rnir: neuron-cc {done}/{len(clusters)} clusters compiled")
+                    sys.stderr.write(f"\rnir: {clusters[0].compiler} {done}/{len(clusters)} clusters compiled")
                     sys.stderr.flush()
         except BaseException:
             children.kill_all()

@@ -30,6 +30,9 @@ class EmittedCluster:
     name: str  # the NeuronOp node's name in the graph
     folder: str
     command: tuple[str, ...]
+    compiler: str = "neuron-cc"
+    neff_file: str = "graph_def.neff"
+    log_file: str = "graph_def.neuron-cc.log"
 
 
 def folder_name(node: node_def_pb2.NodeDef) -> str:
@@ -66,12 +69,17 @@ def emit_clusters(
         with open(os.path.join(folder, "graph_def.io-config.json"), "w") as f:
             json.dump(config, f, indent=2, sort_keys=True)
         command = neuron_cc_command(neuron_cc, config, compiler_args)
-        with open(os.path.join(folder, "command.sh"), "w") as f:
-            f.write("#!/bin/sh\n# Run in this folder; writes graph_def.neff.\ncd \"$(dirname \"$0\")\"\n")
-            f.write(shlex.join(command) + "\n")
-        os.chmod(os.path.join(folder, "command.sh"), 0o755)
+        write_command_script(folder, command, "graph_def.neff")
         emitted.append(EmittedCluster(node.name, folder, command))
     return emitted
+
+
+def write_command_script(folder: str, command: Sequence[str], neff_file: str) -> None:
+    path = os.path.join(folder, "command.sh")
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\n# Run in this folder; writes {neff_file}.\ncd \"$(dirname \"$0\")\"\n")
+        f.write(shlex.join(command) + "\n")
+    os.chmod(path, 0o755)
 
 
 def save_workdir_model(workdir: str, graph_def: graph_pb2.GraphDef, signature) -> None:

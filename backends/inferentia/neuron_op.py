@@ -24,6 +24,7 @@ from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.shapes import element_type, tf_shape
 
 NEURON_OP = "NeuronOp"
+TARGET_ATTR = "_target"
 
 
 def _neuron_op_def() -> op_def_pb2.OpDef:
@@ -49,37 +50,22 @@ DEFAULT_MODEL_CONFIG = (-1, -1, -1, 10)
 
 @dataclass(frozen=True)
 class NeuronOpLowering:
-    """Lowers each neuron.cluster to one NeuronOp node with an empty executable."""
+    """Lowers each neuron.cluster to one NeuronOp node with an empty executable. A target other
+    than inferentia is recorded in the node's `_target` attribute (an internal attribute, so the
+    NeuronOp OpDef is unchanged), which tells relift which compiler's NEFF to look for."""
 
     dynamic_batch: bool = False
+    target: str = "inferentia"
 
     def __call__(self, cluster: ClusterOp, names: GraphNames, graph_def: graph_pb2.GraphDef) -> None:
-        inner = graph_pb2.GraphDef()
-        inner.versions.CopyFrom(graph_def.versions)
-        inner_names = GraphNames()
-        input_names: list[str] = []
-        outer_inputs: list[str] = []
-        for n, (arg, outer) in enumerate(zip(cluster.block.args, cluster.inputs)):
-            outer_name = names.tensor(outer)
+        outer_inputs = [names.tensor(outer) for outer in cluster.inputs]
+        placeholders = []
+        for n, outer_name in enumerate(outer_inputs):
             source, port = split_tensor_name(outer_name)
             # Inside a function body, tensors are named `node:out_arg:index`; ':' may not
             # appear in a node name.
-            placeholder = f"{source.replace(':', '_')}{port}/_{n}"
-            node = inner.node.add(name=placeholder, op="Placeholder")
-            node.attr["dtype"].type = dtype_of_ir_type(element_type(arg.type))
-            node.attr["shape"].shape.CopyFrom(dims_to_shape_proto(tf_shape(arg.type)))
-            inner_names.names[arg] = placeholder
-            input_names.append(placeholder + ":0")
-            outer_inputs.append(outer_name)
-        output_names: list[str] = []
-        for op in cluster.block.ops:
-            if isinstance(op, YieldOp):
-                for value in op.values:
-                    name = inner_names.tensor(value)
-                    output_names.append(name if ":" in name else name + ":0")
-            else:
-                emit_graph_op(op, inner_names, inner)  # type: ignore[arg-type]
-        drop_dangling_colocation(inner)
+            placeholders.append(f"{source.replace(':', '_')}{port}/_{n}")
+        inner, input_names, output_names = cluster_graph(cluster, placeholders, graph_def.versions)
         node_name = neuron_op_name(cluster)
         node = graph_def.node.add(name=node_name, op=NEURON_OP)
         node.input.extend(outer_inputs)
@@ -89,8 +75,66 @@ class NeuronOpLowering:
             _batch_axes(cluster.block.args, self.dynamic_batch),
             _batch_axes(cluster.outputs, self.dynamic_batch),
         )
+        if self.target != "inferentia":
+            node.attr[TARGET_ATTR].s = self.target.encode()
         for index, result in enumerate(cluster.outputs):
             names.names[result] = node_name if index == 0 else f"{node_name}:{index}"
+
+
+def cluster_graph(
+    cluster: ClusterOp, placeholders: Sequence[str], versions=None
+) -> tuple[graph_pb2.GraphDef, list[str], list[str]]:
+    """The cluster as a self-contained GraphDef: one Placeholder per input (named
+    `placeholders[i]`), its nodes and weights. Returns (graph, input tensor names, output
+    tensor names)."""
+    inner = graph_pb2.GraphDef()
+    if versions is not None:
+        inner.versions.CopyFrom(versions)
+    inner_names = GraphNames()
+    input_names: list[str] = []
+    for arg, placeholder in zip(cluster.block.args, placeholders):
+        node = inner.node.add(name=placeholder, op="Placeholder")
+        node.attr["dtype"].type = dtype_of_ir_type(element_type(arg.type))
+        node.attr["shape"].shape.CopyFrom(dims_to_shape_proto(tf_shape(arg.type)))
+        inner_names.names[arg] = placeholder
+        input_names.append(placeholder + ":0")
+    output_names: list[str] = []
+    for op in cluster.block.ops:
+        if isinstance(op, YieldOp):
+            for value in op.values:
+                name = inner_names.tensor(value)
+                output_names.append(name if ":" in name else name + ":0")
+        else:
+            emit_graph_op(op, inner_names, inner)  # type: ignore[arg-type]
+    drop_dangling_colocation(inner)
+    return inner, input_names, output_names
+
+
+def canonical_cluster_graph(
+    inner: graph_pb2.GraphDef, input_names: Sequence[str], output_names: Sequence[str]
+) -> tuple[bytes, tuple[str, ...], tuple[str, ...]]:
+    """The cluster graph with its Placeholders renamed `input_<i>` in input order, serialized
+    deterministically: the same cluster gives the same bytes whether it was cut out of the IR
+    by a pass or read from a NeuronOp, so lowerings can be cached by content."""
+    renames = {name.split(":")[0]: f"input_{i}" for i, name in enumerate(input_names)}
+    canonical = graph_pb2.GraphDef()
+    canonical.CopyFrom(inner)
+    canonical.ClearField("versions")  # a NeuronOp's graph carries the model's; the IR's none
+    for node in canonical.node:
+        node.name = renames.get(node.name, node.name)
+        for i, source in enumerate(node.input):
+            control, name = ("^", source[1:]) if source.startswith("^") else ("", source)
+            node_part, sep, port = name.partition(":")
+            if node_part in renames:
+                node.input[i] = f"{control}{renames[node_part]}{sep}{port}"
+    inputs = tuple(f"input_{i}:0" for i in range(len(input_names)))
+    outputs = tuple(_renamed_tensor(n, renames) for n in output_names)
+    return canonical.SerializeToString(deterministic=True), inputs, outputs
+
+
+def _renamed_tensor(name: str, renames: dict[str, str]) -> str:
+    node, sep, port = name.partition(":")
+    return f"{renames.get(node, node)}{sep}{port}"
 
 
 def neuron_op_name(cluster: ClusterOp) -> str:
@@ -266,3 +310,8 @@ def renamed_outputs(graph_def: graph_pb2.GraphDef) -> dict[str, str]:
         for index, name in enumerate(node.attr["output_names"].list.s):
             mapping[f"{node.name}:{index}"] = name.decode()
     return mapping
+
+
+def neuron_op_target(node: node_def_pb2.NodeDef) -> str:
+    """The target a NeuronOp was made for (inferentia unless its `_target` says otherwise)."""
+    return node.attr[TARGET_ATTR].s.decode() if TARGET_ATTR in node.attr else "inferentia"

@@ -1,0 +1,76 @@
+"""The Inferentia2 and Trainium targets: clusters go to neuronx-cc as XLA HLO.
+
+Which TensorFlow ops may join a cluster is TensorFlow's answer, not a list of nir's: an op type
+is legal when tf2xla has a kernel for it (the XLA_CPU_JIT kernels of TensorFlow's registry,
+read once per process). Control-flow and call ops are left out on purpose: nir clusters the
+bodies of loops and branches separately, and the loop itself stays on the host.
+
+Which HLO opcodes neuronx-cc takes is neuronx-cc's answer (`list-operators --framework XLA`)
+when it is installed, else the approximate table shipped in xla_ops.txt, whose sources its
+header names. The `lower-clusters` pass holds each lowered cluster to it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from importlib import resources
+
+from backends.target import Target, find_compiler, list_operators, register_target
+
+COMPILER = "neuronx-cc"
+# nir's target name -> neuronx-cc's --target.
+COMPILER_TARGETS = {"inferentia2": "inf2", "trainium": "trn1"}
+_STRUCTURAL = frozenset({
+    "While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase",
+    "PartitionedCall", "StatefulPartitionedCall", "NeuronOp",
+})
+
+
+@functools.lru_cache(maxsize=1)
+def xla_op_types() -> frozenset[str]:
+    """The TensorFlow op types tf2xla can lower: those with an XLA_CPU_JIT kernel."""
+    import tensorflow as tf
+    from tensorflow.python.framework import kernels
+
+    # tf2xla registers its kernels when the first XLA device starts.
+    tf.function(lambda x: x + 1, jit_compile=True, autograph=False)(tf.constant(1.0))
+    found = set()
+    for name in dir(tf.raw_ops):
+        if name.startswith("_"):
+            continue
+        if any(k.device_type == "XLA_CPU_JIT" for k in kernels.get_registered_kernels_for_op(name).kernel):
+            found.add(name)
+    return frozenset(found - _STRUCTURAL)
+
+
+def _shipped_opcodes() -> frozenset[str]:
+    text = resources.files("backends.neuronx").joinpath("xla_ops.txt").read_text()
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def find_neuronx_cc(explicit: str | None = None) -> str | None:
+    return find_compiler(COMPILER, explicit)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiler_opcodes(path: str | None, mtime_ns: int) -> tuple[frozenset[str], str]:
+    if path is not None:
+        ops = list_operators(path, "XLA")
+        if ops is not None:
+            return ops, f"{path} list-operators --framework XLA"
+    why = "neuronx-cc not installed" if path is None else f"'{path} list-operators' failed"
+    return _shipped_opcodes(), f"nir's shipped HLO table backends/neuronx/xla_ops.txt ({why})"
+
+
+def neuronx_target(name: str, compiler: str | None) -> Target:
+    path = find_neuronx_cc(compiler)
+    opcodes, source = _compiler_opcodes(path, os.stat(path).st_mtime_ns if path else 0)
+    return Target(
+        name, xla_op_types(), "TensorFlow's tf2xla kernel registry", compiler=COMPILER, lowering="hlo",
+        compiler_target=COMPILER_TARGETS[name], compiler_ops=opcodes, compiler_ops_source=source,
+    )
+
+
+for _name in COMPILER_TARGETS:
+    register_target(_name, functools.partial(neuronx_target, _name), lowering="hlo")

@@ -1,0 +1,120 @@
+"""lower-clusters{target=inferentia2}: make sure every cluster lowers to HLO its compiler takes.
+
+For targets whose compiler takes XLA HLO (inferentia2, trainium), legalize's op table says
+what tf2xla has kernels for, but a kernel can still refuse a particular node (an input that
+must be a compile-time constant, a dtype the kernel lacks), and the lowered HLO can hold an
+opcode neuronx-cc does not take. This pass lowers each cluster with TensorFlow's tf2xla (the
+lowering is cached, so emitting the workdir later costs nothing more) and, for a cluster that
+fails:
+
+- the nodes tf2xla's message names go to CPU with that message as their reason, the cluster
+  is dissolved and its block clustered again, so the rest still reaches the accelerator;
+- when the message names no node of the cluster, or the HLO holds opcodes outside the
+  compiler's table, the whole cluster goes to CPU with that reason.
+
+It repeats until every cluster lowers. On other targets it does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block
+from xdsl.passes import ModulePass
+
+from backends.target import Target, get_target
+from nir.ir.module import entry_function
+from nir.ir.neuron_dialect import ClusterOp, YieldOp
+from nir.ir.tf_dialect import TFNodeOp
+from nir.passmanager.registry import register_pass
+from passes._util import set_cpu_reason
+from passes.cluster import ClusterPass
+from passes.control_flow import graph_functions, loop_conditions
+
+
+@dataclass(frozen=True)
+class Failure:
+    reason: str
+    nodes: frozenset[str]  # the nodes to blame; empty: the whole cluster
+
+
+def lowering_failure(cluster: ClusterOp, target: Target) -> Failure | None:
+    from backends.inferentia.neuron_op import canonical_cluster_graph, cluster_graph
+    from backends.neuronx.lowering import LoweringError, lower_cluster
+
+    inner, inputs, outputs = cluster_graph(cluster, [f"input_{i}" for i in range(len(cluster.inputs))])
+    graph, inputs, outputs = canonical_cluster_graph(inner, inputs, outputs)
+    try:
+        lowered = lower_cluster(graph, inputs, outputs)
+    except LoweringError as err:
+        members = {op.node_name for op in cluster.block.ops if isinstance(op, TFNodeOp)}
+        return Failure(f"tf2xla cannot lower it: {err.message}", frozenset(err.nodes) & members)
+    refused = sorted(lowered.opcodes - target.compiler_ops)
+    if refused:
+        return Failure(
+            f"its cluster lowers to HLO {', '.join(refused)}, which {target.compiler} does not take "
+            f"({target.compiler_ops_source})", frozenset(),
+        )
+    return None
+
+
+def dissolve(cluster: ClusterOp) -> None:
+    """Put the cluster's ops back in its block where the cluster was."""
+    block = cluster.parent_block()
+    assert block is not None
+    body = cluster.block
+    for arg, outer in zip(body.args, cluster.inputs):
+        arg.replace_all_uses_with(outer)
+    yielded = body.last_op
+    assert isinstance(yielded, YieldOp)
+    for result, value in zip(cluster.outputs, yielded.values):
+        result.replace_all_uses_with(value)
+    yielded.detach()
+    yielded.erase()
+    for op in list(body.ops):
+        op.detach()
+        block.insert_op_before(op, cluster)
+    cluster.detach()
+    cluster.erase()
+
+
+@register_pass
+@dataclass(frozen=True)
+class LowerClustersPass(ModulePass):
+    """Lower every cluster to HLO with tf2xla; send what does not lower to CPU, with tf2xla's reason."""
+
+    name = "lower-clusters"
+
+    target: str = "inferentia2"
+    neuron_cc: str = ""
+    minimum_segment_size: int = 2
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        target = get_target(self.target, self.neuron_cc or None)
+        if target.lowering != "hlo":
+            return
+        entry = entry_function(op)
+        conditions = loop_conditions(op)
+        for fn in graph_functions(op):
+            if fn.sym_name.data not in conditions:
+                self.lower_block(fn, target, "" if fn is entry else fn.sym_name.data)
+
+    def lower_block(self, fn: func.FuncOp, target: Target, scope: str) -> None:
+        block: Block = fn.body.block
+        clusterer = ClusterPass(self.minimum_segment_size)
+        # Each round sends at least one op to CPU for good, so this ends.
+        while True:
+            failures = [(c, f) for c in list(block.ops) if isinstance(c, ClusterOp)
+                        if (f := lowering_failure(c, target)) is not None]
+            if not failures:
+                return
+            for cluster, failure in failures:
+                ops = [o for o in cluster.block.ops if isinstance(o, TFNodeOp)]
+                blamed = [o for o in ops if o.node_name in failure.nodes] or ops
+                for member in blamed:
+                    set_cpu_reason(member, failure.reason)
+                dissolve(cluster)
+            clusterer.cluster_block(block, scope)

@@ -126,7 +126,7 @@ def test_failing_compiler_restores_cpu_ops_or_raises_in_strict_mode(zoo, tmp_pat
 
 
 @pytest.mark.parametrize("mode,reason", [
-    ("hang", "timed out after 20 s: neuron-cc compile: hanging as FAKE_NEURON_CC_MODE=hang asks"),
+    ("hang", "timed out after 5 s: neuron-cc compile: hanging as FAKE_NEURON_CC_MODE=hang asks"),
     ("no-neff", "wrote no NEFF: neuron-cc compile: writing no NEFF as FAKE_NEURON_CC_MODE=no-neff asks"),
     ("crash", "exited with -6: neuron-cc compile: aborting as FAKE_NEURON_CC_MODE=crash asks"),
 ])
@@ -135,7 +135,7 @@ def test_misbehaving_compiler_is_reported(zoo, tmp_path, fake_neuron_cc, monkeyp
     with pytest.raises(CompileFailedError, match=reason):
         tfn.saved_model.compile(
             zoo["two_io"], str(tmp_path / "out"), neuron_cc=fake_neuron_cc, strict=True,
-            compiler_timeout=20, progress=False,
+            compiler_timeout=5, progress=False,
         )
 
 

@@ -263,7 +263,7 @@ def test_relift_and_inline_refuse_what_they_cannot_use(model, tmp_path):
     [("fail", "neuron-cc exited with 1: ERROR: failing as FAKE_NEURON_CC_MODE=fail asks"),
      ("crash", "neuron-cc exited with -6: neuron-cc compile: aborting as FAKE_NEURON_CC_MODE=crash asks"),
      ("no-neff", "wrote no NEFF: neuron-cc compile: writing no NEFF as FAKE_NEURON_CC_MODE=no-neff asks"),
-     ("hang", "timed out after 15 s: neuron-cc compile: hanging as FAKE_NEURON_CC_MODE=hang asks")],
+     ("hang", "timed out after 5 s: neuron-cc compile: hanging as FAKE_NEURON_CC_MODE=hang asks")],
 )
 def test_compiler_failures_in_strict_mode_leave_input_and_target_untouched(model, tmp_path, fake_neuron_cc, monkeypatch, mode, match):
     from nir.saved_model import CompileFailedError
@@ -271,7 +271,7 @@ def test_compiler_failures_in_strict_mode_leave_input_and_target_untouched(model
     monkeypatch.setenv("FAKE_NEURON_CC_MODE", mode)
     out = str(tmp_path / "out")
     expect_error(model, out, match, error=CompileFailedError, neuron_cc=fake_neuron_cc, strict=True,
-                 compiler_timeout=15)
+                 compiler_timeout=5)
     assert not os.path.exists(out)
 
 

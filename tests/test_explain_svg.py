@@ -159,5 +159,10 @@ def test_opt_draws_after_the_passes_asked_for(zoo, tmp_path):
     assert not groups(ET.parse(os.path.join(dumps, "003-legalize.svg")).getroot(), "nir-cluster")
     typo = opt("--dump-dir", dumps, "--svg-after", "clutser")
     assert typo.returncode == 1 and "did you mean 'cluster'" in typo.stderr
-    no_dir = opt("--svg-after", "cluster")
-    assert no_dir.returncode == 1 and "give dump_dir (--dump-dir) too" in no_dir.stderr
+
+
+def test_svg_after_needs_a_dump_directory():
+    from nir.passmanager import PassManager, PipelineError
+
+    with pytest.raises(PipelineError, match=r"give dump_dir \(--dump-dir\) too"):
+        PassManager.parse("legalize,cluster", svg_after=["cluster"])

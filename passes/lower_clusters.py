@@ -42,13 +42,14 @@ class Failure:
 
 
 def lowering_failure(cluster: ClusterOp, target: Target) -> Failure | None:
-    from backends.inferentia.neuron_op import canonical_cluster_graph, cluster_graph
+    from backends.inferentia.neuron_op import cluster_graph
     from backends.neuronx.lowering import LoweringError, lower_cluster
 
+    # Placeholders named input_<i> and no versions: already the canonical form emission uses.
     inner, inputs, outputs = cluster_graph(cluster, [f"input_{i}" for i in range(len(cluster.inputs))])
-    graph, inputs, outputs = canonical_cluster_graph(inner, inputs, outputs)
+    graph = inner.SerializeToString(deterministic=True)
     try:
-        lowered = lower_cluster(graph, inputs, outputs)
+        lowered = lower_cluster(graph, tuple(inputs), tuple(outputs))
     except LoweringError as err:
         members = {op.node_name for op in cluster.block.ops if isinstance(op, TFNodeOp)}
         return Failure(f"tf2xla cannot lower it: {err.message}", frozenset(err.nodes) & members)

@@ -86,12 +86,29 @@ def run_both(graph_def: bytes, input_names: tuple[str, ...], output_names: tuple
     return xla, reference
 
 
-def _pruned(graph_def: bytes, input_names: tuple[str, ...], output_names: tuple[str, ...]):
+def _fed_graph(parsed, input_names: tuple[str, ...]):
+    """The cluster graph with each input Placeholder turned into an Identity of a stand-in
+    constant, which `import_graph_def(input_map=...)` then replaces by the function's argument.
+    XLA has no Placeholder kernel, and mapping a Placeholder still imports it; importing this
+    way costs one import of the weights, where wrap_function + prune cost two and a copy."""
     import tensorflow as tf
 
-    parsed = tf.compat.v1.GraphDef.FromString(graph_def)
-    wrapped = tf.compat.v1.wrap_function(lambda: tf.graph_util.import_graph_def(parsed, name=""), [])
-    return wrapped.prune(feeds=list(input_names), fetches=list(output_names))
+    fed = tf.compat.v1.GraphDef()
+    fed.CopyFrom(parsed)
+    feeds = {}
+    for name in input_names:
+        node_name = name.split(":")[0]
+        node = next(n for n in fed.node if n.name == node_name)
+        dtype = node.attr["dtype"].type
+        feed = fed.node.add(name=f"{node_name}/nir_feed", op="Const")
+        feed.attr["dtype"].type = dtype
+        feed.attr["value"].tensor.dtype = dtype
+        node.op = "Identity"
+        node.input.append(feed.name)
+        node.attr.clear()
+        node.attr["T"].type = dtype
+        feeds[name] = f"{feed.name}:0"
+    return fed, feeds
 
 
 def _jit_function(graph_def: bytes, input_names: tuple[str, ...], output_names: tuple[str, ...]):
@@ -105,9 +122,15 @@ def _jit_function(graph_def: bytes, input_names: tuple[str, ...], output_names: 
         node = placeholders[name.split(":")[0]]
         shape = [d.size for d in node.attr["shape"].shape.dim]
         specs.append(tf.TensorSpec(shape, tf.dtypes.as_dtype(node.attr["dtype"].type)))
-    pruned = _pruned(graph_def, input_names, output_names)
-    function = tf.function(lambda *args: pruned(*args), jit_compile=True, autograph=False)
-    return function, specs, pruned
+    fed, feeds = _fed_graph(parsed, input_names)
+
+    def cluster(*args):
+        input_map = {feeds[name]: arg for name, arg in zip(input_names, args)}
+        return tf.graph_util.import_graph_def(fed, input_map=input_map, return_elements=list(output_names), name="")
+
+    jitted = tf.function(cluster, jit_compile=True, autograph=False)
+    plain = tf.function(cluster, autograph=False)
+    return jitted, specs, plain
 
 
 def _first_line(message: str) -> str:

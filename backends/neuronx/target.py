@@ -13,7 +13,9 @@ header names. The `lower-clusters` pass holds each lowered cluster to it.
 from __future__ import annotations
 
 import functools
+import json
 import os
+import tempfile
 from importlib import resources
 
 from backends.target import Target, find_compiler, list_operators, register_target
@@ -29,19 +31,48 @@ _STRUCTURAL = frozenset({
 
 @functools.lru_cache(maxsize=1)
 def xla_op_types() -> frozenset[str]:
-    """The TensorFlow op types tf2xla can lower: those with an XLA_CPU_JIT kernel."""
+    """The TensorFlow op types tf2xla can lower: those with an XLA_CPU_JIT kernel. Asked once
+    per TensorFlow version and kept in nir's cache folder (NIR_CACHE_DIR, default
+    ~/.cache/nir), since the answer changes only with TensorFlow."""
+    import tensorflow as tf
+
+    path = os.path.join(cache_dir(), f"tf2xla-ops-{tf.__version__}.json")
+    try:
+        with open(path) as f:
+            return frozenset(json.load(f)) - _STRUCTURAL
+    except (OSError, ValueError):
+        pass
+    found = _probe_xla_op_types()
+    _write_atomically(path, json.dumps(sorted(found)))
+    return found - _STRUCTURAL
+
+
+def _probe_xla_op_types() -> frozenset[str]:
     import tensorflow as tf
     from tensorflow.python.framework import kernels
 
     # tf2xla registers its kernels when the first XLA device starts.
     tf.function(lambda x: x + 1, jit_compile=True, autograph=False)(tf.constant(1.0))
-    found = set()
-    for name in dir(tf.raw_ops):
-        if name.startswith("_"):
-            continue
-        if any(k.device_type == "XLA_CPU_JIT" for k in kernels.get_registered_kernels_for_op(name).kernel):
-            found.add(name)
-    return frozenset(found - _STRUCTURAL)
+    return frozenset(
+        name for name in dir(tf.raw_ops)
+        if not name.startswith("_")
+        and any(k.device_type == "XLA_CPU_JIT" for k in kernels.get_registered_kernels_for_op(name).kernel)
+    )
+
+
+def cache_dir() -> str:
+    return os.environ.get("NIR_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "nir")
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Best effort: a cache nir cannot write is only a slower next start."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), delete=False, suffix=".tmp") as f:
+            f.write(text)
+        os.replace(f.name, path)
+    except OSError:
+        pass
 
 
 def _shipped_opcodes() -> frozenset[str]:

@@ -15,13 +15,11 @@ import numpy as np
 def random_feeds(graph_def: bytes, input_names: tuple[str, ...], rng: np.random.RandomState) -> list[np.ndarray]:
     import tensorflow as tf
 
-    parsed = tf.compat.v1.GraphDef.FromString(graph_def)
-    placeholders = {n.name: n for n in parsed.node if n.op == "Placeholder"}
+    from backends.neuronx.lowering import input_specs
+
     feeds = []
-    for name in input_names:
-        node = placeholders[name.split(":")[0]]
-        shape = [d.size for d in node.attr["shape"].shape.dim]
-        dtype = tf.dtypes.as_dtype(node.attr["dtype"].type)
+    for spec in input_specs(tf.compat.v1.GraphDef.FromString(graph_def), input_names):
+        shape, dtype = spec.shape.as_list(), spec.dtype
         if dtype.is_bool:
             feeds.append(rng.rand(*shape) > 0.5)
         elif dtype.is_integer:

@@ -61,10 +61,7 @@ def emit_clusters(
 ) -> list[EmittedCluster]:
     emitted = []
     for node in neuron_ops(graph_def):
-        folder = os.path.join(workdir, folder_name(node))
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "graph_def.pb"), "wb") as f:
-            f.write(node.attr["graph_def"].s)
+        folder = cluster_folder(workdir, node)
         config = io_config(node)
         with open(os.path.join(folder, "graph_def.io-config.json"), "w") as f:
             json.dump(config, f, indent=2, sort_keys=True)
@@ -72,6 +69,15 @@ def emit_clusters(
         write_command_script(folder, command, "graph_def.neff")
         emitted.append(EmittedCluster(node.name, folder, command))
     return emitted
+
+
+def cluster_folder(workdir: str, node: node_def_pb2.NodeDef) -> str:
+    """The NeuronOp's folder in the workdir, made, with the cluster's GraphDef in it."""
+    folder = os.path.join(workdir, folder_name(node))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "graph_def.pb"), "wb") as f:
+        f.write(node.attr["graph_def"].s)
+    return folder
 
 
 def write_command_script(folder: str, command: Sequence[str], neff_file: str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from tensorflow.core.framework import graph_pb2
 
-from backends.inferentia.emit import EmittedCluster, folder_name, write_command_script
+from backends.inferentia.emit import EmittedCluster, cluster_folder, write_command_script
 from backends.inferentia.neuron_op import canonical_cluster_graph, neuron_ops
 from backends.neuronx.lowering import LoweringError, lower_cluster
 from backends.target import Target
@@ -46,10 +46,7 @@ def emit_hlo_clusters(
 ) -> list[EmittedCluster]:
     emitted = []
     for node in neuron_ops(graph_def):
-        folder = os.path.join(workdir, folder_name(node))
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "graph_def.pb"), "wb") as f:
-            f.write(node.attr["graph_def"].s)
+        folder = cluster_folder(workdir, node)
         graph, inputs, outputs = lowered_node(node)
         try:
             lowered = lower_cluster(graph, inputs, outputs)

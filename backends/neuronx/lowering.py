@@ -86,6 +86,19 @@ def run_both(graph_def: bytes, input_names: tuple[str, ...], output_names: tuple
     return xla, reference
 
 
+def input_specs(parsed, input_names: tuple[str, ...]) -> list:
+    """The tf.TensorSpec of each input Placeholder of a cluster graph, in input order."""
+    import tensorflow as tf
+
+    placeholders = {n.name: n for n in parsed.node if n.op == "Placeholder"}
+    specs = []
+    for name in input_names:
+        node = placeholders[name.split(":")[0]]
+        shape = [d.size for d in node.attr["shape"].shape.dim]
+        specs.append(tf.TensorSpec(shape, tf.dtypes.as_dtype(node.attr["dtype"].type)))
+    return specs
+
+
 def _fed_graph(parsed, input_names: tuple[str, ...]):
     """The cluster graph with each input Placeholder turned into an Identity of a stand-in
     constant, which `import_graph_def(input_map=...)` then replaces by the function's argument.
@@ -116,12 +129,7 @@ def _jit_function(graph_def: bytes, input_names: tuple[str, ...], output_names: 
     import tensorflow as tf
 
     parsed = tf.compat.v1.GraphDef.FromString(graph_def)
-    placeholders = {n.name: n for n in parsed.node if n.op == "Placeholder"}
-    specs = []
-    for name in input_names:
-        node = placeholders[name.split(":")[0]]
-        shape = [d.size for d in node.attr["shape"].shape.dim]
-        specs.append(tf.TensorSpec(shape, tf.dtypes.as_dtype(node.attr["dtype"].type)))
+    specs = input_specs(parsed, input_names)
     fed, feeds = _fed_graph(parsed, input_names)
 
     def cluster(*args):

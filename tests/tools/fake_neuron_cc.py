@@ -26,12 +26,12 @@ depend on which python3 is first on PATH.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import time
-import types
+
+from stand_in_common import finish, tensorflow_proto_module
 
 NEFF_MAGIC = b"NIR-TEST-NEFF\n"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,16 +50,7 @@ class CompileError(Exception):
 
 
 def graph_pb2():
-    # Importing tensorflow's package runs its 6-second __init__; the GraphDef message classes
-    # are plain generated modules that need only protobuf.
-    if "tensorflow" not in sys.modules:
-        spec = importlib.util.find_spec("tensorflow")
-        package = types.ModuleType("tensorflow")
-        package.__path__ = list(spec.submodule_search_locations)
-        sys.modules["tensorflow"] = package
-    from tensorflow.core.framework import graph_pb2 as module
-
-    return module
+    return tensorflow_proto_module("core.framework.graph_pb2")
 
 
 def supported_ops() -> list[str]:
@@ -192,28 +183,8 @@ def compile_model(argv: list[str]) -> int:
     except (CompileError, OSError) as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
-    return finish(args.output, config, len(graph_def.node))
-
-
-def finish(output: str, config: dict, num_nodes: int) -> int:
-    mode = os.environ.get("FAKE_NEURON_CC_MODE", "ok")
-    print(f"neuron-cc compile: checked {num_nodes} nodes", flush=True)
-    if mode == "fail":
-        print("ERROR: failing as FAKE_NEURON_CC_MODE=fail asks", file=sys.stderr, flush=True)
-        return 1
-    if mode == "hang":
-        print("neuron-cc compile: hanging as FAKE_NEURON_CC_MODE=hang asks", flush=True)
-        time.sleep(3600)
-    if mode == "crash":
-        print("neuron-cc compile: aborting as FAKE_NEURON_CC_MODE=crash asks", flush=True)
-        os.abort()
-    if mode == "no-neff":
-        print("neuron-cc compile: writing no NEFF as FAKE_NEURON_CC_MODE=no-neff asks", flush=True)
-        return 0
-    with open(output, "wb") as f:
-        f.write(NEFF_MAGIC + json.dumps(config, sort_keys=True).encode())
-    print(f"neuron-cc compile: wrote {os.path.abspath(output)} at {time.time():.6f}", flush=True)
-    return 0
+    neff = NEFF_MAGIC + json.dumps(config, sort_keys=True).encode()
+    return finish("neuron-cc", args.output, neff, f"{len(graph_def.node)} nodes")
 
 
 def main(argv: list[str]) -> int:

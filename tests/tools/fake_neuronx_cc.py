@@ -18,12 +18,12 @@ FAKE_NEURON_CC_MODE=fail|hang|crash|no-neff makes it misbehave as the neuron-cc 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import time
-import types
+
+from stand_in_common import finish, tensorflow_proto_module
 
 NEFF_MAGIC = b"NIR-TEST-NEFFX\n"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,15 +35,7 @@ class CompileError(Exception):
 
 
 def hlo_pb2():
-    # As in the neuron-cc stand-in: the generated protobuf module without TensorFlow's __init__.
-    if "tensorflow" not in sys.modules:
-        spec = importlib.util.find_spec("tensorflow")
-        package = types.ModuleType("tensorflow")
-        package.__path__ = list(spec.submodule_search_locations)
-        sys.modules["tensorflow"] = package
-    from tensorflow.compiler.xla.service import hlo_pb2 as module
-
-    return module
+    return tensorflow_proto_module("compiler.xla.service.hlo_pb2")
 
 
 def supported_opcodes() -> list[str]:
@@ -106,29 +98,10 @@ def compile_model(argv: list[str]) -> int:
     except (CompileError, OSError) as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
-    return finish(args.output, module)
-
-
-def finish(output: str, module) -> int:
-    mode = os.environ.get("FAKE_NEURON_CC_MODE", "ok")
-    print(f"neuronx-cc compile: checked {sum(len(c.instructions) for c in module.computations)} instructions", flush=True)
-    if mode == "fail":
-        print("ERROR: failing as FAKE_NEURON_CC_MODE=fail asks", file=sys.stderr, flush=True)
-        return 1
-    if mode == "hang":
-        print("neuronx-cc compile: hanging as FAKE_NEURON_CC_MODE=hang asks", flush=True)
-        time.sleep(3600)
-    if mode == "crash":
-        print("neuronx-cc compile: aborting as FAKE_NEURON_CC_MODE=crash asks", flush=True)
-        os.abort()
-    if mode == "no-neff":
-        print("neuronx-cc compile: writing no NEFF as FAKE_NEURON_CC_MODE=no-neff asks", flush=True)
-        return 0
     shapes = [list(p.dimensions) for p in module.host_program_shape.parameters]
-    with open(output, "wb") as f:
-        f.write(NEFF_MAGIC + json.dumps({"module": module.name, "parameters": shapes}).encode())
-    print(f"neuronx-cc compile: wrote {os.path.abspath(output)} at {time.time():.6f}", flush=True)
-    return 0
+    neff = NEFF_MAGIC + json.dumps({"module": module.name, "parameters": shapes}).encode()
+    checked = f"{sum(len(c.instructions) for c in module.computations)} instructions"
+    return finish("neuronx-cc", args.output, neff, checked)
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,45 @@
+"""What nir's compiler stand-ins share: TensorFlow's generated protobuf modules without
+TensorFlow's start-up, and the misbehaviour FAKE_NEURON_CC_MODE asks for."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import time
+import types
+
+
+def tensorflow_proto_module(name: str):
+    """`tensorflow.<name>` (a generated *_pb2 module) without running tensorflow/__init__,
+    which takes seconds; the protobuf modules need only protobuf."""
+    if "tensorflow" not in sys.modules:
+        spec = importlib.util.find_spec("tensorflow")
+        package = types.ModuleType("tensorflow")
+        package.__path__ = list(spec.submodule_search_locations)
+        sys.modules["tensorflow"] = package
+    return importlib.import_module(f"tensorflow.{name}")
+
+
+def finish(program: str, output: str, neff: bytes, checked: str) -> int:
+    """Write the NEFF, unless FAKE_NEURON_CC_MODE=fail|hang|crash|no-neff asks otherwise; every
+    outcome says so in the log."""
+    mode = os.environ.get("FAKE_NEURON_CC_MODE", "ok")
+    print(f"{program} compile: checked {checked}", flush=True)
+    if mode == "fail":
+        print("ERROR: failing as FAKE_NEURON_CC_MODE=fail asks", file=sys.stderr, flush=True)
+        return 1
+    if mode == "hang":
+        print(f"{program} compile: hanging as FAKE_NEURON_CC_MODE=hang asks", flush=True)
+        time.sleep(3600)
+    if mode == "crash":
+        print(f"{program} compile: aborting as FAKE_NEURON_CC_MODE=crash asks", flush=True)
+        os.abort()
+    if mode == "no-neff":
+        print(f"{program} compile: writing no NEFF as FAKE_NEURON_CC_MODE=no-neff asks", flush=True)
+        return 0
+    with open(output, "wb") as f:
+        f.write(neff)
+    print(f"{program} compile: wrote {os.path.abspath(output)} at {time.time():.6f}", flush=True)
+    return 0

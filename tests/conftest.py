@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# nir's cache (the tf2xla op table per TensorFlow version) goes to a folder of this session,
+# never the user's own ~/.cache/nir.
+os.environ["NIR_CACHE_DIR"] = tempfile.mkdtemp(prefix="nir-test-cache-")
+atexit.register(shutil.rmtree, os.environ["NIR_CACHE_DIR"], True)
 sys.path.insert(0, os.path.dirname(__file__))
 
 from stand_ins import write_launcher  # noqa: E402

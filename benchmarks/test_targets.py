@@ -7,8 +7,8 @@ Recorded per model and target in `extra_info`: clusters, compiled clusters, OnNe
 inferentia2, the time tf2xla spent lowering each cluster to HLO (`lowering_seconds_per_cluster`)
 and in all (`lowering_seconds`, HLO text included); each cluster is lowered once: emission
 reuses the lowering of `lower-clusters`. The benchmark's
-own figure is the whole compile, so ResNet50's inferentia2 row against its inferentia row is
-what HLO lowering adds.
+own figure is the whole compile (min of 3 rounds for ResNet50, 1 for the others), so ResNet50's
+inferentia2 row against its inferentia row is what HLO lowering adds.
 """
 
 from __future__ import annotations
@@ -89,11 +89,13 @@ def test_compile_for_target(benchmark, workspace, compilers, lowering_clock, nam
 
     def setup():
         shutil.rmtree(out, ignore_errors=True)
+        lowering_clock.update(seconds=0.0, clusters=0, per_cluster=[])  # report the last round
 
     def compile_once():
         reports.append(tfn.saved_model.compile(model_dir, out, target=target, neuron_cc=compilers[target], progress=False))
 
-    benchmark.pedantic(compile_once, setup=setup, rounds=1, iterations=1)
+    # ResNet50's two rows are the measure of what lowering adds (limit +50%): min of 3 there.
+    benchmark.pedantic(compile_once, setup=setup, rounds=3 if name == "resnet50" else 1, iterations=1)
     report = reports[-1]
     benchmark.extra_info.update({
         "model": name, "target": target, "clusters": report["NumClusters"], "compiled": report["NumCompiledClusters"],

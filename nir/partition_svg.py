@@ -158,11 +158,11 @@ def _layers(panel: Panel) -> tuple[dict[str, _Node], list[list[str]], list[list[
     graph = nx.DiGraph()
     graph.add_nodes_from(b.id for b in panel.boxes)
     order = {b.id: i for i, b in enumerate(panel.boxes)}
-    for edge in panel.edges:
-        # Box order is the block's order, so a backward edge can only come from a cycle, which
-        # the grouping rules out; dropping it keeps the layout defined whatever happens.
-        if order[edge.source] < order[edge.target]:
-            graph.add_edge(edge.source, edge.target)
+    graph.add_edges_from((edge.source, edge.target) for edge in panel.edges)
+    if not nx.is_directed_acyclic_graph(graph):
+        # The grouping rules cycles out; should one appear anyway, edges against the block's
+        # order are left out of the layering (still drawn), so the layout stays defined.
+        graph.remove_edges_from([(e.source, e.target) for e in panel.edges if order[e.source] >= order[e.target]])
     nodes = {b.id: _Node(b.id, *_box_size(b), b) for b in panel.boxes}
     layers: list[list[str]] = []
     for depth, generation in enumerate(nx.topological_generations(graph)):

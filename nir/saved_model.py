@@ -135,6 +135,18 @@ def _input_shapes(model_shape_feed_dict, model_feed_dict, signature) -> str:
 
 
 @contextlib.contextmanager
+def _lowerings_kept_for(target):
+    """HLO lowerings (which hold the weights) live as long as one compile, whatever its end."""
+    try:
+        yield
+    finally:
+        if target.lowering == "hlo":
+            from backends.neuronx.lowering import forget_lowerings
+
+            forget_lowerings()
+
+
+@contextlib.contextmanager
 def _workdir(compiler_workdir: str | None):
     if compiler_workdir is not None:
         os.makedirs(compiler_workdir, exist_ok=True)
@@ -223,7 +235,7 @@ def compile(  # noqa: A001 - the seed's name
         )
     instrumentation = {"dump_dir": dump_dir, "print_ir_after": ("all",) if print_ir_after_all else ()}
     manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
-    with _workdir(compiler_workdir) as workdir:
+    with _lowerings_kept_for(target_info), _workdir(compiler_workdir) as workdir:
         if manager.reproducer_dir is None:
             manager.reproducer_dir = workdir if compiler_workdir else dump_dir
         manager.run(module)
@@ -255,10 +267,6 @@ def compile(  # noqa: A001 - the seed's name
                 for r in failed:
                     logger.warning("cluster %s stays on CPU: %s (log: %s)", r.name, r.reason, r.log)
         report = _finish(graph_def, signature, workdir, new_model_dir, model_dir, loaded.num_session_ops)
-    if target_info.lowering == "hlo":
-        from backends.neuronx.lowering import forget_lowerings
-
-        forget_lowerings()
     report["CompilerWorkdir"] = compiler_workdir
     _log_report(
         report, model_dir, new_model_dir,

@@ -54,11 +54,11 @@ def lower_cluster(graph_def: bytes, input_names: tuple[str, ...], output_names: 
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    function, specs, _ = _jit_function(graph_def, input_names, output_names)
-    compiler_ir = function.experimental_get_compiler_ir(*specs)
     try:
+        function, specs, _ = _jit_function(graph_def, input_names, output_names)
+        compiler_ir = function.experimental_get_compiler_ir(*specs)
         hlo = compiler_ir(stage="hlo_serialized")
-    except Exception as err:  # tf2xla reports every failure as a ValueError/InvalidArgumentError
+    except Exception as err:  # tracing and tf2xla report failures as ValueError/InvalidArgumentError
         message = _first_line(str(err))
         raise LoweringError(message, tuple(dict.fromkeys(_NODE_IN_MESSAGE.findall(str(err))))) from None
     # The text costs a second lowering, but of an already traced function (a third of the first).

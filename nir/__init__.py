@@ -9,7 +9,7 @@ import os as _os
 # TensorFlow's C++ start-up chatter buries nir's own report; users can still raise it.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from nir import saved_model  # noqa: E402
+from nir import explain, saved_model, verify  # noqa: E402
 from nir.errors import NirError, NirInputError  # noqa: E402
 from nir.ir import parse_module, print_module  # noqa: E402
 from nir.passmanager import PassFailedError, PassManager, PipelineError, register_pass  # noqa: E402
@@ -22,9 +22,11 @@ __all__ = [
     "PassFailedError",
     "PassManager",
     "PipelineError",
+    "explain",
     "import_saved_model",
     "parse_module",
     "print_module",
     "register_pass",
     "saved_model",
+    "verify",
 ]

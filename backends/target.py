@@ -12,15 +12,14 @@ can a plug-in, through the `nir.targets` entry point group:
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 
 from nir.errors import NirInputError
+from nir.passmanager.registry import load_plugins
 
 logger = logging.getLogger("nir")
 ENTRY_POINT_GROUP = "nir.targets"
@@ -81,13 +80,7 @@ def _load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register_target(entry.name, entry.load())
-        except Exception as err:  # a broken plug-in must not break nir
-            logger.warning("could not load nir target plug-in '%s': %s", entry.name, err)
+    load_plugins(_BUILTIN_MODULES, ENTRY_POINT_GROUP, "target", register_target)
 
 
 def target_names() -> list[str]:

@@ -56,26 +56,36 @@ def register_pass(cls: type[ModulePass]) -> type[ModulePass]:
     return cls
 
 
+def load_plugins(builtin_modules, group: str, kind: str, register) -> None:
+    """Import nir's own modules, then hand every `group` entry point to `register(name, obj)`;
+    a plug-in that fails to load is a warning, never an error that breaks nir."""
+    for module in builtin_modules:
+        importlib.import_module(module)
+    for entry in entry_points(group=group):
+        try:
+            loaded = entry.load()
+        except Exception as err:
+            logger.warning("could not load nir %s plug-in '%s': %s", kind, entry.name, err)
+            continue
+        register(entry.name, loaded)
+
+
+def _register_plugin_pass(entry_name: str, loaded) -> None:
+    if isinstance(loaded, type) and issubclass(loaded, ModulePass):
+        if loaded.name != entry_name:
+            logger.warning(
+                "plug-in entry point '%s' names pass '%s'; registering it as '%s'",
+                entry_name, loaded.name, loaded.name,
+            )
+        register_pass(loaded)
+
+
 def _load_all() -> None:
     global _loaded
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            loaded = entry.load()
-        except Exception as err:  # a broken plug-in must not break nir
-            logger.warning("could not load nir pass plug-in '%s': %s", entry.name, err)
-            continue
-        if isinstance(loaded, type) and issubclass(loaded, ModulePass):
-            if loaded.name != entry.name:
-                logger.warning(
-                    "plug-in entry point '%s' names pass '%s'; registering it as '%s'",
-                    entry.name, loaded.name, loaded.name,
-                )
-            register_pass(loaded)
+    load_plugins(_BUILTIN_MODULES, ENTRY_POINT_GROUP, "pass", _register_plugin_pass)
 
 
 def available_passes() -> dict[str, type[ModulePass]]:

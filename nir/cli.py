@@ -1,4 +1,4 @@
-"""The `nir` command: compile, opt, explain, import, relift, inline, example.
+"""The `nir` command: compile, compile-many, opt, explain, import, relift, inline, cache, example.
 
 Exit codes: 0 success; 1 error (bad input, failed pass, strict-mode compile failure);
 3 partial (the model was written, but some clusters were not compiled and run on CPU, or the
@@ -69,12 +69,99 @@ def _cmd_compile(args) -> int:
         pipeline=args.pipeline,
         dump_dir=args.dump_dir,
         print_ir_after_all=args.print_ir_after_all,
+        **_compile_farm_options(args),
     )
     print(json.dumps(report, indent=2, sort_keys=True))
     # No cluster at all is not a success either: nothing will run on the accelerator.
     if report["NumClusters"] == 0 or report["NumCompiledClusters"] < report["NumClusters"]:
         return EXIT_PARTIAL
     return EXIT_OK
+
+
+def _compile_farm_options(args) -> dict:
+    return {
+        "executor": args.executor,
+        "cache_dir": args.cache_dir,
+        "compile_cache": False if args.no_cache else None,
+        "compiler_memory_gb": args.compiler_memory,
+    }
+
+
+def _cmd_compile_many(args) -> int:
+    from nir.saved_model import compile_many
+
+    batch_sizes = [_positive_int(b, "--batch-sizes") for b in _csv(args.batch_sizes)]
+    reports = compile_many(
+        args.model_dirs, args.output_dir, batch_sizes,
+        compiler_workdir=args.compiler_workdir,
+        tags=args.tags,
+        signature_def_key=args.signature_def_key,
+        minimum_segment_size=args.minimum_segment_size,
+        no_fuse_ops=_csv(args.no_fuse_ops),
+        force_fuse_ops=_csv(args.force_fuse_ops),
+        supported_op_types=_csv(args.supported_op_types),
+        max_num_compilers=args.max_num_compilers,
+        target=args.target,
+        compiler_args=args.compiler_args.split() if args.compiler_args else None,
+        compiler_timeout=args.compiler_timeout,
+        strict=True if args.strict else None,
+        neuron_cc=args.neuron_cc,
+        **_compile_farm_options(args),
+    )
+    print(json.dumps(reports, indent=2, sort_keys=True))
+    partial = any(r["NumClusters"] == 0 or r["NumCompiledClusters"] < r["NumClusters"] for r in reports.values())
+    return EXIT_PARTIAL if partial else EXIT_OK
+
+
+def _positive_int(text: str, option: str) -> int:
+    from nir.errors import NirInputError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise NirInputError(f"{option} takes comma-separated positive integers, got '{text}'") from None
+    if value < 1:
+        raise NirInputError(f"{option} takes positive integers, got {value}")
+    return value
+
+
+def _cmd_cache(args) -> int:
+    import time
+
+    from backends.compile_cache import CompileCache, default_cache_root
+
+    cache = CompileCache(args.cache_dir or default_cache_root())
+    if args.action == "clear":
+        removed = cache.clear(None if args.older_than is None else args.older_than * 86400)
+        age = "" if args.older_than is None else f" older than {args.older_than:g} days"
+        print(f"removed {removed} entr{'y' if removed == 1 else 'ies'}{age} from {cache.folder}")
+        return EXIT_OK
+    info = cache.info()
+
+    def when(t: float | None) -> str:
+        return "-" if t is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+
+    print(f"compile cache: {info.root}")
+    print(f"entries: {info.entries}")
+    print(f"size: {info.bytes / 1e6:.1f} MB")
+    for compiler, count in sorted(info.compilers.items()):
+        print(f"  {compiler}: {count}")
+    print(f"oldest: {when(info.oldest)}  newest: {when(info.newest)}")
+    return EXIT_OK
+
+
+def _add_compile_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--compiler-args", help="extra neuron-cc arguments, space-separated")
+    p.add_argument("--compiler-workdir", help="keep neuron-cc's inputs and logs here")
+    p.add_argument("--compiler-timeout", type=float, default=18000)
+    p.add_argument("--strict", action="store_true", help="fail unless every cluster compiles")
+    p.add_argument("--max-num-compilers", type=int, help="compiler processes at once (default: CPUs, 4 GB each)")
+    p.add_argument("--executor", default="local",
+                   help="where compiles run: local (default) or ray[:ADDRESS] (pip install 'nir[ray]')")
+    p.add_argument("--compiler-memory", type=float, metavar="GB",
+                   help="memory one compile asks the executor for (default 4)")
+    p.add_argument("--cache-dir", help="the compile cache's folder (default: NIR_CACHE_DIR, else ~/.cache/nir)")
+    p.add_argument("--no-cache", action="store_true", help="neither use nor fill the compile cache")
 
 
 def _partitioned(args):
@@ -214,13 +301,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir")
     p.add_argument("new_model_dir")
     _add_model_options(p)
-    p.add_argument("--compiler-args", help="extra neuron-cc arguments, space-separated")
-    p.add_argument("--compiler-workdir", help="keep neuron-cc's inputs and logs here")
-    p.add_argument("--compiler-timeout", type=float, default=18000)
+    _add_compile_options(p)
     p.add_argument("--dynamic-batch-size", action="store_true")
-    p.add_argument("--strict", action="store_true", help="fail unless every cluster compiles")
-    p.add_argument("--max-num-compilers", type=int, help="neuron-cc processes at once (default: CPUs, 4 GB each)")
     p.set_defaults(run=_cmd_compile)
+
+    p = sub.add_parser("compile-many", help="compile models at several batch sizes as one set of jobs")
+    p.add_argument("model_dirs", nargs="+", metavar="MODEL_DIR")
+    p.add_argument("-o", "--output-dir", required=True,
+                   help="each result goes to OUTPUT_DIR/<model folder name>_b<batch size>")
+    p.add_argument("--batch-sizes", default="1", help="comma-separated, e.g. 1,4,8")
+    p.add_argument("--tags")
+    p.add_argument("--signature-def-key")
+    p.add_argument("--minimum-segment-size", type=int, default=2)
+    p.add_argument("--no-fuse-ops")
+    p.add_argument("--force-fuse-ops")
+    p.add_argument("--supported-op-types")
+    p.add_argument("--target", default="inferentia")
+    p.add_argument("--neuron-cc")
+    _add_compile_options(p)
+    p.set_defaults(run=_cmd_compile_many)
+
+    p = sub.add_parser("cache", help="the compile cache: what it holds, or empty it")
+    p.add_argument("action", choices=("info", "clear"))
+    p.add_argument("--cache-dir", help="default: NIR_CACHE_DIR, else ~/.cache/nir")
+    p.add_argument("--older-than", type=float, metavar="DAYS", help="clear: only entries older than this")
+    p.set_defaults(run=_cmd_cache)
 
     p = sub.add_parser("explain", help="report why ops stay on CPU and what each cluster holds")
     p.add_argument("model_dir")
@@ -290,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose or args.command in ("compile", "relift") else logging.WARNING,
+        level=logging.INFO if args.verbose or args.command in ("compile", "compile-many", "relift") else logging.WARNING,
         format="%(levelname)s:%(name)s:%(message)s",
     )
     # The seed's report lines come through the "tensorflow" logger, printed as the original
@@ -300,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     tf_logger = logging.getLogger("tensorflow")
     tf_logger.handlers = [handler]
     tf_logger.propagate = False
-    tf_logger.setLevel(logging.INFO if args.command in ("compile", "relift") else logging.WARNING)
+    tf_logger.setLevel(logging.INFO if args.command in ("compile", "compile-many", "relift") else logging.WARNING)
     logging.captureWarnings(True)
     try:
         return args.run(args)

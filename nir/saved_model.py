@@ -182,6 +182,10 @@ def compile(  # noqa: A001 - the seed's name
     print_ir_after_all: bool = False,
     progress: bool = True,
     target: str = "inferentia",
+    executor: str = "local",
+    cache_dir: str | None = None,
+    compile_cache: bool | None = None,
+    compiler_memory_gb: float | None = None,
     **kwargs,
 ) -> dict:
     """Compile `model_dir` into `new_model_dir`, one NeuronOp per subgraph neuron-cc compiles.
@@ -190,90 +194,263 @@ def compile(  # noqa: A001 - the seed's name
     "trainium" (neuronx-cc takes each cluster lowered to XLA HLO by tf2xla), or a plug-in's.
     `neuron_cc` is the path of that target's compiler (default: found on PATH).
 
+    Compiles run on `executor`: "local" (compiler processes here, `max_num_compilers` at a
+    time) or "ray[:ADDRESS]" (a Ray cluster; `pip install 'nir[ray]'`), each asking for
+    `compiler_memory_gb` (default 4). NEFFs come from and go to the compile cache in
+    `cache_dir` (default NIR_CACHE_DIR, else ~/.cache/nir) unless `compile_cache=False` (or
+    NIR_COMPILE_CACHE=off).
+
     Returns {"OnNeuronRatio", "OperatorCountInSession", "OperatorCountAfterOptimization",
-    "OperatorCountOnNeuron", "NumClusters", "NumCompiledClusters", "CompilerWorkdir"}.
+    "OperatorCountOnNeuron", "NumClusters", "NumCompiledClusters", "NumClustersFromCache",
+    "CompilerWorkdir"}.
     """
+    if kwargs:
+        raise NirInputError(f"unknown keyword argument(s) {sorted(kwargs)} for nir.saved_model.compile")
+    settings = _Settings.make(
+        model_shape_feed_dict=model_shape_feed_dict, model_feed_dict=model_feed_dict, tags=tags,
+        signature_def_key=signature_def_key, minimum_segment_size=minimum_segment_size,
+        no_fuse_ops=no_fuse_ops, compiler_args=compiler_args, supported_op_types=supported_op_types,
+        force_fuse_ops=force_fuse_ops, dynamic_batch_size=dynamic_batch_size,
+        max_num_compilers=max_num_compilers, compiler_timeout=compiler_timeout,
+        compiler_recovery=compiler_recovery, strict=strict, neuron_cc=neuron_cc, pipeline=pipeline,
+        dump_dir=dump_dir, print_ir_after_all=print_ir_after_all, progress=progress, target=target,
+        executor=executor, cache_dir=cache_dir, compile_cache=compile_cache,
+        compiler_memory_gb=compiler_memory_gb,
+    )
+    _check_batch_size(batch_size)
+    workdir = compiler_workdir or settings.flags.workdir
+    return _compile_jobs([_Job(model_dir, new_model_dir, batch_size, workdir)], settings)[0]
+
+
+def compile_many(
+    model_dirs: str | Iterable[str],
+    output_dir: str,
+    batch_sizes: Iterable[int] = (1,),
+    compiler_workdir: str | None = None,
+    **options,
+) -> dict[str, dict]:
+    """Compile every model of `model_dirs` at every batch size of `batch_sizes` as one set of
+    compile jobs: clusters shared between variants (and any already in the compile cache) are
+    compiled once, and the executor runs all the rest side by side.
+
+    Each result goes to `output_dir/<model folder name>_b<batch size>`; `compiler_workdir`, if
+    given, gets one subfolder of the same name per result. `options` are those of `compile`.
+    Returns {output folder: compile's report}.
+    """
+    if isinstance(model_dirs, str):
+        model_dirs = [model_dirs]
+    model_dirs, batch_sizes = list(model_dirs), list(batch_sizes)
+    if not model_dirs:
+        raise NirInputError("compile_many needs at least one model directory")
+    if not batch_sizes:
+        raise NirInputError("compile_many needs at least one batch size")
+    for batch_size in batch_sizes:
+        _check_batch_size(batch_size)
+    names = [os.path.basename(os.path.normpath(m)) for m in model_dirs]
+    if len(set(names)) != len(names):
+        raise NirInputError(
+            f"compile_many names each output after its model's folder, and {sorted(n for n in names if names.count(n) > 1)} "
+            "appear more than once; give the models folders of different names"
+        )
+    if len(set(batch_sizes)) != len(batch_sizes):
+        raise NirInputError(f"batch_sizes {batch_sizes} repeats a size")
+    if "batch_size" in options or "new_model_dir" in options:
+        raise NirInputError("compile_many takes batch_sizes= and output_dir=, not batch_size= or new_model_dir=")
+    settings = _Settings.make(**options)
+    jobs = []
+    for model_dir, name in zip(model_dirs, names):
+        for batch_size in batch_sizes:
+            variant = f"{name}_b{batch_size}"
+            workdir = os.path.join(compiler_workdir, variant) if compiler_workdir else None
+            jobs.append(_Job(model_dir, os.path.join(output_dir, variant), batch_size, workdir))
+    made_output_dir = not os.path.exists(output_dir)
+    if made_output_dir:
+        os.makedirs(output_dir)
+    try:
+        reports = _compile_jobs(jobs, settings)
+    except BaseException:
+        if made_output_dir and not os.listdir(output_dir):
+            os.rmdir(output_dir)  # all or nothing: no empty folder left behind by a failure
+        raise
+    return {job.new_model_dir: report for job, report in zip(jobs, reports)}
+
+
+@dataclass(frozen=True)
+class _Job:
+    model_dir: str
+    new_model_dir: str
+    batch_size: int
+    compiler_workdir: str | None
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """compile's options that are the same for every model of a compile_many, checked."""
+
+    model_shape_feed_dict: Mapping | None
+    model_feed_dict: Mapping | None
+    tags: object
+    signature_def_key: str | None
+    minimum_segment_size: int
+    no_fuse_ops: list[str]
+    force_fuse_ops: list[str]
+    supported_op_types: list[str]
+    compiler_args: list[str]
+    dynamic_batch_size: bool
+    compiler_timeout: float
+    strict: bool
+    pipeline: object
+    dump_dir: str | None
+    print_ir_after_all: bool
+    progress: bool
+    target: str
+    target_info: object
+    compiler_path: str | None
+    flags: _Flags
+    executor: object
+    cache: object
+
+    @staticmethod
+    def make(
+        model_shape_feed_dict=None, model_feed_dict=None, tags=None, signature_def_key=None,
+        minimum_segment_size=2, no_fuse_ops=None, compiler_args=None, supported_op_types=None,
+        force_fuse_ops=None, dynamic_batch_size=False, max_num_compilers=None,
+        compiler_timeout=DEFAULT_COMPILER_TIMEOUT, compiler_recovery=True, strict=None, neuron_cc=None,
+        pipeline=None, dump_dir=None, print_ir_after_all=False, progress=True, target="inferentia",
+        executor="local", cache_dir=None, compile_cache=None, compiler_memory_gb=None, **unknown,
+    ) -> _Settings:
+        from backends.compile_cache import CompileCache, cache_enabled_by_default, default_cache_root
+        from backends.executors import COMPILER_MEMORY_BYTES, parse_executor
+        from backends.target import find_compiler, get_target
+
+        if unknown:
+            raise NirInputError(f"unknown keyword argument(s) {sorted(unknown)}")
+        if isinstance(minimum_segment_size, bool) or not isinstance(minimum_segment_size, int) or minimum_segment_size < 1:
+            raise NirInputError(f"minimum_segment_size must be a positive integer, got {minimum_segment_size!r}")
+        if max_num_compilers is not None and (
+            isinstance(max_num_compilers, bool) or not isinstance(max_num_compilers, int) or max_num_compilers < 1
+        ):
+            raise NirInputError(f"max_num_compilers must be a positive integer, got {max_num_compilers!r}")
+        memory = COMPILER_MEMORY_BYTES
+        if compiler_memory_gb is not None:
+            if isinstance(compiler_memory_gb, bool) or not isinstance(compiler_memory_gb, (int, float)) or compiler_memory_gb <= 0:
+                raise NirInputError(f"compiler_memory_gb must be a positive number, got {compiler_memory_gb!r}")
+            memory = int(compiler_memory_gb * (1 << 30))
+        no_fuse_ops, force_fuse_ops = list(no_fuse_ops or ()), list(force_fuse_ops or ())
+        if both := sorted(set(no_fuse_ops) & set(force_fuse_ops)):
+            raise NirInputError(f"{both} are in both no_fuse_ops and force_fuse_ops; keep each name in one of them")
+        if compile_cache is None:
+            compile_cache = cache_enabled_by_default()
+        cache = CompileCache(cache_dir or default_cache_root()) if compile_cache else None
+        run_on = parse_executor(executor, max_num_compilers, memory)
+        target_info = get_target(target, neuron_cc)
+        path = find_compiler(target_info.compiler, neuron_cc)
+        flags = _neuron_cc_flags()
+        strict = flags.must_compile if strict is None else strict
+        compiler_args = [*(compiler_args or ()), *flags.extra_args]
+        if flags.verbose is not None:
+            compiler_args += ["--verbose", flags.verbose]
+        return _Settings(
+            model_shape_feed_dict, model_feed_dict, tags, signature_def_key, minimum_segment_size,
+            no_fuse_ops, force_fuse_ops, list(supported_op_types or ()), compiler_args,
+            dynamic_batch_size, compiler_timeout, strict or not compiler_recovery, pipeline, dump_dir,
+            print_ir_after_all, progress, target, target_info, path, flags, run_on, cache,
+        )
+
+
+@dataclass
+class _Prepared:
+    job: _Job
+    module: object
+    loaded: object
+    graph_def: object
+    signature: object
+    workdir: str
+    clusters: list
+
+
+def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[dict]:
+    """Load, run the pipeline and emit for every job, compile all their clusters as one set,
+    then write every output. Returns a report per job."""
     from backends.inferentia.neuron_op import neuron_ops
-    from backends.target import find_compiler, get_target
     from frontends.tensorflow.writer import check_new_model_dir
+
+    for job in jobs:
+        check_new_model_dir(job.new_model_dir, job.model_dir)
+    compiler = s.target_info.compiler
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_lowerings_kept_for(s.target_info))
+        prepared = [_prepare(job, stack.enter_context(_workdir(job.compiler_workdir)), s) for job in jobs]
+        with_clusters = [p for p in prepared if neuron_ops(p.graph_def)]
+        for p in prepared:
+            if p not in with_clusters:
+                warnings.warn(no_cluster_message(p.module), stacklevel=3)
+        results = []
+        if with_clusters and s.compiler_path is None:
+            warnings.warn(_not_installed_message(jobs[0].compiler_workdir, compiler), stacklevel=3)
+            if s.strict:
+                raise CompileFailedError(f"strict mode: {compiler} is not installed, nothing was compiled")
+        elif with_clusters:
+            from backends.driver import compile_clusters
+
+            clusters = [c for p in with_clusters for c in p.clusters]
+            results = compile_clusters(clusters, s.compiler_timeout, s.executor, s.cache, s.progress)
+            failed = [r for r in results if not r.ok]
+            if failed and s.strict:
+                raise CompileFailedError(
+                    f"strict mode: {compiler} failed for " + "; ".join(
+                        f"{r.name} ({r.reason}; log: {r.log})" for r in failed
+                    )
+                )
+            for r in failed:
+                logger.warning("cluster %s stays on CPU: %s (log: %s)", r.name, r.reason, r.log)
+        reports = []
+        for p in prepared:
+            report = _finish(p.graph_def, p.signature, p.workdir, p.job.new_model_dir, p.job.model_dir,
+                             p.loaded.num_session_ops)
+            report["NumClustersFromCache"] = sum(
+                1 for r in results if r.from_cache and os.path.dirname(r.folder) == p.workdir
+            )
+            report["CompilerWorkdir"] = p.job.compiler_workdir
+            reports.append(report)
+    for p, report in zip(prepared, reports):
+        _log_report(
+            report, p.job.model_dir, p.job.new_model_dir,
+            f"{compiler} is not installed (see the warning above)" if s.compiler_path is None
+            else f"{compiler} failed for them (see the warnings above and their logs)",
+        )
+    return reports
+
+
+def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
+    """One model: import, run the pipeline, and emit its clusters' compile jobs into `workdir`."""
     from nir.passmanager import PassManager
     from nir.pipeline import default_pipeline, import_saved_model
 
-    if kwargs:
-        raise NirInputError(f"unknown keyword argument(s) {sorted(kwargs)} for nir.saved_model.compile")
-    _check_batch_size(batch_size)
-    if isinstance(minimum_segment_size, bool) or not isinstance(minimum_segment_size, int) or minimum_segment_size < 1:
-        raise NirInputError(f"minimum_segment_size must be a positive integer, got {minimum_segment_size!r}")
-    if max_num_compilers is not None and (
-        isinstance(max_num_compilers, bool) or not isinstance(max_num_compilers, int) or max_num_compilers < 1
-    ):
-        raise NirInputError(f"max_num_compilers must be a positive integer, got {max_num_compilers!r}")
-    no_fuse_ops, force_fuse_ops = list(no_fuse_ops or ()), list(force_fuse_ops or ())
-    if both := sorted(set(no_fuse_ops) & set(force_fuse_ops)):
-        raise NirInputError(f"{both} are in both no_fuse_ops and force_fuse_ops; keep each name in one of them")
-    check_new_model_dir(new_model_dir, model_dir)
-    target_info = get_target(target, neuron_cc)
-    compiler = target_info.compiler
-    path = find_compiler(compiler, neuron_cc)
-    flags = _neuron_cc_flags()
-    strict = flags.must_compile if strict is None else strict
-    strict = strict or not compiler_recovery
-    compiler_workdir = compiler_workdir or flags.workdir
-    compiler_args = [*(compiler_args or ()), *flags.extra_args]
-    if flags.verbose is not None:
-        compiler_args += ["--verbose", flags.verbose]
-
-    module, loaded = import_saved_model(model_dir, tags, signature_def_key)
-    _warn_unknown_ops(no_fuse_ops, loaded.graph_def, "no_fuse_ops")
-    _warn_unknown_ops(force_fuse_ops, loaded.graph_def, "force_fuse_ops")
-    input_shapes = _input_shapes(model_shape_feed_dict, model_feed_dict, loaded.signature)
+    module, loaded = import_saved_model(job.model_dir, s.tags, s.signature_def_key)
+    _warn_unknown_ops(s.no_fuse_ops, loaded.graph_def, "no_fuse_ops")
+    _warn_unknown_ops(s.force_fuse_ops, loaded.graph_def, "force_fuse_ops")
+    input_shapes = _input_shapes(s.model_shape_feed_dict, s.model_feed_dict, loaded.signature)
+    pipeline = s.pipeline
     if pipeline is None:
         pipeline = default_pipeline(
-            batch_size, input_shapes, minimum_segment_size, no_fuse_ops,
-            force_fuse_ops, supported_op_types or (), dynamic_batch=dynamic_batch_size, neuron_cc=path,
-            target=target,
+            job.batch_size, input_shapes, s.minimum_segment_size, s.no_fuse_ops,
+            s.force_fuse_ops, s.supported_op_types, dynamic_batch=s.dynamic_batch_size,
+            neuron_cc=s.compiler_path, target=s.target,
         )
-    instrumentation = {"dump_dir": dump_dir, "print_ir_after": ("all",) if print_ir_after_all else ()}
+    instrumentation = {"dump_dir": s.dump_dir, "print_ir_after": ("all",) if s.print_ir_after_all else ()}
     manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
-    with _lowerings_kept_for(target_info), _workdir(compiler_workdir) as workdir:
-        if manager.reproducer_dir is None:
-            manager.reproducer_dir = workdir if compiler_workdir else dump_dir
-        manager.run(module)
-        graph_def, signature = _export_with_neuron_ops(module, dynamic_batch_size, target)
-        # Emission is for neuron-cc now, or for the user to compile later from their workdir;
-        # with neither, writing 100s of MB to a temporary directory would only cost time.
-        clusters = []
-        if path is not None or compiler_workdir is not None:
-            clusters = _emit(graph_def, signature, workdir, path or compiler, compiler_args,
-                             keep_model=compiler_workdir is not None, target=target_info)
-        if not neuron_ops(graph_def):
-            warnings.warn(no_cluster_message(module), stacklevel=2)
-        else:
-            if path is None:
-                warnings.warn(_not_installed_message(compiler_workdir, compiler), stacklevel=2)
-                if strict:
-                    raise CompileFailedError(f"strict mode: {compiler} is not installed, nothing was compiled")
-            else:
-                from backends.inferentia.compiler import compile_clusters
-
-                results = compile_clusters(clusters, compiler_timeout, max_num_compilers, progress)
-                failed = [r for r in results if not r.ok]
-                if failed and strict:
-                    raise CompileFailedError(
-                        f"strict mode: {compiler} failed for " + "; ".join(
-                            f"{r.name} ({r.reason}; log: {r.log})" for r in failed
-                        )
-                    )
-                for r in failed:
-                    logger.warning("cluster %s stays on CPU: %s (log: %s)", r.name, r.reason, r.log)
-        report = _finish(graph_def, signature, workdir, new_model_dir, model_dir, loaded.num_session_ops)
-    report["CompilerWorkdir"] = compiler_workdir
-    _log_report(
-        report, model_dir, new_model_dir,
-        f"{compiler} is not installed (see the warning above)" if path is None
-        else f"{compiler} failed for them (see the warnings above and their logs)",
-    )
-    return report
+    if manager.reproducer_dir is None:
+        manager.reproducer_dir = workdir if job.compiler_workdir else s.dump_dir
+    manager.run(module)
+    graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
+    # Emission is for the compiler now, or for the user to compile later from their workdir;
+    # with neither, writing 100s of MB to a temporary directory would only cost time.
+    clusters = []
+    if s.compiler_path is not None or job.compiler_workdir is not None:
+        clusters = _emit(graph_def, signature, workdir, s.compiler_path or s.target_info.compiler, s.compiler_args,
+                         keep_model=job.compiler_workdir is not None, target=s.target_info)
+    return _Prepared(job, module, loaded, graph_def, signature, workdir, clusters)
 
 
 def _not_installed_message(compiler_workdir: str | None, compiler: str = "neuron-cc") -> str:

@@ -14,25 +14,15 @@ import json
 import os
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 
+from backends.compile_jobs import EmittedCluster
 from backends.inferentia.neuron_op import neuron_ops
 from nir.ir.dtypes import dtype_name
 
 GRAPH_FILE = "nir-graph.pb"
 SIGNATURE_FILE = "nir-signature.json"
-
-
-@dataclass(frozen=True)
-class EmittedCluster:
-    name: str  # the NeuronOp node's name in the graph
-    folder: str
-    command: tuple[str, ...]
-    compiler: str = "neuron-cc"
-    neff_file: str = "graph_def.neff"
-    log_file: str = "graph_def.neuron-cc.log"
 
 
 def folder_name(node: node_def_pb2.NodeDef) -> str:

@@ -60,5 +60,6 @@ def emit_hlo_clusters(
             f.write(lowered.text)
         command = neuronx_cc_command(compiler, target, compiler_args)
         write_command_script(folder, command, target.neff_file)
-        emitted.append(EmittedCluster(node.name, folder, command, target.compiler, target.neff_file, target.log_file))
+        emitted.append(EmittedCluster(node.name, folder, command, target.compiler, target.neff_file, target.log_file,
+                                      inputs=(HLO_FILE,)))
     return emitted

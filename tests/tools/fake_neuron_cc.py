@@ -31,7 +31,7 @@ import os
 import sys
 import time
 
-from stand_in_common import finish, tensorflow_proto_module
+from stand_in_common import finish, tensorflow_proto_module, version
 
 NEFF_MAGIC = b"NIR-TEST-NEFF\n"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -188,6 +188,8 @@ def compile_model(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--version"]:
+        return version("neuron-cc")
     # neuron-cc [options] <command> [parameters]: what precedes the command is global.
     commands = [i for i, token in enumerate(argv) if token in ("compile", "list-operators")]
     split = commands[0] + 1 if commands else len(argv)

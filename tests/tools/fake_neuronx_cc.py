@@ -23,7 +23,7 @@ import os
 import sys
 import time
 
-from stand_in_common import finish, tensorflow_proto_module
+from stand_in_common import finish, tensorflow_proto_module, version
 
 NEFF_MAGIC = b"NIR-TEST-NEFFX\n"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,6 +105,8 @@ def compile_model(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--version"]:
+        return version("neuronx-cc")
     if argv[:1] == ["list-operators"]:
         parser = argparse.ArgumentParser(prog="neuronx-cc list-operators", allow_abbrev=False)
         parser.add_argument("--framework", required=True, choices=("XLA",))

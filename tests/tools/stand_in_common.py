@@ -22,11 +22,32 @@ def tensorflow_proto_module(name: str):
     return importlib.import_module(f"tensorflow.{name}")
 
 
+VERSION = "1.0.0 (nir test stand-in)"
+
+
+def version(program: str) -> int:
+    """`--version`, as the compile cache asks it; FAKE_NEURON_CC_VERSION changes the answer."""
+    print(f"{program} {os.environ.get('FAKE_NEURON_CC_VERSION', VERSION)}")
+    return 0
+
+
+def record_call(program: str) -> None:
+    """One line per compile in FAKE_NEURON_CC_CALL_LOG, if set, so tests can count runs."""
+    path = os.environ.get("FAKE_NEURON_CC_CALL_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{program} {os.getcwd()} {time.time():.6f}\n")
+
+
 def finish(program: str, output: str, neff: bytes, checked: str) -> int:
     """Write the NEFF, unless FAKE_NEURON_CC_MODE=fail|hang|crash|no-neff asks otherwise; every
-    outcome says so in the log."""
+    outcome says so in the log. FAKE_NEURON_CC_SLEEP=SECONDS makes a compile take that long,
+    as a real one takes minutes."""
     mode = os.environ.get("FAKE_NEURON_CC_MODE", "ok")
     print(f"{program} compile: checked {checked}", flush=True)
+    record_call(program)
+    if float(os.environ.get("FAKE_NEURON_CC_SLEEP", "0")) > 0:
+        time.sleep(float(os.environ["FAKE_NEURON_CC_SLEEP"]))
     if mode == "fail":
         print("ERROR: failing as FAKE_NEURON_CC_MODE=fail asks", file=sys.stderr, flush=True)
         return 1

@@ -1,0 +1,112 @@
+"""The compile driver: every emitted cluster gets a NEFF from the compile cache or from a
+compiler run on an executor, and one CompileResult.
+
+Order of work: clusters whose key is in the cache are restored first, without starting any
+compiler; clusters with the same key (one model compiled at several batch sizes often has some)
+are compiled once; the rest go to the executor, and each NEFF it brings back is stored in the
+cache before it is copied to the cluster's twins.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+
+from backends.compile_cache import CompileCache, compiler_version
+from backends.compile_jobs import CompileResult, EmittedCluster
+from backends.executors import Executor, LocalExecutor
+
+logger = logging.getLogger("nir")
+
+
+def compile_clusters(
+    clusters: Sequence[EmittedCluster],
+    timeout: float,
+    executor: Executor | None = None,
+    cache: CompileCache | None = None,
+    progress: bool = True,
+) -> list[CompileResult]:
+    """One result per cluster, in the order of `clusters`."""
+    if not clusters:
+        return []
+    executor = executor or LocalExecutor()
+    results: dict[str, CompileResult] = {}
+    keys, versions = _cache_keys(clusters, cache)
+    to_compile: list[EmittedCluster] = []
+    twins: dict[str, list[EmittedCluster]] = {}
+    for cluster in clusters:
+        key = keys.get(cluster.folder)
+        if key is not None and cache.restore(key, cluster):
+            results[cluster.folder] = CompileResult(cluster.name, cluster.folder, True, log_file=cluster.log_file,
+                                                    from_cache=True)
+        elif key is not None and key in twins:
+            twins[key].append(cluster)
+        else:
+            twins.setdefault(key or cluster.folder, [])
+            to_compile.append(cluster)
+    meter = _Progress(clusters[0].compiler, len(clusters), len(results), progress)
+    by_folder = {c.folder: c for c in to_compile}
+    try:
+        for result in executor.run(to_compile, timeout):
+            cluster = by_folder[result.folder]
+            key = keys.get(cluster.folder)
+            results[cluster.folder] = result
+            if result.ok and key is not None:
+                cache.store(key, cluster, versions[cluster.command[0]])
+            for twin in twins.get(key or cluster.folder, ()):
+                results[twin.folder] = _same_as(result, cluster, twin)
+            meter.advance(1 + len(twins.get(key or cluster.folder, ())))
+    finally:
+        meter.close()
+    return [results[c.folder] for c in clusters]
+
+
+def _cache_keys(
+    clusters: Sequence[EmittedCluster], cache: CompileCache | None
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """(folder -> cache key, compiler path -> its version); a cluster whose compiler cannot
+    say its version has no key, since its NEFF could not be told from another version's."""
+    keys: dict[str, str] = {}
+    versions: dict[str, str | None] = {}
+    if cache is None:
+        return keys, versions
+    for cluster in clusters:
+        path = cluster.command[0]
+        if path not in versions:
+            versions[path] = compiler_version(path)
+            if versions[path] is None:
+                logger.warning("compile cache not used for %s: `%s --version` failed", cluster.compiler, path)
+        if versions[path] is not None:
+            keys[cluster.folder] = cache.key(cluster, versions[path])
+    return keys, versions
+
+
+def _same_as(result: CompileResult, compiled: EmittedCluster, twin: EmittedCluster) -> CompileResult:
+    """A twin's result: the compiled cluster's NEFF and log copied into its folder."""
+    if result.ok:
+        shutil.copyfile(compiled.neff, twin.neff)
+    shutil.copyfile(compiled.log, twin.log)
+    return CompileResult(twin.name, twin.folder, result.ok, result.reason, twin.log_file)
+
+
+class _Progress:
+    def __init__(self, compiler: str, total: int, cached: int, show: bool):
+        self.compiler, self.total, self.cached, self.show = compiler, total, cached, show
+        self.done = cached
+        self._write()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        self._write()
+
+    def _write(self) -> None:
+        if self.show:
+            cached = f" ({self.cached} from the compile cache)" if self.cached else ""
+            sys.stderr.write(f"\rnir: {self.compiler} {self.done}/{self.total} clusters compiled{cached}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.show:
+            sys.stderr.write("\n")

@@ -92,7 +92,8 @@ class CompileCache:
     def folder(self) -> str:
         return os.path.join(self.root, "compile")
 
-    def key(self, cluster: EmittedCluster, version: str) -> str:
+    @staticmethod
+    def key(cluster: EmittedCluster, version: str) -> str:
         digest = hashlib.sha256()
         header = {
             "format": FORMAT,

@@ -10,6 +10,7 @@ cache before it is copied to the cluster's twins.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -32,55 +33,51 @@ def compile_clusters(
     if not clusters:
         return []
     executor = executor or LocalExecutor()
+    versions = _compiler_versions(clusters, cache)
+    keys = {c.folder: CompileCache.key(c, versions.get(c.command[0]) or "?") for c in clusters}
+    cacheable = {c.folder for c in clusters if cache is not None and versions.get(c.command[0])}
     results: dict[str, CompileResult] = {}
-    keys, versions = _cache_keys(clusters, cache)
     to_compile: list[EmittedCluster] = []
     twins: dict[str, list[EmittedCluster]] = {}
     for cluster in clusters:
-        key = keys.get(cluster.folder)
-        if key is not None and cache.restore(key, cluster):
+        key = keys[cluster.folder]
+        if cluster.folder in cacheable and cache.restore(key, cluster):
             results[cluster.folder] = CompileResult(cluster.name, cluster.folder, True, log_file=cluster.log_file,
                                                     from_cache=True)
-        elif key is not None and key in twins:
+        elif key in twins:
             twins[key].append(cluster)
         else:
-            twins.setdefault(key or cluster.folder, [])
+            twins[key] = []
             to_compile.append(cluster)
     meter = _Progress(clusters[0].compiler, len(clusters), len(results), progress)
     by_folder = {c.folder: c for c in to_compile}
     try:
         for result in executor.run(to_compile, timeout):
             cluster = by_folder[result.folder]
-            key = keys.get(cluster.folder)
+            key = keys[cluster.folder]
             results[cluster.folder] = result
-            if result.ok and key is not None:
+            if result.ok and cluster.folder in cacheable:
                 cache.store(key, cluster, versions[cluster.command[0]])
-            for twin in twins.get(key or cluster.folder, ()):
+            for twin in twins[key]:
                 results[twin.folder] = _same_as(result, cluster, twin)
-            meter.advance(1 + len(twins.get(key or cluster.folder, ())))
+            meter.advance(1 + len(twins[key]))
     finally:
         meter.close()
     return [results[c.folder] for c in clusters]
 
 
-def _cache_keys(
-    clusters: Sequence[EmittedCluster], cache: CompileCache | None
-) -> tuple[dict[str, str], dict[str, str | None]]:
-    """(folder -> cache key, compiler path -> its version); a cluster whose compiler cannot
-    say its version has no key, since its NEFF could not be told from another version's."""
-    keys: dict[str, str] = {}
+def _compiler_versions(clusters: Sequence[EmittedCluster], cache: CompileCache | None) -> dict[str, str | None]:
+    """compiler path -> its `--version`, asked only when there is a cache to key by it: a
+    compiler that cannot say its version gets no cache, since its NEFFs could not be told from
+    another version's."""
     versions: dict[str, str | None] = {}
     if cache is None:
-        return keys, versions
-    for cluster in clusters:
-        path = cluster.command[0]
-        if path not in versions:
-            versions[path] = compiler_version(path)
-            if versions[path] is None:
-                logger.warning("compile cache not used for %s: `%s --version` failed", cluster.compiler, path)
-        if versions[path] is not None:
-            keys[cluster.folder] = cache.key(cluster, versions[path])
-    return keys, versions
+        return versions
+    for path in dict.fromkeys(c.command[0] for c in clusters):
+        versions[path] = compiler_version(path)
+        if versions[path] is None:
+            logger.warning("compile cache not used for %s: `%s --version` failed", os.path.basename(path), path)
+    return versions
 
 
 def _same_as(result: CompileResult, compiled: EmittedCluster, twin: EmittedCluster) -> CompileResult:

@@ -9,7 +9,6 @@ its result says why.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import threading
@@ -96,11 +95,13 @@ def parse_executor(spec: str, max_workers: int | None = None, memory_per_compile
     if kind == "local" and not address:
         return LocalExecutor(max_workers)
     if kind == "ray":
-        if importlib.util.find_spec("ray") is None:
+        try:
+            import ray  # noqa: F401 - only here: nothing else of nir needs Ray
+        except ImportError:
             raise NirInputError(
                 "--executor ray needs Ray, which is not installed: pip install 'nir[ray]' "
                 "(in a checkout of nir: pip install -e '.[ray]')"
-            )
+            ) from None
         from backends.ray_executor import RayExecutor
 
         return RayExecutor(address or None, memory_per_compiler, max_workers)

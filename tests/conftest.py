@@ -15,6 +15,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # never the user's own ~/.cache/nir.
 os.environ["NIR_CACHE_DIR"] = tempfile.mkdtemp(prefix="nir-test-cache-")
 atexit.register(shutil.rmtree, os.environ["NIR_CACHE_DIR"], True)
+# Tests of failing, hanging and counted compiles need the compiler to run: the compile cache is
+# off unless a test turns it on (tests/test_compile_cache.py does, with a folder of its own).
+os.environ["NIR_COMPILE_CACHE"] = "off"
 sys.path.insert(0, os.path.dirname(__file__))
 
 from stand_ins import write_launcher  # noqa: E402

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -9,10 +10,11 @@ import numpy as np
 from nir.examples import BUILDERS as EXAMPLES
 
 
-def build_cumsum_cut(path: str) -> None:
+def build_cumsum_cut(path: str, w3_scale: float = 1.0) -> None:
     """Two small subgraphs neuron-cc takes, cut by a Cumsum, which its op table lacks:
     x -> MatMul, BiasAdd, Relu -> Cumsum -> MatMul, Tanh, MatMul -> y. Two clusters, each of
-    three ops, that the tests of the API paths can count, split, force and compile quickly."""
+    three ops, that the tests of the API paths can count, split, force and compile quickly.
+    `w3_scale` edits the weights of the last layer only (the second cluster's)."""
     import tensorflow as tf
 
     rng = np.random.RandomState(7)
@@ -23,7 +25,7 @@ def build_cumsum_cut(path: str) -> None:
             self.w1 = tf.Variable(rng.standard_normal((8, 8)).astype(np.float32))
             self.b1 = tf.Variable(rng.standard_normal((8,)).astype(np.float32))
             self.w2 = tf.Variable(rng.standard_normal((8, 8)).astype(np.float32) / 4)
-            self.w3 = tf.Variable(rng.standard_normal((8, 3)).astype(np.float32))
+            self.w3 = tf.Variable(rng.standard_normal((8, 3)).astype(np.float32) * w3_scale)
 
         @tf.function(input_signature=[tf.TensorSpec([None, 8], tf.float32, name="x")])
         def __call__(self, x):
@@ -35,7 +37,11 @@ def build_cumsum_cut(path: str) -> None:
     tf.saved_model.save(module, path, signatures=module.__call__)
 
 
-BUILDERS = {**EXAMPLES, "cumsum_cut": build_cumsum_cut}
+BUILDERS = {
+    **EXAMPLES,
+    "cumsum_cut": build_cumsum_cut,
+    "cumsum_cut_w3_edited": functools.partial(build_cumsum_cut, w3_scale=2.0),
+}
 
 
 def random_feeds(model_dir: str, key: str = "serving_default", batch: int = 1, seed: int = 0) -> dict:

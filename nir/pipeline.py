@@ -64,7 +64,7 @@ def import_saved_model(model_dir: str, tags=None, signature_def_key: str | None 
     from frontends.tensorflow.loader import load_saved_model
 
     loaded = load_saved_model(model_dir, tags, signature_def_key)
-    return import_graph_def(loaded.graph_def, loaded.signature), loaded
+    return import_graph_def(loaded.graph_def, loaded.signature, loaded.weights), loaded
 
 
 def run_pipeline(module, pipeline: str | PassManager, **instrumentation):

@@ -10,8 +10,10 @@ and they stay as forward references.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from tensorflow.core.framework import function_pb2, graph_pb2, node_def_pb2
 from xdsl.dialects import func
@@ -27,11 +29,13 @@ from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.parser.core import ForwardDeclaredValue
 
 from frontends.tensorflow.attrs import attrs_to_ir, shape_proto_to_dims
+from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
 from frontends.tensorflow.opdefs import node_output_dtypes, op_def_for, output_args
 from nir.errors import NirInputError
 from nir.ir.dtypes import ir_type_of_dtype
 from nir.ir.module import ENTRY_FUNCTION_ATTR
 from nir.ir.shapes import tensor_type
+from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import CONTROL, TFNodeOp, create_tf_op
 
 # Attribute keys nir uses on functions, arguments and results.
@@ -97,6 +101,7 @@ class _BodyBuilder:
 
     library: Mapping[str, function_pb2.FunctionDef]
     block: Block
+    weights: Callable[[str], np.ndarray] | None = None  # checkpoint key -> value
     bindings: dict[str, SSAValue] = field(default_factory=dict)
     ops: dict[str, TFNodeOp] = field(default_factory=dict)
 
@@ -165,13 +170,42 @@ class _BodyBuilder:
             else:
                 data.append(self.value_of(name, node.name))
         attrs = {k: v for k, v in node.attr.items() if k not in _DERIVED_ATTRS}
+        weight = self._checkpoint_value(node, attrs, result_types)
+        ir_attrs = attrs_to_ir(attrs)
+        if weight is not None:
+            ir_attrs["value"] = weight
         op = create_tf_op(
-            node.op, node.name, data, result_types, attrs_to_ir(attrs), control, node.device
+            node.op, node.name, data, result_types, ir_attrs, control, node.device
         )
         forward.extend((op, index, name) for index, name in pending)
         for result in op.data_results:
             result.name_hint = name_hint(node.name)
         return op
+
+
+    def _checkpoint_value(self, node: node_def_pb2.NodeDef, attrs: dict, result_types) -> TensorAttr | None:
+        """A variable frozen without its weights (see checkpoint.py): its value, read from the
+        checkpoint now, one variable at a time, instead of its placeholder splat."""
+        if CHECKPOINT_KEY_ATTR not in attrs:
+            return None
+        key = attrs.pop(CHECKPOINT_KEY_ATTR).s.decode()
+        del attrs["value"]
+        if self.weights is None:
+            raise GraphImportError(f"node '{node.name}' refers to checkpoint key '{key}', but no checkpoint was given")
+        try:
+            array = self.weights(key)
+        except Exception as err:  # noqa: BLE001 - the reader raises TensorFlow's own errors
+            raise GraphImportError(
+                f"variable '{node.name}' (checkpoint key '{key}') cannot be read from the checkpoint: "
+                f"{str(err).splitlines()[0]}; check that the variables/ directory is complete"
+            ) from None
+        expected = result_types[0].get_shape()
+        if tuple(array.shape) != tuple(expected):
+            raise GraphImportError(
+                f"variable '{node.name}' has shape {list(expected)} in the graph but {list(array.shape)} "
+                f"in the checkpoint (key '{key}'); the SavedModel's variables do not belong to its graph"
+            )
+        return TensorAttr.from_numpy(array, result_types[0])
 
 
 def _first_duplicate(names: Iterable[str]) -> str:
@@ -277,6 +311,7 @@ def lower_signature(
     signature: SignatureInfo,
     library: Mapping[str, function_pb2.FunctionDef],
     func_name: str,
+    weights: Callable[[str], np.ndarray] | None = None,
 ) -> func.FuncOp:
     nodes_by_name = {n.name: n for n in graph_def.node}
     if len(nodes_by_name) != len(graph_def.node):
@@ -284,7 +319,7 @@ def lower_signature(
         raise GraphImportError(f"the graph has two nodes named '{dup}'")
     input_types = [_tensor_type_of(s) for s in signature.inputs]
     block = Block(arg_types=input_types)
-    builder = _BodyBuilder(library, block)
+    builder = _BodyBuilder(library, block, weights)
     arg_nodes: list[node_def_pb2.NodeDef | None] = []
     for spec, arg in zip(signature.inputs, block.args):
         node_name, port = split_tensor_name(spec.tensor_name)
@@ -411,11 +446,14 @@ def lower_function(
     return fn
 
 
-def import_graph_def(graph_def: graph_pb2.GraphDef, signature: SignatureInfo) -> ModuleOp:
-    """Lower a (frozen, inlined) GraphDef and the signature that reads it into a module."""
+def import_graph_def(
+    graph_def: graph_pb2.GraphDef, signature: SignatureInfo, weights: Callable[[str], np.ndarray] | None = None
+) -> ModuleOp:
+    """Lower a (frozen, inlined) GraphDef and the signature that reads it into a module.
+    `weights` gives the values of Consts frozen without them (checkpoint key -> array)."""
     library = {f.signature.name: f for f in graph_def.library.function}
     func_name = signature.key if signature.key not in library else signature.key + "_signature"
-    ops: list = [lower_signature(graph_def, signature, library, func_name)]
+    ops: list = [lower_signature(graph_def, signature, library, func_name, weights)]
     ops.extend(lower_function(library[name], library) for name in sorted(library))
     module = ModuleOp(ops)
     module.attributes[MODULE_TAGS] = ArrayAttr([StringAttr(t) for t in signature.tags])

@@ -1,18 +1,32 @@
 """SavedModel -> one frozen, flat GraphDef plus the chosen signature.
 
-TF1 and TF2 SavedModels go down one path, the one the original tensorflow-neuron took: load
-the MetaGraphDef into a v1 Session, inline every function call with Grappler's function
-optimizer (functional control flow -- While, If and their stateless forms -- keeps its body
-functions), then replace variable reads with constants taken from the live session.
+TF1 and TF2 SavedModels go down one path: import the MetaGraphDef into a v1 graph, inline every
+function call with Grappler's function optimizer (functional control flow -- While, If and
+their stateless forms -- keeps its body functions), then replace every variable the signature
+reads by a Const. The Consts hold no weights: each names its value's key in the SavedModel's
+checkpoint, and the importer reads the values one at a time (see checkpoint.py), so the
+weights are never all in one GraphDef, never past protobuf's 2 GiB, and in memory once.
+
+A model whose restore op nir cannot follow is frozen as the original tensorflow-neuron froze
+it: variables restored into a v1 Session and copied into the Consts.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from frontends.tensorflow.checkpoint import (
+    CHECKPOINT_KEY_ATTR,
+    CheckpointWeights,
+    NotFollowable,
+    checkpoint_prefix,
+    freeze_without_weights,
+    variable_keys,
+)
+from frontends.tensorflow.importer import split_tensor_name
 from nir.errors import NirInputError
 
 logger = logging.getLogger("nir")
@@ -25,6 +39,7 @@ class LoadedModel:
     graph_def: object  # graph_pb2.GraphDef, frozen and inlined
     signature: object  # importer.SignatureInfo
     num_session_ops: int  # nodes in the graph as loaded, the seed's first count
+    weights: Callable[[str], object] | None = None  # checkpoint key -> value, for weightless Consts
 
 
 def read_saved_model_proto(model_dir: str):
@@ -182,8 +197,6 @@ def _with_shapes(graph_def):
 
 def _restore_pruned_inputs(frozen, original, signature) -> None:
     """Signature inputs no output reads are pruned by freezing; the signature still has them."""
-    from frontends.tensorflow.importer import split_tensor_name
-
     present = {n.name for n in frozen.node}
     originals = {n.name: n for n in original.node}
     for spec in signature.inputs:
@@ -202,12 +215,50 @@ def load_saved_model(
     meta_graph = _meta_graph_with_tags(proto, chosen_tags)
     key = choose_signature_key(meta_graph, signature_def_key)
     signature = signature_info(meta_graph, key, chosen_tags)
+    output_nodes = sorted({split_tensor_name(s.tensor_name)[0] for s in signature.outputs})
+    try:
+        keys = variable_keys(meta_graph)
+    except NotFollowable as err:
+        keys = None
+        logger.info("variables restored through a Session: %s", err)
+    del proto, meta_graph  # the graph is imported again below; its weights may be large
 
     import tensorflow as tf
+    from tensorflow.python.saved_model.loader_impl import SavedModelLoader
+    from tensorflow.python.util import deprecation
+
+    graph = tf.Graph()
+    with graph.as_default(), deprecation.silence():
+        if keys is not None:
+            try:
+                SavedModelLoader(model_dir).load_graph(graph, list(chosen_tags))
+            except (tf.errors.OpError, ValueError, OSError) as err:
+                raise NirInputError(
+                    f"TensorFlow could not load '{model_dir}' (tags {list(chosen_tags)}): "
+                    f"{str(err).splitlines()[0]}"
+                ) from None
+            graph_def = graph.as_graph_def()
+            keep_functional_control_flow(graph_def)
+            inlined = inline_function_calls(graph_def, graph, output_nodes)
+            try:
+                frozen = freeze_without_weights(inlined, output_nodes, keys)
+            except NotFollowable as err:
+                logger.info("variables restored through a Session: %s", err)
+            else:
+                weights = CheckpointWeights(checkpoint_prefix(model_dir)) if _reads_weights(frozen) else None
+                _restore_pruned_inputs(frozen, graph_def, signature)
+                return LoadedModel(_with_shapes(frozen), signature, len(graph_def.node), weights)
+    return _load_through_session(model_dir, chosen_tags, signature, output_nodes)
+
+
+def _reads_weights(graph_def) -> bool:
+    return any(CHECKPOINT_KEY_ATTR in n.attr for n in graph_def.node)
+
+
+def _load_through_session(model_dir: str, chosen_tags, signature, output_nodes: list[str]) -> LoadedModel:
+    """The original's way: restore every variable into a Session and copy them into Consts."""
+    import tensorflow as tf
     from tensorflow.python.framework import convert_to_constants
-
-    from frontends.tensorflow.importer import split_tensor_name
-
     from tensorflow.python.util import deprecation
 
     graph = tf.Graph()
@@ -221,7 +272,6 @@ def load_saved_model(
             ) from None
         graph_def = graph.as_graph_def()
         num_session_ops = len(graph_def.node)
-        output_nodes = sorted({split_tensor_name(s.tensor_name)[0] for s in signature.outputs})
         keep_functional_control_flow(graph_def)
         inlined = inline_function_calls(graph_def, graph, output_nodes)
         frozen = convert_to_constants.convert_variables_to_constants_from_session_graph(

@@ -84,6 +84,7 @@ def _compile_farm_options(args) -> dict:
         "cache_dir": args.cache_dir,
         "compile_cache": False if args.no_cache else None,
         "compiler_memory_gb": args.compiler_memory,
+        "max_cluster_bytes": args.max_cluster_bytes,
     }
 
 
@@ -162,6 +163,7 @@ def _add_compile_options(p: argparse.ArgumentParser) -> None:
                    help="memory one compile asks the executor for (default 4)")
     p.add_argument("--cache-dir", help="the compile cache's folder (default: NIR_CACHE_DIR, else ~/.cache/nir)")
     p.add_argument("--no-cache", action="store_true", help="neither use nor fill the compile cache")
+    p.add_argument("--max-cluster-bytes", type=int, help="most constant bytes one NeuronOp holds (default 1 GiB)")
 
 
 def _partitioned(args):

@@ -10,10 +10,10 @@ DEFAULT_PIPELINE = (
     "inline-calls,batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
     "sink-loop-constants,constant-fold{constant_fold_options},"
     "legalize{{target={target}{legalize_options}}},"
-    "cluster{{minimum-segment-size={minimum_segment_size}}},{lowering}dce"
+    "cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{lowering}dce"
 )
 # Targets whose compiler takes HLO get this pass between cluster and dce.
-LOWERING_PASS = "lower-clusters{{target={target} minimum-segment-size={minimum_segment_size}{compiler}}},"
+LOWERING_PASS = "lower-clusters{{target={target} minimum-segment-size={minimum_segment_size}{cluster_options}{compiler}}},"
 
 
 def default_pipeline(
@@ -26,6 +26,7 @@ def default_pipeline(
     dynamic_batch: bool = False,
     neuron_cc: str | None = None,
     target: str = "inferentia",
+    max_cluster_bytes: int | None = None,
 ) -> str:
     """The pipeline `compile` runs, as a string (`nir opt -p` takes it as is)."""
     from backends.target import target_lowering
@@ -43,10 +44,12 @@ def default_pipeline(
             legalize += f" {option}={quoted(values)}"
     if neuron_cc:
         legalize += f' neuron-cc="{neuron_cc}"'
+    cluster_options = f" max-cluster-bytes={max_cluster_bytes}" if max_cluster_bytes is not None else ""
     lowering = ""
     if target_lowering(target) == "hlo":
         compiler = f' neuron-cc="{neuron_cc}"' if neuron_cc else ""
-        lowering = LOWERING_PASS.format(target=target, minimum_segment_size=minimum_segment_size, compiler=compiler)
+        lowering = LOWERING_PASS.format(target=target, minimum_segment_size=minimum_segment_size,
+                                        cluster_options=cluster_options, compiler=compiler)
     return DEFAULT_PIPELINE.format(
         target=target,
         lowering=lowering,
@@ -54,6 +57,7 @@ def default_pipeline(
         input_shapes=f' input-shapes="{input_shapes}"' if input_shapes else "",
         legalize_options=legalize,
         minimum_segment_size=minimum_segment_size,
+        cluster_options=cluster_options,
         constant_fold_options="{dynamic-batch=true}" if dynamic_batch else "",
     )
 

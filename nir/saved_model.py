@@ -186,6 +186,7 @@ def compile(  # noqa: A001 - the seed's name
     cache_dir: str | None = None,
     compile_cache: bool | None = None,
     compiler_memory_gb: float | None = None,
+    max_cluster_bytes: int | None = None,
     **kwargs,
 ) -> dict:
     """Compile `model_dir` into `new_model_dir`, one NeuronOp per subgraph neuron-cc compiles.
@@ -198,7 +199,8 @@ def compile(  # noqa: A001 - the seed's name
     time) or "ray[:ADDRESS]" (a Ray cluster; `pip install 'nir[ray]'`), each asking for
     `compiler_memory_gb` (default 4). NEFFs come from and go to the compile cache in
     `cache_dir` (default NIR_CACHE_DIR, else ~/.cache/nir) unless `compile_cache=False` (or
-    NIR_COMPILE_CACHE=off).
+    NIR_COMPILE_CACHE=off). No cluster holds more than `max_cluster_bytes` of constants
+    (default 1 GiB): a larger one is cut in pieces.
 
     Returns {"OnNeuronRatio", "OperatorCountInSession", "OperatorCountAfterOptimization",
     "OperatorCountOnNeuron", "NumClusters", "NumCompiledClusters", "NumClustersFromCache",
@@ -215,7 +217,7 @@ def compile(  # noqa: A001 - the seed's name
         compiler_recovery=compiler_recovery, strict=strict, neuron_cc=neuron_cc, pipeline=pipeline,
         dump_dir=dump_dir, print_ir_after_all=print_ir_after_all, progress=progress, target=target,
         executor=executor, cache_dir=cache_dir, compile_cache=compile_cache,
-        compiler_memory_gb=compiler_memory_gb,
+        compiler_memory_gb=compiler_memory_gb, max_cluster_bytes=max_cluster_bytes,
     )
     _check_batch_size(batch_size)
     workdir = compiler_workdir or settings.flags.workdir
@@ -309,6 +311,7 @@ class _Settings:
     flags: _Flags
     executor: object
     cache: object
+    max_cluster_bytes: int | None
 
     @staticmethod
     def make(
@@ -317,7 +320,8 @@ class _Settings:
         force_fuse_ops=None, dynamic_batch_size=False, max_num_compilers=None,
         compiler_timeout=DEFAULT_COMPILER_TIMEOUT, compiler_recovery=True, strict=None, neuron_cc=None,
         pipeline=None, dump_dir=None, print_ir_after_all=False, progress=True, target="inferentia",
-        executor="local", cache_dir=None, compile_cache=None, compiler_memory_gb=None, **unknown,
+        executor="local", cache_dir=None, compile_cache=None, compiler_memory_gb=None,
+        max_cluster_bytes=None, **unknown,
     ) -> _Settings:
         from backends.compile_cache import CompileCache, cache_enabled_by_default, default_cache_root
         from backends.executors import COMPILER_MEMORY_BYTES, parse_executor
@@ -331,6 +335,10 @@ class _Settings:
             isinstance(max_num_compilers, bool) or not isinstance(max_num_compilers, int) or max_num_compilers < 1
         ):
             raise NirInputError(f"max_num_compilers must be a positive integer, got {max_num_compilers!r}")
+        if max_cluster_bytes is not None and (
+            isinstance(max_cluster_bytes, bool) or not isinstance(max_cluster_bytes, int) or max_cluster_bytes < 1
+        ):
+            raise NirInputError(f"max_cluster_bytes must be a positive integer, got {max_cluster_bytes!r}")
         memory = COMPILER_MEMORY_BYTES
         if compiler_memory_gb is not None:
             if isinstance(compiler_memory_gb, bool) or not isinstance(compiler_memory_gb, (int, float)) or compiler_memory_gb <= 0:
@@ -354,7 +362,7 @@ class _Settings:
             model_shape_feed_dict, model_feed_dict, tags, signature_def_key, minimum_segment_size,
             no_fuse_ops, force_fuse_ops, list(supported_op_types or ()), compiler_args,
             dynamic_batch_size, compiler_timeout, strict or not compiler_recovery, pipeline, dump_dir,
-            print_ir_after_all, progress, target, target_info, path, flags, run_on, cache,
+            print_ir_after_all, progress, target, target_info, path, flags, run_on, cache, max_cluster_bytes,
         )
 
 
@@ -436,7 +444,7 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
         pipeline = default_pipeline(
             job.batch_size, input_shapes, s.minimum_segment_size, s.no_fuse_ops,
             s.force_fuse_ops, s.supported_op_types, dynamic_batch=s.dynamic_batch_size,
-            neuron_cc=s.compiler_path, target=s.target,
+            neuron_cc=s.compiler_path, target=s.target, max_cluster_bytes=s.max_cluster_bytes,
         )
     instrumentation = {"dump_dir": s.dump_dir, "print_ir_after": ("all",) if s.print_ir_after_all else ()}
     manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
@@ -661,6 +669,7 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     from frontends.tensorflow.loader import read_saved_model_proto
     from frontends.tensorflow.importer import SignatureInfo, TensorSpec
     from frontends.tensorflow.attrs import shape_proto_to_dims
+    from frontends.tensorflow.variables import variables_to_constants
     from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
 
     check_new_model_dir(new_model_dir, model_dir)
@@ -680,7 +689,8 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
         )
 
     signature = SignatureInfo(key, specs(sig.inputs), specs(sig.outputs), sig.method_name, tuple(meta_graph.meta_info_def.tags))
-    renames = renamed_outputs(meta_graph.graph_def)
-    graph_def = inline_neuron_op_nodes(meta_graph.graph_def)
+    graph_def = variables_to_constants(meta_graph.graph_def, meta_graph, model_dir)
+    renames = renamed_outputs(graph_def)
+    graph_def = inline_neuron_op_nodes(graph_def)
     signature = _rename_signature_outputs(signature, renames, graph_def)
     write_saved_model(new_model_dir, graph_def, signature, model_dir)

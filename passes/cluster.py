@@ -25,6 +25,12 @@ lets no int64/double tensor cross a cluster boundary, and keeps only clusters wi
 do not count, nor, unlike the original, Const). Ops of dropped clusters get a CPU reason, for
 `nir explain`.
 
+A cluster whose constants add up to more than `max-cluster-bytes` (default 1 GiB) is cut, in
+block order, into clusters under the limit: a NeuronOp carries its weights in its embedded
+GraphDef and its NEFF, and a protobuf message cannot pass 2 GiB. Cutting a cluster's ops in a
+topological order keeps every piece cycle-free, and constants read by several pieces are copied
+into each. An op whose own constants pass the limit stays on CPU.
+
 Clusters are named `neuron_op_<hash>`, the hash taken over the names and dtypes of their
 boundary tensors, so the same module always gives the same names.
 """
@@ -46,6 +52,8 @@ from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from xdsl.dialects.builtin import StringAttr
 
 from nir.ir.shapes import element_type, is_static
+
+DEFAULT_MAX_CLUSTER_BYTES = 1 << 30  # the weights twice (GraphDef and NEFF) stay under 2 GiB
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 from nir.ir.tf_types import ControlType, OpaqueDType
 from nir.passmanager.registry import register_pass
@@ -169,6 +177,49 @@ def effective_size(group: Sequence[int], ops: Sequence[Operation]) -> int:
     with its constant operand (a loop counter, say) is no cluster."""
     return sum(1 for i in group if getattr(ops[i], "tf_type", "") not in FREE_OPS and
                getattr(ops[i], "tf_type", "") != "Const")
+
+
+def constant_bytes(op: Operation) -> int:
+    """Payload bytes of a Const op (0 for any other op)."""
+    if getattr(op, "tf_type", "") != "Const":
+        return 0
+    value = op.attributes.get("value")
+    return getattr(value, "num_bytes", 0)
+
+
+def split_by_bytes(group: list[int], ops: Sequence[Operation], limit: int) -> list[list[int]]:
+    """`group` cut into runs (in block order) whose constants stay under `limit` bytes.
+    Copyable constants are left out of the runs: each run that reads one gets its own copy."""
+
+    def weights(i: int) -> dict[Operation, int]:
+        return {v.owner: constant_bytes(v.owner) for v in ops[i].operands if _is_copyable_const(v)}
+
+    read: dict[Operation, int] = {}
+    for i in group:
+        read.update(weights(i))
+    if sum(read.values()) <= limit:
+        return [group]
+    pieces: list[list[int]] = []
+    piece: list[int] = []
+    held: dict[Operation, int] = {}
+    for i in group:
+        op = ops[i]
+        if getattr(op, "tf_type", "") == "Const" and _is_copyable_const(op.results[0]):
+            continue  # copied into every piece that reads it
+        needed = {o: b for o, b in weights(i).items() if o not in held}
+        own = sum(weights(i).values())
+        if own > limit:
+            set_cpu_reason(op, f"its constants ({own / 2**20:.0f} MB) alone exceed max-cluster-bytes={limit}")
+            continue
+        if piece and sum(held.values()) + sum(needed.values()) > limit:
+            pieces.append(piece)
+            piece, held = [], {}
+            needed = weights(i)
+        piece.append(i)
+        held.update(needed)
+    if piece:
+        pieces.append(piece)
+    return pieces
 
 
 def tensor_name(value: SSAValue) -> str:
@@ -297,6 +348,7 @@ class ClusterPass(ModulePass):
     name = "cluster"
 
     minimum_segment_size: int = 2
+    max_cluster_bytes: int = DEFAULT_MAX_CLUSTER_BYTES
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         entry = entry_function(op)
@@ -319,7 +371,7 @@ class ClusterPass(ModulePass):
                 candidate[i] = False
                 set_cpu_reason(ops[i], reason)
         kept = []
-        for group in groups:
+        for group in (piece for g in groups for piece in split_by_bytes(g, ops, self.max_cluster_bytes)):
             size = effective_size(group, ops)
             if size < self.minimum_segment_size:
                 for i in group:

@@ -31,7 +31,7 @@ from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
 from passes._util import set_cpu_reason
-from passes.cluster import ClusterPass
+from passes.cluster import DEFAULT_MAX_CLUSTER_BYTES, ClusterPass
 from passes.control_flow import graph_functions, loop_conditions
 
 
@@ -92,6 +92,7 @@ class LowerClustersPass(ModulePass):
     target: str = "inferentia2"
     neuron_cc: str = ""
     minimum_segment_size: int = 2
+    max_cluster_bytes: int = DEFAULT_MAX_CLUSTER_BYTES
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = get_target(self.target, self.neuron_cc or None)
@@ -105,7 +106,7 @@ class LowerClustersPass(ModulePass):
 
     def lower_block(self, fn: func.FuncOp, target: Target, scope: str) -> None:
         block: Block = fn.body.block
-        clusterer = ClusterPass(self.minimum_segment_size)
+        clusterer = ClusterPass(self.minimum_segment_size, self.max_cluster_bytes)
         # Each round sends at least one op to CPU for good, so this ends.
         while True:
             failures = [(c, f) for c in list(block.ops) if isinstance(c, ClusterOp)

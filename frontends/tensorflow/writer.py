@@ -1,7 +1,8 @@
 """GraphDef + one signature -> SavedModel directory, written atomically.
 
-The graph is frozen, so a SavedModel is just saved_model.pb (and an empty variables/). The
-write is all-or-nothing: everything goes to a fresh temporary directory beside the target,
+The graph's large constants become variables whose values go to variables/ (see
+variables.py), so saved_model.pb holds the graph and the NeuronOps, not the CPU part's weights.
+The write is all-or-nothing: everything goes to a fresh temporary directory beside the target,
 which is renamed into place once complete.
 """
 
@@ -93,46 +94,65 @@ def signature_def_of(signature):
     return sig
 
 
-def saved_model_bytes(graph_def, signature) -> bytes:
-    """saved_model.pb for a frozen graph with one signature, serialized deterministically.
-
-    Written directly rather than through TensorFlow's SavedModelBuilder, because the builder
-    must import the graph, and stock TensorFlow cannot import a graph holding NeuronOps."""
+def meta_graph_of(signature):
+    """The MetaGraphDef around the graph: tags, TensorFlow's version, the signature."""
     import tensorflow as tf
-    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.core.protobuf import meta_graph_pb2
 
-    model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
-    meta_graph = model.meta_graphs.add()
+    meta_graph = meta_graph_pb2.MetaGraphDef()
     meta_graph.meta_info_def.tags.extend(signature.tags)
     meta_graph.meta_info_def.tensorflow_version = tf.__version__
     meta_graph.meta_info_def.tensorflow_git_version = tf.__git_version__
-    meta_graph.graph_def.CopyFrom(graph_def)
     meta_graph.signature_def[signature.key].CopyFrom(signature_def_of(signature))
+    return meta_graph
+
+
+def saved_model_bytes(graph_def, signature, meta_graph=None) -> bytes:
+    """saved_model.pb for a graph with one signature, serialized deterministically.
+
+    Written directly rather than through TensorFlow's SavedModelBuilder, because the builder
+    must import the graph, and stock TensorFlow cannot import a graph holding NeuronOps."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
+    model.meta_graphs.add().CopyFrom(meta_graph if meta_graph is not None else meta_graph_of(signature))
+    model.meta_graphs[0].graph_def.CopyFrom(graph_def)
     return model.SerializeToString(deterministic=True)
 
 
 def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
-    """Write the SavedModel into `export_dir` (which must not exist)."""
+    """Write the SavedModel into `export_dir` (which must not exist). Consumes `graph_def`:
+    its large constants become variables."""
+    from frontends.tensorflow.variables import add_saver, constants_to_variables, write_checkpoint
+
+    meta_graph = meta_graph_of(signature)
+    moved = constants_to_variables(graph_def)
+    if moved:
+        add_saver(graph_def, moved, meta_graph)
     try:
-        data = saved_model_bytes(graph_def, signature)
+        data = saved_model_bytes(graph_def, signature, meta_graph)
     except (ValueError, RuntimeError) as err:  # protobuf refuses messages over 2 GiB
         raise NirInputError(
             f"the compiled graph cannot be serialized ({err}): saved_model.pb is limited to "
-            "2 GiB by protobuf; compile with a smaller batch or fewer, smaller constants"
+            "2 GiB by protobuf; compile with a smaller max-cluster-bytes or a smaller batch"
         ) from None
     if len(data) > PROTOBUF_LIMIT:
         raise NirInputError(
             f"the compiled graph is {len(data) / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
-            "saved_model.pb; compile with a smaller batch or fewer, smaller constants"
+            "saved_model.pb; compile with a smaller max-cluster-bytes or a smaller batch"
         )
     os.makedirs(os.path.join(export_dir, "variables"))
     with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    del data
+    if moved:
+        write_checkpoint(os.path.join(export_dir, "variables"), moved)
 
 
 def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str | None = None) -> None:
+    """Write the SavedModel, all or nothing. Consumes `graph_def` (see write_saved_model_contents)."""
     target = check_new_model_dir(new_model_dir, model_dir)
     with atomic_directory(target) as staging:
         write_saved_model_contents(staging, graph_def, signature)

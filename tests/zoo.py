@@ -37,10 +37,35 @@ def build_cumsum_cut(path: str, w3_scale: float = 1.0) -> None:
     tf.saved_model.save(module, path, signatures=module.__call__)
 
 
+def build_wide_mlp(path: str) -> None:
+    """x -> Dense 8x512 -> Relu -> Dense 512x512 -> Relu -> Dense 512x512 -> Relu -> Dense 512x8:
+    2.1 MB of float32 weights, two of 1 MB, for tests of models bigger than a limit (the
+    tests shrink the limits, not grow the model)."""
+    import tensorflow as tf
+
+    rng = np.random.RandomState(11)
+
+    class Wide(tf.Module):
+        def __init__(self):
+            super().__init__()
+            shapes = [(8, 512), (512, 512), (512, 512), (512, 8)]
+            self.ws = [tf.Variable((rng.standard_normal(s) / np.sqrt(s[0])).astype(np.float32)) for s in shapes]
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 8], tf.float32, name="x")])
+        def __call__(self, x):
+            for w in self.ws[:-1]:
+                x = tf.nn.relu(tf.matmul(x, w))
+            return {"y": tf.matmul(x, self.ws[-1])}
+
+    module = Wide()
+    tf.saved_model.save(module, path, signatures=module.__call__)
+
+
 BUILDERS = {
     **EXAMPLES,
     "cumsum_cut": build_cumsum_cut,
     "cumsum_cut_w3_edited": functools.partial(build_cumsum_cut, w3_scale=2.0),
+    "wide_mlp": build_wide_mlp,
 }
 
 

@@ -66,6 +66,31 @@ def constants_to_variables(graph_def, min_bytes: int = VARIABLE_MIN_BYTES) -> li
     return moved
 
 
+def neuron_op_weights_to_checkpoint(graph_def, min_bytes: int = VARIABLE_MIN_BYTES) -> list[tuple[str, object]]:
+    """Move the large constants of every NeuronOp's embedded GraphDef into the checkpoint, in
+    place, under `<NeuronOp name>/<Const name>`; each Const keeps its shape and names its key
+    (`_nir_checkpoint_key`). Only for a model whose NeuronOps together pass protobuf's limit:
+    the NeuronOp runs its NEFF, and `inline_neuron_ops` reads the constants back."""
+    from tensorflow.core.framework import graph_pb2, tensor_pb2
+
+    from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
+
+    moved = []
+    for node in graph_def.node:
+        if node.op != "NeuronOp":
+            continue
+        inner = graph_pb2.GraphDef.FromString(node.attr["graph_def"].s)
+        node.attr["graph_def"].s = b""
+        for const in movable_constants(inner, min_bytes):
+            value = tensor_pb2.TensorProto()
+            value.CopyFrom(const.attr["value"].tensor)
+            const.attr["value"].tensor.ClearField("tensor_content")
+            const.attr[CHECKPOINT_KEY_ATTR].s = f"{node.name}/{const.name}".encode()
+            moved.append((f"{node.name}/{const.name}", value))
+        node.attr["graph_def"].s = inner.SerializeToString(deterministic=True)
+    return moved
+
+
 def add_saver(graph_def, moved: list[tuple[str, object]], meta_graph) -> None:
     """Add the save and restore ops of the variables to `graph_def`, and the saver_def that
     names them to `meta_graph`."""
@@ -162,8 +187,10 @@ def variables_to_constants(graph_def, meta_graph, model_dir: str):
 
     from frontends.tensorflow.checkpoint import CheckpointWeights, checkpoint_prefix, variable_keys
 
+    from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR, has_checkpoint
+
     keys = variable_keys(meta_graph)
-    if not keys:
+    if not has_checkpoint(model_dir):
         return graph_def
     weights = CheckpointWeights(checkpoint_prefix(model_dir))
     thawed = graph_pb2.GraphDef()
@@ -181,4 +208,13 @@ def variables_to_constants(graph_def, meta_graph, model_dir: str):
             copy.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value))
         else:
             copy.CopyFrom(node)
+        if copy.op == "NeuronOp":
+            inner = graph_pb2.GraphDef.FromString(copy.attr["graph_def"].s)
+            externalized = [c for c in inner.node if CHECKPOINT_KEY_ATTR in c.attr]
+            for const in externalized:
+                value = weights(const.attr[CHECKPOINT_KEY_ATTR].s.decode())
+                del const.attr[CHECKPOINT_KEY_ATTR]
+                const.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value))
+            if externalized:
+                copy.attr["graph_def"].s = inner.SerializeToString(deterministic=True)
     return thawed

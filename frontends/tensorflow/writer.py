@@ -123,12 +123,19 @@ def saved_model_bytes(graph_def, signature, meta_graph=None) -> bytes:
 def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
     """Write the SavedModel into `export_dir` (which must not exist). Consumes `graph_def`:
     its large constants become variables."""
-    from frontends.tensorflow.variables import add_saver, constants_to_variables, write_checkpoint
+    from frontends.tensorflow.variables import (
+        add_saver,
+        constants_to_variables,
+        neuron_op_weights_to_checkpoint,
+        write_checkpoint,
+    )
 
     meta_graph = meta_graph_of(signature)
     moved = constants_to_variables(graph_def)
     if moved:
         add_saver(graph_def, moved, meta_graph)
+    if graph_def.ByteSize() > PROTOBUF_LIMIT - (1 << 20):
+        moved += neuron_op_weights_to_checkpoint(graph_def)
     try:
         data = saved_model_bytes(graph_def, signature, meta_graph)
     except (ValueError, RuntimeError) as err:  # protobuf refuses messages over 2 GiB

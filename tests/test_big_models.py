@@ -1,0 +1,90 @@
+"""Models past protobuf's 2 GiB, in miniature: the limits shrink, the paths are the real ones.
+
+Weights come from the checkpoint one variable at a time (never one frozen GraphDef), the output
+keeps the CPU part's weights as variables, clusters are cut under max-cluster-bytes, and when
+the NeuronOps together would still pass the limit, their constants go to the checkpoint too.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import nir
+from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
+from frontends.tensorflow.loader import load_saved_model, read_saved_model_proto
+from zoo import random_feeds, run_signature
+
+MB = 1 << 20
+
+
+def assert_same_outputs(expected: dict, actual: dict) -> None:
+    assert expected.keys() == actual.keys()
+    for key in expected:
+        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-5, atol=1e-5)
+
+
+def test_the_frontend_never_holds_the_weights_in_a_graphdef(zoo):
+    loaded = load_saved_model(zoo["wide_mlp"])
+    variables = [n for n in loaded.graph_def.node if CHECKPOINT_KEY_ATTR in n.attr]
+    assert len(variables) == 4 and loaded.weights is not None
+    assert loaded.graph_def.ByteSize() < 64 * 1024, "the frozen graph carries the weights"
+    shapes = sorted(loaded.weights(n.attr[CHECKPOINT_KEY_ATTR].s.decode()).shape for n in variables)
+    assert shapes == [(8, 512), (512, 8), (512, 512), (512, 512)]
+
+
+def test_a_model_whose_restore_op_nir_cannot_follow_loads_through_a_session(zoo, monkeypatch):
+    import frontends.tensorflow.loader as loader
+    from frontends.tensorflow.checkpoint import NotFollowable
+
+    def refuse(meta_graph):
+        raise NotFollowable("a saver nir does not know")
+
+    monkeypatch.setattr(loader, "variable_keys", refuse)
+    loaded = load_saved_model(zoo["wide_mlp"])
+    assert loaded.weights is None
+    assert not any(CHECKPOINT_KEY_ATTR in n.attr for n in loaded.graph_def.node)
+    assert loaded.graph_def.ByteSize() > 2 * MB
+
+
+def test_without_a_compiler_the_weights_are_variables_of_the_output(zoo, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no neuron-cc: every cluster stays on CPU
+    out = str(tmp_path / "out")
+    with pytest.warns(UserWarning, match="not installed"):
+        nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
+    assert os.path.getsize(os.path.join(out, "saved_model.pb")) < 64 * 1024
+    assert os.path.getsize(os.path.join(out, "variables", "variables.data-00000-of-00001")) > 2 * MB
+    feeds = random_feeds(zoo["wide_mlp"], batch=1)
+    assert_same_outputs(run_signature(zoo["wide_mlp"], feeds), run_signature(out, feeds))
+
+
+def test_past_the_limit_clusters_are_cut_and_neuron_op_weights_leave_saved_model_pb(zoo, tmp_path, monkeypatch, fake_neuron_cc):
+    import frontends.tensorflow.writer as writer
+
+    monkeypatch.setattr(writer, "PROTOBUF_LIMIT", int(1.5 * MB))  # the model is "past 2 GiB"
+    out, workdir = str(tmp_path / "out"), str(tmp_path / "work")
+    report = nir.saved_model.compile(zoo["wide_mlp"], out, neuron_cc=fake_neuron_cc, progress=False,
+                                     max_cluster_bytes=int(1.2 * MB), compiler_workdir=workdir)
+    assert report["NumClusters"] == report["NumCompiledClusters"] >= 2
+    for folder in os.listdir(workdir):
+        if folder.startswith("neuron_op_"):
+            assert os.path.getsize(os.path.join(workdir, folder, "graph_def.pb")) < 1.2 * MB
+    assert os.path.getsize(os.path.join(out, "saved_model.pb")) < writer.PROTOBUF_LIMIT
+    meta_graph = read_saved_model_proto(out).meta_graphs[0]
+    assert any(n.op == "NeuronOp" for n in meta_graph.graph_def.node)
+    inlined = str(tmp_path / "inlined")
+    nir.saved_model.inline_neuron_ops(out, inlined)
+    feeds = random_feeds(zoo["wide_mlp"], batch=1)
+    assert_same_outputs(run_signature(zoo["wide_mlp"], feeds), run_signature(inlined, feeds))
+
+
+def test_an_op_whose_own_weights_pass_max_cluster_bytes_stays_on_cpu(zoo, tmp_path, fake_neuron_cc):
+    from nir.explain import explain_module
+    from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
+
+    module, _ = import_saved_model(zoo["wide_mlp"])
+    run_pipeline(module, default_pipeline(max_cluster_bytes=MB // 2))
+    reasons = {r["reason"] for r in explain_module(module)["cpu"]}
+    assert any("alone exceed max-cluster-bytes=524288" in r for r in reasons), reasons

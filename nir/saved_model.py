@@ -368,19 +368,20 @@ class _Settings:
 
 @dataclass
 class _Prepared:
+    """One model, exported and emitted. Holds no IR: its weights went into `graph_def`."""
+
     job: _Job
-    module: object
-    loaded: object
-    graph_def: object
+    num_session_ops: int
+    graph_def: object  # handed over to the writer at the end, then None
     signature: object
     workdir: str
     clusters: list
+    no_cluster_message: str | None
 
 
 def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[dict]:
     """Load, run the pipeline and emit for every job, compile all their clusters as one set,
     then write every output. Returns a report per job."""
-    from backends.inferentia.neuron_op import neuron_ops
     from frontends.tensorflow.writer import check_new_model_dir
 
     for job in jobs:
@@ -389,10 +390,10 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[dict]:
     with contextlib.ExitStack() as stack:
         stack.enter_context(_lowerings_kept_for(s.target_info))
         prepared = [_prepare(job, stack.enter_context(_workdir(job.compiler_workdir)), s) for job in jobs]
-        with_clusters = [p for p in prepared if neuron_ops(p.graph_def)]
+        with_clusters = [p for p in prepared if p.no_cluster_message is None]
         for p in prepared:
-            if p not in with_clusters:
-                warnings.warn(no_cluster_message(p.module), stacklevel=3)
+            if p.no_cluster_message is not None:
+                warnings.warn(p.no_cluster_message, stacklevel=3)
         results = []
         if with_clusters and s.compiler_path is None:
             warnings.warn(_not_installed_message(jobs[0].compiler_workdir, compiler), stacklevel=3)
@@ -414,8 +415,10 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[dict]:
                 logger.warning("cluster %s stays on CPU: %s (log: %s)", r.name, r.reason, r.log)
         reports = []
         for p in prepared:
-            report = _finish(p.graph_def, p.signature, p.workdir, p.job.new_model_dir, p.job.model_dir,
-                             p.loaded.num_session_ops)
+            graph_def, p.graph_def = p.graph_def, None  # the writer consumes it
+            report = _finish(graph_def, p.signature, p.workdir, p.job.new_model_dir, p.job.model_dir,
+                             p.num_session_ops)
+            del graph_def
             report["NumClustersFromCache"] = sum(
                 1 for r in results if r.from_cache and os.path.dirname(r.folder) == p.workdir
             )
@@ -451,14 +454,20 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     if manager.reproducer_dir is None:
         manager.reproducer_dir = workdir if job.compiler_workdir else s.dump_dir
     manager.run(module)
-    graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
+    from backends.inferentia.neuron_op import neuron_ops
+    from frontends.tensorflow.exporter import releasing_weights
+
+    with releasing_weights():
+        graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
+    no_clusters = None if neuron_ops(graph_def) else no_cluster_message(module)
+    del module
     # Emission is for the compiler now, or for the user to compile later from their workdir;
     # with neither, writing 100s of MB to a temporary directory would only cost time.
     clusters = []
     if s.compiler_path is not None or job.compiler_workdir is not None:
         clusters = _emit(graph_def, signature, workdir, s.compiler_path or s.target_info.compiler, s.compiler_args,
                          keep_model=job.compiler_workdir is not None, target=s.target_info)
-    return _Prepared(job, module, loaded, graph_def, signature, workdir, clusters)
+    return _Prepared(job, loaded.num_session_ops, graph_def, signature, workdir, clusters, no_clusters)
 
 
 def _not_installed_message(compiler_workdir: str | None, compiler: str = "neuron-cc") -> str:
@@ -569,7 +578,7 @@ def relift_graph(graph_def, signature, workdir: str):
             with open(_neff_path(workdir, node), "rb") as f:
                 node.attr["executable"].s = f.read()
     renames = renamed_outputs(final)
-    final = inline_neuron_op_nodes(final, lambda n: not n.attr["executable"].s)
+    final = inline_neuron_op_nodes(final, lambda n: not n.attr["executable"].s, consume=True)
     signature = _rename_signature_outputs(signature, renames, final)
     compiled = neuron_ops(final)
     on_neuron = sum(ops_on_neuron(n) for n in compiled)

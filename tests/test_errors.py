@@ -282,7 +282,8 @@ def test_plain_graph_def_with_named_inputs_and_outputs(zoo, tmp_path):
 
     module, loaded = import_saved_model(zoo["tf1_two_signatures"])
     path = tmp_path / "frozen.pb"
-    path.write_bytes(loaded.graph_def.SerializeToString())
+    frozen, _ = export_module(module)  # the loader's graph names its weights; this one holds them
+    path.write_bytes(frozen.SerializeToString())
     imported = import_graph_def_file(str(path), ["x"], ["probs:0", "logits"])
     graph_def, signature = export_module(imported)
     assert [s.tensor_name for s in signature.outputs] == ["probs:0", "logits:0"]

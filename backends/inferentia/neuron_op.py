@@ -66,11 +66,13 @@ class NeuronOpLowering:
             # appear in a node name.
             placeholders.append(f"{source.replace(':', '_')}{port}/_{n}")
         inner, input_names, output_names = cluster_graph(cluster, placeholders, graph_def.versions)
+        serialized = inner.SerializeToString(deterministic=True)
+        del inner  # a cluster's weights: hold them as few times as possible
         node_name = neuron_op_name(cluster)
         node = graph_def.node.add(name=node_name, op=NEURON_OP)
         node.input.extend(outer_inputs)
         set_neuron_op_attrs(
-            node, inner, input_names,
+            node, serialized, input_names,
             [a.type for a in cluster.block.args], output_names, [r.type for r in cluster.outputs],
             _batch_axes(cluster.block.args, self.dynamic_batch),
             _batch_axes(cluster.outputs, self.dynamic_batch),
@@ -156,12 +158,12 @@ def _batch_axes(values, dynamic: bool) -> list[int]:
 
 
 def set_neuron_op_attrs(
-    node: node_def_pb2.NodeDef, inner: graph_pb2.GraphDef, input_names: Sequence[str],
+    node: node_def_pb2.NodeDef, inner: bytes, input_names: Sequence[str],
     input_types, output_names: Sequence[str], output_types, input_axes: Sequence[int],
     output_axes: Sequence[int],
 ) -> None:
     attr = node.attr
-    attr["graph_def"].s = inner.SerializeToString(deterministic=True)
+    attr["graph_def"].s = inner
     attr["executable"].s = b""
     attr["input_names"].list.s.extend(n.encode() for n in input_names)
     attr["input_dtypes"].list.type.extend(dtype_of_ir_type(element_type(t)) for t in input_types)
@@ -196,23 +198,40 @@ def ops_on_neuron(node: node_def_pb2.NodeDef) -> int:
     return sum(1 for n in inner_graph(node).node if n.op != "Placeholder")
 
 
-def inline_neuron_op_nodes(graph_def: graph_pb2.GraphDef, which=None) -> graph_pb2.GraphDef:
-    """A copy of `graph_def` with NeuronOps (all, or those `which(node)` accepts) replaced by
-    their embedded graphs, wired to the same outside tensors."""
+def inline_neuron_op_nodes(graph_def: graph_pb2.GraphDef, which=None, consume: bool = False) -> graph_pb2.GraphDef:
+    """`graph_def` with NeuronOps (all, or those `which(node)` accepts) replaced by their
+    embedded graphs, wired to the same outside tensors. Returns `graph_def` itself when there is
+    nothing to inline, else a new graph into which every node is copied once. With `consume`,
+    each inlined NeuronOp's embedded graph is dropped from `graph_def` once copied, so the
+    weights are not held twice."""
+    chosen = [n for n in graph_def.node if n.op == NEURON_OP and (which is None or which(n))]
+    in_functions = any(
+        n.op == NEURON_OP and (which is None or which(n)) for f in graph_def.library.function for n in f.node_def
+    )
+    if not chosen and not in_functions:
+        return graph_def
     rename: dict[str, str] = {}
-    out = graph_pb2.GraphDef()
-    out.versions.CopyFrom(graph_def.versions)
-    out.library.CopyFrom(graph_def.library)
-    kept: list[node_def_pb2.NodeDef] = []
-    for node in graph_def.node:
-        if node.op != NEURON_OP or (which is not None and not which(node)):
-            kept.append(node)
-            continue
-        feeds = _feeds(node)
+    for node in chosen:
         for index, name in enumerate(node.attr["output_names"].list.s):
             rename[node.name if index == 0 else f"{node.name}:{index}"] = name.decode()
             if index == 0:
                 rename[f"{node.name}:0"] = name.decode()
+
+    def renamed(i: str) -> str:
+        if i.startswith("^"):
+            target = rename.get(i[1:])
+            return "^" + split_tensor_name(target)[0] if target else i
+        return _strip_port0(rename.get(i, i))
+
+    out = graph_pb2.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    chosen_names = {n.name for n in chosen}
+    for node in graph_def.node:
+        if node.name not in chosen_names:
+            _add_with_inputs(out, node, [renamed(i) for i in node.input])
+            continue
+        feeds = _feeds(node)
 
         def graph_input(i: str) -> str:
             source = split_tensor_name(i.lstrip("^"))[0]
@@ -220,24 +239,27 @@ def inline_neuron_op_nodes(graph_def: graph_pb2.GraphDef, which=None) -> graph_p
                 return i
             return "^" + split_tensor_name(feeds[source])[0] if i.startswith("^") else feeds[source]
 
-        kept.extend(_inner_nodes(inner_graph(node), feeds, graph_input))
-    for node in kept:
-        new = node_def_pb2.NodeDef()
-        new.CopyFrom(node)
-        del new.input[:]
-        for i in node.input:
-            if i.startswith("^"):
-                target = rename.get(i[1:])
-                new.input.append("^" + split_tensor_name(target)[0] if target else i)
-            else:
-                new.input.append(_strip_port0(rename.get(i, i)))
-        out.node.append(new)
+        inner = inner_graph(node)
+        if consume:
+            node.attr["graph_def"].s = b""
+        for inner_node in inner.node:
+            if inner_node.op == "Placeholder" and inner_node.name in feeds:
+                continue
+            _add_with_inputs(out, inner_node, [renamed(graph_input(i)) for i in inner_node.input])
+        del inner
     drop_dangling_colocation(out)
     library = {f.signature.name: f for f in out.library.function}
     for fdef in out.library.function:
         if any(n.op == NEURON_OP and (which is None or which(n)) for n in fdef.node_def):
             _inline_in_function(fdef, which, library)
     return out
+
+
+def _add_with_inputs(graph_def: graph_pb2.GraphDef, node: node_def_pb2.NodeDef, inputs: list[str]) -> None:
+    copy = graph_def.node.add()
+    copy.CopyFrom(node)
+    del copy.input[:]
+    copy.input.extend(inputs)
 
 
 def _feeds(node: node_def_pb2.NodeDef) -> dict[str, str]:

@@ -164,7 +164,7 @@ def _set_scalar(value: attr_value_pb2.AttrValue, attr: Attribute) -> None:
     elif isinstance(attr, ShapeAttr):
         value.shape.CopyFrom(dims_to_shape_proto(attr.data))
     elif isinstance(attr, TensorAttr):
-        value.tensor.CopyFrom(tensor_proto_from_ir(attr))
+        write_tensor_proto(value.tensor, attr)
     elif isinstance(attr, FuncAttr):
         value.func.name = attr.function_name
         for key, item in attr.attrs.data.items():
@@ -198,6 +198,14 @@ def dims_to_shape_proto(dims: tuple[int, ...] | None) -> tensor_shape_pb2.Tensor
 
 
 def tensor_proto_from_ir(attr: TensorAttr) -> tensor_pb2.TensorProto:
+    proto = tensor_pb2.TensorProto()
+    write_tensor_proto(proto, attr)
+    return proto
+
+
+def write_tensor_proto(proto: tensor_pb2.TensorProto, attr: TensorAttr) -> None:
+    """Fill `proto` (a field of the message being built) with the constant: its bytes are
+    copied once, straight into place, which matters for weights of hundreds of MB."""
     payload = attr.data
     if payload.data is None:
         raise ValueError(
@@ -205,12 +213,24 @@ def tensor_proto_from_ir(attr: TensorAttr) -> tensor_pb2.TensorProto:
             "elide_above=None (nir opt --no-elide) to keep the weights"
         )
     if payload.encoding == "proto":
-        return tensor_pb2.TensorProto.FromString(payload.data)
-    proto = tensor_pb2.TensorProto(dtype=dtype_of_ir_type(payload.type.element_type))
+        proto.ParseFromString(payload.data)
+        return
+    proto.dtype = dtype_of_ir_type(payload.type.element_type)
     proto.tensor_shape.CopyFrom(dims_to_shape_proto(payload.type.get_shape()))
     proto.tensor_content = payload.data
-    return proto
 
 
 def attrs_from_ir(attrs: Mapping[str, Attribute]) -> dict[str, attr_value_pb2.AttrValue]:
     return {key: attr_from_ir(value) for key, value in attrs.items()}
+
+
+def write_attrs(target, attrs: Mapping[str, Attribute]) -> None:
+    """Set IR attributes on a NodeDef's attr map in place (no intermediate AttrValue)."""
+    for key, attr in attrs.items():
+        value = target[key]
+        if isinstance(attr, ListAttr):
+            value.list.SetInParent()
+            for item in attr.items.data:
+                _append_list_item(value.list, item)
+        else:
+            _set_scalar(value, attr)

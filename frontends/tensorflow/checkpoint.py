@@ -184,7 +184,24 @@ class CheckpointWeights:
         from tensorflow.python.training import py_checkpoint_reader
 
         self.prefix = prefix
-        self._reader = py_checkpoint_reader.NewCheckpointReader(prefix)
+        try:
+            self._reader = py_checkpoint_reader.NewCheckpointReader(prefix)
+        except Exception as err:  # noqa: BLE001 - TensorFlow raises its own error types here
+            raise _unreadable(prefix, err) from None
 
     def __call__(self, key: str) -> np.ndarray:
-        return self._reader.get_tensor(key)
+        try:
+            return self._reader.get_tensor(key)
+        except Exception as err:  # noqa: BLE001
+            raise _unreadable(self.prefix, err, key) from None
+
+
+def _unreadable(prefix: str, err: Exception, key: str | None = None) -> Exception:
+    from nir.errors import NirInputError
+
+    what = f"variable '{key}' from" if key else "the checkpoint"
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return NirInputError(
+        f"TensorFlow could not load {what} '{prefix}': {reason}; check that the variables/ "
+        "directory is complete (re-export the SavedModel if it is not)"
+    )

@@ -8,7 +8,9 @@ one NeuronOp per compiled cluster.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from tensorflow.core.framework import function_pb2, graph_pb2, node_def_pb2
@@ -16,7 +18,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringAttr
 from xdsl.ir import BlockArgument, SSAValue
 
-from frontends.tensorflow.attrs import attr_from_ir, attrs_from_ir, dims_to_shape_proto
+from frontends.tensorflow.attrs import attr_from_ir, attrs_from_ir, dims_to_shape_proto, write_attrs
 from frontends.tensorflow.importer import (
     ARG_ATTRS,
     ARG_NODE,
@@ -37,6 +39,7 @@ from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.shapes import element_type, tf_shape
+from nir.ir.tf_attrs import TensorAttr, TensorPayload
 from nir.ir.tf_dialect import TFNodeOp
 from nir.ir.tf_types import ControlType
 
@@ -74,6 +77,8 @@ def _graph_tensor_name(op: TFNodeOp, port: int) -> str:
 
 
 def emit_graph_op(op: TFNodeOp, names: GraphNames, graph_def: graph_pb2.GraphDef) -> None:
+    """Add `op` as a node of `graph_def`. Under `releasing_weights()`, a Const gives up its
+    payload once it is in the graph."""
     inputs = []
     for value in op.operands:
         name = names.tensor(value)
@@ -81,10 +86,35 @@ def emit_graph_op(op: TFNodeOp, names: GraphNames, graph_def: graph_pb2.GraphDef
             # A control token names its node; a data tensor name would make a data edge.
             name = "^" + name.lstrip("^").split(":")[0]
         inputs.append(name)
-    graph_def.node.append(node_def_of(op, inputs))
+    node = graph_def.node.add(name=op.node_name, op=op.tf_type, device=op.device)
+    node.input.extend(inputs)
+    write_attrs(node.attr, op.attributes)
+    if _RELEASE_WEIGHTS.get() and op.tf_type == "Const":
+        release_payload(op)
     for port, result in enumerate(op.data_results):
         names.names[result] = _graph_tensor_name(op, port)
     names.names[op.control] = "^" + op.node_name
+
+
+_RELEASE_WEIGHTS: contextvars.ContextVar[bool] = contextvars.ContextVar("nir_release_weights", default=False)
+
+
+@contextlib.contextmanager
+def releasing_weights() -> Iterator[None]:
+    """Export that consumes the module's weights: each Const's payload is dropped from the IR
+    as soon as its node holds the bytes, so a model's weights are not in memory twice (IR and
+    GraphDef) at the end of a compile. The module is left with elided constants."""
+    token = _RELEASE_WEIGHTS.set(True)
+    try:
+        yield
+    finally:
+        _RELEASE_WEIGHTS.reset(token)
+
+
+def release_payload(op: TFNodeOp) -> None:
+    value = op.attributes.get("value")
+    if isinstance(value, TensorAttr) and value.data.data is not None:
+        op.attributes["value"] = TensorAttr(TensorPayload(value.data.type, None, value.data.encoding))
 
 
 def inline_cluster(cluster: ClusterOp, names: GraphNames, graph_def: graph_pb2.GraphDef) -> None:

@@ -192,13 +192,7 @@ class _BodyBuilder:
         del attrs["value"]
         if self.weights is None:
             raise GraphImportError(f"node '{node.name}' refers to checkpoint key '{key}', but no checkpoint was given")
-        try:
-            array = self.weights(key)
-        except Exception as err:  # noqa: BLE001 - the reader raises TensorFlow's own errors
-            raise GraphImportError(
-                f"variable '{node.name}' (checkpoint key '{key}') cannot be read from the checkpoint: "
-                f"{str(err).splitlines()[0]}; check that the variables/ directory is complete"
-            ) from None
+        array = self.weights(key)  # a NirInputError naming the checkpoint if it cannot
         expected = result_types[0].get_shape()
         if tuple(array.shape) != tuple(expected):
             raise GraphImportError(

@@ -22,18 +22,28 @@ from collections.abc import Iterator
 import numpy as np
 
 VARIABLE_MIN_BYTES = 1024  # smaller constants (shapes, axes, scalars) stay in the graph
-SAVE_BATCH_BYTES = 256 << 20
+SAVE_BATCH_BYTES = 64 << 20
 SAVER_SCOPE = "nir_saver"  # a scope no model of nir's input has: its savers are dropped by freezing
 
 
-def movable_constants(graph_def, min_bytes: int = VARIABLE_MIN_BYTES) -> list:
+def movable_constants(graph_def, min_bytes: int = VARIABLE_MIN_BYTES, keep_conv_operands: bool = True) -> list:
     """The Const nodes of the graph (not of its functions) worth a variable: numeric, stored
-    as raw bytes, at least `min_bytes` of them."""
+    as raw bytes, at least `min_bytes` of them, and read neither by a Conv2D nor a BiasAdd.
+
+    Convolution filters and biases stay constants because TensorFlow's Grappler (2.21) fuses a
+    grouped Conv2D with a BiasAdd whose operands it cannot see as constants into a kernel that
+    refuses grouped convolutions ("Fused conv implementation does not support grouped
+    convolutions"); frozen operands keep Grappler from that fusion. They are a small share of
+    a model's weights."""
     from tensorflow.core.framework import types_pb2
 
+    filters = {
+        i.split(":")[0] for n in graph_def.node if keep_conv_operands and n.op in ("Conv2D", "BiasAdd") for i in n.input
+    }
     return [
         node for node in graph_def.node
         if node.op == "Const"
+        and node.name not in filters
         and node.attr["dtype"].type not in (types_pb2.DT_STRING, types_pb2.DT_RESOURCE, types_pb2.DT_VARIANT)
         and len(node.attr["value"].tensor.tensor_content) >= min_bytes
     ]
@@ -81,7 +91,7 @@ def neuron_op_weights_to_checkpoint(graph_def, min_bytes: int = VARIABLE_MIN_BYT
             continue
         inner = graph_pb2.GraphDef.FromString(node.attr["graph_def"].s)
         node.attr["graph_def"].s = b""
-        for const in movable_constants(inner, min_bytes):
+        for const in movable_constants(inner, min_bytes, keep_conv_operands=False):
             value = tensor_pb2.TensorProto()
             value.CopyFrom(const.attr["value"].tensor)
             const.attr["value"].tensor.ClearField("tensor_content")
@@ -159,21 +169,26 @@ def _batches(moved: list[tuple[str, object]]) -> Iterator[list[tuple[str, object
 
 
 def write_checkpoint(variables_dir: str, moved: list[tuple[str, object]]) -> None:
-    """variables/variables.{index,data-*} holding `moved`, written by TensorFlow's SaveV2."""
+    """variables/variables.{index,data-*} holding `moved`, written by TensorFlow's SaveV2.
+    Consumes `moved`: each value is dropped once written, so memory falls as the file grows."""
     import tensorflow as tf
     from tensorflow.python.framework import tensor_util
 
     prefix = os.path.join(variables_dir, "variables")
     batches = list(_batches(moved))
+    moved.clear()
     parts = []
     for number, batch in enumerate(batches):
         part = prefix if len(batches) == 1 else f"{prefix}_part{number}"
-        arrays = [np.asarray(tensor_util.MakeNdarray(value)) for _, value in batch]
-        tf.raw_ops.SaveV2(
-            prefix=part, tensor_names=[name for name, _ in batch], shape_and_slices=[""] * len(batch),
-            tensors=[tf.constant(a) for a in arrays],
-        )
-        del arrays
+        names = [name for name, _ in batch]
+        tensors = []
+        while batch:
+            _, value = batch.pop(0)
+            tensors.append(tf.constant(tensor_util.MakeNdarray(value)))
+            del value
+        tf.raw_ops.SaveV2(prefix=part, tensor_names=names, shape_and_slices=[""] * len(names), tensors=tensors)
+        del tensors
+        batches[number] = []
         parts.append(part)
     if len(parts) > 1:
         tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=parts, destination_prefix=prefix, delete_old_dirs=False)

@@ -112,12 +112,63 @@ def saved_model_bytes(graph_def, signature, meta_graph=None) -> bytes:
 
     Written directly rather than through TensorFlow's SavedModelBuilder, because the builder
     must import the graph, and stock TensorFlow cannot import a graph holding NeuronOps."""
-    from tensorflow.core.protobuf import saved_model_pb2
+    meta_graph = meta_graph if meta_graph is not None else meta_graph_of(signature)
+    return b"".join(_SavedModelPb(graph_def, meta_graph).pieces())
 
-    model = saved_model_pb2.SavedModel(saved_model_schema_version=1)
-    model.meta_graphs.add().CopyFrom(meta_graph if meta_graph is not None else meta_graph_of(signature))
-    model.meta_graphs[0].graph_def.CopyFrom(graph_def)
-    return model.SerializeToString(deterministic=True)
+
+class _SavedModelPb:
+    """saved_model.pb written a node at a time.
+
+    A message's bytes are its fields' bytes one after another, in any order, so the SavedModel
+    (field 2: meta_graphs) around the MetaGraphDef (field 2: graph_def) around the GraphDef
+    (field 1: one entry per node) is framed by hand: a graph whose constants or NeuronOps hold
+    the weights is never serialized whole, nor copied into a SavedModel message first."""
+
+    def __init__(self, graph_def, meta_graph):
+        from tensorflow.core.framework import graph_pb2
+
+        self.graph_def = graph_def
+        self.node_sizes = [node.ByteSize() for node in graph_def.node]
+        shell = graph_pb2.GraphDef()
+        shell.versions.CopyFrom(graph_def.versions)
+        shell.library.CopyFrom(graph_def.library)
+        self.rest = shell.SerializeToString(deterministic=True)
+        self.meta = meta_graph.SerializeToString(deterministic=True)
+        self.graph_size = sum(1 + len(_varint(n)) + n for n in self.node_sizes) + len(self.rest)
+        self.graph_field = b"\x12" + _varint(self.graph_size)
+        meta_size = len(self.meta) + len(self.graph_field) + self.graph_size
+        self.head = b"\x08\x01" + b"\x12" + _varint(meta_size) + self.meta + self.graph_field
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + self.graph_size
+
+    def pieces(self):
+        yield self.head
+        for node, size in zip(self.graph_def.node, self.node_sizes):
+            yield b"\x0a" + _varint(size)
+            yield node.SerializeToString(deterministic=True)
+        yield self.rest
+
+
+def _embedded_bytes(graph_def) -> int:
+    """Bytes the NeuronOps' embedded graphs and NEFFs add to saved_model.pb: almost all of it
+    once the CPU part's weights are variables. Counted one NeuronOp at a time, since measuring
+    the whole graph would serialize it whole."""
+    return sum(
+        len(node.attr["graph_def"].s) + len(node.attr["executable"].s)
+        for node in graph_def.node if node.op == "NeuronOp"
+    )
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
 
 
 def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
@@ -134,26 +185,29 @@ def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
     moved = constants_to_variables(graph_def)
     if moved:
         add_saver(graph_def, moved, meta_graph)
-    if graph_def.ByteSize() > PROTOBUF_LIMIT - (1 << 20):
+    if _embedded_bytes(graph_def) > PROTOBUF_LIMIT - (16 << 20):
         moved += neuron_op_weights_to_checkpoint(graph_def)
     try:
-        data = saved_model_bytes(graph_def, signature, meta_graph)
+        saved_model = _SavedModelPb(graph_def, meta_graph)
     except (ValueError, RuntimeError) as err:  # protobuf refuses messages over 2 GiB
         raise NirInputError(
             f"the compiled graph cannot be serialized ({err}): saved_model.pb is limited to "
             "2 GiB by protobuf; compile with a smaller max-cluster-bytes or a smaller batch"
         ) from None
-    if len(data) > PROTOBUF_LIMIT:
+    size = saved_model.size
+    if size > PROTOBUF_LIMIT:
         raise NirInputError(
-            f"the compiled graph is {len(data) / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
+            f"the compiled graph is {size / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
             "saved_model.pb; compile with a smaller max-cluster-bytes or a smaller batch"
         )
     os.makedirs(os.path.join(export_dir, "variables"))
     with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
-        f.write(data)
+        for piece in saved_model.pieces():
+            f.write(piece)
         f.flush()
         os.fsync(f.fileno())
-    del data
+    del saved_model
+    graph_def.Clear()  # consumed
     if moved:
         write_checkpoint(os.path.join(export_dir, "variables"), moved)
 

@@ -204,7 +204,7 @@ def test_whole_compile(benchmark, models, name):
     benchmark.pedantic(lambda: results.append(_compile_in_subprocess(models[name])), rounds=2, iterations=1)
     benchmark.extra_info["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
     benchmark.extra_info["weight_mb"] = _weight_bytes(models[name]) / 2**20
-    benchmark.extra_info["memory_target_mb"] = 3 * benchmark.extra_info["weight_mb"] + 500
+    benchmark.extra_info["memory_target_mb"] = 1000  # issue 14: import tensorflow (~520 MB) included
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -9,6 +9,8 @@ NEFFs were built elsewhere (`relift`), and turn NeuronOps back into TensorFlow
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import logging
 import os
 import shlex
@@ -277,6 +279,18 @@ def compile_many(
     return {job.new_model_dir: report for job, report in zip(jobs, reports)}
 
 
+def _return_freed_memory() -> None:
+    """Collect the IR that passes erased (xDSL ops sit in reference cycles, so their weights
+    outlive them until a collection) and hand the heap's free pages back to the system (glibc
+    keeps them otherwise): the weights just moved from one form to the next, and the next
+    step's peak should not sit on top of the last one's garbage."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim
+
+
 @dataclass(frozen=True)
 class _Job:
     model_dir: str
@@ -439,6 +453,7 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     from nir.pipeline import default_pipeline, import_saved_model
 
     module, loaded = import_saved_model(job.model_dir, s.tags, s.signature_def_key)
+    _return_freed_memory()
     _warn_unknown_ops(s.no_fuse_ops, loaded.graph_def, "no_fuse_ops")
     _warn_unknown_ops(s.force_fuse_ops, loaded.graph_def, "force_fuse_ops")
     input_shapes = _input_shapes(s.model_shape_feed_dict, s.model_feed_dict, loaded.signature)
@@ -454,6 +469,7 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     if manager.reproducer_dir is None:
         manager.reproducer_dir = workdir if job.compiler_workdir else s.dump_dir
     manager.run(module)
+    _return_freed_memory()
     from backends.inferentia.neuron_op import neuron_ops
     from frontends.tensorflow.exporter import releasing_weights
 
@@ -461,6 +477,7 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
         graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
     no_clusters = None if neuron_ops(graph_def) else no_cluster_message(module)
     del module
+    _return_freed_memory()
     # Emission is for the compiler now, or for the user to compile later from their workdir;
     # with neither, writing 100s of MB to a temporary directory would only cost time.
     clusters = []

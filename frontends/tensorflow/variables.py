@@ -17,7 +17,6 @@ batch of weights beyond the graph.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -76,29 +75,254 @@ def constants_to_variables(graph_def, min_bytes: int = VARIABLE_MIN_BYTES) -> li
     return moved
 
 
-def neuron_op_weights_to_checkpoint(graph_def, min_bytes: int = VARIABLE_MIN_BYTES) -> list[tuple[str, object]]:
-    """Move the large constants of every NeuronOp's embedded GraphDef into the checkpoint, in
-    place, under `<NeuronOp name>/<Const name>`; each Const keeps its shape and names its key
-    (`_nir_checkpoint_key`). Only for a model whose NeuronOps together pass protobuf's limit:
-    the NeuronOp runs its NEFF, and `inline_neuron_ops` reads the constants back."""
-    from tensorflow.core.framework import graph_pb2, tensor_pb2
+def neuron_op_without_weights(node, checkpoint: CheckpointParts, min_bytes: int = VARIABLE_MIN_BYTES) -> bytes:
+    """The serialized NeuronOp `node` with the large constants of its embedded GraphDef saved to
+    `checkpoint` under `<NeuronOp name>/<Const name>`; each Const keeps its shape and names its
+    key (`_nir_checkpoint_key`). For a model whose NeuronOps together pass protobuf's limit:
+    the NeuronOp runs its NEFF, and `inline_neuron_ops` reads the constants back.
 
+    Works on the embedded graph's bytes, never parsed: each weight is fed to SaveV2 as a view
+    of them, and the light graph is those bytes with the weights cut out, so a cluster's
+    weights are in memory once more at most. `node` is not changed (a message's bytes are
+    freed only with the message)."""
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow.core.framework import node_def_pb2
+
+    data = node.attr["graph_def"].s
+    weights = {name: spot for name, spot in tensor_content_offsets(data).items() if spot[3] >= min_bytes}
+    for name, (dtype, shape, offset, length) in weights.items():
+        numpy_dtype = np.dtype(tf.dtypes.as_dtype(dtype).as_numpy_dtype)
+        view = np.frombuffer(data, dtype=numpy_dtype, count=length // numpy_dtype.itemsize, offset=offset)
+        checkpoint.save_arrays([f"{node.name}/{name}"], [view.reshape(shape)])
+        del view
+    light_graph = _graph_without_weights(data, {name: f"{node.name}/{name}" for name in weights})
+    del data
+    light = node_def_pb2.NodeDef()
+    light.name, light.op, light.device = node.name, node.op, node.device
+    light.input.extend(node.input)
+    for name, value in node.attr.items():
+        if name != "graph_def":
+            light.attr[name].CopyFrom(value)
+    light.attr["graph_def"].s = light_graph
+    return light.SerializeToString(deterministic=True)
+
+
+def _graph_without_weights(data: bytes, keys: dict[str, str]) -> bytes:
+    """The serialized GraphDef `data` with the tensor_content of the Consts in `keys` cut out
+    and a `_nir_checkpoint_key` attr naming each one's key added, rebuilt field by field."""
     from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
 
-    moved = []
-    for node in graph_def.node:
-        if node.op != "NeuronOp":
+    out = bytearray()
+    position = 0
+    while position < len(data):
+        field_start = position
+        tag, position = _read_varint(data, position)
+        start, end = _field_end(data, position, tag & 7)
+        position = end
+        if tag >> 3 != 1:
+            out += data[field_start:end]
             continue
-        inner = graph_pb2.GraphDef.FromString(node.attr["graph_def"].s)
-        node.attr["graph_def"].s = b""
-        for const in movable_constants(inner, min_bytes, keep_conv_operands=False):
-            value = tensor_pb2.TensorProto()
-            value.CopyFrom(const.attr["value"].tensor)
-            const.attr["value"].tensor.ClearField("tensor_content")
-            const.attr[CHECKPOINT_KEY_ATTR].s = f"{node.name}/{const.name}".encode()
-            moved.append((f"{node.name}/{const.name}", value))
-        node.attr["graph_def"].s = inner.SerializeToString(deterministic=True)
-    return moved
+        name = next((data[s:e].decode() for f, (s, e) in _all_fields(data, start, end) if f == 1), None)
+        if name not in keys:
+            out += data[field_start:end]
+            continue
+        node = bytearray()
+        for number, (s, e) in _all_fields(data, start, end, every_wire_type=True):
+            if number == 5 and _is_value_entry(data, s, e):
+                node += _framed(5, _entry_without_content(data, s, e))
+            else:
+                node += data[s:e] if number is None else _framed(number, data[s:e])
+        attr_value = _framed(2, keys[name].encode())  # AttrValue.s
+        node += _framed(5, _framed(1, CHECKPOINT_KEY_ATTR.encode()) + _framed(2, attr_value))
+        out += _framed(1, bytes(node))
+    return bytes(out)
+
+
+def _is_value_entry(data: bytes, start: int, end: int) -> bool:
+    entry = dict(_all_fields(data, start, end))
+    return 1 in entry and data[entry[1][0]:entry[1][1]] == b"value"
+
+
+def _entry_without_content(data: bytes, start: int, end: int) -> bytes:
+    """A NodeDef attr map entry `value` -> AttrValue{tensor} without the tensor's content."""
+    out = bytearray()
+    for number, (s, e) in _all_fields(data, start, end, every_wire_type=True):
+        if number != 2:
+            out += data[s:e] if number is None else _framed(number, data[s:e])
+            continue
+        value = bytearray()
+        for vnumber, (vs, ve) in _all_fields(data, s, e, every_wire_type=True):
+            if vnumber != 8:
+                value += data[vs:ve] if vnumber is None else _framed(vnumber, data[vs:ve])
+                continue
+            tensor = bytearray()
+            for tnumber, (ts, te) in _all_fields(data, vs, ve, every_wire_type=True):
+                if tnumber == 4:
+                    continue  # tensor_content: the weight, now in the checkpoint
+                tensor += data[ts:te] if tnumber is None else _framed(tnumber, data[ts:te])
+            value += _framed(8, bytes(tensor))
+        out += _framed(2, bytes(value))
+    return bytes(out)
+
+
+def _framed(number: int, payload: bytes) -> bytes:
+    return _varint_bytes(number << 3 | 2) + _varint_bytes(len(payload)) + payload
+
+
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def tensor_content_offsets(graph_bytes: bytes) -> dict[str, tuple[int, list[int], int, int]]:
+    """Where, in a serialized GraphDef, each Const keeps its raw bytes: node name -> (dtype,
+    shape, offset, length). Read off the wire format (GraphDef.node = 1; NodeDef.name = 1,
+    NodeDef.op = 2, NodeDef.attr = 5 as map entries of key = 1 and value = 2; AttrValue.tensor
+    = 8; TensorProto.dtype = 1, tensor_shape = 2 with dim = 2 and size = 1, tensor_content = 4),
+    so the weights are viewed in place, never copied."""
+    found = {}
+    for _, (start, end) in ((f, span) for f, span in _all_fields(graph_bytes, 0, len(graph_bytes)) if f == 1):
+        fields = list(_all_fields(graph_bytes, start, end))
+        name = next((graph_bytes[s:e].decode() for f, (s, e) in fields if f == 1), None)
+        op = next((graph_bytes[s:e] for f, (s, e) in fields if f == 2), None)
+        if op != b"Const":
+            continue
+        for number, (s, e) in fields:
+            if number != 5 or not _is_value_entry(graph_bytes, s, e):
+                continue
+            value = dict(_all_fields(graph_bytes, s, e))[2]
+            tensor = dict(_all_fields(graph_bytes, *value)).get(8)
+            if tensor is None:
+                continue
+            dtype = _varint_field(graph_bytes, *tensor, 1)
+            shape = []
+            for tnumber, (ts, te) in _all_fields(graph_bytes, *tensor):
+                if tnumber == 2:
+                    shape = [_varint_field(graph_bytes, ds, de, 1) for dnumber, (ds, de) in _all_fields(graph_bytes, ts, te) if dnumber == 2]
+                elif tnumber == 4 and name is not None:
+                    found[name] = (dtype, shape, ts, te - ts)
+    return found
+
+
+def _varint_field(buffer: bytes, start: int, end: int, number: int) -> int:
+    position = start
+    while position < end:
+        tag, position = _read_varint(buffer, position)
+        if tag & 7 == 0:
+            value, position = _read_varint(buffer, position)
+            if tag >> 3 == number:
+                return value
+        else:
+            _, position = _field_end(buffer, position, tag & 7)
+    return 0
+
+
+def _field_end(buffer: bytes, position: int, wire: int) -> tuple[int, int]:
+    """(payload start, end) of a field whose tag has been read."""
+    if wire == 0:
+        _, end = _read_varint(buffer, position)
+        return position, end
+    if wire == 1:
+        return position, position + 8
+    if wire == 5:
+        return position, position + 4
+    if wire == 2:
+        length, start = _read_varint(buffer, position)
+        return start, start + length
+    raise ValueError(f"unexpected protobuf wire type {wire}")
+
+
+def _all_fields(buffer: bytes, start: int, end: int, every_wire_type: bool = False):
+    """(field number, (start, end)) of each length-delimited field in buffer[start:end]. With
+    `every_wire_type`, the other fields come too, as (None, (tag start, end)): their bytes
+    whole, tag included, for copying as they are."""
+    position = start
+    while position < end:
+        tag_start = position
+        tag, position = _read_varint(buffer, position)
+        payload_start, payload_end = _field_end(buffer, position, tag & 7)
+        position = payload_end
+        if tag & 7 == 2:
+            yield tag >> 3, (payload_start, payload_end)
+        elif every_wire_type:
+            yield None, (tag_start, payload_end)
+
+
+def _read_varint(buffer: bytes, position: int) -> tuple[int, int]:
+    result, shift = 0, 0
+    while True:
+        byte = buffer[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+
+
+class CheckpointParts:
+    """The output checkpoint written a part at a time by TensorFlow's SaveV2, then merged into
+    variables/variables (MergeV2Checkpoints), so no more than one part's weights are in memory.
+
+    SaveV2 runs in a v1 Session with the values fed as numpy arrays: a feed hands TensorFlow
+    the array's memory as it is, where an eager tf.constant would copy it twice."""
+
+    def __init__(self, variables_dir: str):
+        self.prefix = os.path.join(variables_dir, "variables")
+        self.parts: list[str] = []
+
+    def save_arrays(self, names: list[str], arrays: list) -> None:
+        """Save numpy arrays (views are fine) under `names` as one part; empties `arrays`."""
+        import tensorflow as tf
+
+        part = f"{self.prefix}_part{len(self.parts)}"
+        graph = tf.Graph()
+        with graph.as_default():
+            feeds = [tf.compat.v1.placeholder(tf.as_dtype(a.dtype), a.shape) for a in arrays]
+            save = tf.raw_ops.SaveV2(prefix=part, tensor_names=names, shape_and_slices=[""] * len(names), tensors=feeds)
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(save, dict(zip(feeds, arrays)))
+        arrays.clear()
+        self.parts.append(part)
+
+    def save_protos(self, items: list[tuple[str, object]]) -> None:
+        """Save (key, TensorProto) pairs as one part."""
+        import numpy as np
+        import tensorflow as tf
+
+        names, arrays = [], []
+        for key, value in items:
+            dtype = np.dtype(tf.dtypes.as_dtype(value.dtype).as_numpy_dtype)
+            arrays.append(np.frombuffer(value.tensor_content, dtype).reshape([d.size for d in value.tensor_shape.dim]))
+            names.append(key)
+        self.save_arrays(names, arrays)
+
+    def save_batches(self, moved: list[tuple[str, object]]) -> None:
+        """Save `moved` in parts of about SAVE_BATCH_BYTES; consumes the list as it goes."""
+        batch: list[tuple[str, object]] = []
+        size = 0
+        moved.reverse()
+        while moved:
+            item = moved.pop()
+            batch.append(item)
+            size += len(item[1].tensor_content)
+            if size >= SAVE_BATCH_BYTES:
+                self.save_protos(batch)
+                batch, size = [], 0
+        if batch:
+            self.save_protos(batch)
+
+    def finish(self) -> None:
+        import tensorflow as tf
+
+        if self.parts:
+            tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=self.parts, destination_prefix=self.prefix,
+                                          delete_old_dirs=False)
 
 
 def add_saver(graph_def, moved: list[tuple[str, object]], meta_graph) -> None:
@@ -154,44 +378,6 @@ def add_saver(graph_def, moved: list[tuple[str, object]], meta_graph) -> None:
     saver.max_to_keep = 5
     saver.keep_checkpoint_every_n_hours = 10000.0
     saver.version = saver_pb2.SaverDef.V2
-
-
-def _batches(moved: list[tuple[str, object]]) -> Iterator[list[tuple[str, object]]]:
-    batch, size = [], 0
-    for item in moved:
-        batch.append(item)
-        size += item[1].ByteSize()
-        if size >= SAVE_BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
-def write_checkpoint(variables_dir: str, moved: list[tuple[str, object]]) -> None:
-    """variables/variables.{index,data-*} holding `moved`, written by TensorFlow's SaveV2.
-    Consumes `moved`: each value is dropped once written, so memory falls as the file grows."""
-    import tensorflow as tf
-    from tensorflow.python.framework import tensor_util
-
-    prefix = os.path.join(variables_dir, "variables")
-    batches = list(_batches(moved))
-    moved.clear()
-    parts = []
-    for number, batch in enumerate(batches):
-        part = prefix if len(batches) == 1 else f"{prefix}_part{number}"
-        names = [name for name, _ in batch]
-        tensors = []
-        while batch:
-            _, value = batch.pop(0)
-            tensors.append(tf.constant(tensor_util.MakeNdarray(value)))
-            del value
-        tf.raw_ops.SaveV2(prefix=part, tensor_names=names, shape_and_slices=[""] * len(names), tensors=tensors)
-        del tensors
-        batches[number] = []
-        parts.append(part)
-    if len(parts) > 1:
-        tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=parts, destination_prefix=prefix, delete_old_dirs=False)
 
 
 def variables_to_constants(graph_def, meta_graph, model_dir: str):

@@ -124,11 +124,12 @@ class _SavedModelPb:
     (field 1: one entry per node) is framed by hand: a graph whose constants or NeuronOps hold
     the weights is never serialized whole, nor copied into a SavedModel message first."""
 
-    def __init__(self, graph_def, meta_graph):
+    def __init__(self, graph_def, meta_graph, light_neuron_ops: dict[str, bytes] | None = None):
         from tensorflow.core.framework import graph_pb2
 
         self.graph_def = graph_def
-        self.node_sizes = [node.ByteSize() for node in graph_def.node]
+        self.light = light_neuron_ops or {}  # NeuronOps serialized without their weights
+        self.node_sizes = [len(self.light[n.name]) if n.name in self.light else n.ByteSize() for n in graph_def.node]
         shell = graph_pb2.GraphDef()
         shell.versions.CopyFrom(graph_def.versions)
         shell.library.CopyFrom(graph_def.library)
@@ -147,7 +148,7 @@ class _SavedModelPb:
         yield self.head
         for node, size in zip(self.graph_def.node, self.node_sizes):
             yield b"\x0a" + _varint(size)
-            yield node.SerializeToString(deterministic=True)
+            yield self.light[node.name] if node.name in self.light else node.SerializeToString(deterministic=True)
         yield self.rest
 
 
@@ -175,20 +176,23 @@ def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
     """Write the SavedModel into `export_dir` (which must not exist). Consumes `graph_def`:
     its large constants become variables."""
     from frontends.tensorflow.variables import (
+        CheckpointParts,
         add_saver,
         constants_to_variables,
-        neuron_op_weights_to_checkpoint,
-        write_checkpoint,
+        neuron_op_without_weights,
     )
 
+    os.makedirs(os.path.join(export_dir, "variables"))
+    checkpoint = CheckpointParts(os.path.join(export_dir, "variables"))
     meta_graph = meta_graph_of(signature)
     moved = constants_to_variables(graph_def)
     if moved:
         add_saver(graph_def, moved, meta_graph)
+    light = {}
     if _embedded_bytes(graph_def) > PROTOBUF_LIMIT - (16 << 20):
-        moved += neuron_op_weights_to_checkpoint(graph_def)
+        light = {n.name: neuron_op_without_weights(n, checkpoint) for n in graph_def.node if n.op == "NeuronOp"}
     try:
-        saved_model = _SavedModelPb(graph_def, meta_graph)
+        saved_model = _SavedModelPb(graph_def, meta_graph, light)
     except (ValueError, RuntimeError) as err:  # protobuf refuses messages over 2 GiB
         raise NirInputError(
             f"the compiled graph cannot be serialized ({err}): saved_model.pb is limited to "
@@ -200,16 +204,15 @@ def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
             f"the compiled graph is {size / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
             "saved_model.pb; compile with a smaller max-cluster-bytes or a smaller batch"
         )
-    os.makedirs(os.path.join(export_dir, "variables"))
     with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
         for piece in saved_model.pieces():
             f.write(piece)
         f.flush()
         os.fsync(f.fileno())
-    del saved_model
+    del saved_model, light
     graph_def.Clear()  # consumed
-    if moved:
-        write_checkpoint(os.path.join(export_dir, "variables"), moved)
+    checkpoint.save_batches(moved)
+    checkpoint.finish()
 
 
 def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str | None = None) -> None:

@@ -50,12 +50,17 @@ def test_a_model_whose_restore_op_nir_cannot_follow_loads_through_a_session(zoo,
 
 
 def test_without_a_compiler_the_weights_are_variables_of_the_output(zoo, tmp_path, monkeypatch):
+    import frontends.tensorflow.variables as variables
+
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no neuron-cc: every cluster stays on CPU
+    monkeypatch.setattr(variables, "SAVE_BATCH_BYTES", 256 * 1024)  # 1 MB weights go in slices
     out = str(tmp_path / "out")
     with pytest.warns(UserWarning, match="not installed"):
         nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
     assert os.path.getsize(os.path.join(out, "saved_model.pb")) < 64 * 1024
-    assert os.path.getsize(os.path.join(out, "variables", "variables.data-00000-of-00001")) > 2 * MB
+    data = [f for f in os.listdir(os.path.join(out, "variables")) if f.startswith("variables.data-")]
+    assert len(data) > 4, "the 1 MB weights were not saved in slices"
+    assert sum(os.path.getsize(os.path.join(out, "variables", f)) for f in data) > 2 * MB
     feeds = random_feeds(zoo["wide_mlp"], batch=1)
     assert_same_outputs(run_signature(zoo["wide_mlp"], feeds), run_signature(out, feeds))
 
@@ -63,7 +68,10 @@ def test_without_a_compiler_the_weights_are_variables_of_the_output(zoo, tmp_pat
 def test_past_the_limit_clusters_are_cut_and_neuron_op_weights_leave_saved_model_pb(zoo, tmp_path, monkeypatch, fake_neuron_cc):
     import frontends.tensorflow.writer as writer
 
+    import frontends.tensorflow.variables as variables
+
     monkeypatch.setattr(writer, "PROTOBUF_LIMIT", int(1.5 * MB))  # the model is "past 2 GiB"
+    monkeypatch.setattr(variables, "SAVE_BATCH_BYTES", 256 * 1024)
     out, workdir = str(tmp_path / "out"), str(tmp_path / "work")
     report = nir.saved_model.compile(zoo["wide_mlp"], out, neuron_cc=fake_neuron_cc, progress=False,
                                      max_cluster_bytes=int(1.2 * MB), compiler_workdir=workdir)

@@ -277,17 +277,36 @@ class CheckpointParts:
         self.parts: list[str] = []
 
     def save_arrays(self, names: list[str], arrays: list) -> None:
-        """Save numpy arrays (views are fine) under `names` as one part; empties `arrays`."""
+        """Save numpy arrays (views are fine) under `names` as one part; empties `arrays`. An
+        array over SAVE_BATCH_BYTES is saved as slices along its first dimension, one part
+        each, since a feed is copied once: TensorFlow's readers and RestoreV2 assemble the
+        slices into the whole tensor."""
+        small_names, small = [], []
+        for name, array in zip(names, arrays):
+            if array.nbytes > SAVE_BATCH_BYTES and array.ndim >= 1 and array.shape[0] > 1:
+                rows = max(1, SAVE_BATCH_BYTES // max(1, array.nbytes // array.shape[0]))
+                full = " ".join(str(d) for d in array.shape)
+                rest = ":-" * (array.ndim - 1)
+                for start in range(0, array.shape[0], rows):
+                    length = min(rows, array.shape[0] - start)
+                    self._save_part([name], [f"{full} {start},{length}{rest}"], [array[start:start + length]])
+            else:
+                small_names.append(name)
+                small.append(array)
+        arrays.clear()
+        if small:
+            self._save_part(small_names, [""] * len(small), small)
+
+    def _save_part(self, names: list[str], slices: list[str], arrays: list) -> None:
         import tensorflow as tf
 
         part = f"{self.prefix}_part{len(self.parts)}"
         graph = tf.Graph()
         with graph.as_default():
             feeds = [tf.compat.v1.placeholder(tf.as_dtype(a.dtype), a.shape) for a in arrays]
-            save = tf.raw_ops.SaveV2(prefix=part, tensor_names=names, shape_and_slices=[""] * len(names), tensors=feeds)
+            save = tf.raw_ops.SaveV2(prefix=part, tensor_names=names, shape_and_slices=slices, tensors=feeds)
         with tf.compat.v1.Session(graph=graph) as session:
             session.run(save, dict(zip(feeds, arrays)))
-        arrays.clear()
         self.parts.append(part)
 
     def save_protos(self, items: list[tuple[str, object]]) -> None:

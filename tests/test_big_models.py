@@ -96,3 +96,22 @@ def test_an_op_whose_own_weights_pass_max_cluster_bytes_stays_on_cpu(zoo, tmp_pa
     run_pipeline(module, default_pipeline(max_cluster_bytes=MB // 2))
     reasons = {r["reason"] for r in explain_module(module)["cpu"]}
     assert any("alone exceed max-cluster-bytes=524288" in r for r in reasons), reasons
+
+
+def test_neffs_past_the_limit_are_a_clear_error(tmp_path, monkeypatch):
+    from tensorflow.core.framework import graph_pb2
+
+    import frontends.tensorflow.writer as writer
+    from frontends.tensorflow.importer import SignatureInfo, TensorSpec
+    from nir.errors import NirInputError
+
+    monkeypatch.setattr(writer, "PROTOBUF_LIMIT", 1000)
+    graph = graph_pb2.GraphDef()
+    graph.node.add(name="x", op="Placeholder").attr["dtype"].type = 1
+    neuron_op = graph.node.add(name="neuron_op_0", op="NeuronOp", input=["x"])
+    neuron_op.attr["executable"].s = b"N" * 4000
+    signature = SignatureInfo("serving_default", (TensorSpec("x", "x:0", 1, (1,)),),
+                              (TensorSpec("y", "neuron_op_0:0", 1, (1,)),))
+    with pytest.raises(NirInputError, match="NEFFs add up to .* split the model"):
+        writer.write_saved_model(str(tmp_path / "out"), graph, signature)
+    assert not os.path.exists(tmp_path / "out")

@@ -18,6 +18,7 @@ import os
 import tempfile
 from importlib import resources
 
+from backends.compile_cache import default_cache_root
 from backends.target import Target, find_compiler, list_operators, register_target
 
 COMPILER = "neuronx-cc"
@@ -61,7 +62,7 @@ def _probe_xla_op_types() -> frozenset[str]:
 
 
 def cache_dir() -> str:
-    return os.environ.get("NIR_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "nir")
+    return default_cache_root()
 
 
 def _write_atomically(path: str, text: str) -> None:

@@ -200,6 +200,14 @@ def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
         ) from None
     size = saved_model.size
     if size > PROTOBUF_LIMIT:
+        neffs = sum(len(n.attr["executable"].s) for n in graph_def.node if n.op == "NeuronOp")
+        if neffs > PROTOBUF_LIMIT // 2:
+            raise NirInputError(
+                f"the NeuronOps' NEFFs add up to {neffs / 2**30:.1f} GiB, and a NeuronOp carries its NEFF "
+                "in saved_model.pb (the Neuron runtime reads it from there), which protobuf limits to "
+                "2 GiB: split the model into smaller SavedModels and compile each"
+            )
+    if size > PROTOBUF_LIMIT:
         raise NirInputError(
             f"the compiled graph is {size / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
             "saved_model.pb; compile with a smaller max-cluster-bytes or a smaller batch"

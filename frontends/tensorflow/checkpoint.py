@@ -205,3 +205,19 @@ def _unreadable(prefix: str, err: Exception, key: str | None = None) -> Exceptio
         f"TensorFlow could not load {what} '{prefix}': {reason}; check that the variables/ "
         "directory is complete (re-export the SavedModel if it is not)"
     )
+
+
+def with_weights(graph_def, weights):
+    """A copy of a graph frozen without its weights, with each such Const holding its value:
+    the classic frozen GraphDef, for tools that need one (and can hold it: under 2 GiB)."""
+    from tensorflow.core.framework import graph_pb2
+    from tensorflow.python.framework import tensor_util
+
+    frozen = graph_pb2.GraphDef()
+    frozen.CopyFrom(graph_def)
+    for node in frozen.node:
+        if CHECKPOINT_KEY_ATTR in node.attr:
+            value = weights(node.attr[CHECKPOINT_KEY_ATTR].s.decode())
+            del node.attr[CHECKPOINT_KEY_ATTR]
+            node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value))
+    return frozen

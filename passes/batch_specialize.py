@@ -19,8 +19,8 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import DictionaryAttr, FunctionType, IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.passes import ModulePass
 
-from frontends.tensorflow.importer import INPUT_KEY
 from nir.errors import NirInputError
+from nir.ir.module import INPUT_KEY
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.passmanager.registry import register_pass
 from passes._util import entry_function

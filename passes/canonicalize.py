@@ -27,13 +27,14 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.passes import ModulePass
 
+from nir.ir.op_facts import is_stateful
 from nir.ir.shapes import tensor_type
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
 from nir.passmanager.registry import register_pass
 from passes._util import const_value, entry_function
 from passes.control_flow import CONTROL_RET, graph_functions, refresh_function_type
-from passes.dce import is_stateful, remove_dead_ops
+from passes.dce import remove_dead_ops
 from passes.shape_functions import MAX_VALUE_ELEMENTS, VALUE_FUNCTIONS
 
 FORWARDING_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})

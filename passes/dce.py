@@ -9,7 +9,6 @@ clusters left with no results, and constants nobody reads, go too.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -18,18 +17,10 @@ from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 
 from nir.ir.neuron_dialect import ClusterOp
+from nir.ir.op_facts import is_stateful
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
 from passes.control_flow import graph_functions
-
-
-@functools.lru_cache(maxsize=None)
-def is_stateful(op_type: str) -> bool:
-    from tensorflow.python.framework import op_def_registry
-
-    op_def = op_def_registry.get(op_type)
-    # Unknown op types (custom ops, function calls) might do anything: keep them.
-    return op_def is None or op_def.is_stateful
 
 
 def is_dead(op: Operation) -> bool:

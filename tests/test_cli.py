@@ -71,3 +71,24 @@ def test_list_passes_shows_summaries_and_options():
 def test_example_refuses_an_existing_directory(tmp_path):
     result = nir("example", "two_io", str(tmp_path))
     assert result.returncode == 1 and "already exists" in result.stderr
+
+
+def test_opt_with_dce_never_imports_tensorflow(imported, tmp_path):
+    """Parsing a dump (constant literals included) and removing dead ops need no TensorFlow:
+    a researcher's `nir opt` starts in under a second, not after TensorFlow's seconds."""
+    from nir.ir import print_module
+
+    module, _ = imported("two_io")
+    dump = tmp_path / "two_io.mlir"
+    dump.write_text(print_module(module))
+    check = (
+        "import sys, nir.cli\n"
+        "code = nir.cli.main(['opt', sys.argv[1], '-p', 'dce', '-o', sys.argv[2]])\n"
+        "assert code == 0, code\n"
+        "print(sorted(m for m in sys.modules if m == 'tensorflow' or m.startswith('tensorflow.')))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", check, str(dump), str(tmp_path / "out.mlir")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]", f"nir opt imported TensorFlow: {run.stdout[:300]}"
+    assert parse_module((tmp_path / "out.mlir").read_text())

@@ -33,14 +33,12 @@ from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
 from frontends.tensorflow.opdefs import node_output_dtypes, op_def_for, output_args
 from nir.errors import NirInputError
 from nir.ir.dtypes import ir_type_of_dtype
-from nir.ir.module import ENTRY_FUNCTION_ATTR
+from nir.ir.module import ENTRY_FUNCTION_ATTR, INPUT_KEY, OUTPUT_KEY
 from nir.ir.shapes import tensor_type
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import CONTROL, TFNodeOp, create_tf_op
 
 # Attribute keys nir uses on functions, arguments and results.
-INPUT_KEY = "tf.input_key"
-OUTPUT_KEY = "tf.output_key"
 ARG_NODE = "tf.node_name"
 ARG_ATTRS = "tf.attrs"
 CONTROL_RET = "tf.control_ret"

@@ -18,6 +18,7 @@ from xdsl.dialects.builtin import (
     Signedness,
     i1,
 )
+import numpy as np
 from xdsl.ir import Attribute
 
 from nir.errors import NirInputError
@@ -100,8 +101,29 @@ def dtype_name(dtype: int) -> str:
     return tf.dtypes.as_dtype(dtype).name
 
 
+_NUMPY_NAMES = {
+    "DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_BFLOAT16": "bfloat16",
+    "DT_BOOL": "bool", "DT_INT8": "int8", "DT_INT16": "int16", "DT_INT32": "int32", "DT_INT64": "int64",
+    "DT_UINT8": "uint8", "DT_UINT16": "uint16", "DT_UINT32": "uint32", "DT_UINT64": "uint64",
+    "DT_COMPLEX64": "complex64", "DT_COMPLEX128": "complex128",
+}
+_NUMPY_OF_BUILTIN: dict[Attribute, str] = {}
+
+
 def numpy_dtype_of_ir_type(ir_type: Attribute):
-    """numpy dtype of an IR element type (bfloat16 through ml_dtypes, as TensorFlow does)."""
+    """numpy dtype of an IR element type (bfloat16 through ml_dtypes, as TensorFlow does).
+
+    The builtin (numeric) types are mapped without TensorFlow, so parsing IR text with constant
+    literals (`nir opt`) never pays TensorFlow's start-up; only the `!tf.*` types ask it."""
+    if not _NUMPY_OF_BUILTIN:
+        _NUMPY_OF_BUILTIN.update({t: _NUMPY_NAMES[k] for k, t in _builtin_table().items()})
+    name = _NUMPY_OF_BUILTIN.get(ir_type)
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    if name is not None:
+        return np.dtype(name).type
     import tensorflow as tf
 
     return tf.dtypes.as_dtype(dtype_of_ir_type(ir_type)).as_numpy_dtype

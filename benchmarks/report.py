@@ -212,12 +212,15 @@ def big_model_targets(verdict) -> list[str]:
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        (b,) = json.load(f)["benchmarks"]
+        results = json.load(f)
+    (b,) = results["benchmarks"]
     info = b["extra_info"]
+    weights = info["weight_mb"] * 2**20
     return [
-        f"| a {info['weight_mb'] / 1024:.2f} GiB model compiles and gives the original's outputs in stock TensorFlow "
-        f"(`benchmarks/test_big_model.py`, {b['datetime'][:10] if 'datetime' in b else 'see big_model.json'}) | met: "
-        f"{info['clusters']} NeuronOps, saved_model.pb {info['saved_model_pb_mb']:.1f} MB, {seconds(b['stats']['min'])} s |",
+        f"| a model of {weights / 1e9:.2f} GB ({weights / 2**30:.2f} GiB) of float32 weights compiles and gives the "
+        f"original's outputs in stock TensorFlow (`benchmarks/test_big_model.py`, {results['datetime'][:16].replace('T', ' ')} "
+        f"UTC, commit `{results['commit_info']['id'][:12]}`) | met: {info['clusters']} NeuronOps, saved_model.pb "
+        f"{info['saved_model_pb_mb'] * 1024:.0f} KB, {seconds(b['stats']['min'])} s |",
         f"| its compile's peak RSS under 1.5 × weights + 0.6 GB | {verdict(info['peak_rss_mb'] < info['target_mb'])}: "
         f"{info['peak_rss_mb']:.0f} MB vs {info['target_mb']:.0f} MB |",
     ]
@@ -243,7 +246,7 @@ def render(results: dict) -> str:
         "### Peers on the same frozen graph", "", *peers_table(rows), "",
         "### Pass manager overhead", "", *overhead_table(rows), "",
         "### Drawing the partition (`nir explain --svg`) of a synthetic graph", "", *drawing_table(rows), "",
-        "### The compile farm: Ray, 8 clusters of a 4 s stand-in compile", "", *farm_table(rows), "",
+        "### The compile farm: Ray, one model's clusters, a 4 s stand-in compile each", "", *farm_table(rows), "",
         "### Targets", "", *targets_table(rows),
     ]
     return "\n".join(sections)

@@ -1,11 +1,11 @@
-"""The compile farm on Ray: one model of eight clusters, each compile a stand-in that sleeps
+"""The compile farm on Ray: one model of seven clusters, each compile a stand-in that sleeps
 4 s (a real neuron-cc run takes minutes), on a local Ray instance of 1 and of 2 workers.
 
     python -m pytest benchmarks/test_compile_farm.py --benchmark-enable --benchmark-json=benchmarks/farm.json
 
-Two workers should take about half the time of one: the jobs are independent, and Ray places
-one per CPU it was given. The model is the tests' encoder cut into eight clusters by a small
-max-cluster-bytes; the compile cache is off, so every round compiles every cluster.
+Two workers should take about half the time of one (4 rounds of jobs instead of 7): the jobs
+are independent, and Ray places one per CPU it was given. The model is the tests' encoder cut
+into seven clusters by a small max-cluster-bytes; the compile cache is off, so every round compiles every cluster.
 """
 
 from __future__ import annotations

@@ -52,24 +52,12 @@ def _cmd_compile(args) -> int:
         args.model_dir, args.new_model_dir,
         batch_size=args.batch_size,
         model_shape_feed_dict=_shape_feed(args.input_shapes),
-        tags=args.tags,
-        signature_def_key=args.signature_def_key,
-        minimum_segment_size=args.minimum_segment_size,
-        no_fuse_ops=_csv(args.no_fuse_ops),
-        force_fuse_ops=_csv(args.force_fuse_ops),
-        supported_op_types=_csv(args.supported_op_types),
-        max_num_compilers=args.max_num_compilers,
-        target=args.target,
-        compiler_args=args.compiler_args.split() if args.compiler_args else None,
         compiler_workdir=args.compiler_workdir,
         dynamic_batch_size=args.dynamic_batch_size,
-        compiler_timeout=args.compiler_timeout,
-        strict=True if args.strict else None,
-        neuron_cc=args.neuron_cc,
         pipeline=args.pipeline,
         dump_dir=args.dump_dir,
         print_ir_after_all=args.print_ir_after_all,
-        **_compile_farm_options(args),
+        **_shared_compile_options(args),
     )
     print(json.dumps(report, indent=2, sort_keys=True))
     # No cluster at all is not a success either: nothing will run on the accelerator.
@@ -78,8 +66,21 @@ def _cmd_compile(args) -> int:
     return EXIT_OK
 
 
-def _compile_farm_options(args) -> dict:
+def _shared_compile_options(args) -> dict:
+    """The options `nir compile` and `nir compile-many` pass alike to the Python API."""
     return {
+        "tags": args.tags,
+        "signature_def_key": args.signature_def_key,
+        "minimum_segment_size": args.minimum_segment_size,
+        "no_fuse_ops": _csv(args.no_fuse_ops),
+        "force_fuse_ops": _csv(args.force_fuse_ops),
+        "supported_op_types": _csv(args.supported_op_types),
+        "max_num_compilers": args.max_num_compilers,
+        "target": args.target,
+        "compiler_args": args.compiler_args.split() if args.compiler_args else None,
+        "compiler_timeout": args.compiler_timeout,
+        "strict": True if args.strict else None,
+        "neuron_cc": args.neuron_cc,
         "executor": args.executor,
         "cache_dir": args.cache_dir,
         "compile_cache": False if args.no_cache else None,
@@ -93,21 +94,8 @@ def _cmd_compile_many(args) -> int:
 
     batch_sizes = [_positive_int(b, "--batch-sizes") for b in _csv(args.batch_sizes)]
     reports = compile_many(
-        args.model_dirs, args.output_dir, batch_sizes,
-        compiler_workdir=args.compiler_workdir,
-        tags=args.tags,
-        signature_def_key=args.signature_def_key,
-        minimum_segment_size=args.minimum_segment_size,
-        no_fuse_ops=_csv(args.no_fuse_ops),
-        force_fuse_ops=_csv(args.force_fuse_ops),
-        supported_op_types=_csv(args.supported_op_types),
-        max_num_compilers=args.max_num_compilers,
-        target=args.target,
-        compiler_args=args.compiler_args.split() if args.compiler_args else None,
-        compiler_timeout=args.compiler_timeout,
-        strict=True if args.strict else None,
-        neuron_cc=args.neuron_cc,
-        **_compile_farm_options(args),
+        args.model_dirs, args.output_dir, batch_sizes, compiler_workdir=args.compiler_workdir,
+        **_shared_compile_options(args),
     )
     print(json.dumps(reports, indent=2, sort_keys=True))
     partial = any(r["NumClusters"] == 0 or r["NumCompiledClusters"] < r["NumClusters"] for r in reports.values())

@@ -233,10 +233,7 @@ def load_saved_model(
             try:
                 SavedModelLoader(model_dir).load_graph(graph, list(chosen_tags))
             except (tf.errors.OpError, ValueError, OSError) as err:
-                raise NirInputError(
-                    f"TensorFlow could not load '{model_dir}' (tags {list(chosen_tags)}): "
-                    f"{str(err).splitlines()[0]}"
-                ) from None
+                raise _load_error(model_dir, chosen_tags, err) from None
             graph_def = graph.as_graph_def()
             keep_functional_control_flow(graph_def)
             inlined = inline_function_calls(graph_def, graph, output_nodes)
@@ -249,6 +246,13 @@ def load_saved_model(
                 _restore_pruned_inputs(frozen, graph_def, signature)
                 return LoadedModel(_with_shapes(frozen), signature, len(graph_def.node), weights)
     return _load_through_session(model_dir, chosen_tags, signature, output_nodes)
+
+
+def _load_error(model_dir: str, tags, err: Exception) -> NirInputError:
+    return NirInputError(
+        f"TensorFlow could not load '{model_dir}' (tags {list(tags)}): {str(err).splitlines()[0]}; "
+        "check that saved_model.pb and the variables/ directory are complete"
+    )
 
 
 def _reads_weights(graph_def) -> bool:
@@ -266,10 +270,7 @@ def _load_through_session(model_dir: str, chosen_tags, signature, output_nodes: 
         try:
             tf.compat.v1.saved_model.loader.load(session, list(chosen_tags), model_dir)
         except (tf.errors.OpError, ValueError, OSError) as err:
-            raise NirInputError(
-                f"TensorFlow could not load '{model_dir}' (tags {list(chosen_tags)}): "
-                f"{str(err).splitlines()[0]}; check that the variables/ directory is complete"
-            ) from None
+            raise _load_error(model_dir, chosen_tags, err) from None
         graph_def = graph.as_graph_def()
         num_session_ops = len(graph_def.node)
         keep_functional_control_flow(graph_def)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
+from frontends.tensorflow.wire import field_end, fields, framed, read_varint, varint_field
 
 VARIABLE_MIN_BYTES = 1024  # smaller constants (shapes, axes, scalars) stay in the graph
 SAVE_BATCH_BYTES = 64 << 20
@@ -117,67 +117,57 @@ def _graph_without_weights(data: bytes, keys: dict[str, str]) -> bytes:
     position = 0
     while position < len(data):
         field_start = position
-        tag, position = _read_varint(data, position)
-        start, end = _field_end(data, position, tag & 7)
+        tag, position = read_varint(data, position)
+        start, end = field_end(data, position, tag & 7)
         position = end
         if tag >> 3 != 1:
             out += data[field_start:end]
             continue
-        name = next((data[s:e].decode() for f, (s, e) in _all_fields(data, start, end) if f == 1), None)
+        name = next((data[s:e].decode() for f, (s, e) in fields(data, start, end) if f == 1), None)
         if name not in keys:
             out += data[field_start:end]
             continue
         node = bytearray()
-        for number, (s, e) in _all_fields(data, start, end, every_wire_type=True):
+        for number, (s, e) in fields(data, start, end, every_wire_type=True):
             if number == 5 and _is_value_entry(data, s, e):
-                node += _framed(5, _entry_without_content(data, s, e))
+                node += framed(5, _entry_without_content(data, s, e))
             else:
-                node += data[s:e] if number is None else _framed(number, data[s:e])
-        attr_value = _framed(2, keys[name].encode())  # AttrValue.s
-        node += _framed(5, _framed(1, CHECKPOINT_KEY_ATTR.encode()) + _framed(2, attr_value))
-        out += _framed(1, bytes(node))
+                node += data[s:e] if number is None else framed(number, data[s:e])
+        attr_value = framed(2, keys[name].encode())  # AttrValue.s
+        node += framed(5, framed(1, CHECKPOINT_KEY_ATTR.encode()) + framed(2, attr_value))
+        out += framed(1, bytes(node))
     return bytes(out)
 
 
 def _is_value_entry(data: bytes, start: int, end: int) -> bool:
-    entry = dict(_all_fields(data, start, end))
+    entry = dict(fields(data, start, end))
     return 1 in entry and data[entry[1][0]:entry[1][1]] == b"value"
 
 
 def _entry_without_content(data: bytes, start: int, end: int) -> bytes:
     """A NodeDef attr map entry `value` -> AttrValue{tensor} without the tensor's content."""
     out = bytearray()
-    for number, (s, e) in _all_fields(data, start, end, every_wire_type=True):
+    for number, (s, e) in fields(data, start, end, every_wire_type=True):
         if number != 2:
-            out += data[s:e] if number is None else _framed(number, data[s:e])
+            out += data[s:e] if number is None else framed(number, data[s:e])
             continue
         value = bytearray()
-        for vnumber, (vs, ve) in _all_fields(data, s, e, every_wire_type=True):
+        for vnumber, (vs, ve) in fields(data, s, e, every_wire_type=True):
             if vnumber != 8:
-                value += data[vs:ve] if vnumber is None else _framed(vnumber, data[vs:ve])
+                value += data[vs:ve] if vnumber is None else framed(vnumber, data[vs:ve])
                 continue
             tensor = bytearray()
-            for tnumber, (ts, te) in _all_fields(data, vs, ve, every_wire_type=True):
+            for tnumber, (ts, te) in fields(data, vs, ve, every_wire_type=True):
                 if tnumber == 4:
                     continue  # tensor_content: the weight, now in the checkpoint
-                tensor += data[ts:te] if tnumber is None else _framed(tnumber, data[ts:te])
-            value += _framed(8, bytes(tensor))
-        out += _framed(2, bytes(value))
+                tensor += data[ts:te] if tnumber is None else framed(tnumber, data[ts:te])
+            value += framed(8, bytes(tensor))
+        out += framed(2, bytes(value))
     return bytes(out)
 
 
-def _framed(number: int, payload: bytes) -> bytes:
-    return _varint_bytes(number << 3 | 2) + _varint_bytes(len(payload)) + payload
 
 
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def tensor_content_offsets(graph_bytes: bytes) -> dict[str, tuple[int, list[int], int, int]]:
@@ -187,82 +177,35 @@ def tensor_content_offsets(graph_bytes: bytes) -> dict[str, tuple[int, list[int]
     = 8; TensorProto.dtype = 1, tensor_shape = 2 with dim = 2 and size = 1, tensor_content = 4),
     so the weights are viewed in place, never copied."""
     found = {}
-    for _, (start, end) in ((f, span) for f, span in _all_fields(graph_bytes, 0, len(graph_bytes)) if f == 1):
-        fields = list(_all_fields(graph_bytes, start, end))
-        name = next((graph_bytes[s:e].decode() for f, (s, e) in fields if f == 1), None)
-        op = next((graph_bytes[s:e] for f, (s, e) in fields if f == 2), None)
+    for _, (start, end) in ((f, span) for f, span in fields(graph_bytes, 0, len(graph_bytes)) if f == 1):
+        node_fields = list(fields(graph_bytes, start, end))
+        name = next((graph_bytes[s:e].decode() for f, (s, e) in node_fields if f == 1), None)
+        op = next((graph_bytes[s:e] for f, (s, e) in node_fields if f == 2), None)
         if op != b"Const":
             continue
-        for number, (s, e) in fields:
+        for number, (s, e) in node_fields:
             if number != 5 or not _is_value_entry(graph_bytes, s, e):
                 continue
-            value = dict(_all_fields(graph_bytes, s, e))[2]
-            tensor = dict(_all_fields(graph_bytes, *value)).get(8)
+            value = dict(fields(graph_bytes, s, e))[2]
+            tensor = dict(fields(graph_bytes, *value)).get(8)
             if tensor is None:
                 continue
-            dtype = _varint_field(graph_bytes, *tensor, 1)
+            dtype = varint_field(graph_bytes, *tensor, 1)
             shape = []
-            for tnumber, (ts, te) in _all_fields(graph_bytes, *tensor):
+            for tnumber, (ts, te) in fields(graph_bytes, *tensor):
                 if tnumber == 2:
-                    shape = [_varint_field(graph_bytes, ds, de, 1) for dnumber, (ds, de) in _all_fields(graph_bytes, ts, te) if dnumber == 2]
+                    shape = [varint_field(graph_bytes, ds, de, 1) for dnumber, (ds, de) in fields(graph_bytes, ts, te) if dnumber == 2]
                 elif tnumber == 4 and name is not None:
                     found[name] = (dtype, shape, ts, te - ts)
     return found
 
 
-def _varint_field(buffer: bytes, start: int, end: int, number: int) -> int:
-    position = start
-    while position < end:
-        tag, position = _read_varint(buffer, position)
-        if tag & 7 == 0:
-            value, position = _read_varint(buffer, position)
-            if tag >> 3 == number:
-                return value
-        else:
-            _, position = _field_end(buffer, position, tag & 7)
-    return 0
 
 
-def _field_end(buffer: bytes, position: int, wire: int) -> tuple[int, int]:
-    """(payload start, end) of a field whose tag has been read."""
-    if wire == 0:
-        _, end = _read_varint(buffer, position)
-        return position, end
-    if wire == 1:
-        return position, position + 8
-    if wire == 5:
-        return position, position + 4
-    if wire == 2:
-        length, start = _read_varint(buffer, position)
-        return start, start + length
-    raise ValueError(f"unexpected protobuf wire type {wire}")
 
 
-def _all_fields(buffer: bytes, start: int, end: int, every_wire_type: bool = False):
-    """(field number, (start, end)) of each length-delimited field in buffer[start:end]. With
-    `every_wire_type`, the other fields come too, as (None, (tag start, end)): their bytes
-    whole, tag included, for copying as they are."""
-    position = start
-    while position < end:
-        tag_start = position
-        tag, position = _read_varint(buffer, position)
-        payload_start, payload_end = _field_end(buffer, position, tag & 7)
-        position = payload_end
-        if tag & 7 == 2:
-            yield tag >> 3, (payload_start, payload_end)
-        elif every_wire_type:
-            yield None, (tag_start, payload_end)
 
 
-def _read_varint(buffer: bytes, position: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while True:
-        byte = buffer[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, position
-        shift += 7
 
 
 class CheckpointParts:

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
+from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
 
 PROTOBUF_LIMIT = 2**31 - 1  # bytes; protobuf cannot serialize a larger message
@@ -135,10 +136,10 @@ class _SavedModelPb:
         shell.library.CopyFrom(graph_def.library)
         self.rest = shell.SerializeToString(deterministic=True)
         self.meta = meta_graph.SerializeToString(deterministic=True)
-        self.graph_size = sum(1 + len(_varint(n)) + n for n in self.node_sizes) + len(self.rest)
-        self.graph_field = b"\x12" + _varint(self.graph_size)
+        self.graph_size = sum(1 + len(varint(n)) + n for n in self.node_sizes) + len(self.rest)
+        self.graph_field = b"\x12" + varint(self.graph_size)
         meta_size = len(self.meta) + len(self.graph_field) + self.graph_size
-        self.head = b"\x08\x01" + b"\x12" + _varint(meta_size) + self.meta + self.graph_field
+        self.head = b"\x08\x01" + b"\x12" + varint(meta_size) + self.meta + self.graph_field
 
     @property
     def size(self) -> int:
@@ -147,7 +148,7 @@ class _SavedModelPb:
     def pieces(self):
         yield self.head
         for node, size in zip(self.graph_def.node, self.node_sizes):
-            yield b"\x0a" + _varint(size)
+            yield b"\x0a" + varint(size)
             yield self.light[node.name] if node.name in self.light else node.SerializeToString(deterministic=True)
         yield self.rest
 
@@ -162,14 +163,6 @@ def _embedded_bytes(graph_def) -> int:
     )
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:

@@ -102,8 +102,9 @@ def parse_executor(spec: str, max_workers: int | None = None, memory_per_compile
                 "--executor ray needs Ray, which is not installed: pip install 'nir[ray]' "
                 "(in a checkout of nir: pip install -e '.[ray]')"
             ) from None
-        from backends.ray_executor import RayExecutor
+        from backends.ray_executor import RayExecutor, check_reachable
 
+        check_reachable(address or None)  # before the model is loaded, not after
         return RayExecutor(address or None, memory_per_compiler, max_workers)
     raise NirInputError(f"unknown executor '{spec}': use 'local' or 'ray[:ADDRESS]'")
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from backends.compile_jobs import CompileResult, EmittedCluster, ProcessOutcome, result_of, run_compiler
+from nir.errors import NirInputError
 
 logger = logging.getLogger("nir")
 
@@ -68,7 +70,14 @@ class RayExecutor:
 
         started_here = not ray.is_initialized()
         if started_here:
-            ray.init(address=self.address, include_dashboard=False, logging_level=logging.WARNING)
+            try:
+                ray.init(address=self.address, include_dashboard=False, logging_level=logging.WARNING)
+            except (ConnectionError, RuntimeError, ValueError) as err:
+                where = f"the Ray cluster at '{self.address}'" if self.address else "a local Ray instance"
+                raise NirInputError(
+                    f"could not start or reach {where}: {str(err).strip().splitlines()[0]}; check the "
+                    "address (ray:auto joins the cluster this machine is part of) or use --executor local"
+                ) from None
         task = ray.remote(run_job).options(num_cpus=1, memory=self.memory_per_compiler, max_retries=0)
         waiting = list(clusters)
         running: dict = {}
@@ -112,6 +121,23 @@ class RayExecutor:
                 f.write(answer["neff"])
         outcome: ProcessOutcome = answer["outcome"]
         return result_of(cluster, outcome, timeout)
+
+
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Fail in seconds, not after Ray's own minute of retries, when a host:port given as the
+    Ray cluster's address does not answer."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise NirInputError(
+            f"the Ray cluster at '{address}' does not answer ({err}); check the address (ray:auto joins "
+            "the cluster this machine is part of) or use --executor local"
+        ) from None
 
 
 def _inputs(cluster: EmittedCluster) -> dict[str, bytes]:

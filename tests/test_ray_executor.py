@@ -107,6 +107,13 @@ def test_without_ray_the_option_says_how_to_install_it(zoo, tmp_path, monkeypatc
     assert not os.path.exists(tmp_path / "out")
 
 
+def test_an_unreachable_ray_cluster_is_an_error_before_any_work(zoo, tmp_path, fake_neuron_cc):
+    pytest.importorskip("ray")
+    with pytest.raises(NirInputError, match="'127.0.0.1:1' does not answer .* --executor local"):
+        compile_on("ray:127.0.0.1:1", zoo["cumsum_cut"], str(tmp_path / "out"), fake_neuron_cc)
+    assert not os.path.exists(tmp_path / "out")
+
+
 def test_a_local_compile_never_imports_ray(zoo, tmp_path, fake_neuron_cc):
     script = (
         "import sys, nir.cli\n"

@@ -449,6 +449,8 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[dict]:
 
 def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     """One model: import, run the pipeline, and emit its clusters' compile jobs into `workdir`."""
+    from backends.inferentia.neuron_op import neuron_ops
+    from frontends.tensorflow.exporter import releasing_weights
     from nir.passmanager import PassManager
     from nir.pipeline import default_pipeline, import_saved_model
 
@@ -470,9 +472,6 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
         manager.reproducer_dir = workdir if job.compiler_workdir else s.dump_dir
     manager.run(module)
     _return_freed_memory()
-    from backends.inferentia.neuron_op import neuron_ops
-    from frontends.tensorflow.exporter import releasing_weights
-
     with releasing_weights():
         graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
     no_clusters = None if neuron_ops(graph_def) else no_cluster_message(module)

@@ -76,7 +76,6 @@ def _partition(model_dir: str) -> dict:
     }
 
 
-@pytest.mark.parametrize("name", [*KERAS_APPLICATIONS, *NIR_MODELS])
 @pytest.fixture(scope="session")
 def neuron_cc(tmp_path_factory) -> str:
     from stand_ins import write_launcher
@@ -84,6 +83,7 @@ def neuron_cc(tmp_path_factory) -> str:
     return write_launcher(str(tmp_path_factory.mktemp("neuron-cc-bin")))
 
 
+@pytest.mark.parametrize("name", [*KERAS_APPLICATIONS, *NIR_MODELS])
 def test_compile_quality(benchmark, workspace, name, neuron_cc):
     import nir as tfn
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import os
 
-from frontends.tensorflow.wire import field_end, fields, framed, read_varint, varint_field
+from frontends.tensorflow.wire import fields, framed, varint_field
 
 VARIABLE_MIN_BYTES = 1024  # smaller constants (shapes, axes, scalars) stay in the graph
 SAVE_BATCH_BYTES = 64 << 20
 SAVER_SCOPE = "nir_saver"  # a scope no model of nir's input has: its savers are dropped by freezing
 
 
-def movable_constants(graph_def, min_bytes: int = VARIABLE_MIN_BYTES, keep_conv_operands: bool = True) -> list:
+def movable_constants(graph_def, min_bytes: int = VARIABLE_MIN_BYTES) -> list:
     """The Const nodes of the graph (not of its functions) worth a variable: numeric, stored
     as raw bytes, at least `min_bytes` of them, and read neither by a Conv2D nor a BiasAdd.
 
@@ -36,9 +36,7 @@ def movable_constants(graph_def, min_bytes: int = VARIABLE_MIN_BYTES, keep_conv_
     a model's weights."""
     from tensorflow.core.framework import types_pb2
 
-    filters = {
-        i.split(":")[0] for n in graph_def.node if keep_conv_operands and n.op in ("Conv2D", "BiasAdd") for i in n.input
-    }
+    filters = {i.split(":")[0] for n in graph_def.node if n.op in ("Conv2D", "BiasAdd") for i in n.input}
     return [
         node for node in graph_def.node
         if node.op == "Const"
@@ -86,13 +84,12 @@ def neuron_op_without_weights(node, checkpoint: CheckpointParts, min_bytes: int 
     weights are in memory once more at most. `node` is not changed (a message's bytes are
     freed only with the message)."""
     import numpy as np
-    import tensorflow as tf
     from tensorflow.core.framework import node_def_pb2
 
     data = node.attr["graph_def"].s
     weights = {name: spot for name, spot in tensor_content_offsets(data).items() if spot[3] >= min_bytes}
     for name, (dtype, shape, offset, length) in weights.items():
-        numpy_dtype = np.dtype(tf.dtypes.as_dtype(dtype).as_numpy_dtype)
+        numpy_dtype = _numpy_dtype(dtype)
         view = np.frombuffer(data, dtype=numpy_dtype, count=length // numpy_dtype.itemsize, offset=offset)
         checkpoint.save_arrays([f"{node.name}/{name}"], [view.reshape(shape)])
         del view
@@ -110,32 +107,44 @@ def neuron_op_without_weights(node, checkpoint: CheckpointParts, min_bytes: int 
 
 def _graph_without_weights(data: bytes, keys: dict[str, str]) -> bytes:
     """The serialized GraphDef `data` with the tensor_content of the Consts in `keys` cut out
-    and a `_nir_checkpoint_key` attr naming each one's key added, rebuilt field by field."""
+    and a `_nir_checkpoint_key` attr naming each one's key added, rebuilt field by field
+    (GraphDef.node = 1; NodeDef.name = 1, attr = 5 as entries of key = 1 and value = 2;
+    AttrValue.tensor = 8; TensorProto.tensor_content = 4)."""
     from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
 
-    out = bytearray()
-    position = 0
-    while position < len(data):
-        field_start = position
-        tag, position = read_varint(data, position)
-        start, end = field_end(data, position, tag & 7)
-        position = end
-        if tag >> 3 != 1:
-            out += data[field_start:end]
-            continue
-        name = next((data[s:e].decode() for f, (s, e) in fields(data, start, end) if f == 1), None)
+    def tensor(s: int, e: int) -> bytes:
+        return _rebuilt(data, s, e, {4: lambda *_: None})
+
+    def value(s: int, e: int) -> bytes:
+        return _rebuilt(data, s, e, {8: tensor})
+
+    def entry(s: int, e: int) -> bytes:
+        return _rebuilt(data, s, e, {2: value}) if _is_value_entry(data, s, e) else data[s:e]
+
+    def node(s: int, e: int) -> bytes:
+        name = next((data[fs:fe].decode() for f, (fs, fe) in fields(data, s, e) if f == 1), None)
         if name not in keys:
-            out += data[field_start:end]
-            continue
-        node = bytearray()
-        for number, (s, e) in fields(data, start, end, every_wire_type=True):
-            if number == 5 and _is_value_entry(data, s, e):
-                node += framed(5, _entry_without_content(data, s, e))
-            else:
-                node += data[s:e] if number is None else framed(number, data[s:e])
-        attr_value = framed(2, keys[name].encode())  # AttrValue.s
-        node += framed(5, framed(1, CHECKPOINT_KEY_ATTR.encode()) + framed(2, attr_value))
-        out += framed(1, bytes(node))
+            return data[s:e]
+        key_attr = framed(1, CHECKPOINT_KEY_ATTR.encode()) + framed(2, framed(2, keys[name].encode()))
+        return _rebuilt(data, s, e, {5: entry}) + framed(5, key_attr)
+
+    return _rebuilt(data, 0, len(data), {1: node})
+
+
+def _rebuilt(data: bytes, start: int, end: int, replace: dict) -> bytes:
+    """The message data[start:end] field by field: a length-delimited field whose number is in
+    `replace` gets the payload that function returns for its span (None drops the field), every
+    other field is copied as it is."""
+    out = bytearray()
+    for number, (s, e) in fields(data, start, end, every_wire_type=True):
+        if number is None:
+            out += data[s:e]
+        elif number in replace:
+            payload = replace[number](s, e)
+            if payload is not None:
+                out += framed(number, payload)
+        else:
+            out += framed(number, data[s:e])
     return bytes(out)
 
 
@@ -144,30 +153,11 @@ def _is_value_entry(data: bytes, start: int, end: int) -> bool:
     return 1 in entry and data[entry[1][0]:entry[1][1]] == b"value"
 
 
-def _entry_without_content(data: bytes, start: int, end: int) -> bytes:
-    """A NodeDef attr map entry `value` -> AttrValue{tensor} without the tensor's content."""
-    out = bytearray()
-    for number, (s, e) in fields(data, start, end, every_wire_type=True):
-        if number != 2:
-            out += data[s:e] if number is None else framed(number, data[s:e])
-            continue
-        value = bytearray()
-        for vnumber, (vs, ve) in fields(data, s, e, every_wire_type=True):
-            if vnumber != 8:
-                value += data[vs:ve] if vnumber is None else framed(vnumber, data[vs:ve])
-                continue
-            tensor = bytearray()
-            for tnumber, (ts, te) in fields(data, vs, ve, every_wire_type=True):
-                if tnumber == 4:
-                    continue  # tensor_content: the weight, now in the checkpoint
-                tensor += data[ts:te] if tnumber is None else framed(tnumber, data[ts:te])
-            value += framed(8, bytes(tensor))
-        out += framed(2, bytes(value))
-    return bytes(out)
+def _numpy_dtype(dtype: int):
+    import numpy as np
+    import tensorflow as tf
 
-
-
-
+    return np.dtype(tf.dtypes.as_dtype(dtype).as_numpy_dtype)
 
 
 def tensor_content_offsets(graph_bytes: bytes) -> dict[str, tuple[int, list[int], int, int]]:
@@ -198,14 +188,6 @@ def tensor_content_offsets(graph_bytes: bytes) -> dict[str, tuple[int, list[int]
                 elif tnumber == 4 and name is not None:
                     found[name] = (dtype, shape, ts, te - ts)
     return found
-
-
-
-
-
-
-
-
 
 
 class CheckpointParts:
@@ -255,11 +237,10 @@ class CheckpointParts:
     def save_protos(self, items: list[tuple[str, object]]) -> None:
         """Save (key, TensorProto) pairs as one part."""
         import numpy as np
-        import tensorflow as tf
 
         names, arrays = [], []
         for key, value in items:
-            dtype = np.dtype(tf.dtypes.as_dtype(value.dtype).as_numpy_dtype)
+            dtype = _numpy_dtype(value.dtype)
             arrays.append(np.frombuffer(value.tensor_content, dtype).reshape([d.size for d in value.tensor_shape.dim]))
             names.append(key)
         self.save_arrays(names, arrays)
@@ -348,9 +329,14 @@ def variables_to_constants(graph_def, meta_graph, model_dir: str):
     from tensorflow.core.framework import graph_pb2
     from tensorflow.python.framework import tensor_util
 
-    from frontends.tensorflow.checkpoint import CheckpointWeights, checkpoint_prefix, variable_keys
-
-    from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR, has_checkpoint
+    from frontends.tensorflow.checkpoint import (
+        CHECKPOINT_KEY_ATTR,
+        CheckpointWeights,
+        checkpoint_prefix,
+        has_checkpoint,
+        variable_keys,
+        with_weights,
+    )
 
     keys = variable_keys(meta_graph)
     if not has_checkpoint(model_dir):
@@ -373,11 +359,6 @@ def variables_to_constants(graph_def, meta_graph, model_dir: str):
             copy.CopyFrom(node)
         if copy.op == "NeuronOp":
             inner = graph_pb2.GraphDef.FromString(copy.attr["graph_def"].s)
-            externalized = [c for c in inner.node if CHECKPOINT_KEY_ATTR in c.attr]
-            for const in externalized:
-                value = weights(const.attr[CHECKPOINT_KEY_ATTR].s.decode())
-                del const.attr[CHECKPOINT_KEY_ATTR]
-                const.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value))
-            if externalized:
-                copy.attr["graph_def"].s = inner.SerializeToString(deterministic=True)
+            if any(CHECKPOINT_KEY_ATTR in c.attr for c in inner.node):
+                copy.attr["graph_def"].s = with_weights(inner, weights).SerializeToString(deterministic=True)
     return thawed

@@ -65,11 +65,16 @@ ClusterLowering = Callable[[ClusterOp, GraphNames, graph_pb2.GraphDef], None]
 
 
 def node_def_of(op: TFNodeOp, input_names: list[str]) -> node_def_pb2.NodeDef:
-    node = node_def_pb2.NodeDef(name=op.node_name, op=op.tf_type, device=op.device)
-    node.input.extend(input_names)
-    for key, value in attrs_from_ir(op.attributes).items():
-        node.attr[key].CopyFrom(value)
+    node = node_def_pb2.NodeDef()
+    _fill_node(node, op, input_names)
     return node
+
+
+def _fill_node(node: node_def_pb2.NodeDef, op: TFNodeOp, input_names: list[str]) -> None:
+    """Write `op` into `node` in place: constants are copied once, straight into the node."""
+    node.name, node.op, node.device = op.node_name, op.tf_type, op.device
+    node.input.extend(input_names)
+    write_attrs(node.attr, op.attributes)
 
 
 def _graph_tensor_name(op: TFNodeOp, port: int) -> str:
@@ -86,9 +91,7 @@ def emit_graph_op(op: TFNodeOp, names: GraphNames, graph_def: graph_pb2.GraphDef
             # A control token names its node; a data tensor name would make a data edge.
             name = "^" + name.lstrip("^").split(":")[0]
         inputs.append(name)
-    node = graph_def.node.add(name=op.node_name, op=op.tf_type, device=op.device)
-    node.input.extend(inputs)
-    write_attrs(node.attr, op.attributes)
+    _fill_node(graph_def.node.add(), op, inputs)
     if _RELEASE_WEIGHTS.get() and op.tf_type == "Const":
         release_payload(op)
     for port, result in enumerate(op.data_results):

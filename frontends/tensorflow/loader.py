@@ -221,17 +221,15 @@ def load_saved_model(
     except NotFollowable as err:
         keys = None
         logger.info("variables restored through a Session: %s", err)
-    del proto, meta_graph  # the graph is imported again below; its weights may be large
 
     import tensorflow as tf
-    from tensorflow.python.saved_model.loader_impl import SavedModelLoader
     from tensorflow.python.util import deprecation
 
     graph = tf.Graph()
     with graph.as_default(), deprecation.silence():
         if keys is not None:
-            try:
-                SavedModelLoader(model_dir).load_graph(graph, list(chosen_tags))
+            try:  # what SavedModelLoader.load_graph does, on the MetaGraphDef read above
+                tf.compat.v1.train.import_meta_graph(meta_graph)
             except (tf.errors.OpError, ValueError, OSError) as err:
                 raise _load_error(model_dir, chosen_tags, err) from None
             graph_def = graph.as_graph_def()

@@ -108,17 +108,10 @@ def meta_graph_of(signature):
     return meta_graph
 
 
-def saved_model_bytes(graph_def, signature, meta_graph=None) -> bytes:
-    """saved_model.pb for a graph with one signature, serialized deterministically.
-
-    Written directly rather than through TensorFlow's SavedModelBuilder, because the builder
-    must import the graph, and stock TensorFlow cannot import a graph holding NeuronOps."""
-    meta_graph = meta_graph if meta_graph is not None else meta_graph_of(signature)
-    return b"".join(_SavedModelPb(graph_def, meta_graph).pieces())
-
-
 class _SavedModelPb:
-    """saved_model.pb written a node at a time.
+    """saved_model.pb written a node at a time. Written directly rather than through
+    TensorFlow's SavedModelBuilder, which must import the graph: stock TensorFlow cannot import
+    a graph holding NeuronOps.
 
     A message's bytes are its fields' bytes one after another, in any order, so the SavedModel
     (field 2: meta_graphs) around the MetaGraphDef (field 2: graph_def) around the GraphDef
@@ -200,7 +193,6 @@ def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
                 "in saved_model.pb (the Neuron runtime reads it from there), which protobuf limits to "
                 "2 GiB: split the model into smaller SavedModels and compile each"
             )
-    if size > PROTOBUF_LIMIT:
         raise NirInputError(
             f"the compiled graph is {size / 2**30:.1f} GiB, over protobuf's 2 GiB limit for "
             "saved_model.pb; compile with a smaller max-cluster-bytes or a smaller batch"

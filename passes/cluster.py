@@ -201,22 +201,26 @@ def split_by_bytes(group: list[int], ops: Sequence[Operation], limit: int) -> li
         return [group]
     pieces: list[list[int]] = []
     piece: list[int] = []
-    held: dict[Operation, int] = {}
+    held: set[Operation] = set()
+    held_bytes = 0
     for i in group:
         op = ops[i]
         if getattr(op, "tf_type", "") == "Const" and _is_copyable_const(op.results[0]):
             continue  # copied into every piece that reads it
-        needed = {o: b for o, b in weights(i).items() if o not in held}
-        own = sum(weights(i).values())
+        reads = weights(i)
+        own = sum(reads.values())
+        if own > limit or (piece and held_bytes + sum(b for o, b in reads.items() if o not in held) > limit):
+            # A new piece starts here; an op left out for its own weights also ends the piece
+            # before it, since a path through a CPU op must not come back into the same piece.
+            if piece:
+                pieces.append(piece)
+            piece, held, held_bytes = [], set(), 0
         if own > limit:
             set_cpu_reason(op, f"its constants ({own / 2**20:.0f} MB) alone exceed max-cluster-bytes={limit}")
             continue
-        if piece and sum(held.values()) + sum(needed.values()) > limit:
-            pieces.append(piece)
-            piece, held = [], {}
-            needed = weights(i)
         piece.append(i)
-        held.update(needed)
+        held_bytes += sum(b for o, b in reads.items() if o not in held)
+        held.update(reads)
     if piece:
         pieces.append(piece)
     return pieces

@@ -94,8 +94,13 @@ def test_an_op_whose_own_weights_pass_max_cluster_bytes_stays_on_cpu(zoo, tmp_pa
 
     module, _ = import_saved_model(zoo["wide_mlp"])
     run_pipeline(module, default_pipeline(max_cluster_bytes=MB // 2))
-    reasons = {r["reason"] for r in explain_module(module)["cpu"]}
+    report = explain_module(module)
+    reasons = {r["reason"] for r in report["cpu"]}
     assert any("alone exceed max-cluster-bytes=524288" in r for r in reasons), reasons
+    # The two 1 MB MatMuls stay on CPU and cut the MLP: the ops before, between and after them
+    # are separate pieces (one path through a CPU op back into the same cluster is a cycle);
+    # the lone Relu between them is below minimum-segment-size.
+    assert len(report["clusters"]) == 2, report["clusters"]
 
 
 def test_neffs_past_the_limit_are_a_clear_error(tmp_path, monkeypatch):

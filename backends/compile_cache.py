@@ -99,15 +99,13 @@ class CompileCache:
             "format": FORMAT,
             "compiler": cluster.compiler,
             "version": version,
-            "command": [os.path.basename(cluster.command[0]), *cluster.command[1:]],
+            "command": _portable_command(cluster),
             "inputs": list(cluster.inputs),
         }
         digest.update(json.dumps(header, sort_keys=True).encode())
         for name in cluster.inputs:
-            with open(os.path.join(cluster.folder, name), "rb") as f:
-                digest.update(b"\0" + name.encode() + b"\0")
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
+            digest.update(b"\0" + name.encode() + b"\0")
+            _hash_file(digest, os.path.join(cluster.folder, name))
         return digest.hexdigest()
 
     def _entry(self, key: str) -> str:
@@ -158,7 +156,7 @@ class CompileCache:
                 shutil.copyfile(cluster.log, os.path.join(staging, LOG_FILE))
             meta = {
                 "format": FORMAT, "key": key, "compiler": cluster.compiler, "version": version,
-                "command": [os.path.basename(cluster.command[0]), *cluster.command[1:]],
+                "command": _portable_command(cluster),
                 "cluster": cluster.name, "created": time.time(), "neff_file": cluster.neff_file,
                 "neff_bytes": os.path.getsize(cluster.neff), "neff_sha256": _sha256(cluster.neff),
             }
@@ -235,11 +233,21 @@ class CompileCache:
         shutil.rmtree(doomed, ignore_errors=True)
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
+def _portable_command(cluster: EmittedCluster) -> list[str]:
+    """The command line with the compiler named, not located: the same compiler version
+    installed elsewhere makes the same NEFF."""
+    return [os.path.basename(cluster.command[0]), *cluster.command[1:]]
+
+
+def _hash_file(digest, path: str) -> None:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    _hash_file(digest, path)
     return digest.hexdigest()
 
 

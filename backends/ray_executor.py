@@ -42,7 +42,6 @@ def run_job(files: dict[str, bytes], command: list[str], neff_file: str, log_fil
             "outcome": outcome,
             "neff": _read(neff_path) if os.path.isfile(neff_path) else None,
             "log": _read(log_path) if os.path.isfile(log_path) else b"",
-            "host": os.uname().nodename,
         }
 
 

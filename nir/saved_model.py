@@ -88,10 +88,10 @@ def _info(message: str, *args) -> None:
     _tf_logger.info(message, *args)
 
 
-def _check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise NirInputError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return batch_size
+def _check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise NirInputError(f"{name} must be a positive integer, got {value!r}")
+    return value
 
 
 def _input_shapes(model_shape_feed_dict, model_feed_dict, signature) -> str:
@@ -221,7 +221,7 @@ def compile(  # noqa: A001 - the seed's name
         executor=executor, cache_dir=cache_dir, compile_cache=compile_cache,
         compiler_memory_gb=compiler_memory_gb, max_cluster_bytes=max_cluster_bytes,
     )
-    _check_batch_size(batch_size)
+    _check_positive_int(batch_size, "batch_size")
     workdir = compiler_workdir or settings.flags.workdir
     return _compile_jobs([_Job(model_dir, new_model_dir, batch_size, workdir)], settings)[0]
 
@@ -249,7 +249,7 @@ def compile_many(
     if not batch_sizes:
         raise NirInputError("compile_many needs at least one batch size")
     for batch_size in batch_sizes:
-        _check_batch_size(batch_size)
+        _check_positive_int(batch_size, "batch_size")
     names = [os.path.basename(os.path.normpath(m)) for m in model_dirs]
     if len(set(names)) != len(names):
         raise NirInputError(
@@ -343,16 +343,10 @@ class _Settings:
 
         if unknown:
             raise NirInputError(f"unknown keyword argument(s) {sorted(unknown)}")
-        if isinstance(minimum_segment_size, bool) or not isinstance(minimum_segment_size, int) or minimum_segment_size < 1:
-            raise NirInputError(f"minimum_segment_size must be a positive integer, got {minimum_segment_size!r}")
-        if max_num_compilers is not None and (
-            isinstance(max_num_compilers, bool) or not isinstance(max_num_compilers, int) or max_num_compilers < 1
-        ):
-            raise NirInputError(f"max_num_compilers must be a positive integer, got {max_num_compilers!r}")
-        if max_cluster_bytes is not None and (
-            isinstance(max_cluster_bytes, bool) or not isinstance(max_cluster_bytes, int) or max_cluster_bytes < 1
-        ):
-            raise NirInputError(f"max_cluster_bytes must be a positive integer, got {max_cluster_bytes!r}")
+        _check_positive_int(minimum_segment_size, "minimum_segment_size")
+        for value, name in ((max_num_compilers, "max_num_compilers"), (max_cluster_bytes, "max_cluster_bytes")):
+            if value is not None:
+                _check_positive_int(value, name)
         memory = COMPILER_MEMORY_BYTES
         if compiler_memory_gb is not None:
             if isinstance(compiler_memory_gb, bool) or not isinstance(compiler_memory_gb, (int, float)) or compiler_memory_gb <= 0:

@@ -37,7 +37,7 @@ def ops_between_clusters(block) -> list:
 def explain_module(module: ModuleOp) -> dict:
     """{"cuts": [{node, op_type, reason}], "cpu": [{op_type, reason, count, nodes}],
     "clusters": [{name, ops, op_types, inputs, outputs}]}."""
-    from passes._util import entry_function
+    from nir.ir.module import entry_function
     from passes.control_flow import graph_functions
 
     entry = entry_function(module)
@@ -61,7 +61,7 @@ def explain_module(module: ModuleOp) -> dict:
 
 
 def _reason(op: TFNodeOp) -> str:
-    from passes._util import cpu_reason
+    from nir.ir.queries import cpu_reason
 
     return cpu_reason(op) or "not placed by legalize"
 

@@ -150,7 +150,7 @@ def _drawn(op: Operation) -> bool:
 
 
 def _kind(op: Operation) -> tuple:
-    from passes._util import cpu_reason
+    from nir.ir.queries import cpu_reason
 
     if isinstance(op, ClusterOp):
         return ("cluster", id(op))
@@ -254,7 +254,7 @@ def _cluster_box(box_id: str, cluster: ClusterOp) -> Box:
 
 
 def _cpu_box(box_id: str, group: list[Operation]) -> Box:
-    from passes._util import cpu_reason
+    from nir.ir.queries import cpu_reason
 
     reasons = Counter(cpu_reason(op) or "not placed by legalize" for op in group)
     category = reason_category(reasons.most_common(1)[0][0])

@@ -534,7 +534,8 @@ def _export_with_neuron_ops(module, dynamic_batch: bool, target: str = "inferent
     from backends.inferentia.neuron_op import NeuronOpLowering
     from frontends.tensorflow.exporter import export_module
 
-    from passes._util import carries_batch, entry_function
+    from nir.ir.queries import carries_batch
+    from nir.ir.module import entry_function
 
     graph_def, signature = export_module(module, NeuronOpLowering(dynamic_batch, target))
     if dynamic_batch:

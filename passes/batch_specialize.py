@@ -23,7 +23,7 @@ from nir.errors import NirInputError
 from nir.ir.module import INPUT_KEY
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.passmanager.registry import register_pass
-from passes._util import entry_function
+from nir.ir.module import entry_function
 
 BATCH_AXIS = "nir.batch_axis"
 _HINT = (

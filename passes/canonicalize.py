@@ -15,7 +15,7 @@ and every cluster boundary noisier, so readers of the IR get them removed first.
   dropped, as Grappler's dependency optimizer does: it orders nothing observable. Function
   inlining leaves such edges on every weight, and they would keep weights out of clusters.
 - An op whose inputs are all small constants, and whose result shape arithmetic already knows
-  (see `passes.shape_functions`), becomes a Const.
+  (see `nir.ir.shape_functions`), becomes a Const.
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ from nir.ir.shapes import tensor_type
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
 from nir.passmanager.registry import register_pass
-from passes._util import const_value, entry_function
+from nir.ir.queries import const_value
+from nir.ir.module import entry_function
 from passes.control_flow import CONTROL_RET, graph_functions, refresh_function_type
 from passes.dce import remove_dead_ops
-from passes.shape_functions import MAX_VALUE_ELEMENTS, VALUE_FUNCTIONS
+from nir.ir.shape_functions import MAX_VALUE_ELEMENTS, VALUE_FUNCTIONS
 
 FORWARDING_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
 _NOT_FOLDED = frozenset({"Const", "IdentityN", *FORWARDING_OPS})

@@ -57,7 +57,8 @@ DEFAULT_MAX_CLUSTER_BYTES = 1 << 30  # the weights twice (GraphDef and NEFF) sta
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 from nir.ir.tf_types import ControlType, OpaqueDType
 from nir.passmanager.registry import register_pass
-from passes._util import ON_TARGET, entry_function, is_on_target, mark_on_target, set_cpu_reason
+from nir.ir.queries import ON_TARGET, is_on_target, mark_on_target, set_cpu_reason
+from nir.ir.module import entry_function
 from passes.control_flow import graph_functions, loop_conditions
 
 

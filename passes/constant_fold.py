@@ -54,7 +54,7 @@ from nir.ir.tf_attrs import FuncAttr, TensorAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
-from passes._util import carries_batch
+from nir.ir.queries import carries_batch
 from passes.control_flow import graph_functions
 from passes.dce import remove_dead_ops
 from passes.shape_inference import infer_shapes

@@ -35,7 +35,7 @@ from nir.ir.shapes import element_type, is_static
 from nir.ir.tf_dialect import TFNodeOp
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
-from passes._util import graph_ops, mark_on_target, set_cpu_reason
+from nir.ir.queries import graph_ops, mark_on_target, set_cpu_reason
 from passes.control_flow import graph_functions
 from passes.inline_calls import NOT_INLINED
 from passes.rewrites import REWRITES

@@ -30,7 +30,7 @@ from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
-from passes._util import set_cpu_reason
+from nir.ir.queries import set_cpu_reason
 from passes.cluster import DEFAULT_MAX_CLUSTER_BYTES, ClusterPass
 from passes.control_flow import graph_functions, loop_conditions
 

@@ -37,7 +37,7 @@ from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
-from passes._util import const_value
+from nir.ir.queries import const_value
 
 Rewrite = Callable[[TFNodeOp], "bool | str"]
 I32 = IntegerType(32)

@@ -1,7 +1,7 @@
 """shape-inference: give every tensor in the entry function the static shape TensorFlow would.
 
 Walks the graph in order and computes each op's output shapes with the Python shape functions
-of `passes.shape_functions` (plus small constant evaluation, so Shape -> StridedSlice -> Pack
+of `nir.ir.shape_functions` (plus small constant evaluation, so Shape -> StridedSlice -> Pack
 -> Reshape chains resolve). Ops without a Python shape function go to TensorFlow's own C++
 shape inference, one single-node graph at a time, so every op gets the shape TF gives it.
 Shapes only ever get more precise; a shape that contradicts a known dimension is an error.
@@ -28,7 +28,8 @@ from xdsl.passes import ModulePass
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
-from passes._util import entry_function, graph_ops
+from nir.ir.queries import graph_ops
+from nir.ir.module import entry_function
 from passes.control_flow import (
     CASE_OPS,
     CONTROL_FLOW_OPS,
@@ -42,7 +43,7 @@ from passes.control_flow import (
     specialize_branches,
     specialize_while,
 )
-from passes.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
+from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
 
 logger = logging.getLogger("nir")
 

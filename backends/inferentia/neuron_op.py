@@ -152,7 +152,7 @@ def neuron_op_name(cluster: ClusterOp) -> str:
 def _batch_axes(values, dynamic: bool) -> list[int]:
     """0 where the tensor carries the batch on dim 0 (so the runtime may split a bigger
     batch), -1 for a fixed shape; all -1 unless dynamic batch was asked for."""
-    from passes._util import carries_batch
+    from nir.ir.queries import carries_batch
 
     return [0 if dynamic and carries_batch(v) else -1 for v in values]
 

@@ -94,6 +94,17 @@ def dtype_of_ir_type(ir_type: Attribute) -> int:
         raise ValueError(f"IR type {ir_type} has no TensorFlow dtype") from None
 
 
+def ir_type_of_dtype_name(enum_name: str) -> Attribute:
+    """IR element type of a DataType enum name ("DT_FLOAT"), without TensorFlow."""
+    if not _BUILTIN_BY_NAME:
+        _BUILTIN_BY_NAME.update(_builtin_table())
+    builtin = _BUILTIN_BY_NAME.get(enum_name)
+    return builtin if builtin is not None else OpaqueDType(enum_name[3:].lower())
+
+
+_BUILTIN_BY_NAME: dict[str, Attribute] = {}
+
+
 def dtype_name(dtype: int) -> str:
     """'float32', 'int64', ... as numpy and neuron-cc spell them."""
     import tensorflow as tf

@@ -1,10 +1,18 @@
-"""What TensorFlow's OpDefs say about op types that passes need without loading TensorFlow.
+"""What nir knows about TensorFlow op types: their OpDef signatures and nir's own facts.
 
-Passes that only move ops (`dce`, say) must not cost `nir opt` TensorFlow's start-up of
-seconds. When TensorFlow is already loaded (any compile), its live OpDef registry answers, which
-also knows custom ops a user loaded; otherwise a snapshot of TensorFlow's registry shipped with
-nir (`tf_op_facts.json`, regenerated with `python -m nir.ir.op_facts --write`) does. An op type
-neither knows (a custom op) counts as stateful, so nothing removes it.
+Two sources, one answer per op type:
+
+- **TensorFlow's OpDefs**: whether an op type is registered, is stateful, which inputs,
+  outputs and attributes it has. When TensorFlow is already loaded (any compile), its live
+  registry answers, which also knows custom ops a user loaded; otherwise a snapshot of
+  TensorFlow's registry shipped with nir (`tf_op_facts.json`, regenerated with
+  `python -m nir.ir.op_facts --write`) does, so `nir opt` never pays TensorFlow's start-up of
+  seconds. Plug-ins declare op types neither knows with `declare_op_type`.
+- **nir's facts** (`NIR_FACTS`), which no OpDef states: which ops forward their input unchanged
+  (`forwarding`), cost nothing at run time (`free`), read only their input's shape
+  (`metadata`), or stand for the graph's inputs and outputs (`graph-boundary`).
+
+An op type nobody knows counts as stateful, so nothing removes it; the verifier rejects it.
 """
 
 from __future__ import annotations
@@ -13,48 +21,172 @@ import argparse
 import functools
 import json
 import sys
+from dataclasses import dataclass, field
 from importlib import resources
 
 FACTS_FILE = "tf_op_facts.json"
 
+FORWARDING = "forwarding"
+FREE = "free"
+METADATA = "metadata"
+GRAPH_BOUNDARY = "graph-boundary"
+
+NIR_FACTS: dict[str, frozenset[str]] = {
+    "Identity": frozenset({FORWARDING, FREE}),
+    "Snapshot": frozenset({FORWARDING, FREE}),
+    "StopGradient": frozenset({FORWARDING, FREE}),
+    "PreventGradient": frozenset({FORWARDING, FREE}),
+    "NoOp": frozenset({FREE}),
+    "Shape": frozenset({METADATA}),
+    "ShapeN": frozenset({METADATA}),
+    "Size": frozenset({METADATA}),
+    "Rank": frozenset({METADATA}),
+    "Placeholder": frozenset({GRAPH_BOUNDARY}),
+    "PlaceholderWithDefault": frozenset({GRAPH_BOUNDARY}),
+    "IdentityN": frozenset({GRAPH_BOUNDARY}),
+}
+
+
+def has_fact(op_type: str, fact: str) -> bool:
+    return fact in NIR_FACTS.get(op_type, ())
+
+
+def op_types_with(fact: str) -> frozenset[str]:
+    return frozenset(op for op, facts in NIR_FACTS.items() if fact in facts)
+
+
+@dataclass(frozen=True)
+class ArgDef:
+    """One input or output of an OpDef: a fixed dtype (`dtype`, "DT_FLOAT") or the attribute
+    holding it (`type_attr`), repeated `number_attr` times, or a list typed by `type_list_attr`."""
+
+    name: str
+    dtype: str = ""
+    type_attr: str = ""
+    number_attr: str = ""
+    type_list_attr: str = ""
+    is_ref: bool = False
+
+    def encode(self) -> str:
+        ref = "&" if self.is_ref else ""
+        if self.type_list_attr:
+            return f"{self.name}:{ref}[{self.type_list_attr}]"
+        count = f"{self.number_attr}*" if self.number_attr else ""
+        kind = f"={self.dtype}" if self.dtype else self.type_attr
+        return f"{self.name}:{ref}{count}{kind}"
+
+    @staticmethod
+    def decode(text: str) -> ArgDef:
+        name, spec = text.split(":", 1)
+        is_ref = spec.startswith("&")
+        spec = spec.lstrip("&")
+        if spec.startswith("["):
+            return ArgDef(name, type_list_attr=spec[1:-1], is_ref=is_ref)
+        number_attr, _, kind = spec.rpartition("*")
+        if kind.startswith("="):
+            return ArgDef(name, dtype=kind[1:], number_attr=number_attr, is_ref=is_ref)
+        return ArgDef(name, type_attr=kind, number_attr=number_attr, is_ref=is_ref)
+
+
+@dataclass(frozen=True)
+class OpSignature:
+    """What an OpDef says about an op type; `attrs` maps each attribute to (kind, has_default)."""
+
+    name: str
+    stateful: bool
+    inputs: tuple[ArgDef, ...] = ()
+    outputs: tuple[ArgDef, ...] = ()
+    attrs: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    checked: bool = True  # False: declared by a plug-in without a signature; only its name is known
+
+    def encode(self) -> list:
+        return [int(self.stateful), [a.encode() for a in self.inputs], [a.encode() for a in self.outputs],
+                [f"{n}:{kind}{'=' if default else ''}" for n, (kind, default) in self.attrs.items()]]
+
+    @staticmethod
+    def decode(name: str, row: list) -> OpSignature:
+        attrs = {}
+        for text in row[3]:
+            attr, kind = text.split(":", 1)
+            attrs[attr] = (kind.rstrip("="), kind.endswith("="))
+        return OpSignature(name, bool(row[0]), tuple(map(ArgDef.decode, row[1])),
+                           tuple(map(ArgDef.decode, row[2])), attrs)
+
+
+def signature_of_op_def(op_def) -> OpSignature:
+    """An OpSignature from a TensorFlow OpDef proto."""
+    from tensorflow.core.framework import types_pb2
+
+    def arg(a) -> ArgDef:
+        dtype = types_pb2.DataType.Name(a.type) if a.type else ""
+        return ArgDef(a.name, dtype, a.type_attr, a.number_attr, a.type_list_attr, a.is_ref)
+
+    attrs = {a.name: (a.type, a.HasField("default_value")) for a in op_def.attr}
+    return OpSignature(op_def.name, op_def.is_stateful, tuple(map(arg, op_def.input_arg)),
+                       tuple(map(arg, op_def.output_arg)), attrs)
+
+
+_DECLARED: dict[str, OpSignature] = {}
+
+
+def declare_op_type(op_type: str, stateful: bool = True, signature: OpSignature | None = None) -> None:
+    """Tell nir about an op type TensorFlow's registry does not have (a plug-in's custom op), so
+    the verifier accepts it; with a `signature`, its inputs, outputs and attributes are checked."""
+    _DECLARED[op_type] = signature or OpSignature(op_type, stateful, checked=False)
+    _live_signature.cache_clear()
+
 
 @functools.lru_cache(maxsize=1)
-def _snapshot() -> tuple[frozenset[str], frozenset[str]]:
-    facts = json.loads(resources.files("nir.ir").joinpath(FACTS_FILE).read_text())
-    return frozenset(facts["stateful"]), frozenset(facts["stateless"])
+def _snapshot() -> dict[str, list]:
+    return json.loads(resources.files("nir.ir").joinpath(FACTS_FILE).read_text())["ops"]
 
 
 @functools.lru_cache(maxsize=None)
-def _live_is_stateful(op_type: str) -> bool:
+def _snapshot_signature(op_type: str) -> OpSignature | None:
+    row = _snapshot().get(op_type)
+    return None if row is None else OpSignature.decode(op_type, row)
+
+
+@functools.lru_cache(maxsize=None)
+def _live_signature(op_type: str) -> OpSignature | None:
     from tensorflow.python.framework import op_def_registry
 
     op_def = op_def_registry.get(op_type)
-    return op_def is None or op_def.is_stateful
+    return None if op_def is None else signature_of_op_def(op_def)
+
+
+def op_signature(op_type: str) -> OpSignature | None:
+    """The OpDef signature of `op_type`, or None if neither TensorFlow nor a plug-in declares it."""
+    declared = _DECLARED.get(op_type)
+    if declared is not None:
+        return declared
+    if "tensorflow" in sys.modules:
+        return _live_signature(op_type)
+    return _snapshot_signature(op_type)
 
 
 def is_stateful(op_type: str) -> bool:
     """Whether ops of this type have side effects (variables, queues, prints, random ops) or
     are unknown: either way, passes must keep them."""
-    if "tensorflow" in sys.modules:
-        return _live_is_stateful(op_type)
-    stateful, stateless = _snapshot()
-    return op_type not in stateless or op_type in stateful
+    signature = op_signature(op_type)
+    return signature is None or signature.stateful
 
 
-def write_snapshot(path: str) -> tuple[int, int]:
-    """Regenerate the snapshot from the installed TensorFlow's registry."""
+def write_snapshot(path: str) -> int:
+    """Regenerate the snapshot from the installed TensorFlow's registry (all ops, internal
+    ones such as `_FusedConv2D` included: Grappler-rewritten graphs carry them)."""
     import tensorflow as tf
-    from tensorflow.python.framework import op_def_registry
+    from tensorflow.core.framework import op_def_pb2
+    from tensorflow.python.client import pywrap_tf_session as c_api
 
-    stateful, stateless = [], []
-    for name in sorted(dir(tf.raw_ops)):
-        op_def = None if name.startswith("_") else op_def_registry.get(name)
-        if op_def is not None:
-            (stateful if op_def.is_stateful else stateless).append(name)
+    op_list = op_def_pb2.OpList.FromString(c_api.TF_GetBuffer(c_api.TF_GetAllOpList()))
+    ops = {op.name: signature_of_op_def(op).encode() for op in sorted(op_list.op, key=lambda o: o.name)}
     with open(path, "w") as f:
-        json.dump({"tensorflow": tf.__version__, "generated_by": "python -m nir.ir.op_facts --write",
-                   "stateful": stateful, "stateless": stateless}, f, indent=0)
-    return len(stateful), len(stateless)
+        f.write(json.dumps({"tensorflow": tf.__version__, "generated_by": "python -m nir.ir.op_facts --write"})[:-1])
+        f.write(', "ops": {\n')
+        f.write(",\n".join(f"{json.dumps(name)}: {json.dumps(row, separators=(',', ':'))}" for name, row in ops.items()))
+        f.write("\n}}\n")
+    return len(ops)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.write:
         path = str(resources.files("nir.ir").joinpath(FACTS_FILE))
-        stateful, stateless = write_snapshot(path)
-        print(f"wrote {path}: {stateful} stateful and {stateless} stateless op types")
+        print(f"wrote {path}: {write_snapshot(path)} op types")
     return 0
 
 

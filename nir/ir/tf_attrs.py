@@ -27,6 +27,7 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 
 ELIDED_KEYWORD = "__elided__"
+SPLAT_KEYWORD = "splat"
 _MAX_LITERAL_ELEMENTS = 16
 
 # Payloads above this many bytes print as __elided__; None prints everything.
@@ -111,6 +112,8 @@ class TensorAttr(Data[TensorPayload]):
             if parser.parse_optional_punctuation("[") is not None:
                 data = _parse_literal_elements(parser, tensor_type)
                 return TensorPayload(tensor_type, data, encoding)
+            if parser.parse_optional_keyword(SPLAT_KEYWORD) is not None:
+                return TensorPayload(tensor_type, _parse_splat(parser, tensor_type), encoding)
             text = parser.parse_str_literal("hex payload")
             if not text.startswith("0x"):
                 parser.raise_error("tf.tensor payload must be a 0x-prefixed hex string")
@@ -137,22 +140,35 @@ class TensorAttr(Data[TensorPayload]):
 
 
 def _literal_elements(attr: TensorAttr) -> str | None:
-    """Small integer/float tensors print as `[1, -1]` so shape arithmetic is readable."""
+    """Small integer/float tensors print as `[1, -1]` so shape arithmetic is readable, and
+    tensors of one repeated value as `splat 0.5` (biases and masks are often all zeros)."""
     payload = attr.data
     element_type = payload.type.element_type
     if payload.encoding != "raw" or isinstance(element_type, ComplexType):
-        return None
-    if math.prod(payload.type.get_shape()) > _MAX_LITERAL_ELEMENTS:
         return None
     try:
         values = attr.numpy().reshape(-1)
     except ValueError:
         return None
-    if values.dtype.kind in "iub":
-        return "[" + ", ".join(str(int(v)) for v in values) + "]"
-    if values.dtype.kind == "f" and np.all(np.isfinite(values)):
-        return "[" + ", ".join(_float_literal(float(v)) for v in values) + "]"
-    return None
+    if values.dtype.kind not in "iubf" or (values.dtype.kind == "f" and not np.all(np.isfinite(values))):
+        return None
+    if values.size > 1 and payload.data == payload.data[: values.itemsize] * values.size:  # bit-exact
+        return f"{SPLAT_KEYWORD} {_element_literal(values[0])}"
+    if values.size > _MAX_LITERAL_ELEMENTS:
+        return None
+    return "[" + ", ".join(_element_literal(v) for v in values) + "]"
+
+
+def _element_literal(value) -> str:
+    return _float_literal(float(value)) if value.dtype.kind == "f" else str(int(value))
+
+
+def _parse_splat(parser: AttrParser, tensor_type: TensorType) -> bytes:
+    from nir.ir.dtypes import numpy_dtype_of_ir_type
+
+    dtype = np.dtype(numpy_dtype_of_ir_type(tensor_type.element_type))
+    value = _parse_number(parser)
+    return np.full(math.prod(tensor_type.get_shape()), value, np.float64 if dtype.kind == "f" else object).astype(dtype).tobytes()
 
 
 def _parse_literal_elements(parser: AttrParser, tensor_type: TensorType) -> bytes:

@@ -22,6 +22,7 @@ from xdsl.utils.arg_spec import ArgSpecParseError, parse_pipeline
 from nir.errors import NirError
 from nir.ir.context import make_context
 from nir.ir.text import DEFAULT_ELIDE_ABOVE, print_module
+from nir.ir.verifier import verify_tf_module
 from nir.passmanager.registry import PipelineError, pass_from_spec, pass_spec_string
 
 
@@ -90,7 +91,8 @@ class PassManager:
         self.svg_after = frozenset(self.svg_after)
         if self.svg_after and not self.dump_dir:
             raise PipelineError("svg_after draws into the dump directory: give dump_dir (--dump-dir) too")
-        _check_pass_names(self.svg_after, self.passes, "svg_after")
+        for option in ("print_ir_before", "print_ir_after", "svg_after"):
+            _check_pass_names(getattr(self, option), self.passes, option)
 
     @staticmethod
     def parse(pipeline: str, **options) -> PassManager:
@@ -127,7 +129,7 @@ class PassManager:
             raise
         except Exception as err:
             failing = run.next_pass
-            reproducer = run.write_reproducer()
+            reproducer = run.write_reproducer(error=f"{type(err).__name__}: {err}")
             name = failing.name if failing else "?"
             raise PassFailedError(f"pass '{name}' failed: {type(err).__name__}: {err}", reproducer) from err
         return module
@@ -187,8 +189,11 @@ class _InstrumentedRun:
         m = self.manager
         if previous is not None:
             self._after(previous, module)
-        elif m.dump_dir:
-            self._dump("input", module)
+        else:
+            if m.dump_dir:
+                self._dump("input", module)
+            if m.verify_each:
+                self._verify(module, None)
         self.next_pass = upcoming
         if upcoming is None:
             return
@@ -208,13 +213,7 @@ class _InstrumentedRun:
         if m.timing:
             m.timings.append(PassTiming(previous.name, elapsed, self.ops_before, count_ops(module)))
         if m.verify_each:
-            try:
-                module.verify()
-            except Exception as err:
-                reproducer = self.write_reproducer(previous)
-                raise PassFailedError(
-                    f"pass '{previous.name}' left invalid IR: {err}", reproducer
-                ) from err
+            self._verify(module, previous)
         text = None
         if self._wants(m.print_ir_after, previous):
             text = print_module(module, m.elide_above)
@@ -228,6 +227,20 @@ class _InstrumentedRun:
         if m.dump_dir:
             self._dump(previous.name, module, text)
 
+    def _verify(self, module: ModuleOp, previous: ModulePass | None) -> None:
+        """The TF-aware verifier; on failure the IR as the pass left it is dumped (MLIR's
+        print-ir-after-failure) and the reproducer holds the IR before it and the error."""
+        try:
+            verify_tf_module(module)
+        except Exception as err:
+            if previous is None:
+                raise PassFailedError(f"the input IR is invalid, before any pass ran: {err}") from err
+            message = f"pass '{previous.name}' left invalid IR: {err}"
+            if self.manager.dump_dir:
+                path = self._dump(f"{previous.name}-failed", module)
+                message += f"\nIR after the failing pass: {path}"
+            raise PassFailedError(message, self.write_reproducer(previous, str(err))) from err
+
     def _draw(self, name: str, module: ModuleOp) -> None:
         from nir.partition_svg import partition_svg
 
@@ -235,13 +248,14 @@ class _InstrumentedRun:
         with open(path, "w") as f:
             f.write(partition_svg(module, title=f"after {name}"))
 
-    def _dump(self, name: str, module: ModuleOp, text: str | None = None) -> None:
+    def _dump(self, name: str, module: ModuleOp, text: str | None = None) -> str:
         path = os.path.join(self.manager.dump_dir, f"{self.index:03d}-{name}.mlir")
         self.index += 1
         with open(path, "w") as f:
             f.write(text if text is not None else print_module(module, self.manager.elide_above))
+        return path
 
-    def write_reproducer(self, failing: ModulePass | None = None) -> str | None:
+    def write_reproducer(self, failing: ModulePass | None = None, error: str = "") -> str | None:
         failing = failing or self.next_pass
         if not self.manager.reproducer_dir or self.snapshot is None or failing is None:
             return None
@@ -251,6 +265,8 @@ class _InstrumentedRun:
         path = os.path.join(self.manager.reproducer_dir, f"reproducer-{failing.name}.mlir")
         with open(path, "w") as f:
             f.write(f"// nir-reproducer: failing pass '{failing.name}'\n")
+            for line in error.splitlines():
+                f.write(f"// error: {line}\n")
             f.write(f"// re-run: nir opt {os.path.basename(path)} --pass-pipeline='{pipeline}'\n")
             f.write(print_module(self.snapshot, None))
         return path

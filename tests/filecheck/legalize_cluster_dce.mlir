@@ -6,7 +6,7 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   func.func @main(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}) {
     %a, %a_c = "tf.Relu"(%x) <{node_name = "a"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
     %b, %b_c = "tf.Tanh"(%a) <{node_name = "b"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
-    %c, %c_c = "tf.Cumsum2"(%b) <{node_name = "unsupported"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %c, %c_c = "tf.Softsign"(%b) <{node_name = "unsupported"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
     %d, %d_c = "tf.Add"(%c, %a) <{node_name = "d"}> {T = f32} : (tensor<1x4xf32>, tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
     %e, %e_c = "tf.Sigmoid"(%d) <{node_name = "e"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
     %f, %f_c = "tf.Exp"(%e) <{node_name = "keep_on_cpu"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
@@ -19,7 +19,7 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 // CHECK:        "tf.Relu"{{.*}}nir.target = "inferentia"
 // CHECK:        "tf.Tanh"
 // CHECK:        "neuron.yield"
-// CHECK:      "tf.Cumsum2"{{.*}}nir.cpu_reason = "op type Cumsum2 not supported by inferentia"
+// CHECK:      "tf.Softsign"{{.*}}nir.cpu_reason = "op type Softsign not supported by inferentia"
 // CHECK:      "neuron.cluster"
 // CHECK:        "tf.Add"
 // CHECK:        "tf.Sigmoid"

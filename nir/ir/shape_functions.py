@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from xdsl.dialects.builtin import IntegerAttr, StringAttr
 
+from nir.ir.queries import const_value
 from nir.ir.tf_attrs import ListAttr
 from nir.ir.tf_dialect import TFNodeOp
 
@@ -26,6 +27,15 @@ ValueFunction = Callable[[TFNodeOp, Sequence[np.ndarray | None], Sequence[Shape]
 SHAPE_FUNCTIONS: dict[str, ShapeFunction] = {}
 VALUE_FUNCTIONS: dict[str, ValueFunction] = {}
 MAX_VALUE_ELEMENTS = 4096  # shape arithmetic only; never evaluate weights
+
+
+class ShapeMismatchError(ValueError):
+    """An op's input shapes contradict each other (TensorFlow would refuse the node)."""
+
+
+def _same_dim(op: TFNodeOp, what: str, a: int, b: int) -> None:
+    if a >= 0 and b >= 0 and a != b:
+        raise ShapeMismatchError(f"{op.tf_type} '{op.node_name}': {what} ({a} vs {b})")
 
 
 def register_shape_function(*op_types: str) -> Callable[[ShapeFunction], ShapeFunction]:
@@ -161,8 +171,9 @@ def _matmul(op, shapes, values):
     a, b = shapes[0], shapes[1]
     if a is None or b is None:
         return None
-    m = a[1] if attr_int(op, "transpose_a") else a[0]
-    n = b[0] if attr_int(op, "transpose_b") else b[1]
+    m, k = (a[1], a[0]) if attr_int(op, "transpose_a") else (a[0], a[1])
+    k2, n = (b[1], b[0]) if attr_int(op, "transpose_b") else (b[0], b[1])
+    _same_dim(op, "inner dimensions of the two operands differ", k, k2)
     return [(m, n)]
 
 
@@ -196,9 +207,15 @@ def _layout(op) -> tuple[int, int]:
 @register_shape_function("Conv2D", "DepthwiseConv2dNative")
 def _conv2d(op, shapes, values):
     x, w = shapes[0], shapes[1]
-    if x is None or w is None or len(x) != 4:
+    if x is None or w is None or len(x) != 4 or len(w) != 4:
         return None
     spatial, channel = _layout(op)
+    if op.tf_type == "DepthwiseConv2dNative":
+        _same_dim(op, "input depth differs from the filter's in-depth", x[channel], w[2])
+    elif x[channel] > 0 and w[2] > 0 and x[channel] % w[2]:
+        raise ShapeMismatchError(
+            f"Conv2D '{op.node_name}': input depth {x[channel]} is not a multiple of the filter's "
+            f"in-depth {w[2]}")
     strides = attr_ints(op, "strides") or [1, 1, 1, 1]
     dilations = attr_ints(op, "dilations") or [1, 1, 1, 1]
     padding = attr_str(op, "padding", "VALID")
@@ -491,8 +508,6 @@ def _one_hot(op, shapes, values):
 
 @_value_function("Const")
 def _const_value(op, values, shapes):
-    from passes._util import const_value
-
     return const_value(op.data_results[0], MAX_VALUE_ELEMENTS)
 
 

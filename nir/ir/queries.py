@@ -1,4 +1,5 @@
-"""Helpers the passes share: finding the graph functions, op placement marks, constants."""
+"""IR queries that passes, backends and reports share: a function's graph ops, the value of a
+small constant, whether a tensor carries the batch, and the placement marks legalize leaves."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from collections.abc import Iterator
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.ir import Operation, SSAValue
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, StringAttr
+from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
 
-from nir.ir.module import entry_function  # noqa: F401 - passes import it from here
+from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp
 
@@ -40,11 +41,6 @@ def const_value(value: SSAValue, max_elements: int | None = None) -> np.ndarray 
 
 def carries_batch(value: SSAValue) -> bool:
     """Whether shape inference found this tensor to carry the batch on dimension 0."""
-    from xdsl.dialects.builtin import ArrayAttr, IntegerAttr
-    from xdsl.ir import BlockArgument, OpResult
-
-    from nir.ir.neuron_dialect import ClusterOp, YieldOp
-
     if isinstance(value, OpResult):
         op = value.op
         if isinstance(op, ClusterOp):

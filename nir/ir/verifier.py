@@ -1,0 +1,222 @@
+"""A verifier that knows TensorFlow: what a module must satisfy for its GraphDef to load and run.
+
+xDSL's own verifier checks the structure (operand and result types of the dialect ops, regions,
+terminators). TensorFlow refuses more than that, and only when the SavedModel is loaded: so the
+pass manager runs this verifier after every pass, and a pass that breaks a rule is named at
+once. Each rule has a name that errors print:
+
+- `registered-op`: the op type is in TensorFlow's OpDef registry, a function of the module, or
+  declared by a plug-in (`nir.ir.op_facts.declare_op_type`);
+- `required-attr`: every OpDef attribute without a default is present;
+- `attr-kind`: attributes the OpDef declares hold the kind it says (type, int, list, ...);
+- `arity`: as many data inputs and outputs as the OpDef gives for these attributes;
+- `dtype`: each input and output has the element type its OpDef argument names;
+- `unique-name`: node names are unique within a function (clusters included);
+- `dominance`: a value is defined before it is used within a block;
+- `shape`: result types agree with what the op's shape function derives from its operands, and
+  the operands agree with each other (a Conv2D filter matching the input's depth).
+
+Ops in functions other than the ones the graph runs are checked the same way: TensorFlow loads
+every function of the library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    ModuleOp,
+    StringAttr,
+)
+from xdsl.ir import Attribute, Block, Operation, TypeAttribute
+from xdsl.utils.exceptions import VerifyException
+
+from nir.ir.dtypes import ir_type_of_dtype_name
+from nir.ir.op_facts import ArgDef, OpSignature, op_signature
+from nir.ir.queries import const_value
+from nir.ir.shape_functions import MAX_VALUE_ELEMENTS, SHAPE_FUNCTIONS, ShapeMismatchError
+from nir.ir.shapes import element_type, tf_shape
+from nir.ir.tf_attrs import FuncAttr, ListAttr, PlaceholderAttr, ShapeAttr, TensorAttr
+from nir.ir.tf_dialect import TFNodeOp
+from nir.ir.tf_types import OpaqueDType
+
+
+class TFVerifyError(VerifyException):
+    """A rule of TensorFlow's broken by one op; `rule` and `node` say which and where."""
+
+    def __init__(self, rule: str, node: str, message: str):
+        super().__init__(f"[{rule}] node '{node}': {message}")
+        self.rule = rule
+        self.node = node
+
+
+def verify_tf_module(module: ModuleOp) -> None:
+    """Raise TFVerifyError for the first op that breaks a rule; xDSL's structural checks first."""
+    module.verify()
+    functions = {fn.sym_name.data for fn in module.ops if isinstance(fn, func.FuncOp)}
+    for fn in module.ops:
+        if isinstance(fn, func.FuncOp) and fn.body.blocks:
+            verify_function(fn, functions)
+
+
+def verify_function(fn: func.FuncOp, functions: set[str]) -> None:
+    seen: dict[str, TFNodeOp] = {}
+    for block in _blocks_of(fn):
+        check_dominance(block)
+    for op in fn.walk():
+        if not isinstance(op, TFNodeOp):
+            continue
+        if op.node_name in seen:
+            raise TFVerifyError("unique-name", op.node_name, f"a second {op.name} has the name of a {seen[op.node_name].name}")
+        seen[op.node_name] = op
+        verify_tf_op(op, functions)
+
+
+def _blocks_of(op: Operation) -> Iterator[Block]:
+    for region in op.regions:
+        for block in region.blocks:
+            yield block
+            for inner in block.ops:
+                yield from _blocks_of(inner)
+
+
+def check_dominance(block: Block) -> None:
+    position = {op: i for i, op in enumerate(block.ops)}
+    for i, op in enumerate(block.ops):
+        for operand in op.operands:
+            owner = operand.owner
+            if isinstance(owner, Operation) and position.get(owner, -1) >= i:
+                raise TFVerifyError("dominance", _name(op),
+                                    f"uses a result of '{_name(owner)}', which comes later in the block")
+
+
+def _name(op: Operation) -> str:
+    return op.node_name if isinstance(op, TFNodeOp) else op.name
+
+
+def verify_tf_op(op: TFNodeOp, functions: set[str]) -> None:
+    signature = op_signature(op.tf_type)
+    if signature is None:
+        if op.tf_type in functions:
+            return  # a call of a library function by its name
+        raise TFVerifyError("registered-op", op.node_name,
+                            f"op type '{op.tf_type}' is not registered in TensorFlow (declare a plug-in's own op "
+                            "type with nir.ir.op_facts.declare_op_type)")
+    if not signature.checked:
+        return
+    check_attrs(op, signature)
+    check_args(op, signature.inputs, [v.type for v in op.data_operands], "input")
+    check_args(op, signature.outputs, [v.type for v in op.data_results], "output")
+    check_shapes(op)
+
+
+_KINDS: dict[str, tuple[type[Attribute], ...]] = {
+    "type": (TypeAttribute,),
+    "int": (IntegerAttr,),
+    "float": (FloatAttr,),
+    "bool": (IntegerAttr,),
+    "string": (StringAttr, BytesAttr),
+    "shape": (ShapeAttr,),
+    "tensor": (TensorAttr,),
+    "func": (FuncAttr,),
+}
+
+
+def check_attrs(op: TFNodeOp, signature: OpSignature) -> None:
+    for name, (kind, has_default) in signature.attrs.items():
+        attr = op.attributes.get(name)
+        if attr is None:
+            if not has_default:
+                raise TFVerifyError("required-attr", op.node_name,
+                                    f"{op.tf_type} needs attribute '{name}' ({kind}), which is missing")
+            continue
+        if isinstance(attr, PlaceholderAttr) or (isinstance(attr, ListAttr) and not attr.items.data):
+            continue  # a function's attr placeholder, or an empty value TensorFlow reads as any kind
+        expected = (ListAttr,) if kind.startswith("list(") else _KINDS.get(kind, (Attribute,))
+        if not isinstance(attr, expected) or (kind == "bool" and not _is_bool(attr)):
+            raise TFVerifyError("attr-kind", op.node_name,
+                                f"{op.tf_type} attribute '{name}' must be a {kind}, not {attr}")
+
+
+def _is_bool(attr: Attribute) -> bool:
+    return isinstance(attr, IntegerAttr) and isinstance(attr.type, IntegerType) and attr.type.width.data == 1
+
+
+def expand_args(op: TFNodeOp, args: tuple[ArgDef, ...]) -> list[Attribute | None] | None:
+    """The element type each data input (or output) must have, in order (None: any); None if the
+    count depends on an attribute that is a placeholder."""
+    expected: list[Attribute | None] = []
+    for arg in args:
+        if arg.type_list_attr:
+            types = op.attributes.get(arg.type_list_attr)
+            if not isinstance(types, ListAttr):
+                return None
+            expected.extend(t if isinstance(t, TypeAttribute) else None for t in types.items.data)
+            continue
+        count = 1
+        if arg.number_attr:
+            number = op.attributes.get(arg.number_attr)
+            if not isinstance(number, IntegerAttr):
+                return None
+            count = number.value.data
+        if arg.dtype:
+            dtype = ir_type_of_dtype_name(arg.dtype)
+        else:
+            attr = op.attributes.get(arg.type_attr)
+            dtype = attr if isinstance(attr, TypeAttribute) else None
+        expected.extend([None if arg.is_ref else dtype] * count)
+    return expected
+
+
+def check_args(op: TFNodeOp, args: tuple[ArgDef, ...], types: list[Attribute], what: str) -> None:
+    expected = expand_args(op, args)
+    if expected is None:
+        return
+    if len(expected) != len(types):
+        raise TFVerifyError("arity", op.node_name,
+                            f"{op.tf_type} takes {len(expected)} data {what}s with these attributes, it has {len(types)}")
+    for index, (want, have) in enumerate(zip(expected, types)):
+        dtype = _dereferenced(element_type(have))
+        if want is not None and dtype != want:
+            raise TFVerifyError("dtype", op.node_name, f"{what} {index} of {op.tf_type} is {dtype}, its OpDef says {want}")
+
+
+def _dereferenced(dtype: Attribute) -> Attribute:
+    """TF1 ref variables feed ops that take the plain dtype (TensorFlow reads them)."""
+    if isinstance(dtype, OpaqueDType) and dtype.dtype.data.endswith("_ref"):
+        return ir_type_of_dtype_name("DT_" + dtype.dtype.data[:-4].upper())
+    return dtype
+
+
+def check_shapes(op: TFNodeOp) -> None:
+    shape_function = SHAPE_FUNCTIONS.get(op.tf_type)
+    if shape_function is None or op.tf_type == "Const":
+        return
+    shapes = [tf_shape(v.type) for v in op.data_operands]
+    values = [const_value(v, MAX_VALUE_ELEMENTS) for v in op.data_operands]
+    try:
+        inferred = shape_function(op, shapes, values)
+    except ShapeMismatchError as err:
+        raise TFVerifyError("shape", op.node_name, str(err)) from None
+    except (ValueError, IndexError, TypeError, KeyError):
+        return  # shape functions are written for valid graphs; other rules explain odd ones
+    for index, (result, shape) in enumerate(zip(op.data_results, inferred or ())):
+        declared = tf_shape(result.type)
+        if not _compatible(declared, shape):
+            raise TFVerifyError("shape", op.node_name,
+                                f"result {index} is {result.type}, but its operands give shape {_shape_text(shape)}")
+
+
+def _compatible(a, b) -> bool:
+    if a is None or b is None:
+        return True
+    return len(a) == len(b) and all(x < 0 or y < 0 or x == y for x, y in zip(a, b))
+
+
+def _shape_text(shape) -> str:
+    return "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"

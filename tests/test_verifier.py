@@ -1,0 +1,152 @@
+"""The TF-aware verifier: each kind of invalid IR a pass can make is caught right after that pass,
+with the pass, the node and the rule named."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, TensorType, f32
+from xdsl.passes import ModulePass
+
+from nir.ir import parse_module
+from nir.ir.module import entry_function
+from nir.ir.op_facts import declare_op_type
+from nir.ir.shapes import retype
+from nir.ir.tf_attrs import TensorAttr
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
+from nir.passmanager import PassFailedError, PassManager
+
+GRAPH = """
+builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
+  func.func @main(%x: tensor<1x8x8x3xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x8x8x4xf32> {tf.output_key = "y"}) {
+    %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<3x3x3x4xf32>, splat 0.5>} : () -> (tensor<3x3x3x4xf32>, !tf.control)
+    %c, %c_c = "tf.Conv2D"(%x, %w) <{node_name = "conv"}> {T = f32, padding = "SAME", strides = #tf.list<[1 : i64, 1 : i64, 1 : i64, 1 : i64]>} : (tensor<1x8x8x3xf32>, tensor<3x3x3x4xf32>) -> (tensor<1x8x8x4xf32>, !tf.control)
+    %r, %r_c = "tf.Relu"(%c) <{node_name = "relu"}> {T = f32} : (tensor<1x8x8x4xf32>) -> (tensor<1x8x8x4xf32>, !tf.control)
+    %t, %t_c = "tf.Tanh"(%r) <{node_name = "tanh"}> {T = f32} : (tensor<1x8x8x4xf32>) -> (tensor<1x8x8x4xf32>, !tf.control)
+    func.return %t : tensor<1x8x8x4xf32>
+  }
+}
+"""
+
+
+def op_named(module: ModuleOp, name: str) -> TFNodeOp:
+    return next(op for op in module.walk() if isinstance(op, TFNodeOp) and op.node_name == name)
+
+
+@dataclass(frozen=True)
+class BreakingPass(ModulePass):
+    """A researcher's pass with a bug: `edit` is the bug."""
+
+    name = "buggy"
+    edit: str = ""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.edit:
+            globals()[self.edit](op)
+
+
+def relu7(module):
+    relu = op_named(module, "relu")
+    replace_tf_op(relu, create_tf_op("Relu7", "relu", relu.data_operands, [r.type for r in relu.data_results], relu.attributes))
+
+
+def drop_t(module):
+    del op_named(module, "relu").attributes["T"]
+
+
+def duplicate_name(module):
+    op_named(module, "tanh").node_name = "relu"
+
+
+def use_before_def(module):
+    tanh = op_named(module, "tanh")
+    tanh.detach()
+    entry_function(module).body.block.insert_op_before(tanh, op_named(module, "w"))
+
+
+def wrong_filter_depth(module):
+    old = op_named(module, "w")
+    filter_type = TensorType(f32, [3, 3, 5, 4])
+    import numpy as np
+
+    value = TensorAttr.from_numpy(np.full((3, 3, 5, 4), 0.5, np.float32), filter_type)
+    replace_tf_op(old, create_tf_op("Const", "w", [], [filter_type], {"dtype": f32, "value": value}))
+
+
+def result_disagrees(module):
+    relu = op_named(module, "relu")
+    retype(relu.data_results[0], TensorType(f32, [1, 8, 8, 5]))
+
+
+CASES = [
+    (relu7, "registered-op", "relu", "op type 'Relu7' is not registered"),
+    (drop_t, "required-attr", "relu", "needs attribute 'T'"),
+    (duplicate_name, "unique-name", "relu", "a second tf.Tanh has the name"),
+    (use_before_def, "dominance", "tanh", "uses a result of 'relu', which comes later"),
+    (wrong_filter_depth, "shape", "conv", "input depth 3 is not a multiple of the filter's in-depth 5"),
+    (result_disagrees, "shape", "relu", "result 0 is tensor<1x8x8x5xf32>, but its operands give shape [1, 8, 8, 4]"),
+]
+
+
+@pytest.mark.parametrize(("edit", "rule", "node", "message"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_invalid_ir_is_caught_after_the_pass_that_made_it(edit, rule, node, message):
+    module = parse_module(GRAPH)
+    manager = PassManager([BreakingPass(edit=edit.__name__), BreakingPass()])
+    with pytest.raises(PassFailedError) as err:
+        manager.run(module)
+    text = str(err.value)
+    assert text.startswith(f"pass 'buggy' left invalid IR: [{rule}] node '{node}': "), text
+    assert message in text
+
+
+def test_the_failing_pass_leaves_its_ir_and_a_reproducer_with_the_error(tmp_path):
+    module = parse_module(GRAPH)
+    manager = PassManager([BreakingPass(edit="relu7")], dump_dir=str(tmp_path / "dump"),
+                          reproducer_dir=str(tmp_path / "repro"))
+    with pytest.raises(PassFailedError) as err:
+        manager.run(module)
+    failed = tmp_path / "dump" / "001-buggy-failed.mlir"
+    assert f"IR after the failing pass: {failed}" in str(err.value)
+    assert '"tf.Relu7"' in failed.read_text()
+    reproducer = (tmp_path / "repro" / "reproducer-buggy.mlir").read_text()
+    assert "// error: [registered-op] node 'relu': op type 'Relu7'" in reproducer
+    assert '"tf.Relu"' in reproducer  # the IR before the pass, to re-run it
+
+
+def test_invalid_input_is_reported_before_any_pass():
+    module = parse_module(GRAPH)
+    drop_t(module)
+    with pytest.raises(PassFailedError, match=r"the input IR is invalid, before any pass ran: \[required-attr\]"):
+        PassManager([BreakingPass()]).run(module)
+
+
+def test_a_plugin_declares_its_own_op_type():
+    module = parse_module(GRAPH.replace('"tf.Relu"', '"tf.MyLabRelu"'))
+    with pytest.raises(PassFailedError, match="'MyLabRelu' is not registered"):
+        PassManager([BreakingPass()]).run(module)
+    declare_op_type("MyLabRelu", stateful=False)
+    PassManager([BreakingPass()]).run(module)
+
+
+def test_wrong_dtype_and_arity_are_caught():
+    module = parse_module(GRAPH.replace("{T = f32} : (tensor<1x8x8x4xf32>) -> (tensor<1x8x8x4xf32>, !tf.control)\n    %t",
+                                        "{T = i32} : (tensor<1x8x8x4xf32>) -> (tensor<1x8x8x4xf32>, !tf.control)\n    %t"))
+    with pytest.raises(PassFailedError, match=r"\[dtype\] node 'relu': input 0 of Relu is f32, its OpDef says i32"):
+        PassManager([BreakingPass()]).run(module)
+    module = parse_module(GRAPH.replace('"tf.Relu"(%c)', '"tf.Relu"(%c, %c)').replace(
+        "{T = f32} : (tensor<1x8x8x4xf32>) -> (tensor<1x8x8x4xf32>, !tf.control)\n    %t",
+        "{T = f32} : (tensor<1x8x8x4xf32>, tensor<1x8x8x4xf32>) -> (tensor<1x8x8x4xf32>, !tf.control)\n    %t"))
+    with pytest.raises(PassFailedError, match=r"\[arity\] node 'relu': Relu takes 1 data inputs with these attributes, it has 2"):
+        PassManager([BreakingPass()]).run(module)
+
+
+def test_verifier_never_loads_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys; from nir.ir import parse_module; from nir.ir.verifier import verify_tf_module; "
+            f"verify_tf_module(parse_module({GRAPH!r})); assert 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))

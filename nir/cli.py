@@ -156,7 +156,7 @@ def _add_compile_options(p: argparse.ArgumentParser) -> None:
 
 def _partitioned(args):
     """The model of `args`, imported and run through the pipeline `nir compile` would run."""
-    from backends.target import find_compiler, get_target
+    from nir.target import find_compiler, get_target
     from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
     from nir.saved_model import _input_shapes
 

@@ -29,7 +29,7 @@ def default_pipeline(
     max_cluster_bytes: int | None = None,
 ) -> str:
     """The pipeline `compile` runs, as a string (`nir opt -p` takes it as is)."""
-    from backends.target import target_lowering
+    from nir.target import target_lowering
 
     def quoted(values: Iterable[str]) -> str:
         return ",".join(f'"{v}"' for v in values)

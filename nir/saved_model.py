@@ -339,7 +339,7 @@ class _Settings:
     ) -> _Settings:
         from backends.compile_cache import CompileCache, cache_enabled_by_default, default_cache_root
         from backends.executors import COMPILER_MEMORY_BYTES, parse_executor
-        from backends.target import find_compiler, get_target
+        from nir.target import find_compiler, get_target
 
         if unknown:
             raise NirInputError(f"unknown keyword argument(s) {sorted(unknown)}")
@@ -601,7 +601,7 @@ def _neff_path(workdir: str, node) -> str:
     """Where the NEFF of a NeuronOp's cluster is: its folder, under its target's file name."""
     from backends.inferentia.emit import folder_name
     from backends.inferentia.neuron_op import neuron_op_target
-    from backends.target import target_lowering
+    from nir.target import target_lowering
 
     neff = "graph_def.neff" if target_lowering(neuron_op_target(node)) == "graphdef" else "model.neff"
     return os.path.join(workdir, folder_name(node), neff)

@@ -4,18 +4,25 @@ Frozen Keras and tf.function graphs are full of Identity nodes left by function 
 (ResNet50 exported by Keras 3 has ~1,600). They cost nothing at run time but make every dump
 and every cluster boundary noisier, so readers of the IR get them removed first.
 
-- An `Identity`/`Snapshot`/`StopGradient`/`PreventGradient` with no control edges is replaced
-  by its input. Its node name disappears, which is harmless: signature outputs are found
-  through the function's results, not by tensor name.
-- An `IdentityN` forwards each input to the same-numbered output. TensorFlow puts one behind
-  every custom-gradient op (Keras' swish/silu, some GELUs), so left in place it would cut the
-  data path at every activation. Its readers inside the graph read its inputs instead; only
-  its uses as the function's results stay, where it stands for the signature's outputs.
-- A control edge from an op that neither has side effects nor (transitively) waits for one is
-  dropped, as Grappler's dependency optimizer does: it orders nothing observable. Function
-  inlining leaves such edges on every weight, and they would keep weights out of clusters.
-- An op whose inputs are all small constants, and whose result shape arithmetic already knows
-  (see `nir.ir.shape_functions`), becomes a Const.
+The rewrites are patterns (`nir.ir.patterns`), applied until none matches, with xDSL's dead-code
+removal on (the tf dialect's traits tell it which ops have no side effect):
+
+- `FoldForwardingOp`: an op that forwards its input (Identity, Snapshot, StopGradient,
+  PreventGradient: the `forwarding` fact) with no control edges is replaced by its input. Its
+  node name disappears, which is harmless: signature outputs are found through the function's
+  results, not by tensor name.
+- `ForwardIdentityN`: an `IdentityN` forwards each input to the same-numbered output.
+  TensorFlow puts one behind every custom-gradient op (Keras' swish/silu, some GELUs), so left
+  in place it would cut the data path at every activation. Its readers inside the graph read
+  its inputs instead; only its uses as the function's results stay, where it stands for the
+  signature's outputs.
+- `FoldConstantOp`: an op whose inputs are all small constants, and whose result shape
+  arithmetic already knows (see `nir.ir.shape_functions`), becomes a Const.
+
+Before them, one analysis over each function, which no local pattern can do: a control edge
+from an op that neither has side effects nor (transitively) waits for one is dropped, as
+Grappler's dependency optimizer does: it orders nothing observable. Function inlining leaves
+such edges on every weight, and they would keep weights out of clusters.
 """
 
 from __future__ import annotations
@@ -26,68 +33,65 @@ from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import PatternRewriter
 
-from nir.ir.op_facts import is_stateful
-from nir.ir.shapes import tensor_type
-from nir.ir.tf_attrs import TensorAttr
-from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
-from nir.passmanager.registry import register_pass
-from nir.ir.queries import const_value
 from nir.ir.module import entry_function
-from passes.control_flow import CONTROL_RET, graph_functions, refresh_function_type
-from passes.dce import remove_dead_ops
+from nir.ir.op_facts import FORWARDING, GRAPH_BOUNDARY, is_stateful, op_types_with
+from nir.ir.patterns import TFRewritePattern, apply_patterns, constant, forward, has_control_edges, replace
+from nir.ir.queries import const_value
 from nir.ir.shape_functions import MAX_VALUE_ELEMENTS, VALUE_FUNCTIONS
-
-FORWARDING_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
-_NOT_FOLDED = frozenset({"Const", "IdentityN", *FORWARDING_OPS})
-
-
-def fold_forwarding_op(op: TFNodeOp) -> bool:
-    if op.tf_type not in FORWARDING_OPS or op.control_operands or op.control.uses:
-        return False
-    (source,) = op.data_operands
-    if source.type != op.data_results[0].type:
-        return False  # keep ops that carry a more precise shape than their input
-    op.data_results[0].replace_all_uses_with(source)
-    return True
+from nir.ir.shapes import tf_shape
+from nir.ir.tf_dialect import TFNodeOp
+from nir.passmanager.registry import register_pass
+from passes.control_flow import CONTROL_RET, graph_functions, refresh_function_type
 
 
-def forward_identity_n(op: TFNodeOp) -> bool:
+class FoldForwardingOp(TFRewritePattern):
+    """Identity(x) -> x, when nothing waits on it through a control edge."""
+
+    op_types = op_types_with(FORWARDING) - op_types_with(GRAPH_BOUNDARY)
+
+    def rewrite(self, op: TFNodeOp, rewriter: PatternRewriter) -> None:
+        if len(op.operands) != 1:
+            return
+        # An op that carries a more precise shape than its input stays (forward refuses it).
+        forward(rewriter, op, op.data_operands)
+
+
+class ForwardIdentityN(TFRewritePattern):
     """Readers of an IdentityN's outputs, other than the function's return, read its inputs."""
-    if op.tf_type != "IdentityN" or op.control_operands:
-        return False
-    changed = False
-    for source, result in zip(op.data_operands, op.data_results):
-        if source.type != result.type:
-            continue
-        inside = [use for use in result.uses if not isinstance(use.operation, func.ReturnOp)]
-        result.replace_uses_with_if(source, lambda use: not isinstance(use.operation, func.ReturnOp))
-        changed |= bool(inside)
-    return changed
+
+    op_types = frozenset({"IdentityN"})
+
+    def rewrite(self, op: TFNodeOp, rewriter: PatternRewriter) -> None:
+        if op.control_operands:
+            return
+        for source, result in zip(op.data_operands, op.data_results):
+            if source.type == result.type:
+                rewriter.replace_uses_with_if(result, source, lambda use: not isinstance(use.operation, func.ReturnOp))
 
 
-def fold_constant_op(op: TFNodeOp) -> bool:
-    if op.tf_type in _NOT_FOLDED or op.control_operands or len(op.data_results) != 1:
-        return False
-    function = VALUE_FUNCTIONS.get(op.tf_type)
-    if function is None or not op.data_operands:
-        return False
-    values = [const_value(v, MAX_VALUE_ELEMENTS) for v in op.data_operands]
-    if any(v is None for v in values):
-        return False
-    from nir.ir.shapes import tf_shape
+class FoldConstantOp(TFRewritePattern):
+    """An op of small constants that shape arithmetic can evaluate becomes a Const of its value."""
 
-    value = function(op, values, [tf_shape(v.type) for v in op.data_operands])
-    if value is None:
-        return False
-    result = op.data_results[0]
-    value_type = tensor_type(result.type.element_type, value.shape)
-    const = create_tf_op("Const", op.node_name, [], [value_type], {
-        "dtype": result.type.element_type,
-        "value": TensorAttr.from_numpy(value, value_type),
-    }, device=op.device)
-    replace_tf_op(op, const)
-    return True
+    def __init__(self):
+        # Value functions registered later (a plug-in's) count from the next instance on.
+        self.op_types = frozenset(VALUE_FUNCTIONS) - {"Const"} - op_types_with(FORWARDING)
+
+    def rewrite(self, op: TFNodeOp, rewriter: PatternRewriter) -> None:
+        function = VALUE_FUNCTIONS[op.tf_type]
+        if len(op.results) != 2:
+            return
+        values = [const_value(v, MAX_VALUE_ELEMENTS) for v in op.data_operands]
+        if not values or any(v is None for v in values) or has_control_edges(op):
+            return
+        value = function(op, values, [tf_shape(v.type) for v in op.data_operands])
+        if value is None:
+            return
+        replace(rewriter, op, [constant(op, "", value, op.data_results[0].type.element_type)])
+
+
+CANONICALIZATION_PATTERNS = (FoldForwardingOp(), ForwardIdentityN())  # FoldConstantOp: optional
 
 
 def drop_pure_control_returns(fn: func.FuncOp, orders_effects: dict) -> None:
@@ -140,18 +144,10 @@ class CanonicalizePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         entry = entry_function(op)
-        for fn in graph_functions(op):
+        functions = graph_functions(op)
+        for fn in functions:
             orders_effects = drop_pure_control_edges(fn.body.block)
             if fn is not entry:
                 drop_pure_control_returns(fn, orders_effects)
-            self.fold_block(fn.body.block)
-
-    def fold_block(self, block) -> None:
-        for graph_op in list(block.ops):
-            if not isinstance(graph_op, TFNodeOp):
-                continue
-            if fold_forwarding_op(graph_op) or forward_identity_n(graph_op):
-                continue
-            if self.fold_constants:
-                fold_constant_op(graph_op)
-        remove_dead_ops(block)
+        patterns = [*CANONICALIZATION_PATTERNS, *([FoldConstantOp()] if self.fold_constants else [])]
+        apply_patterns(functions, patterns, remove_dead=True)

@@ -47,16 +47,16 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, Operation, OpResult, Region, SSAValue
 from xdsl.passes import ModulePass
 
-from backends.inferentia.target import BOUNDARY_FORBIDDEN, FREE_OPS
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from xdsl.dialects.builtin import StringAttr
 
 from nir.ir.shapes import element_type, is_static
 
 DEFAULT_MAX_CLUSTER_BYTES = 1 << 30  # the weights twice (GraphDef and NEFF) stay under 2 GiB
-from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+from nir.ir.tf_dialect import Free, TFNodeOp, create_tf_op
 from nir.ir.tf_types import ControlType, OpaqueDType
 from nir.passmanager.registry import register_pass
+from nir.target import placement_rules
 from nir.ir.queries import ON_TARGET, is_on_target, mark_on_target, set_cpu_reason
 from nir.ir.module import entry_function
 from passes.control_flow import graph_functions, loop_conditions
@@ -136,7 +136,7 @@ def _outside_users(op: Operation, members: set[Operation]) -> bool:
     return any(use.operation not in members for r in op.results for use in r.uses)
 
 
-def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation]) -> dict[int, str]:
+def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation], forbidden: frozenset) -> dict[int, str]:
     """Ops to take out of their cluster, with the reason."""
     evict: dict[int, str] = {}
     for group in groups:
@@ -147,10 +147,10 @@ def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation]) -> d
                 evict[i] = "Const also read outside its cluster (copied into each cluster that reads it)"
                 continue
             for value in op.operands:
-                if value.owner not in members and element_type(value.type) in BOUNDARY_FORBIDDEN:
+                if value.owner not in members and element_type(value.type) in forbidden:
                     evict[i] = f"{element_type(value.type)} tensor entering its cluster"
             for result in getattr(op, "data_results", op.results):
-                if element_type(result.type) in BOUNDARY_FORBIDDEN and any(
+                if element_type(result.type) in forbidden and any(
                     use.operation not in members for use in result.uses
                 ):
                     evict[i] = f"{element_type(result.type)} tensor leaving its cluster"
@@ -176,8 +176,8 @@ def has_runtime_input(group: Sequence[int], ops: Sequence[Operation]) -> bool:
 def effective_size(group: Sequence[int], ops: Sequence[Operation]) -> int:
     """Ops that compute something: constants and forwarding ops do not count, so a lone add
     with its constant operand (a loop counter, say) is no cluster."""
-    return sum(1 for i in group if getattr(ops[i], "tf_type", "") not in FREE_OPS and
-               getattr(ops[i], "tf_type", "") != "Const")
+    return sum(1 for i in group if isinstance(ops[i], TFNodeOp) and not ops[i].has_trait(Free)
+               and ops[i].tf_type != "Const")
 
 
 def constant_bytes(op: Operation) -> int:
@@ -367,9 +367,12 @@ class ClusterPass(ModulePass):
     def cluster_block(self, block: Block, scope: str) -> None:
         ops = [o for o in block.ops if not isinstance(o, func.ReturnOp)]
         candidate = [isinstance(o, TFNodeOp) and is_on_target(o) for o in ops]
+        if not any(candidate):
+            return
+        forbidden = placement_rules(ops[candidate.index(True)].properties[ON_TARGET].data).boundary_forbidden
         while True:
             groups = group_candidates(ops, candidate)
-            evict = _boundary_violations(groups, ops)
+            evict = _boundary_violations(groups, ops, forbidden)
             if not evict:
                 break
             for i, reason in evict.items():

@@ -51,7 +51,7 @@ from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.op_facts import is_stateful
 from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, TensorAttr
-from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+from nir.ir.tf_dialect import MetadataOnly, TFNodeOp, create_tf_op
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
 from nir.ir.queries import carries_batch
@@ -61,7 +61,6 @@ from passes.shape_inference import infer_shapes
 
 logger = logging.getLogger("nir")
 
-METADATA_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 # Ops that mean something beyond their value: graph boundaries, TF1 control flow, forwarding
 # stand-ins nir gives a role, and ops that only order others.
 NEVER_FOLDED = frozenset({
@@ -125,7 +124,7 @@ def plan_folds(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> _Fol
             if not op.control_operands and isinstance(value, TensorAttr) and not value.data.is_elided:
                 plan.constant.add(op)
             continue
-        if op.tf_type in METADATA_OPS and not op.control_operands:
+        if op.has_trait(MetadataOnly) and not op.control_operands:
             values = metadata_values(op, dynamic_batch)
             if values is not None:
                 plan.known.update(zip(op.data_results, values))
@@ -253,7 +252,7 @@ def fold_block(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> int:
         names.discard(op.node_name)
     for value in wanted:
         replace_with_const(value, values[value], names)
-    remove_dead_ops(block)
+    remove_dead_ops(block.parent.parent)
     return len(wanted)
 
 

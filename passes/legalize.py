@@ -8,13 +8,14 @@ what `nir explain` reports, so a user never has to guess why an op stayed on CPU
 - `listed in no_fuse_ops` -- the user asked for it;
 - `function call not inlined: <why>` -- inline-calls could not inline it;
 - `graph input or output stand-in` -- Placeholder, IdentityN;
+- `op type X never placed on <target>` -- the target's rules exclude it (NeuronOp: compiled before);
 - `op type X not supported by <target>`;
 - `dtype string/resource/variant`;
 - `shape not fully static` -- some input or output dimension unknown after shape inference;
 - `control edge` -- the op has control inputs or others wait on it.
 
-Before deciding, ops the target lacks are rewritten into exact equivalents it has (see
-`passes.rewrites`: Einsum, embedding lookups, ...); a rewrite that does not apply says why,
+Before deciding, ops the target lacks are rewritten into exact equivalents it has, by the
+patterns of `passes.rewrites` (Einsum, embedding lookups, ...); a rewrite that does not apply says why,
 and that goes into the op's reason. `force-fuse-ops` places the named ops on the target even
 when their op type is not in the target's table (a newer compiler may take it); every other
 rule still holds for them, and their reason says that forcing could not override it.
@@ -29,36 +30,36 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
-from backends.inferentia.target import NEVER_ON_TARGET, UNSUPPORTED_DTYPES
-from backends.target import Target, get_target
 from nir.ir.shapes import element_type, is_static
-from nir.ir.tf_dialect import TFNodeOp
+from nir.ir.patterns import apply_patterns
+from nir.ir.tf_dialect import GraphBoundary, TFNodeOp
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
+from nir.target import PlacementRules, Target, get_target, placement_rules
 from nir.ir.queries import graph_ops, mark_on_target, set_cpu_reason
 from passes.control_flow import graph_functions
 from passes.inline_calls import NOT_INLINED
-from passes.rewrites import REWRITES
-
-REWRITE_DECLINED = "nir.rewrite_declined"
+from passes.rewrites import REWRITE_DECLINED, legalization_patterns
 
 
-def _has_bad_dtype(op: TFNodeOp) -> str | None:
+def _has_bad_dtype(op: TFNodeOp, unsupported: frozenset[str]) -> str | None:
     for value in [*op.data_operands, *op.data_results]:
         dtype = element_type(value.type)
-        if isinstance(dtype, OpaqueDType) and dtype.dtype.data.split("_ref")[0] in UNSUPPORTED_DTYPES:
+        if isinstance(dtype, OpaqueDType) and dtype.dtype.data.split("_ref")[0] in unsupported:
             return dtype.dtype.data
     return None
 
 
-def cpu_reason_for(op: TFNodeOp, target: Target, no_fuse: frozenset[str]) -> str | None:
+def cpu_reason_for(op: TFNodeOp, target: Target, no_fuse: frozenset[str], rules: PlacementRules) -> str | None:
     if op.node_name in no_fuse:
         return "listed in no_fuse_ops"
     if (why := op.properties.get(NOT_INLINED)) is not None:
         return f"function call not inlined: {why.data}"
-    if op.tf_type in NEVER_ON_TARGET:
+    if op.has_trait(GraphBoundary):
         return "graph input or output stand-in"
-    if (bad := _has_bad_dtype(op)) is not None:
+    if op.tf_type in rules.never_on_target:
+        return f"op type {op.tf_type} never placed on {target.name}"
+    if (bad := _has_bad_dtype(op, rules.unsupported_dtypes)) is not None:
         return f"dtype {bad}"
     if op.tf_type not in target.supported_ops:
         declined = op.properties.get(REWRITE_DECLINED)
@@ -80,15 +81,6 @@ def forced_reason(reason: str) -> str | None:
     return f"{reason} (force_fuse_ops cannot override this)"
 
 
-def apply_rewrite(op: TFNodeOp, target: Target) -> None:
-    rewrite = REWRITES.get(op.tf_type)
-    if rewrite is None or op.tf_type in target.supported_ops or rewrite[0] not in target.supported_ops:
-        return
-    outcome = rewrite[1](op)
-    if isinstance(outcome, str):
-        op.properties[REWRITE_DECLINED] = StringAttr(outcome)
-
-
 @register_pass
 @dataclass(frozen=True)
 class LegalizePass(ModulePass):
@@ -107,11 +99,12 @@ class LegalizePass(ModulePass):
         if self.supported_op_types:
             target = replace(target, supported_ops=frozenset(self.supported_op_types), source="supported_op_types")
         no_fuse, force = frozenset(self.no_fuse_ops), frozenset(self.force_fuse_ops)
-        for fn in graph_functions(op):
-            for graph_op in list(graph_ops(fn)):
-                apply_rewrite(graph_op, target)
+        functions = graph_functions(op)
+        rules = placement_rules(target.name)
+        apply_patterns(functions, legalization_patterns(target.supported_ops))
+        for fn in functions:
             for graph_op in graph_ops(fn):
-                reason = cpu_reason_for(graph_op, target, no_fuse)
+                reason = cpu_reason_for(graph_op, target, no_fuse, rules)
                 if reason is not None and graph_op.node_name in force:
                     reason = forced_reason(reason)
                 if reason is None:

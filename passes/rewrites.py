@@ -1,10 +1,10 @@
 """Exact rewrites legalize applies when the target lacks an op: each replaces one op by ops the
 target has, computing the same values.
 
-A rewrite returns True when it replaced the op, False when it does not apply, or a string that
-says why it does not apply (legalize adds it to the op's CPU reason, so `nir explain` shows it).
-`REWRITES` maps an op type to the op type the target must have for the rewrite to be tried,
-and the rewrite.
+Each is a pattern (`LegalizationPattern`, on `nir.ir.patterns`): `op_types` is the op type it
+rewrites and `requires` the op type the target must have for it to be tried. Its `legalize`
+returns True when it replaced the op, False when it does not apply, or a string that says why
+it does not apply (legalize adds it to the op's CPU reason, so `nir explain` shows it).
 
 The two that matter most for modern models:
 
@@ -27,34 +27,41 @@ The two that matter most for modern models:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 from xdsl.dialects.builtin import BoolAttr, IntegerType, StringAttr
 from xdsl.ir import Attribute, SSAValue
+from xdsl.pattern_rewriter import PatternRewriter
+from xdsl.rewriter import InsertPoint
 
 from nir.ir.dtypes import numpy_dtype_of_ir_type
+from nir.ir.patterns import TFRewritePattern
+from nir.ir.queries import const_value
 from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import TensorAttr
-from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
-from nir.ir.queries import const_value
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 
-Rewrite = Callable[[TFNodeOp], "bool | str"]
+REWRITE_DECLINED = "nir.rewrite_declined"
 I32 = IntegerType(32)
 MAX_ONE_HOT_ELEMENTS = 1 << 22  # 16 MiB of float32 one-hot rows on the device
 
 
 class OpBuilder:
-    """Builds ops in front of `anchor`, named `<anchor>/<suffix>`, on the anchor's device."""
+    """Builds ops in front of `anchor`, named `<anchor>/<suffix>`, on the anchor's device,
+    through the pattern's rewriter (so the walker sees them)."""
 
-    def __init__(self, anchor: TFNodeOp):
+    def __init__(self, anchor: TFNodeOp, rewriter: PatternRewriter):
         self.anchor = anchor
+        self.rewriter = rewriter
 
     def op(self, op_type: str, suffix: str, operands: Sequence[SSAValue], result_type: Attribute,
            attrs: dict[str, Attribute]) -> SSAValue:
         new = create_tf_op(op_type, f"{self.anchor.node_name}/{suffix}", operands, [result_type], attrs,
                            device=self.anchor.device)
-        self.anchor.parent.insert_op_before(new, self.anchor)
+        self.rewriter.insert(new, InsertPoint.before(self.anchor))
         return new.data_results[0]
 
     def const(self, suffix: str, value: np.ndarray, ir_element: Attribute) -> SSAValue:
@@ -80,42 +87,77 @@ class OpBuilder:
                        {"T": element_type(x.type), "Tshape": I32})
 
 
-def replace_op_type(op: TFNodeOp, new_type: str, attrs: dict[str, Attribute] | None = None,
-                    operands: Sequence[SSAValue] | None = None) -> TFNodeOp:
-    """Same node name, results and properties, another op type (and attrs or operands)."""
-    new = create_tf_op(
-        new_type, op.node_name, op.data_operands if operands is None else operands,
-        [r.type for r in op.data_results], op.attributes if attrs is None else attrs,
-        op.control_operands, op.device,
-    )
-    new.properties.update({k: v for k, v in op.properties.items() if k not in new.properties})
-    return replace_tf_op(op, new)
+    def replace_op_type(self, new_type: str, attrs: dict[str, Attribute] | None = None,
+                        operands: Sequence[SSAValue] | None = None, results: int | None = None) -> TFNodeOp:
+        """The anchor, with the same node name, control edges and properties, becomes an op of
+        another type (and attrs, operands, or only its first `results` data results, the others
+        unused)."""
+        op = self.anchor
+        kept = op.data_results[:results]
+        new = create_tf_op(
+            new_type, op.node_name, op.data_operands if operands is None else operands,
+            [r.type for r in kept], op.attributes if attrs is None else attrs,
+            op.control_operands, op.device,
+        )
+        new.properties.update({k: v for k, v in op.properties.items() if k not in new.properties})
+        dropped = [None] * (len(op.data_results) - len(kept))
+        self.rewriter.replace(op, new, [*new.data_results, *dropped, new.control])
+        return new
+
+
+class LegalizationPattern(TFRewritePattern):
+    """Rewrites an op type the target lacks (`op_types`) into ops it has, among them `requires`."""
+
+    requires: ClassVar[str]
+
+    def applies_to(self, supported_ops: frozenset[str]) -> bool:
+        return self.requires in supported_ops and not (self.op_types & supported_ops)
+
+    def rewrite(self, op: TFNodeOp, rewriter: PatternRewriter) -> None:
+        outcome = self.legalize(op, OpBuilder(op, rewriter))
+        if isinstance(outcome, str):
+            # A property, not a rewriter action: the op is unchanged, nothing to revisit.
+            op.properties[REWRITE_DECLINED] = StringAttr(outcome)
+
+    @abstractmethod
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool | str: ...
 
 
 # --------------------------------------------------------------------------- simple renames
 
 
-def rename_to(new_type: str) -> Rewrite:
-    def rewrite(op: TFNodeOp) -> bool:
-        replace_op_type(op, new_type)
+class StopGradientToIdentity(LegalizationPattern):
+    op_types = frozenset({"StopGradient"})
+    requires = "Identity"
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
+        build.replace_op_type("Identity")
         return True
 
-    return rewrite
+
+class AddV2ToAdd(LegalizationPattern):
+    op_types = frozenset({"AddV2"})
+    requires = "Add"
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
+        build.replace_op_type("Add")
+        return True
 
 
-def fused_batch_norm_v3(op: TFNodeOp) -> bool:
+class FusedBatchNormV3ToV1(LegalizationPattern):
     """Inference-mode FusedBatchNormV3 is FusedBatchNorm when the extra 6th output is unused."""
-    training = op.attributes.get("is_training")
-    if isinstance(training, BoolAttr) and training.value.data:
-        return False
-    if op.data_results[5].uses:
-        return False
-    attrs = {k: v for k, v in op.attributes.items() if k != "U"}
-    new = create_tf_op("FusedBatchNorm", op.node_name, op.data_operands,
-                       [r.type for r in op.data_results[:5]], attrs, op.control_operands, op.device)
-    new.properties.update({k: v for k, v in op.properties.items() if k not in new.properties})
-    replace_tf_op(op, new, kept_results=range(5))
-    return True
+
+    op_types = frozenset({"FusedBatchNormV3"})
+    requires = "FusedBatchNorm"
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
+        training = op.attributes.get("is_training")
+        if isinstance(training, BoolAttr) and training.value.data:
+            return False
+        if op.data_results[5].uses:
+            return False
+        build.replace_op_type("FusedBatchNorm", {k: v for k, v in op.attributes.items() if k != "U"}, results=5)
+        return True
 
 
 def _same_shapes(op: TFNodeOp) -> bool:
@@ -123,30 +165,46 @@ def _same_shapes(op: TFNodeOp) -> bool:
     return all(is_static(s) for s in shapes) and len({str(s.get_shape()) for s in shapes}) == 1
 
 
-def batch_matmul_v2(op: TFNodeOp) -> bool:
-    a, b = op.data_operands
-    if not (is_static(a.type) and is_static(b.type)) or a.type.get_shape()[:-2] != b.type.get_shape()[:-2]:
-        return False
-    replace_op_type(op, "BatchMatMul", {k: v for k, v in op.attributes.items() if k not in ("grad_x", "grad_y")})
-    return True
+class BatchMatMulV2ToV1(LegalizationPattern):
+    """BatchMatMulV2 without broadcasting is BatchMatMul."""
+
+    op_types = frozenset({"BatchMatMulV2"})
+    requires = "BatchMatMul"
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
+        a, b = op.data_operands
+        if not (is_static(a.type) and is_static(b.type)) or a.type.get_shape()[:-2] != b.type.get_shape()[:-2]:
+            return False
+        build.replace_op_type("BatchMatMul", {k: v for k, v in op.attributes.items() if k not in ("grad_x", "grad_y")})
+        return True
 
 
-def select_v2(op: TFNodeOp) -> bool:
-    if not _same_shapes(op):
-        return False
-    replace_op_type(op, "Select")
-    return True
+class SelectV2ToSelect(LegalizationPattern):
+    """SelectV2 without broadcasting is Select."""
+
+    op_types = frozenset({"SelectV2"})
+    requires = "Select"
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
+        if not _same_shapes(op):
+            return False
+        build.replace_op_type("Select")
+        return True
 
 
-def erfc(op: TFNodeOp) -> bool:
+class ErfcToErf(LegalizationPattern):
     """Erfc(x) = 1 - Erf(x), exactly as Keras 3 lowers it when Erfc is missing."""
-    (x,) = op.data_operands
-    dtype = element_type(x.type)
-    build = OpBuilder(op)
-    one = build.const("one", np.ones((), numpy_dtype_of_ir_type(dtype)), dtype)
-    erf = build.op("Erf", "erf", [x], x.type, {"T": dtype})
-    replace_op_type(op, "Sub", operands=[one, erf])
-    return True
+
+    op_types = frozenset({"Erfc"})
+    requires = "Erf"
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
+        (x,) = op.data_operands
+        dtype = element_type(x.type)
+        one = build.const("one", np.ones((), numpy_dtype_of_ir_type(dtype)), dtype)
+        erf = build.op("Erf", "erf", [x], x.type, {"T": dtype})
+        build.replace_op_type("Sub", operands=[one, erf])
+        return True
 
 
 # --------------------------------------------------------------------------- Einsum
@@ -172,7 +230,17 @@ def parse_einsum(equation: str, ranks: Sequence[int]) -> tuple[list[str], str] |
     return inputs, out
 
 
-def einsum(op: TFNodeOp) -> bool | str:
+class EinsumToMatMul(LegalizationPattern):
+    """One- and two-operand Einsum as Transpose/Reshape/(Batch)MatMul/Sum (see the module doc)."""
+
+    op_types = frozenset({"Einsum"})
+    requires = "BatchMatMul"
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool | str:
+        return einsum(op, build)
+
+
+def einsum(op: TFNodeOp, build: OpBuilder) -> bool | str:
     operands = op.data_operands
     if not all(is_static(v.type) for v in operands):
         return False
@@ -189,14 +257,13 @@ def einsum(op: TFNodeOp) -> bool | str:
             if sizes.setdefault(letter, size) != size:
                 return f"einsum broadcasts dimension '{letter}' ({sizes[letter]} vs {size})"
     if len(inputs) == 1:
-        return _einsum_unary(op, inputs[0], out)
-    return _einsum_binary(op, inputs[0], inputs[1], out, sizes)
+        return _einsum_unary(op, build, inputs[0], out)
+    return _einsum_binary(op, build, inputs[0], inputs[1], out, sizes)
 
 
-def _einsum_unary(op: TFNodeOp, subscripts: str, out: str) -> bool:
+def _einsum_unary(op: TFNodeOp, build: OpBuilder, subscripts: str, out: str) -> bool:
     """A permutation, with the letters the output drops summed first."""
     (x,) = op.data_operands
-    build = OpBuilder(op)
     dtype = element_type(x.type)
     summed = [i for i, letter in enumerate(subscripts) if letter not in out]
     kept = [letter for letter in subscripts if letter in out]
@@ -207,14 +274,14 @@ def _einsum_unary(op: TFNodeOp, subscripts: str, out: str) -> bool:
                      {"T": dtype, "Tidx": I32, "keep_dims": BoolAttr.from_bool(False)})
     perm = [kept.index(letter) for letter in out]
     if perm == list(range(len(perm))):
-        replace_op_type(op, "Identity", {"T": dtype}, [x])
+        build.replace_op_type("Identity", {"T": dtype}, [x])
     else:
         perm_value = build.const("perm", np.array(perm, np.int32), I32)
-        replace_op_type(op, "Transpose", {"T": dtype, "Tperm": I32}, [x, perm_value])
+        build.replace_op_type("Transpose", {"T": dtype, "Tperm": I32}, [x, perm_value])
     return True
 
 
-def _einsum_binary(op: TFNodeOp, a_sub: str, b_sub: str, out: str, sizes: dict[str, int]) -> bool | str:
+def _einsum_binary(op: TFNodeOp, build: OpBuilder, a_sub: str, b_sub: str, out: str, sizes: dict[str, int]) -> bool | str:
     batch = [letter for letter in out if letter in a_sub and letter in b_sub]
     contract = [letter for letter in a_sub if letter in b_sub and letter not in out]
     a_free = [letter for letter in a_sub if letter not in b_sub]
@@ -223,7 +290,6 @@ def _einsum_binary(op: TFNodeOp, a_sub: str, b_sub: str, out: str, sizes: dict[s
         return "einsum sums a letter that only one operand has"
     a, b = op.data_operands
     dtype = element_type(a.type)
-    build = OpBuilder(op)
 
     def size(letters):
         return math.prod(sizes[letter] for letter in letters)
@@ -246,19 +312,28 @@ def _einsum_binary(op: TFNodeOp, a_sub: str, b_sub: str, out: str, sizes: dict[s
     if perm == list(range(len(perm))):
         shape = [sizes[letter] for letter in out]
         shape_value = build.const("shape", np.array(shape, np.int32), I32)
-        replace_op_type(op, "Reshape", {"T": dtype, "Tshape": I32}, [product, shape_value])
+        build.replace_op_type("Reshape", {"T": dtype, "Tshape": I32}, [product, shape_value])
     else:
         product = build.reshape("reshape_out", product, [sizes[letter] for letter in produced])
         perm_value = build.const("perm", np.array(perm, np.int32), I32)
-        replace_op_type(op, "Transpose", {"T": dtype, "Tperm": I32}, [product, perm_value])
+        build.replace_op_type("Transpose", {"T": dtype, "Tperm": I32}, [product, perm_value])
     return True
 
 
 # --------------------------------------------------------------------------- embedding lookup
 
 
-def embedding_lookup(op: TFNodeOp) -> bool | str:
+class EmbeddingLookupToOneHotMatMul(LegalizationPattern):
     """GatherV2 on a constant float table along axis 0, as a one-hot matmul."""
+
+    op_types = frozenset({"GatherV2"})
+    requires = "MatMul"
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool | str:
+        return embedding_lookup(op, build)
+
+
+def embedding_lookup(op: TFNodeOp, build: OpBuilder) -> bool | str:
     table, ids, axis = op.data_operands
     axis_value = const_value(axis)
     batch_dims = op.attributes.get("batch_dims")
@@ -278,7 +353,6 @@ def embedding_lookup(op: TFNodeOp) -> bool | str:
         return (f"embedding lookup too large for a one-hot matmul ({count} ids x {vocabulary} rows "
                 f"> {MAX_ONE_HOT_ELEMENTS})")
     width = math.prod(table_value.shape[1:])
-    build = OpBuilder(op)
     ids_type = element_type(ids.type)
     if ids_type != I32:  # int64 may not enter a cluster; vocabularies fit in int32
         ids = build.op("Cast", "ids_int32", [ids], tensor_type(I32, tf_shape(ids.type)),
@@ -294,19 +368,16 @@ def embedding_lookup(op: TFNodeOp) -> bool | str:
     product = build.op("MatMul", "matmul", [one_hot, matrix], tensor_type(dtype, [count, width]), {
         "T": dtype, "transpose_a": BoolAttr.from_bool(False), "transpose_b": BoolAttr.from_bool(False)})
     shape = build.const("shape", np.array(tf_shape(op.data_results[0].type), np.int32), I32)
-    replace_op_type(op, "Reshape", {"T": dtype, "Tshape": I32}, [product, shape])
+    build.replace_op_type("Reshape", {"T": dtype, "Tshape": I32}, [product, shape])
     return True
 
 
-# op type -> (op type the target must have, rewrite). A rewrite is tried only when the target
-# lacks the op.
-REWRITES: dict[str, tuple[str, Rewrite]] = {
-    "StopGradient": ("Identity", rename_to("Identity")),
-    "AddV2": ("Add", rename_to("Add")),
-    "FusedBatchNormV3": ("FusedBatchNorm", fused_batch_norm_v3),
-    "BatchMatMulV2": ("BatchMatMul", batch_matmul_v2),
-    "SelectV2": ("Select", select_v2),
-    "Erfc": ("Erf", erfc),
-    "Einsum": ("BatchMatMul", einsum),
-    "GatherV2": ("MatMul", embedding_lookup),
-}
+LEGALIZATION_PATTERNS: tuple[LegalizationPattern, ...] = (
+    StopGradientToIdentity(), AddV2ToAdd(), FusedBatchNormV3ToV1(), BatchMatMulV2ToV1(), SelectV2ToSelect(),
+    ErfcToErf(), EinsumToMatMul(), EmbeddingLookupToOneHotMatMul(),
+)
+
+
+def legalization_patterns(supported_ops: frozenset[str]) -> list[LegalizationPattern]:
+    """The rewrites worth trying on a target with these op types."""
+    return [p for p in LEGALIZATION_PATTERNS if p.applies_to(supported_ops)]

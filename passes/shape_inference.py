@@ -26,7 +26,7 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
-from nir.ir.tf_dialect import TFNodeOp
+from nir.ir.tf_dialect import ForwardsInput, MetadataOnly, TFNodeOp
 from nir.passmanager.registry import register_pass
 from nir.ir.queries import graph_ops
 from nir.ir.module import entry_function
@@ -101,7 +101,6 @@ def tensorflow_shapes(op: TFNodeOp, shapes: list[Shape], values: list[np.ndarray
 
 
 BATCH_AXES = "nir.batch_axes"
-_FORWARDING = frozenset({"Identity", "IdentityN", "Snapshot"})
 TENSOR_LIST_OPS = frozenset({
     "TensorListFromTensor", "TensorListReserve", "EmptyTensorList", "TensorListSetItem",
     "TensorListPushBack", "TensorListGetItem", "TensorListStack",
@@ -128,7 +127,6 @@ def _merged(a: Shape, b: Shape) -> Shape:
 
 
 # Ops whose results describe a tensor rather than hold its data: never batched.
-_METADATA_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 
 
 @dataclass
@@ -183,7 +181,7 @@ class _Inference:
     def track_batch(self, op: TFNodeOp) -> None:
         """A result carries the batch on dim 0 when a batched operand does and the result's
         dim 0 has the same size (elementwise, conv, matmul, reshape keeping dim 0, ...)."""
-        if op.tf_type in _METADATA_OPS:
+        if op.has_trait(MetadataOnly):
             return
         sizes = {tf_shape(v.type)[0] for v in op.data_operands if v in self.batched and tf_shape(v.type)}
         axes = []
@@ -222,7 +220,7 @@ class _Inference:
                 self.element_shapes.update(
                     {r: e for r, e in zip(op.data_results, elements) if e is not None}
                 )
-        if op.tf_type in TENSOR_LIST_OPS or op.tf_type in _FORWARDING:
+        if op.tf_type in TENSOR_LIST_OPS or op.has_trait(ForwardsInput):
             new = self.track_tensor_list(op, shapes, values, new)
         if new is None and op.data_results:
             self.fallbacks[op.tf_type] += 1
@@ -244,7 +242,7 @@ class _Inference:
         """Follow element shapes through TensorList ops; returns `new` with the shape of an
         element read out of a list made more precise."""
         kind = op.tf_type
-        if kind in _FORWARDING:
+        if op.has_trait(ForwardsInput):
             for source, result in zip(op.data_operands, op.data_results):
                 self._set_element(result, self.element_shapes.get(source))
         elif kind == "TensorListFromTensor":

@@ -345,7 +345,7 @@ def test_without_neuron_cc_the_report_blames_the_missing_compiler(zoo, tmp_path)
 
 
 def test_a_neuron_cc_whose_list_operators_fails_falls_back_to_the_shipped_table(tmp_path, caplog):
-    from backends.target import get_target
+    from nir.target import get_target
 
     broken = tmp_path / "neuron-cc"
     broken.write_text("#!/bin/sh\necho 'list-operators: no such framework' >&2\nexit 2\n")

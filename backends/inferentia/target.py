@@ -13,17 +13,16 @@ from importlib import resources
 
 from xdsl.dialects.builtin import Float64Type, IntegerType
 
-from backends.target import Target, find_compiler, list_operators, register_target
+from nir.target import PlacementRules, Target, find_compiler, list_operators, register_target
 
-# Ops that never go to the accelerator whatever the table says: graph inputs, and IdentityN,
-# which nir uses to keep signature output names.
-NEVER_ON_TARGET = frozenset({"Placeholder", "PlaceholderWithDefault", "IdentityN", "NeuronOp"})
-# Ops that do not count towards a cluster's minimum size (they compute nothing).
-FREE_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "NoOp"})
-# dtypes no Neuron compiler takes anywhere in a cluster.
-UNSUPPORTED_DTYPES = frozenset({"string", "resource", "variant"})
-# dtypes that may not cross a cluster boundary.
-BOUNDARY_FORBIDDEN = frozenset({IntegerType(64), Float64Type()})
+NEURON_RULES = PlacementRules(
+    # A model compiled before: its NeuronOps cannot be nested into new ones.
+    never_on_target=frozenset({"NeuronOp"}),
+    # No Neuron compiler takes these anywhere in a cluster.
+    unsupported_dtypes=frozenset({"string", "resource", "variant"}),
+    # The runtime does not move 64-bit tensors between host and device.
+    boundary_forbidden=frozenset({IntegerType(64), Float64Type()}),
+)
 
 
 def find_neuron_cc(explicit: str | None = None) -> str | None:
@@ -51,4 +50,4 @@ def _listed_target(path: str, mtime_ns: int) -> Target:
     return Target("inferentia", ops, f"{path} list-operators")
 
 
-register_target("inferentia", inferentia_target)
+register_target("inferentia", inferentia_target, rules=NEURON_RULES)

@@ -19,7 +19,7 @@ from tensorflow.core.framework import graph_pb2
 from backends.inferentia.emit import EmittedCluster, cluster_folder, write_command_script
 from backends.inferentia.neuron_op import canonical_cluster_graph, neuron_ops
 from backends.neuronx.lowering import LoweringError, lower_cluster
-from backends.target import Target
+from nir.target import Target
 
 logger = logging.getLogger("nir")
 HLO_FILE = "model.hlo_module.pb"

@@ -19,7 +19,8 @@ import tempfile
 from importlib import resources
 
 from backends.compile_cache import default_cache_root
-from backends.target import Target, find_compiler, list_operators, register_target
+from backends.inferentia.target import NEURON_RULES
+from nir.target import Target, find_compiler, list_operators, register_target
 
 COMPILER = "neuronx-cc"
 # nir's target name -> neuronx-cc's --target.
@@ -105,4 +106,4 @@ def neuronx_target(name: str, compiler: str | None) -> Target:
 
 
 for _name in COMPILER_TARGETS:
-    register_target(_name, functools.partial(neuronx_target, _name), lowering="hlo")
+    register_target(_name, functools.partial(neuronx_target, _name), lowering="hlo", rules=NEURON_RULES)

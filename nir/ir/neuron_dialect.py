@@ -22,7 +22,7 @@ from xdsl.irdl import (
     var_operand_def,
     var_result_def,
 )
-from xdsl.traits import HasParent, IsTerminator, IsolatedFromAbove
+from xdsl.traits import HasParent, IsolatedFromAbove, IsTerminator, NoMemoryEffect, RecursiveMemoryEffect
 from xdsl.utils.exceptions import VerifyException
 
 
@@ -37,7 +37,7 @@ class ClusterOp(IRDLOperation):
     cluster_name = prop_def(StringAttr)
     body = region_def("single_block")
 
-    traits = traits_def(IsolatedFromAbove())
+    traits = traits_def(IsolatedFromAbove(), RecursiveMemoryEffect())
 
     def __init__(
         self,
@@ -82,7 +82,7 @@ class YieldOp(IRDLOperation):
 
     values = var_operand_def()
 
-    traits = traits_def(IsTerminator(), HasParent(ClusterOp))
+    traits = traits_def(IsTerminator(), HasParent(ClusterOp), NoMemoryEffect())
 
     def __init__(self, values: Sequence[SSAValue]):
         super().__init__(operands=[values])

@@ -43,7 +43,7 @@ NIR_FACTS: dict[str, frozenset[str]] = {
     "Rank": frozenset({METADATA}),
     "Placeholder": frozenset({GRAPH_BOUNDARY}),
     "PlaceholderWithDefault": frozenset({GRAPH_BOUNDARY}),
-    "IdentityN": frozenset({GRAPH_BOUNDARY}),
+    "IdentityN": frozenset({FORWARDING, GRAPH_BOUNDARY}),
 }
 
 

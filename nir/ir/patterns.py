@@ -78,7 +78,7 @@ def forward(rewriter: PatternRewriter, op: TFNodeOp, values: Sequence[SSAValue])
 
 def replace(rewriter: PatternRewriter, op: TFNodeOp, new_ops: Sequence[TFNodeOp],
             values: Sequence[SSAValue] | None = None) -> None:
-    """Insert `new_ops` before `op`, give op's data results' users `values` (default: the last
+    """Insert `new_ops` (not yet in a block) before `op`, give op's data results' users `values` (default: the last
     new op's data results) and its control token's users the last new op's token; erase `op`."""
     last = new_ops[-1]
     data = list(values) if values is not None else list(last.data_results)
@@ -92,14 +92,49 @@ def create(op: TFNodeOp, op_type: str, suffix: str, data_operands: Sequence[SSAV
     return create_tf_op(op_type, name, data_operands, result_types, tf_attrs, device=op.device)
 
 
+def constant(op: TFNodeOp, suffix: str, value: np.ndarray, element_type: Attribute) -> TFNodeOp:
+    """A Const holding `value`, named after `op` (not inserted: give it to `replace`)."""
+    value_type = tensor_type(element_type, value.shape)
+    return create(op, "Const", suffix, [], [value_type],
+                  {"dtype": element_type, "value": TensorAttr.from_numpy(value, value_type)})
+
+
 def make_const(rewriter: PatternRewriter, op: TFNodeOp, suffix: str, value: np.ndarray,
                element_type: Attribute) -> TFNodeOp:
     """A Const holding `value`, inserted before `op` and named after it."""
-    value_type = tensor_type(element_type, value.shape)
-    const = create(op, "Const", suffix, [], [value_type],
-                   {"dtype": element_type, "value": TensorAttr.from_numpy(value, value_type)})
-    rewriter.insert(const, InsertPoint.before(op))
-    return const
+    return rewriter.insert(constant(op, suffix, value, element_type), InsertPoint.before(op))
+
+
+class _ByOpType(RewritePattern):
+    """Hands each op only to the patterns that name its type (and those that take any op), in
+    the order given: on a large graph most ops match no pattern, and asking each pattern in
+    turn costs more than the rewrites."""
+
+    def __init__(self, patterns: Sequence[RewritePattern]):
+        def op_types(pattern):
+            return getattr(pattern, "op_types", None)
+
+        self.any_op = [p for p in patterns if op_types(p) is None]
+        names = {t for p in patterns for t in (op_types(p) or ())}
+        self.by_name = {f"tf.{t}": [p for p in patterns if op_types(p) is None or t in op_types(p)] for t in names}
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        for pattern in self.by_name.get(op.name, self.any_op):
+            pattern.match_and_rewrite(op, rewriter)
+            if rewriter.has_done_action:
+                return
+
+
+def _may_match(fn: func.FuncOp, patterns: Sequence[RewritePattern]) -> bool:
+    """False when every pattern names its op types and the function has none of them: the
+    walk would visit every op for nothing (legalize's rewrites match a few ops in 50,000)."""
+    wanted: set[str] = set()
+    for pattern in patterns:
+        op_types = getattr(pattern, "op_types", None)
+        if op_types is None:
+            return True
+        wanted |= op_types
+    return any(isinstance(op, TFNodeOp) and op.tf_type in wanted for op in fn.walk())
 
 
 def apply_patterns(functions: ModuleOp | Iterable[func.FuncOp], patterns: Sequence[RewritePattern],
@@ -109,8 +144,10 @@ def apply_patterns(functions: ModuleOp | Iterable[func.FuncOp], patterns: Sequen
     trivial dead-code test, which the tf dialect's traits make work on TF ops)."""
     if isinstance(functions, ModuleOp):
         functions = [op for op in functions.ops if isinstance(op, func.FuncOp)]
+    if not remove_dead:
+        functions = [fn for fn in functions if _may_match(fn, patterns)]
     walker = PatternRewriteWalker(
-        GreedyRewritePatternApplier(list(patterns), dce_enabled=remove_dead), apply_recursively=True
+        GreedyRewritePatternApplier([_ByOpType(patterns)], dce_enabled=remove_dead), apply_recursively=True
     )
     changed = False
     for fn in functions:

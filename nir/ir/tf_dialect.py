@@ -7,7 +7,10 @@ neither hand-written nor all generated up front. An op carries
 - its data inputs, then its control inputs (values of type `!tf.control`) as operands;
 - its data outputs, then one `!tf.control` token as results;
 - the node's name (and device, when set) as properties;
-- the node's TF attributes, converted to IR attributes, as attributes.
+- the node's TF attributes, converted to IR attributes, as attributes;
+- traits: `NoMemoryEffect` when TensorFlow's OpDef says the op type is not stateful (so xDSL's
+  dead-code elimination and `is_side_effect_free` work on TF ops), and one trait per nir fact
+  of `nir.ir.op_facts.NIR_FACTS` (`ForwardsInput`, `Free`, `MetadataOnly`, `GraphBoundary`).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from collections.abc import Mapping, Sequence
 from xdsl.dialects.builtin import StringAttr
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import traits_def
+from xdsl.traits import NoMemoryEffect, OpTrait
 from xdsl.utils.exceptions import VerifyException
 
+from nir.ir import op_facts
 from nir.ir.tf_attrs import FuncAttr, ListAttr, PlaceholderAttr, ShapeAttr, TensorAttr
 from nir.ir.tf_types import ControlType, OpaqueDType
 
@@ -27,11 +32,51 @@ NODE_NAME = "node_name"
 DEVICE = "device"
 
 
+class ForwardsInput(OpTrait):
+    """Each data output is the same-numbered data input, unchanged (Identity, Snapshot, ...)."""
+
+
+class Free(OpTrait):
+    """Computes nothing at run time; does not count towards a cluster's size."""
+
+
+class MetadataOnly(OpTrait):
+    """Reads only its input's shape, never its values (Shape, Size, Rank)."""
+
+
+class GraphBoundary(OpTrait):
+    """Stands for the graph's inputs or outputs (Placeholder, the signature's IdentityN)."""
+
+
+FACT_TRAITS: dict[str, type[OpTrait]] = {
+    op_facts.FORWARDING: ForwardsInput,
+    op_facts.FREE: Free,
+    op_facts.METADATA: MetadataOnly,
+    op_facts.GRAPH_BOUNDARY: GraphBoundary,
+}
+
+
+def traits_of(op_type: str):
+    traits = [FACT_TRAITS[fact]() for fact in sorted(op_facts.NIR_FACTS.get(op_type, ()))]
+    if not op_facts.is_stateful(op_type):
+        traits.append(NoMemoryEffect())
+    return traits_def(*traits)
+
+
 class TFNodeOp(Operation):
     """A TensorFlow node. Subclasses differ only in `name` (`tf.<OpType>`)."""
 
     name = "tf.node"
     traits = traits_def()
+
+    @classmethod
+    def has_trait(cls, trait, *, value_if_unregistered: bool = True) -> bool:
+        # Passes ask per op and xDSL's lookup scans the trait list: remember the answer per class.
+        key = (cls, trait)
+        answer = _HAS_TRAIT.get(key)
+        if answer is None:
+            answer = _HAS_TRAIT[key] = super().has_trait(trait, value_if_unregistered=value_if_unregistered)
+        return answer
 
     @property
     def tf_type(self) -> str:
@@ -84,13 +129,14 @@ class TFNodeOp(Operation):
 
 
 _OP_CLASSES: dict[str, type[TFNodeOp]] = {}
+_HAS_TRAIT: dict[tuple, bool] = {}
 
 
 def tf_op_class(op_type: str) -> type[TFNodeOp]:
     """The IR op class of a TF op type, made the first time it is asked for."""
     cls = _OP_CLASSES.get(op_type)
     if cls is None:
-        cls = type(f"TF_{op_type}", (TFNodeOp,), {"name": f"tf.{op_type}"})
+        cls = type(f"TF_{op_type}", (TFNodeOp,), {"name": f"tf.{op_type}", "traits": traits_of(op_type)})
         _OP_CLASSES[op_type] = cls
     return cls
 

@@ -32,7 +32,7 @@ _BUILTIN_MODULES = (
     "passes.inline_calls",
     "passes.constant_fold",
     "passes.sink_loop_constants",
-    "passes.lower_clusters",
+    "backends.neuronx.lower_clusters",
 )
 
 logger = logging.getLogger("nir")

@@ -25,7 +25,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 from xdsl.passes import ModulePass
 
-from backends.target import Target, get_target
+from nir.target import Target, get_target
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.tf_dialect import TFNodeOp

@@ -16,7 +16,9 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from xdsl.ir import Attribute
 
 from nir.errors import NirInputError
 from nir.passmanager.registry import load_plugins
@@ -24,6 +26,18 @@ from nir.passmanager.registry import load_plugins
 logger = logging.getLogger("nir")
 ENTRY_POINT_GROUP = "nir.targets"
 _BUILTIN_MODULES = ("backends.inferentia.target", "backends.neuronx.target")
+
+
+@dataclass(frozen=True)
+class PlacementRules:
+    """What a target never takes, whatever its op table says: op types (`never_on_target`; graph
+    inputs and outputs are never placed on any target), tensor dtypes anywhere in a cluster
+    (`unsupported_dtypes`, by name: "string"), and element types that may not cross a cluster's
+    boundary (`boundary_forbidden`)."""
+
+    never_on_target: frozenset[str] = frozenset()
+    unsupported_dtypes: frozenset[str] = frozenset()
+    boundary_forbidden: frozenset[Attribute] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)
@@ -55,17 +69,26 @@ class Target:
 TargetFactory = Callable[[str | None], Target]
 _FACTORIES: dict[str, TargetFactory] = {}
 _LOWERINGS: dict[str, str] = {}
+_RULES: dict[str, PlacementRules] = {}
 _loaded = False
 
 
-def register_target(name: str, factory: TargetFactory, lowering: str = "graphdef") -> None:
-    """Make target `name` available; `lowering` is what its factory's Target will say, known
-    here so a pipeline can be planned without asking the compiler for its tables."""
+def register_target(name: str, factory: TargetFactory, lowering: str = "graphdef",
+                    rules: PlacementRules = PlacementRules()) -> None:
+    """Make target `name` available; `lowering` is what its factory's Target will say, and
+    `rules` what it never takes, both known here so passes can plan without asking the compiler
+    for its tables."""
     existing = _FACTORIES.get(name)
     if existing is not None and existing is not factory:
         raise ValueError(f"two targets are named '{name}'")
     _FACTORIES[name] = factory
     _LOWERINGS[name] = lowering
+    _RULES[name] = rules
+
+
+def placement_rules(name: str) -> PlacementRules:
+    target_lowering(name)  # the same error for an unknown name
+    return _RULES[name]
 
 
 def target_lowering(name: str) -> str:

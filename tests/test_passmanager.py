@@ -126,7 +126,8 @@ def test_failing_pass_writes_a_reproducer(tmp_path):
 
 
 def test_plugin_pass_is_found_through_its_entry_point(tmp_path):
-    """Install the example plug-in package for real, then use its pass by name."""
+    """Install the example plug-in package for real, then use its passes (a pattern pass and a
+    module pass) by name."""
     target = tmp_path / "site"
     example = os.path.join(os.path.dirname(__file__), "plugin_example")
     subprocess.run(
@@ -137,7 +138,9 @@ def test_plugin_pass_is_found_through_its_entry_point(tmp_path):
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "from nir.passmanager import PassManager, available_passes;"
-        "assert 'fold-identity' in available_passes();"
+        "from nir.ir import PatternPass;"
+        "assert issubclass(available_passes()['fold-identity'], PatternPass);"
+        "assert 'count-ops' in available_passes();"
         "print(PassManager.parse('fold-identity{keep-named=\"b\"},dce').pipeline_string())"
     )
     result = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True)
@@ -152,11 +155,12 @@ def test_plugin_pass_is_found_through_its_entry_point(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": str(target) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     opt = subprocess.run(
-        [sys.executable, "-m", "nir.cli", "opt", "-p", 'fold-identity{keep-named="b"}'],
+        [sys.executable, "-m", "nir.cli", "opt", "-p", 'fold-identity{keep-named="b"},count-ops'],
         input=ir, capture_output=True, text=True, env=env,
     )
     assert opt.returncode == 0, opt.stderr
     assert 'node_name = "a"' not in opt.stdout and '"tf.Identity"(%x) <{node_name = "b"}>' in opt.stdout
+    assert 'nir.op_counts = {Identity = 1 : i64}' in opt.stdout
 
 
 def test_builtin_passes_have_docstrings_and_kebab_case_names():

@@ -20,8 +20,16 @@ A pattern:
             if isinstance(inner, TFNodeOp) and inner.tf_type == "Neg":
                 forward(rewriter, op, [inner.data_operands[0]])
 
-and a pass that applies it: `apply_patterns(module, [FoldDoubleNeg()])`, or
-`PatternPass` (see `passes.patterns`) with the patterns listed.
+and a pass that applies it:
+
+    @dataclass(frozen=True)
+    class FoldDoubleNegPass(PatternPass):
+        name = "fold-double-neg"
+
+        def patterns(self):
+            return [FoldDoubleNeg()]
+
+(or `apply_patterns(module, [FoldDoubleNeg()])` inside any pass).
 """
 
 from __future__ import annotations
@@ -33,7 +41,9 @@ from typing import ClassVar
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.context import Context
 from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
     PatternRewriter,
@@ -153,3 +163,17 @@ def apply_patterns(functions: ModuleOp | Iterable[func.FuncOp], patterns: Sequen
     for fn in functions:
         changed |= walker.rewrite_region(fn.body)
     return changed
+
+
+class PatternPass(ModulePass):
+    """A pass that applies its `patterns()` to every function until none matches. Subclasses
+    are frozen dataclasses like any pass (their fields are the pass's options) and set
+    `remove_dead` to also drop ops left without users and side effects."""
+
+    remove_dead: ClassVar[bool] = False
+
+    @abstractmethod
+    def patterns(self) -> Sequence[RewritePattern]: ...
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        apply_patterns(op, self.patterns(), remove_dead=self.remove_dead)

@@ -19,8 +19,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
-
 from stand_ins import write_launcher
 
 SIDE = 12288

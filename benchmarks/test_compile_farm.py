@@ -11,10 +11,10 @@ into seven clusters by a small max-cluster-bytes; the compile cache is off, so e
 from __future__ import annotations
 
 import pytest
-
-import nir
 from stand_ins import write_launcher
 from zoo import BUILDERS
+
+import nir
 
 SLEEP_SECONDS = 4
 

@@ -21,7 +21,6 @@ import pytest
 
 from nir.examples import BUILDERS
 
-
 # name -> input side (pixels); each the smallest comfortable size the architecture accepts.
 KERAS_APPLICATIONS = {
     "ResNet50": 64, "ResNet101": 64, "ResNet152": 64, "ResNet50V2": 64, "ResNet101V2": 64,

@@ -156,9 +156,9 @@ def _add_compile_options(p: argparse.ArgumentParser) -> None:
 
 def _partitioned(args):
     """The model of `args`, imported and run through the pipeline `nir compile` would run."""
-    from nir.target import find_compiler, get_target
     from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
     from nir.saved_model import _input_shapes
+    from nir.target import find_compiler, get_target
 
     module, loaded = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
     compiler = find_compiler(get_target(args.target, args.neuron_cc).compiler, args.neuron_cc)
@@ -236,6 +236,11 @@ def _cmd_opt(args) -> int:
         with open(args.input) as f:
             source = f.read()
     module = parse_module(source, args.input or "<stdin>")
+    after_pass = []
+    if args.svg_after:
+        from nir.partition_svg import DrawPartition  # drawing only when asked: nir opt starts fast
+
+        after_pass.append(DrawPartition(tuple(_csv(args.svg_after)), "--svg-after"))
     manager = PassManager.parse(
         args.pass_pipeline or "",
         print_ir_before=_csv(args.print_ir_before),
@@ -246,7 +251,7 @@ def _cmd_opt(args) -> int:
         verify_each=not args.no_verify,
         reproducer_dir=args.reproducer_dir,
         elide_above=None if args.no_elide else 1024,
-        svg_after=_csv(args.svg_after),
+        after_pass=after_pass,
     )
     manager.run(module)
     _write(args.output, print_module(module, None if args.no_elide else 1024))

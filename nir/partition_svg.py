@@ -330,3 +330,16 @@ def _svg_legend(entries: list[tuple[str, str]], y: float) -> tuple[str, float]:
         for i, (text, colour) in enumerate(entries)
     )
     return f'<g class="nir-legend" id="legend">{rows}</g>', 20.0 * len(entries) + 8
+
+
+@dataclass(frozen=True)
+class DrawPartition:
+    """A pass manager hook (`after_pass`): draws the partition after the named passes as
+    `NNN-<pass>.svg`, beside the IR dump of the same step."""
+
+    passes: tuple[str, ...]
+    option: str = "svg_after"
+
+    def __call__(self, pass_name: str, module, dump_base: str) -> None:
+        with open(dump_base + ".svg", "w") as f:
+            f.write(partition_svg(module, title=f"after {pass_name}"))

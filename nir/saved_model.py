@@ -533,9 +533,8 @@ def _warn_unknown_ops(names: list[str], graph_def, option: str) -> None:
 def _export_with_neuron_ops(module, dynamic_batch: bool, target: str = "inferentia"):
     from backends.inferentia.neuron_op import NeuronOpLowering
     from frontends.tensorflow.exporter import export_module
-
-    from nir.ir.queries import carries_batch
     from nir.ir.module import entry_function
+    from nir.ir.queries import carries_batch
 
     graph_def, signature = export_module(module, NeuronOpLowering(dynamic_batch, target))
     if dynamic_batch:
@@ -686,9 +685,9 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     """Write a copy of a compiled SavedModel with every NeuronOp replaced by its embedded graph,
     so stock TensorFlow runs it (on CPU): how a compiled model's wiring is checked."""
     from backends.inferentia.neuron_op import inline_neuron_op_nodes, renamed_outputs
-    from frontends.tensorflow.loader import read_saved_model_proto
-    from frontends.tensorflow.importer import SignatureInfo, TensorSpec
     from frontends.tensorflow.attrs import shape_proto_to_dims
+    from frontends.tensorflow.importer import SignatureInfo, TensorSpec
+    from frontends.tensorflow.loader import read_saved_model_proto
     from frontends.tensorflow.variables import variables_to_constants
     from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
 

@@ -20,10 +20,9 @@ from xdsl.dialects.builtin import DictionaryAttr, FunctionType, IntegerAttr, Mod
 from xdsl.passes import ModulePass
 
 from nir.errors import NirInputError
-from nir.ir.module import INPUT_KEY
+from nir.ir.module import INPUT_KEY, entry_function
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.passmanager.registry import register_pass
-from nir.ir.module import entry_function
 
 BATCH_AXIS = "nir.batch_axis"
 _HINT = (

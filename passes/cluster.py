@@ -43,22 +43,20 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, OpResult, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
-from xdsl.dialects.builtin import StringAttr
-
 from nir.ir.shapes import element_type, is_static
 
 DEFAULT_MAX_CLUSTER_BYTES = 1 << 30  # the weights twice (GraphDef and NEFF) stay under 2 GiB
+from nir.ir.module import entry_function
+from nir.ir.queries import ON_TARGET, is_on_target, mark_on_target, set_cpu_reason
 from nir.ir.tf_dialect import Free, TFNodeOp, create_tf_op
 from nir.ir.tf_types import ControlType, OpaqueDType
 from nir.passmanager.registry import register_pass
 from nir.target import placement_rules
-from nir.ir.queries import ON_TARGET, is_on_target, mark_on_target, set_cpu_reason
-from nir.ir.module import entry_function
 from passes.control_flow import graph_functions, loop_conditions
 
 

@@ -49,12 +49,12 @@ from xdsl.passes import ModulePass
 
 from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.op_facts import is_stateful
+from nir.ir.queries import carries_batch
 from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, TensorAttr
 from nir.ir.tf_dialect import MetadataOnly, TFNodeOp, create_tf_op
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
-from nir.ir.queries import carries_batch
 from passes.control_flow import graph_functions
 from passes.dce import remove_dead_ops
 from passes.shape_inference import infer_shapes

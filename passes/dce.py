@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
+from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
-from xdsl.dialects import func
 from xdsl.transforms.dead_code_elimination import is_trivially_dead
 
 from nir.passmanager.registry import register_pass

@@ -25,11 +25,12 @@ from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
+from nir.ir.module import entry_function
+from nir.ir.queries import graph_ops
+from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.ir.tf_dialect import ForwardsInput, MetadataOnly, TFNodeOp
 from nir.passmanager.registry import register_pass
-from nir.ir.queries import graph_ops
-from nir.ir.module import entry_function
 from passes.control_flow import (
     CASE_OPS,
     CONTROL_FLOW_OPS,
@@ -43,7 +44,6 @@ from passes.control_flow import (
     specialize_branches,
     specialize_while,
 )
-from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
 
 logger = logging.getLogger("nir")
 

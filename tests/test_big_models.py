@@ -11,11 +11,11 @@ import os
 
 import numpy as np
 import pytest
+from zoo import random_feeds, run_signature
 
 import nir
 from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
 from frontends.tensorflow.loader import load_saved_model, read_saved_model_proto
-from zoo import random_feeds, run_signature
 
 MB = 1 << 20
 
@@ -66,9 +66,8 @@ def test_without_a_compiler_the_weights_are_variables_of_the_output(zoo, tmp_pat
 
 
 def test_past_the_limit_clusters_are_cut_and_neuron_op_weights_leave_saved_model_pb(zoo, tmp_path, monkeypatch, fake_neuron_cc):
-    import frontends.tensorflow.writer as writer
-
     import frontends.tensorflow.variables as variables
+    import frontends.tensorflow.writer as writer
 
     monkeypatch.setattr(writer, "PROTOBUF_LIMIT", int(1.5 * MB))  # the model is "past 2 GiB"
     monkeypatch.setattr(variables, "SAVE_BATCH_BYTES", 256 * 1024)

@@ -17,8 +17,8 @@ def _last_layer_norm_variance(model_dir: str) -> str:
     """The node name of the transformer's second LayerNorm variance op. Looked up, not written
     down: Keras numbers layer names per process, so they depend on what the session built first."""
     from nir.ir import TFNodeOp
-    from nir.pipeline import import_saved_model
     from nir.ir.module import entry_function
+    from nir.pipeline import import_saved_model
 
     module, _ = import_saved_model(model_dir)
     ops = [op for op in entry_function(module).body.block.ops if isinstance(op, TFNodeOp)]

@@ -8,11 +8,11 @@ import os
 import time
 
 import pytest
+from stand_ins import write_launcher
 
 import nir
 from backends.compile_cache import CompileCache
 from backends.compile_jobs import EmittedCluster
-from stand_ins import write_launcher
 
 
 @pytest.fixture

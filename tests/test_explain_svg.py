@@ -162,7 +162,8 @@ def test_opt_draws_after_the_passes_asked_for(zoo, tmp_path):
 
 
 def test_svg_after_needs_a_dump_directory():
+    from nir.partition_svg import DrawPartition
     from nir.passmanager import PassManager, PipelineError
 
-    with pytest.raises(PipelineError, match=r"give dump_dir \(--dump-dir\) too"):
-        PassManager.parse("legalize,cluster", svg_after=["cluster"])
+    with pytest.raises(PipelineError, match=r"svg_after writes into the dump directory: give dump_dir \(--dump-dir\) too"):
+        PassManager.parse("legalize,cluster", after_pass=[DrawPartition(("cluster",))])

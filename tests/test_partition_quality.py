@@ -14,11 +14,11 @@ import pytest
 from zoo import assert_same_outputs, random_feeds, run_signature
 
 import nir as tfn
+from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager import PassManager
 from nir.pipeline import default_pipeline
-from nir.ir.module import entry_function
 
 ZOO = ["resnet50", "mobilenetv2", "two_io", "transformer", "tf1_two_signatures", "control_flow",
        "efficientnetb0", "convnext_tiny", "encoder", "lstm"]

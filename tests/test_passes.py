@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from frontends.tensorflow.exporter import export_module
 from nir.ir import ClusterOp, TFNodeOp, parse_module, print_module
-from nir.passmanager import PassManager
-from nir.ir.queries import cpu_reason, is_on_target
 from nir.ir.module import entry_function
+from nir.ir.queries import cpu_reason, is_on_target
 from nir.ir.shape_functions import SHAPE_FUNCTIONS
+from nir.passmanager import PassManager
 from passes.shape_inference import infer_shapes
 
 ZOO = ["resnet50", "mobilenetv2", "two_io", "transformer", "tf1_two_signatures", "control_flow"]

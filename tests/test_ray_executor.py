@@ -10,12 +10,12 @@ import sys
 import time
 
 import pytest
+from stand_ins import FAKE_NEURON_CC, write_launcher
+from test_compile_cache import same_tree
 
 import nir
 from nir.errors import NirInputError
 from nir.saved_model import CompileFailedError
-from stand_ins import FAKE_NEURON_CC, write_launcher
-from test_compile_cache import same_tree
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
 from zoo import assert_same_outputs, random_feeds, run_signature
 
+from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
 from frontends.tensorflow.exporter import export_module
 from frontends.tensorflow.writer import write_saved_model
 from nir.ir import parse_module, print_module

@@ -25,12 +25,12 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 from xdsl.passes import ModulePass
 
-from nir.target import Target, get_target
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
+from nir.ir.queries import set_cpu_reason
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
-from nir.ir.queries import set_cpu_reason
+from nir.target import Target, get_target
 from passes.cluster import DEFAULT_MAX_CLUSTER_BYTES, ClusterPass
 from passes.control_flow import graph_functions, loop_conditions
 

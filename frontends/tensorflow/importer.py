@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from tensorflow.core.framework import function_pb2, graph_pb2, node_def_pb2
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (

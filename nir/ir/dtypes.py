@@ -8,6 +8,7 @@ reference dtypes of TF1 variables) are `!tf.*` types of the tf dialect.
 
 from __future__ import annotations
 
+import numpy as np
 from xdsl.dialects.builtin import (
     BFloat16Type,
     ComplexType,
@@ -18,7 +19,6 @@ from xdsl.dialects.builtin import (
     Signedness,
     i1,
 )
-import numpy as np
 from xdsl.ir import Attribute
 
 from nir.errors import NirInputError

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
@@ -32,6 +32,16 @@ class PassFailedError(NirError):
     def __init__(self, message: str, reproducer: str | None = None):
         super().__init__(message + (f"\nreproducer: {reproducer}" if reproducer else ""))
         self.reproducer = reproducer
+
+
+class AfterPassHook(Protocol):
+    """Something to write beside a step's dump: `passes` says after which passes, `option` how
+    the user asked for it (for error messages)."""
+
+    passes: Iterable[str]
+    option: str
+
+    def __call__(self, pass_name: str, module: ModuleOp, dump_base: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,9 @@ class PassManager:
     timing: record a PassTiming per pass (see `timing_report()`);
     verify_each: verify the IR after every pass;
     reproducer_dir: on failure, write the IR before the failing pass and the pipeline to re-run;
-    svg_after: pass names (or "all") after which the partition is drawn into the dump directory
-    as `NNN-<pass>.svg`, beside the IR of the same step (needs dump_dir).
+    after_pass: hooks called after the passes they name (`hook.passes`: names or "all") with the
+    pass's name, the module and the dump path of the step without its extension (needs
+    dump_dir): `nir.partition_svg.DrawPartition` draws the partition there, beside the IR.
     """
 
     passes: Sequence[ModulePass] = ()
@@ -81,17 +92,19 @@ class PassManager:
     reproducer_dir: str | None = None
     elide_above: int | None = DEFAULT_ELIDE_ABOVE
     ir_stream: TextIO | None = None
-    svg_after: Iterable[str] = ()
+    after_pass: Sequence[AfterPassHook] = ()
     timings: list[PassTiming] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.passes = tuple(self.passes)
         self.print_ir_before = frozenset(self.print_ir_before)
         self.print_ir_after = frozenset(self.print_ir_after)
-        self.svg_after = frozenset(self.svg_after)
-        if self.svg_after and not self.dump_dir:
-            raise PipelineError("svg_after draws into the dump directory: give dump_dir (--dump-dir) too")
-        for option in ("print_ir_before", "print_ir_after", "svg_after"):
+        self.after_pass = tuple(self.after_pass)
+        for hook in self.after_pass:
+            if not self.dump_dir:
+                raise PipelineError(f"{hook.option} writes into the dump directory: give dump_dir (--dump-dir) too")
+            _check_pass_names(frozenset(hook.passes), self.passes, hook.option)
+        for option in ("print_ir_before", "print_ir_after"):
             _check_pass_names(getattr(self, option), self.passes, option)
 
     @staticmethod
@@ -113,7 +126,7 @@ class PassManager:
             or self.timing
             or self.verify_each
             or self.reproducer_dir
-            or self.svg_after
+            or self.after_pass
         )
 
     def run(self, module: ModuleOp, ctx: Context | None = None) -> ModuleOp:
@@ -222,8 +235,9 @@ class _InstrumentedRun:
             text = text or print_module(module, m.elide_above)
             if text != self.before_text:
                 self._emit(f"After {previous.name} (changed)", text)
-        if self._wants(m.svg_after, previous):
-            self._draw(previous.name, module)
+        for hook in m.after_pass:
+            if self._wants(frozenset(hook.passes), previous):
+                hook(previous.name, module, os.path.join(m.dump_dir, f"{self.index:03d}-{previous.name}"))
         if m.dump_dir:
             self._dump(previous.name, module, text)
 
@@ -240,13 +254,6 @@ class _InstrumentedRun:
                 path = self._dump(f"{previous.name}-failed", module)
                 message += f"\nIR after the failing pass: {path}"
             raise PassFailedError(message, self.write_reproducer(previous, str(err))) from err
-
-    def _draw(self, name: str, module: ModuleOp) -> None:
-        from nir.partition_svg import partition_svg
-
-        path = os.path.join(self.manager.dump_dir, f"{self.index:03d}-{name}.svg")
-        with open(path, "w") as f:
-            f.write(partition_svg(module, title=f"after {name}"))
 
     def _dump(self, name: str, module: ModuleOp, text: str | None = None) -> str:
         path = os.path.join(self.manager.dump_dir, f"{self.index:03d}-{name}.mlir")

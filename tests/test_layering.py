@@ -1,0 +1,110 @@
+"""nir's packages depend on each other in one direction only; this test reads every import
+(function-local ones too) and fails on any that goes the other way.
+
+    core       nir.errors, nir.ir, nir.passmanager, nir.target: the IR, the pass manager, the
+               target interface. Imports nothing of the layers above.
+    frontends  the TensorFlow bridge (SavedModel/GraphDef <-> IR, running TF on a few ops).
+    passes     the transformations; they reach targets through nir.target only.
+    backends   targets and compilers; they register themselves with nir.target.
+    api        nir.saved_model, nir.cli, nir.pipeline, nir.explain, ...: may use everything.
+
+A module whose name has a part starting with `_` (not `__init__`) is private to its top-level
+package.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = ("nir", "frontends", "passes", "backends")
+CORE = ("nir.errors", "nir.ir", "nir.passmanager", "nir.target")
+RANKS = {"core": 0, "frontends": 1, "passes": 2, "backends": 3, "api": 4}
+
+
+def layer(module: str) -> str:
+    if any(module == c or module.startswith(c + ".") for c in CORE):
+        return "core"
+    top = module.split(".")[0]
+    return "api" if top == "nir" else top
+
+
+def source_modules() -> dict[str, str]:
+    modules = {}
+    for package in PACKAGES:
+        for folder, _, files in os.walk(os.path.join(ROOT, package)):
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    module = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+                    modules[module.removesuffix(".__init__")] = path
+    return modules
+
+
+def imports_of(path: str, known: set[str]) -> list[tuple[str, int]]:
+    """(imported module, line) for every import of nir's own packages in the file."""
+    found = []
+    for node in ast.walk(ast.parse(open(path).read(), path)):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.append((submodule if submodule in known else node.module, node.lineno))
+    return [(m, line) for m, line in found if m.split(".")[0] in PACKAGES]
+
+
+def violation(importer: str, imported: str) -> str | None:
+    """Why `importer` may not import `imported`, or None."""
+    private = [p for p in imported.split(".")[1:] if p.startswith("_") and not p.startswith("__")]
+    if private and imported.split(".")[0] != importer.split(".")[0]:
+        return f"{imported} is private to the {imported.split('.')[0]} package"
+    if imported == "nir" and layer(importer) == "core":
+        return "core imports the nir package (the API layer)"
+    low, high = layer(importer), layer(imported)
+    if RANKS[high] > RANKS[low]:
+        return f"{low} may not import {high}"
+    return None
+
+
+def test_every_import_goes_down_the_layers():
+    modules = source_modules()
+    problems = []
+    for module, path in sorted(modules.items()):
+        for imported, line in imports_of(path, set(modules)):
+            why = violation(module, imported)
+            if why:
+                problems.append(f"{os.path.relpath(path, ROOT)}:{line}: imports {imported}: {why}")
+    assert not problems, "\n".join(problems)
+
+
+# The edges this check was written against (each existed once); it must refuse them all.
+BACK_EDGES = [
+    ("passes.legalize", "backends.inferentia.target"),
+    ("passes.cluster", "backends.inferentia.target"),
+    ("passes.lower_clusters", "backends.inferentia.neuron_op"),
+    ("passes.legalize", "backends.target"),
+    ("backends.inferentia.neuron_op", "passes._util"),
+    ("nir.explain", "passes._util"),
+    ("nir.passmanager.manager", "nir.partition_svg"),
+    ("nir.ir.verifier", "passes.shape_inference"),
+    ("frontends.tensorflow.importer", "passes.control_flow"),
+    ("nir.target", "backends.inferentia.target"),
+]
+
+
+@pytest.mark.parametrize(("importer", "imported"), BACK_EDGES)
+def test_the_check_refuses_each_back_edge(importer, imported):
+    assert violation(importer, imported) is not None
+
+
+def test_ruff_is_clean():
+    """pyflakes (unused imports, undefined names) and isort, as configured in pyproject.toml."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", ROOT], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
+import traceback
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -220,9 +222,12 @@ def _write(path: str | None, text: str) -> None:
             f.write(text)
 
 
+SPLIT_MARKER = "// -----"
+
+
 def _cmd_opt(args) -> int:
-    from nir.ir import parse_module, print_module
-    from nir.passmanager import PassManager, available_passes, pass_options, pass_summary
+    from nir.ir import print_module
+    from nir.passmanager import available_passes, pass_options, pass_summary
 
     if args.list_passes:
         for name, cls in available_passes().items():
@@ -235,7 +240,45 @@ def _cmd_opt(args) -> int:
     else:
         with open(args.input) as f:
             source = f.read()
-    module = parse_module(source, args.input or "<stdin>")
+    name = args.input or "<stdin>"
+    chunks = split_input(source) if args.split_input_file else [(source, 0)]
+    elide = None if args.no_elide else 1024
+    outputs, failures = [], 0
+    for index, (text, first_line) in enumerate(chunks):
+        where = f"{name} (split {index + 1}, from line {first_line + 1})" if args.split_input_file else name
+        try:
+            module = _run_opt_pipeline(args, text, where)
+        except Exception as err:  # noqa: BLE001 - each split reports and the others still run
+            if not args.verify_diagnostics and not args.split_input_file:
+                raise
+            failures += _report_split(args, err, text, where)
+            continue
+        if args.verify_diagnostics:
+            failures += _expected_but_missing(text, where)
+        outputs.append(print_module(module, elide))
+    _write(args.output, f"\n{SPLIT_MARKER}\n".join(outputs))
+    return EXIT_ERROR if failures else EXIT_OK
+
+
+def split_input(source: str) -> list[tuple[str, int]]:
+    """The pieces of a file between `// -----` lines, each with the line it starts at, as
+    mlir-opt's --split-input-file cuts them (so error lines stay meaningful)."""
+    chunks, current, start = [], [], 0
+    for number, line in enumerate(source.splitlines(keepends=True)):
+        if line.strip() == SPLIT_MARKER:
+            chunks.append(("".join(current), start))
+            current, start = [], number + 1
+        else:
+            current.append(line)
+    chunks.append(("".join(current), start))
+    return [(text, first) for text, first in chunks if text.strip()]
+
+
+def _run_opt_pipeline(args, source: str, where: str):
+    from nir.ir import parse_module
+    from nir.passmanager import PassManager
+
+    module = parse_module(source, where)
     after_pass = []
     if args.svg_after:
         from nir.partition_svg import DrawPartition  # drawing only when asked: nir opt starts fast
@@ -249,15 +292,43 @@ def _cmd_opt(args) -> int:
         dump_dir=args.dump_dir,
         timing=args.timing,
         verify_each=not args.no_verify,
-        reproducer_dir=args.reproducer_dir,
+        # As compile does: a dump directory also gets the reproducer of a failing pass.
+        reproducer_dir=args.reproducer_dir or args.dump_dir,
         elide_above=None if args.no_elide else 1024,
         after_pass=after_pass,
     )
     manager.run(module)
-    _write(args.output, print_module(module, None if args.no_elide else 1024))
     if args.timing:
         sys.stderr.write(manager.timing_report())
-    return EXIT_OK
+    return module
+
+
+EXPECTED_ERROR = re.compile(r"//\s*expected-error\s*\{\{(.*?)\}\}")
+
+
+def _report_split(args, err: Exception, text: str, where: str) -> int:
+    """1 if this failure counts against the run: with --verify-diagnostics, a failure whose
+    message holds every `// expected-error {{...}}` text of its split is what was asked for."""
+    message = str(err)
+    if args.verify_diagnostics:
+        expected = EXPECTED_ERROR.findall(text)
+        missing = [e for e in expected if e not in message]
+        if expected and not missing:
+            return 0
+        what = f"expected error '{missing[0]}' not produced" if missing else "unexpected error"
+        sys.stderr.write(f"nir: {where}: {what}; the error was: {message}\n")
+        return 1
+    sys.stderr.write(f"nir: error: {message if message.startswith(where) else f'{where}: {message}'}\n")
+    if args.traceback:
+        traceback.print_exception(err)
+    return 1
+
+
+def _expected_but_missing(text: str, where: str) -> int:
+    expected = EXPECTED_ERROR.findall(text)
+    if expected:
+        sys.stderr.write(f"nir: {where}: expected error '{expected[0]}', but the pipeline succeeded\n")
+    return int(bool(expected))
 
 
 def _cmd_relift(args) -> int:
@@ -289,7 +360,8 @@ def _cmd_example(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nir", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log nir's progress")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log nir's progress (and print tracebacks)")
+    parser.add_argument("--traceback", "--debug", action="store_true", help="print the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("compile", help="compile a SavedModel for Inferentia (the seed's compile)")
@@ -363,6 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify", action="store_true")
     p.add_argument("--reproducer-dir")
     p.add_argument("--no-elide", action="store_true")
+    p.add_argument("--split-input-file", action="store_true",
+                   help="run each piece of the input between '// -----' lines on its own; outputs joined by the same line")
+    p.add_argument("--verify-diagnostics", action="store_true",
+                   help="a piece holding '// expected-error {{text}}' must fail with that text; the others must succeed")
     p.add_argument("-o", "--output")
     p.set_defaults(run=_cmd_opt)
 
@@ -409,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except (NirError, ValueError, OSError) as err:
         sys.stderr.write(f"nir: error: {err}\n")
+        if args.traceback or args.verbose:
+            traceback.print_exception(err)
         return EXIT_ERROR
 
 

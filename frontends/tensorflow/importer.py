@@ -9,7 +9,6 @@ and they stay as forward references.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -35,7 +34,7 @@ from nir.ir.dtypes import ir_type_of_dtype
 from nir.ir.module import ENTRY_FUNCTION_ATTR, INPUT_KEY, OUTPUT_KEY
 from nir.ir.shapes import tensor_type
 from nir.ir.tf_attrs import TensorAttr
-from nir.ir.tf_dialect import CONTROL, TFNodeOp, create_tf_op
+from nir.ir.tf_dialect import CONTROL, TFNodeOp, create_tf_op, name_hint
 
 # Attribute keys nir uses on functions, arguments and results.
 ARG_NODE = "tf.node_name"
@@ -82,14 +81,6 @@ def split_tensor_name(name: str) -> tuple[str, int]:
     if sep and port.isdigit():
         return node, int(port)
     return name, 0
-
-
-_NAME_HINT_BAD = re.compile(r"[^A-Za-z0-9_$.\-]")
-
-
-def name_hint(node_name: str) -> str:
-    hint = _NAME_HINT_BAD.sub("_", node_name)
-    return hint if hint[:1].isalpha() or hint[:1] == "_" else "v" + hint
 
 
 @dataclass
@@ -175,8 +166,6 @@ class _BodyBuilder:
             node.op, node.name, data, result_types, ir_attrs, control, node.device
         )
         forward.extend((op, index, name) for index, name in pending)
-        for result in op.data_results:
-            result.name_hint = name_hint(node.name)
         return op
 
 

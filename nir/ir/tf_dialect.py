@@ -15,6 +15,7 @@ neither hand-written nor all generated up front. An op carries
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from xdsl.dialects.builtin import StringAttr
@@ -141,6 +142,15 @@ def tf_op_class(op_type: str) -> type[TFNodeOp]:
     return cls
 
 
+_NAME_HINT_BAD = re.compile(r"[^A-Za-z0-9_$.\-]")
+
+
+def name_hint(node_name: str) -> str:
+    """The SSA name a node's values print with: its node name, made a valid identifier."""
+    hint = _NAME_HINT_BAD.sub("_", node_name)
+    return hint if hint[:1].isalpha() or hint[:1] == "_" else "v" + hint
+
+
 def create_tf_op(
     op_type: str,
     node_name: str,
@@ -150,16 +160,23 @@ def create_tf_op(
     control_operands: Sequence[SSAValue] = (),
     device: str = "",
 ) -> TFNodeOp:
-    """Build a tf op; the control token result is added here, never by callers."""
+    """Build a tf op; the control token result is added here, never by callers. Its values are
+    named after the node (`%conv`, `%conv_c` for the token), so a dump's names do not shift
+    when an unrelated op comes or goes."""
     properties: dict[str, Attribute] = {NODE_NAME: StringAttr(node_name)}
     if device:
         properties[DEVICE] = StringAttr(device)
-    return tf_op_class(op_type).create(
+    op = tf_op_class(op_type).create(
         operands=[*data_operands, *control_operands],
         result_types=[*result_types, CONTROL],
         properties=properties,
         attributes=dict(tf_attrs or {}),
     )
+    hint = name_hint(node_name)
+    for result in op.results[:-1]:
+        result.name_hint = hint
+    op.results[-1].name_hint = hint + "_c"
+    return op
 
 
 def replace_tf_op(old: TFNodeOp, new: TFNodeOp, kept_results: Sequence[int] | None = None) -> TFNodeOp:

@@ -1,8 +1,8 @@
-// RUN: nir opt %s -p canonicalize | filecheck %s
+// RUN: nir opt %s -p canonicalize --split-input-file | filecheck %s
 
 // Identity chains fold away, pure control edges go, small shape arithmetic becomes a Const.
-builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
-  func.func @main(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<2x4xf32> {tf.output_key = "y"}, tensor<8xf32> {tf.output_key = "flat"}) {
+builtin.module attributes {tf.signature = "fold_chains", tf.tags = ["serve"]} {
+  func.func @fold_chains(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<2x4xf32> {tf.output_key = "y"}, tensor<8xf32> {tf.output_key = "flat"}) {
     %n = "tf.NoOp"() <{node_name = "deps"}> : () -> !tf.control
     %a, %a_c = "tf.Identity"(%x, %n) <{node_name = "a"}> {T = f32} : (tensor<2x4xf32>, !tf.control) -> (tensor<2x4xf32>, !tf.control)
     %b, %b_c = "tf.Identity"(%a) <{node_name = "b"}> {T = f32} : (tensor<2x4xf32>) -> (tensor<2x4xf32>, !tf.control)
@@ -16,9 +16,49 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   }
 }
 
+// CHECK-LABEL: func.func @fold_chains
 // CHECK-NOT: "tf.Identity"
 // CHECK-NOT: "tf.NoOp"
 // CHECK:     "tf.Relu"(%x) <{node_name = "relu"}>
 // CHECK:     "tf.Const"() <{node_name = "shape"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
 // CHECK-NOT: "tf.Mul"
 // CHECK:     "tf.Reshape"
+
+// -----
+
+// An Identity that waits on a stateful op keeps its control edge, and so stays; one that carries
+// a more precise shape than its input stays too.
+builtin.module attributes {tf.signature = "keep_ordered", tf.tags = ["serve"]} {
+  func.func @keep_ordered(%x: tensor<?x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %s: tensor<2xi32> {tf.input_key = "s", tf.node_name = "s"}) -> (tensor<?x4xf32> {tf.output_key = "y"}, tensor<2x4xf32> {tf.output_key = "z"}) {
+    %rnd, %rnd_c = "tf.RandomUniform"(%s) <{node_name = "rnd"}> {T = i32, dtype = f32, seed = 0 : i64, seed2 = 0 : i64} : (tensor<2xi32>) -> (tensor<2x4xf32>, !tf.control)
+    %a, %a_c = "tf.Identity"(%x, %rnd_c) <{node_name = "after_random"}> {T = f32} : (tensor<?x4xf32>, !tf.control) -> (tensor<?x4xf32>, !tf.control)
+    %b, %b_c = "tf.Identity"(%x) <{node_name = "refined"}> {T = f32} : (tensor<?x4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    func.return %a, %b : tensor<?x4xf32>, tensor<2x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @keep_ordered
+// CHECK:     %[[RND:.*]], %[[RND_C:.*]] = "tf.RandomUniform"
+// CHECK:     "tf.Identity"(%x, %[[RND_C]]) <{node_name = "after_random"}>
+// CHECK:     "tf.Identity"(%x) <{node_name = "refined"}>
+
+// -----
+
+// Readers of an IdentityN read its inputs; the function's results still name the IdentityN
+// (it stands for the signature's outputs). Dead ops go.
+builtin.module attributes {tf.signature = "identity_n", tf.tags = ["serve"]} {
+  func.func @identity_n(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}, tensor<4xf32> {tf.output_key = "z"}) {
+    %sig, %sig_c = "tf.Sigmoid"(%x) <{node_name = "sig"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    %n:2, %n_c = "tf.IdentityN"(%sig, %x) <{node_name = "swish/IdentityN"}> {T = #tf.list<[f32, f32]>} : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, !tf.control)
+    %t, %t_c = "tf.Tanh"(%n#0) <{node_name = "tanh"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    %dead, %dead_c = "tf.Exp"(%x) <{node_name = "unused"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %t, %n#1 : tensor<4xf32>, tensor<4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @identity_n
+// CHECK:     %[[SIG:.*]], %{{.*}} = "tf.Sigmoid"(%x)
+// CHECK:     %{{[^,]*}}, %[[N1:[^,]*]], %{{.*}} = "tf.IdentityN"(%[[SIG]], %x)
+// CHECK:     "tf.Tanh"(%[[SIG]])
+// CHECK-NOT: "tf.Exp"
+// CHECK:     func.return %{{.*}}, %[[N1]] :

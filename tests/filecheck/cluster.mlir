@@ -1,0 +1,58 @@
+// RUN: nir opt %s -p 'cluster{minimum-segment-size=2}' --split-input-file | filecheck %s
+
+// Ops legalize placed on the target, connected, become one cluster; its inputs are the block's
+// arguments and its outputs what neuron.yield names.
+builtin.module attributes {tf.signature = "one_cluster", tf.tags = ["serve"]} {
+  func.func @one_cluster(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}) {
+    %a, %a_c = "tf.Relu"(%x) <{node_name = "a", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %b, %b_c = "tf.Tanh"(%a) <{node_name = "b", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %c, %c_c = "tf.Sigmoid"(%b) <{node_name = "c", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    func.return %c : tensor<1x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @one_cluster
+// CHECK:       "neuron.cluster"(%x) <{cluster_name = "neuron_op_{{[0-9a-f]+}}"}> ({
+// CHECK-NEXT:  ^{{.*}}(%[[IN:.*]]: tensor<1x4xf32>):
+// CHECK-NEXT:    "tf.Relu"(%[[IN]])
+// CHECK-NEXT:    "tf.Tanh"
+// CHECK-NEXT:    "tf.Sigmoid"
+// CHECK-NEXT:    "neuron.yield"
+// CHECK-NOT:   "neuron.cluster"
+
+// -----
+
+// A cluster smaller than minimum-segment-size stays on CPU, and says so; forwarding ops and
+// constants do not count towards the size.
+builtin.module attributes {tf.signature = "too_small", tf.tags = ["serve"]} {
+  func.func @too_small(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}) {
+    %a, %a_c = "tf.Relu"(%x) <{node_name = "a", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %b, %b_c = "tf.Identity"(%a) <{node_name = "b", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    func.return %b : tensor<1x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @too_small
+// CHECK-NOT:   "neuron.cluster"
+// CHECK:       node_name = "a", nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"
+// CHECK:       node_name = "b", nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"
+
+// -----
+
+// An int64 tensor may not cross a cluster's boundary on Neuron: the op making it leaves the
+// cluster, with the reason; the rest still clusters.
+builtin.module attributes {tf.signature = "int64_boundary", tf.tags = ["serve"]} {
+  func.func @int64_boundary(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}, tensor<1xi64> {tf.output_key = "idx"}) {
+    %a, %a_c = "tf.Relu"(%x) <{node_name = "a", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %b, %b_c = "tf.Tanh"(%a) <{node_name = "b", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %dim, %dim_c = "tf.Const"() <{node_name = "dim", nir.target = "inferentia"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [1]>} : () -> (tensor<i32>, !tf.control)
+    %i, %i_c = "tf.ArgMax"(%b, %dim) <{node_name = "argmax", nir.target = "inferentia"}> {T = f32, Tidx = i32, output_type = i64} : (tensor<1x4xf32>, tensor<i32>) -> (tensor<1xi64>, !tf.control)
+    func.return %b, %i : tensor<1x4xf32>, tensor<1xi64>
+  }
+}
+
+// CHECK-LABEL: func.func @int64_boundary
+// CHECK:       "neuron.cluster"
+// CHECK:         "tf.Relu"
+// CHECK:         "tf.Tanh"
+// CHECK:       "tf.ArgMax"{{.*}}nir.cpu_reason = "i64 tensor leaving its cluster"

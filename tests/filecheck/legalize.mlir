@@ -1,0 +1,58 @@
+// RUN: nir opt %s -p 'legalize{no-fuse-ops="keep" supported-op-types="Add","Relu","Tanh","Identity","Sub","Erf","Const","BatchMatMul","MatMul","Transpose","Reshape","Exp","Sum"}' --split-input-file | filecheck %s
+
+// Every op is placed, or stays on CPU with the reason nir explain reports.
+builtin.module attributes {tf.signature = "reasons", tf.tags = ["serve"]} {
+  func.func @reasons(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %u: tensor<?x4xf32> {tf.input_key = "u", tf.node_name = "u"}, %s: tensor<2x!tf.dtype<"string">> {tf.input_key = "s", tf.node_name = "s"}) -> (tensor<1x4xf32> {tf.output_key = "y"}, tensor<?x4xf32> {tf.output_key = "z"}, tensor<2x!tf.dtype<"string">> {tf.output_key = "w"}) {
+    %a, %a_c = "tf.Relu"(%x) <{node_name = "on_target"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %b, %b_c = "tf.Softsign"(%a) <{node_name = "no_kernel"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %c, %c_c = "tf.Tanh"(%b) <{node_name = "keep"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %d, %d_c = "tf.Relu"(%u) <{node_name = "dynamic"}> {T = f32} : (tensor<?x4xf32>) -> (tensor<?x4xf32>, !tf.control)
+    %e, %e_c = "tf.Identity"(%s) <{node_name = "text"}> {T = !tf.dtype<"string">} : (tensor<2x!tf.dtype<"string">>) -> (tensor<2x!tf.dtype<"string">>, !tf.control)
+    %f, %f_c = "tf.Exp"(%c, %d_c) <{node_name = "ordered"}> {T = f32} : (tensor<1x4xf32>, !tf.control) -> (tensor<1x4xf32>, !tf.control)
+    func.return %f, %d, %e : tensor<1x4xf32>, tensor<?x4xf32>, tensor<2x!tf.dtype<"string">>
+  }
+}
+
+// CHECK-LABEL: func.func @reasons
+// CHECK: node_name = "on_target", nir.target = "inferentia"
+// CHECK: node_name = "no_kernel", nir.cpu_reason = "op type Softsign not supported by inferentia"
+// CHECK: node_name = "keep", nir.cpu_reason = "listed in no_fuse_ops"
+// CHECK: node_name = "dynamic", nir.cpu_reason = "shape not fully static"
+// CHECK: node_name = "text", nir.cpu_reason = "dtype string"
+// CHECK: node_name = "ordered", nir.cpu_reason = "control edge"
+
+// -----
+
+// Ops the target lacks are rewritten into exact equivalents it has: AddV2 is Add, Erfc(x) is
+// 1 - Erf(x); the new ops are placed like any other.
+builtin.module attributes {tf.signature = "rewrites", tf.tags = ["serve"]} {
+  func.func @rewrites(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}) {
+    %add, %add_c = "tf.AddV2"(%x, %x) <{node_name = "add"}> {T = f32} : (tensor<1x4xf32>, tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %erfc, %erfc_c = "tf.Erfc"(%add) <{node_name = "erfc"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    func.return %erfc : tensor<1x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @rewrites
+// CHECK:      %add, %add_c = "tf.Add"(%x, %x) <{node_name = "add", nir.target = "inferentia"}>
+// CHECK:      %erfc_one, %erfc_one_c = "tf.Const"() <{node_name = "erfc/one", nir.target = "inferentia"}> {dtype = f32, value = #tf.tensor<tensor<f32>, [1.0]>}
+// CHECK:      %erfc_erf, %erfc_erf_c = "tf.Erf"(%add) <{node_name = "erfc/erf", nir.target = "inferentia"}>
+// CHECK:      %erfc, %erfc_c = "tf.Sub"(%erfc_one, %erfc_erf) <{node_name = "erfc", nir.target = "inferentia"}>
+// CHECK-NOT:  "tf.Erfc"
+
+// -----
+
+// A rewrite that does not apply says why, in the op's reason; an einsum it handles becomes
+// Transpose/Reshape/BatchMatMul.
+builtin.module attributes {tf.signature = "einsums", tf.tags = ["serve"]} {
+  func.func @einsums(%a: tensor<2x3x4xf32> {tf.input_key = "a", tf.node_name = "a"}, %b: tensor<2x4x5xf32> {tf.input_key = "b", tf.node_name = "b"}) -> (tensor<2x3x5xf32> {tf.output_key = "y"}, tensor<2x3x5xf32> {tf.output_key = "z"}) {
+    %y, %y_c = "tf.Einsum"(%a, %b) <{node_name = "batched"}> {N = 2 : i64, T = f32, equation = "bij,bjk->bik"} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> (tensor<2x3x5xf32>, !tf.control)
+    %z, %z_c = "tf.Einsum"(%a, %b) <{node_name = "ellipsis"}> {N = 2 : i64, T = f32, equation = "...ij,...jk->...ik"} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> (tensor<2x3x5xf32>, !tf.control)
+    func.return %y, %z : tensor<2x3x5xf32>, tensor<2x3x5xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @einsums
+// CHECK:     "tf.BatchMatMul"{{.*}}node_name = "batched/matmul", nir.target = "inferentia"
+// CHECK:     "tf.Reshape"{{.*}}node_name = "batched", nir.target = "inferentia"
+// CHECK:     "tf.Einsum"(%a, %b) <{node_name = "ellipsis", {{.*}}nir.cpu_reason = "op type Einsum not supported by inferentia (einsum with an ellipsis, so it was not rewritten)"}>

@@ -33,3 +33,22 @@ def test_filecheck(path):
         command = command.replace("%s", shlex.quote(path))
         result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True)
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+
+
+def test_every_pass_has_its_own_file_of_three_cases_or_more():
+    """One `<pass>.mlir` per built-in pass, run with --split-input-file, its cases separated by
+    `// -----` and each opened by a CHECK-LABEL (MLIR's convention), or expecting an error
+    (--verify-diagnostics)."""
+    from nir.passmanager import available_passes
+
+    builtin = [name for name, cls in available_passes().items() if cls.__module__.split(".")[0] in ("passes", "backends", "nir")]
+    assert len(builtin) >= 10
+    for name in builtin:
+        path = os.path.join(HERE, name.replace("-", "_") + ".mlir")
+        assert os.path.exists(path), f"pass '{name}' has no FileCheck file {os.path.basename(path)}"
+        text = open(path).read()
+        assert all(name in line and "--split-input-file" in line for line in run_lines(path)), path
+        cases = text.split("\n// -----\n")
+        assert len(cases) >= 3, f"{path}: {len(cases)} case(s)"
+        assert all("-LABEL:" in case or "expected-error" in case for case in cases), \
+            f"{path}: a case with neither a CHECK-LABEL nor an expected-error"

@@ -1,10 +1,10 @@
-// RUN: nir opt %s -p constant-fold | filecheck %s
-// RUN: nir opt %s -p 'shape-inference,constant-fold{dynamic-batch=true}' | filecheck --check-prefix=DYNAMIC %s
+// RUN: nir opt %s -p constant-fold --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'shape-inference,constant-fold{dynamic-batch=true}' --split-input-file | filecheck --check-prefix=DYNAMIC %s
 
 // Batch-norm parameter arithmetic and static shape arithmetic become constants; work on the
 // input stays; a fold that would turn a scalar into a big tensor does not happen.
-builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
-  func.func @main(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64}) -> (tensor<2x4xf32> {tf.output_key = "y"}, tensor<8xf32> {tf.output_key = "flat"}, tensor<512x512xf32> {tf.output_key = "big"}) {
+builtin.module attributes {tf.signature = "batch_norm", tf.tags = ["serve"]} {
+  func.func @batch_norm(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64}) -> (tensor<2x4xf32> {tf.output_key = "y"}, tensor<8xf32> {tf.output_key = "flat"}, tensor<512x512xf32> {tf.output_key = "big"}) {
     %var, %var_c = "tf.Const"() <{node_name = "var"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, [3.0, 0.0, 8.0, 15.0]>} : () -> (tensor<4xf32>, !tf.control)
     %eps, %eps_c = "tf.Const"() <{node_name = "eps"}> {dtype = f32, value = #tf.tensor<tensor<f32>, [1.0]>} : () -> (tensor<f32>, !tf.control)
     %sum, %sum_c = "tf.AddV2"(%var, %eps) <{node_name = "bn/add"}> {T = f32} : (tensor<4xf32>, tensor<f32>) -> (tensor<4xf32>, !tf.control)
@@ -22,6 +22,7 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   }
 }
 
+// CHECK-LABEL: func.func @batch_norm
 // CHECK:      "tf.Const"() <{node_name = "bn/rsqrt"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, [0.5, 1.0, 0.333333{{[0-9]*}}, 0.25]>}
 // CHECK:      "tf.Mul"(%x, %{{.*}}) <{node_name = "bn/mul"
 // CHECK:      "tf.Const"() <{node_name = "flat_shape"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
@@ -32,6 +33,44 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 // CHECK-NOT:  "tf.Prod"
 
 // With dynamic batch, the shape of a tensor that carries the batch is not a constant.
+// DYNAMIC-LABEL: func.func @batch_norm
 // DYNAMIC:     "tf.Const"() <{node_name = "bn/rsqrt"}>
 // DYNAMIC:     "tf.Shape"(%{{.*}}) <{node_name = "shape"
 // DYNAMIC:     "tf.Prod"
+
+// -----
+
+// A weight transposed for its reader is folded into a transposed constant (as many bytes as it
+// consumed); a stateful op on constants is never folded.
+builtin.module attributes {tf.signature = "weights", tf.tags = ["serve"]} {
+  func.func @weights(%x: tensor<1x2xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x3xf32> {tf.output_key = "y"}, tensor<2xf32> {tf.output_key = "r"}) {
+    %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<3x2xf32>, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]>} : () -> (tensor<3x2xf32>, !tf.control)
+    %perm, %perm_c = "tf.Const"() <{node_name = "perm"}> {dtype = i32, value = #tf.tensor<tensor<2xi32>, [1, 0]>} : () -> (tensor<2xi32>, !tf.control)
+    %wt, %wt_c = "tf.Transpose"(%w, %perm) <{node_name = "w_t"}> {T = f32, Tperm = i32} : (tensor<3x2xf32>, tensor<2xi32>) -> (tensor<2x3xf32>, !tf.control)
+    %y, %y_c = "tf.MatMul"(%x, %wt) <{node_name = "dense"}> {T = f32, transpose_a = false, transpose_b = false} : (tensor<1x2xf32>, tensor<2x3xf32>) -> (tensor<1x3xf32>, !tf.control)
+    %shape, %shape_c = "tf.Const"() <{node_name = "shape"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [2]>} : () -> (tensor<1xi32>, !tf.control)
+    %r, %r_c = "tf.RandomUniform"(%shape) <{node_name = "noise"}> {T = i32, dtype = f32, seed = 0 : i64, seed2 = 0 : i64} : (tensor<1xi32>) -> (tensor<2xf32>, !tf.control)
+    func.return %y, %r : tensor<1x3xf32>, tensor<2xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @weights
+// CHECK:       "tf.Const"() <{node_name = "w_t"}> {dtype = f32, value = #tf.tensor<tensor<2x3xf32>, [1.0, 3.0, 5.0, 2.0, 4.0, 6.0]>}
+// CHECK:       "tf.MatMul"(%x, %{{.*}}) <{node_name = "dense"
+// CHECK:       "tf.RandomUniform"(%shape) <{node_name = "noise"
+// CHECK-NOT:   "tf.Transpose"
+
+// -----
+
+// Ops on the model's inputs stay; so does a Shape whose input shape is not known.
+builtin.module attributes {tf.signature = "inputs", tf.tags = ["serve"]} {
+  func.func @inputs(%x: tensor<?x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<?x4xf32> {tf.output_key = "y"}, tensor<2xi32> {tf.output_key = "s"}) {
+    %e, %e_c = "tf.Exp"(%x) <{node_name = "exp"}> {T = f32} : (tensor<?x4xf32>) -> (tensor<?x4xf32>, !tf.control)
+    %s, %s_c = "tf.Shape"(%x) <{node_name = "shape"}> {T = f32, out_type = i32} : (tensor<?x4xf32>) -> (tensor<2xi32>, !tf.control)
+    func.return %e, %s : tensor<?x4xf32>, tensor<2xi32>
+  }
+}
+
+// CHECK-LABEL: func.func @inputs
+// CHECK:       "tf.Exp"(%x) <{node_name = "exp"
+// CHECK:       "tf.Shape"(%x) <{node_name = "shape"

@@ -1,10 +1,10 @@
-// RUN: nir opt %s -p 'inline-calls,legalize' | filecheck %s
+// RUN: nir opt %s -p 'inline-calls,legalize' --split-input-file | filecheck %s
 
 // A call Grappler left (Keras marks some layers _noinline) is replaced by its body, node names
 // prefixed with the call's; the function goes. A call to a function the model lacks stays,
 // and legalize says why.
-builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
-  func.func @main(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}, tensor<1x4xf32> {tf.output_key = "z"}) {
+builtin.module attributes {tf.signature = "keras_call", tf.tags = ["serve"]} {
+  func.func @keras_call(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}, tensor<1x4xf32> {tf.output_key = "z"}) {
     %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<4x4xf32>, __elided__>} : () -> (tensor<4x4xf32>, !tf.control)
     %y, %y_c = "tf.StatefulPartitionedCall"(%w, %x) <{node_name = "dense/call"}> {Tin = #tf.list<[f32, f32]>, Tout = #tf.list<[f32]>, config = "", config_proto = "", executor_type = "", f = #tf.func<@dense_body, {}>} : (tensor<4x4xf32>, tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
     %z, %z_c = "tf.PartitionedCall"(%y) <{node_name = "lost/call"}> {Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, config = "", config_proto = "", executor_type = "", f = #tf.func<@not_there, {}>} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
@@ -17,8 +17,55 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   }
 }
 
+// CHECK-LABEL: func.func @keras_call
 // CHECK:      "tf.MatMul"(%x, %w) <{node_name = "dense/call/MatMul"
 // CHECK:      %[[RELU:.*]], %{{.*}} = "tf.Relu"({{.*}}) <{node_name = "dense/call/Relu"
 // CHECK:      "tf.PartitionedCall"(%[[RELU]]) <{node_name = "lost/call", {{.*}}nir.cpu_reason = "function call not inlined: function 'not_there' is not in the model's function library"
 // CHECK:      func.return %[[RELU]],
 // CHECK-NOT:  @dense_body
+
+// -----
+
+// A call inside a called function is inlined in turn (names prefixed twice); a node whose op
+// type names a library function is a call too.
+builtin.module attributes {tf.signature = "nested", tf.tags = ["serve"]} {
+  func.func @nested(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
+    %y, %y_c = "tf.PartitionedCall"(%x) <{node_name = "outer"}> {Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, config = "", config_proto = "", executor_type = "", f = #tf.func<@outer_fn, {}>} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %y : tensor<4xf32>
+  }
+  func.func private @outer_fn(%a: tensor<4xf32> {tf.input_key = "a"}) -> (tensor<4xf32> {tf.output_key = "out"}) {
+    %t, %t_c = "tf.Tanh"(%a) <{node_name = "tanh"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    %i, %i_c = "tf.inner_fn"(%t) <{node_name = "inner"}> : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %i : tensor<4xf32>
+  }
+  func.func private @inner_fn(%b: tensor<4xf32> {tf.input_key = "b"}) -> (tensor<4xf32> {tf.output_key = "out"}) {
+    %e, %e_c = "tf.Exp"(%b) <{node_name = "exp"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %e : tensor<4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @nested
+// CHECK:       "tf.Tanh"(%x) <{node_name = "outer/tanh"
+// CHECK:       "tf.Exp"({{.*}}) <{node_name = "outer/inner/exp"
+// CHECK-NOT:   "tf.PartitionedCall"
+// CHECK-NOT:   @outer_fn
+// CHECK-NOT:   @inner_fn
+
+// -----
+
+// Two calls of one function each get their own copy of the body, named after the call.
+builtin.module attributes {tf.signature = "twice", tf.tags = ["serve"]} {
+  func.func @twice(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
+    %p, %p_c = "tf.PartitionedCall"(%x) <{node_name = "first"}> {Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, config = "", config_proto = "", executor_type = "", f = #tf.func<@act, {}>} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    %q, %q_c = "tf.PartitionedCall"(%p) <{node_name = "second"}> {Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, config = "", config_proto = "", executor_type = "", f = #tf.func<@act, {}>} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %q : tensor<4xf32>
+  }
+  func.func private @act(%a: tensor<4xf32> {tf.input_key = "a"}) -> (tensor<4xf32> {tf.output_key = "out"}) {
+    %r, %r_c = "tf.Relu6"(%a) <{node_name = "relu6"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %r : tensor<4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @twice
+// CHECK:       %[[FIRST:[^,]*]], %{{.*}} = "tf.Relu6"(%x) <{node_name = "first/relu6"
+// CHECK:       "tf.Relu6"(%[[FIRST]]) <{node_name = "second/relu6"

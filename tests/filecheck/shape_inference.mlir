@@ -1,10 +1,10 @@
-// RUN: nir opt %s -p 'batch-specialize{batch-size=4},shape-inference' | filecheck %s
+// RUN: nir opt %s -p 'batch-specialize{batch-size=4},shape-inference' --split-input-file | filecheck %s
 
 // The unknown batch becomes 4 and flows through conv (SAME, stride 2), pooling, reshape with -1,
 // matmul and a Shape -> StridedSlice -> Pack chain; data tensors record that dim 0 is the batch,
 // shape metadata does not.
-builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
-  func.func @main(%img: tensor<?x32x32x3xf32> {tf.input_key = "img", tf.node_name = "img"}) -> (tensor<*xf32> {tf.output_key = "out"}) {
+builtin.module attributes {tf.signature = "conv_net", tf.tags = ["serve"]} {
+  func.func @conv_net(%img: tensor<?x32x32x3xf32> {tf.input_key = "img", tf.node_name = "img"}) -> (tensor<*xf32> {tf.output_key = "out"}) {
     %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<3x3x3x8xf32>, __elided__>} : () -> (tensor<3x3x3x8xf32>, !tf.control)
     %conv, %conv_c = "tf.Conv2D"(%img, %w) <{node_name = "conv"}> {T = f32, data_format = "NHWC", dilations = #tf.list<[1 : i64, 1 : i64, 1 : i64, 1 : i64]>, padding = "SAME", strides = #tf.list<[1 : i64, 2 : i64, 2 : i64, 1 : i64]>} : (tensor<?x32x32x3xf32>, tensor<3x3x3x8xf32>) -> (tensor<*xf32>, !tf.control)
     %pool, %pool_c = "tf.MaxPool"(%conv) <{node_name = "pool"}> {T = f32, data_format = "NHWC", ksize = #tf.list<[1 : i64, 2 : i64, 2 : i64, 1 : i64]>, padding = "VALID", strides = #tf.list<[1 : i64, 2 : i64, 2 : i64, 1 : i64]>} : (tensor<*xf32>) -> (tensor<*xf32>, !tf.control)
@@ -21,7 +21,7 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   }
 }
 
-// CHECK: func.func @main(%img: tensor<4x32x32x3xf32>
+// CHECK-LABEL: func.func @conv_net(%img: tensor<4x32x32x3xf32>
 // CHECK-SAME: -> (tensor<4x10xf32>
 // CHECK: "tf.Conv2D"(%img, %w) <{node_name = "conv", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x16x16x8xf32>, !tf.control)
 // CHECK: "tf.MaxPool"{{.*}} -> (tensor<4x8x8x8xf32>, !tf.control)
@@ -30,3 +30,37 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 // CHECK: "tf.Pack"{{.*}} -> (tensor<2xi32>, !tf.control)
 // CHECK: "tf.Reshape"{{.*}} -> (tensor<4x512xf32>, !tf.control)
 // CHECK: "tf.MatMul"(%flat, %k) <{node_name = "logits", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x10xf32>, !tf.control)
+
+// -----
+
+// Broadcasting elementwise ops take the broadcast shape; Transpose reads its constant perm.
+builtin.module attributes {tf.signature = "broadcast", tf.tags = ["serve"]} {
+  func.func @broadcast(%a: tensor<?x1xf32> {tf.input_key = "a", tf.node_name = "a"}, %b: tensor<1x3xf32> {tf.input_key = "b", tf.node_name = "b"}) -> (tensor<*xf32> {tf.output_key = "y"}) {
+    %s, %s_c = "tf.AddV2"(%a, %b) <{node_name = "sum"}> {T = f32} : (tensor<?x1xf32>, tensor<1x3xf32>) -> (tensor<*xf32>, !tf.control)
+    %p, %p_c = "tf.Const"() <{node_name = "perm"}> {dtype = i32, value = #tf.tensor<tensor<2xi32>, [1, 0]>} : () -> (tensor<2xi32>, !tf.control)
+    %t, %t_c = "tf.Transpose"(%s, %p) <{node_name = "t"}> {T = f32, Tperm = i32} : (tensor<*xf32>, tensor<2xi32>) -> (tensor<*xf32>, !tf.control)
+    func.return %t : tensor<*xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @broadcast
+// CHECK-SAME:  -> (tensor<3x4xf32>
+// CHECK:       "tf.AddV2"(%a, %b){{.*}} -> (tensor<4x3xf32>, !tf.control)
+// CHECK:       "tf.Transpose"(%s, %p){{.*}} -> (tensor<3x4xf32>, !tf.control)
+
+// -----
+
+// ConcatV2 on a constant axis adds up that dimension; Shape of a static tensor is known, and
+// shape metadata does not carry the batch.
+builtin.module attributes {tf.signature = "concat", tf.tags = ["serve"]} {
+  func.func @concat(%a: tensor<?x2xf32> {tf.input_key = "a", tf.node_name = "a"}, %b: tensor<?x5xf32> {tf.input_key = "b", tf.node_name = "b"}) -> (tensor<*xf32> {tf.output_key = "y"}, tensor<*xi32> {tf.output_key = "s"}) {
+    %axis, %axis_c = "tf.Const"() <{node_name = "axis"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [1]>} : () -> (tensor<i32>, !tf.control)
+    %c, %c_c = "tf.ConcatV2"(%a, %b, %axis) <{node_name = "cat"}> {N = 2 : i64, T = f32, Tidx = i32} : (tensor<?x2xf32>, tensor<?x5xf32>, tensor<i32>) -> (tensor<*xf32>, !tf.control)
+    %shape, %shape_c = "tf.Shape"(%c) <{node_name = "shape"}> {T = f32, out_type = i32} : (tensor<*xf32>) -> (tensor<*xi32>, !tf.control)
+    func.return %c, %shape : tensor<*xf32>, tensor<*xi32>
+  }
+}
+
+// CHECK-LABEL: func.func @concat
+// CHECK:       "tf.ConcatV2"(%a, %b, %axis) <{node_name = "cat", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x7xf32>, !tf.control)
+// CHECK:       "tf.Shape"(%c) <{node_name = "shape"}>{{.*}} -> (tensor<2xi32>, !tf.control)

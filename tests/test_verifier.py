@@ -14,6 +14,7 @@ from xdsl.passes import ModulePass
 from nir.ir import parse_module
 from nir.ir.module import entry_function
 from nir.ir.op_facts import declare_op_type
+from nir.ir.patterns import TFRewritePattern
 from nir.ir.shapes import retype
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op, replace_tf_op
@@ -150,3 +151,56 @@ def test_verifier_never_loads_tensorflow():
     code = ("import sys; from nir.ir import parse_module; from nir.ir.verifier import verify_tf_module; "
             f"verify_tf_module(parse_module({GRAPH!r})); assert 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_removing_one_op_changes_a_bounded_number_of_dump_lines():
+    """Values (control tokens too) are named after their node when an op is made, as the
+    importer makes them, so deleting one op of a 100-op function changes its own line and its
+    reader's, not the names of everything after it."""
+    import difflib
+
+    from nir.ir import print_module
+    from nir.ir.patterns import apply_patterns, forward
+
+    module = parse_module(
+        'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
+        '  func.func @main(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {\n'
+        "    func.return %x : tensor<4xf32>\n  }\n}\n")
+    fn = entry_function(module)
+    ret = fn.body.block.last_op
+    previous, ops = fn.args[0], []
+    for i in range(100):
+        kind = "Identity" if i == 50 else ("Relu" if i % 2 else "Tanh")
+        control = [ops[-1].control] if i % 10 == 5 else []  # some control edges, as graphs have
+        op = create_tf_op(kind, f"block{i // 10}/op{i}", [previous], [previous.type], {"T": f32}, control)
+        fn.body.block.insert_op_before(op, ret)
+        ops.append(op)
+        previous = op.data_results[0]
+    ret.operands = [previous]
+    before = print_module(module).splitlines()
+
+    class FoldIdentity(TFRewritePattern):
+        op_types = frozenset({"Identity"})
+
+        def rewrite(self, op, rewriter) -> None:
+            forward(rewriter, op, op.data_operands)
+
+    apply_patterns(module, [FoldIdentity()])
+    after = print_module(module).splitlines()
+    changed = [line for line in difflib.unified_diff(before, after, lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert len(before) - len(after) == 1
+    assert len(changed) == 3, changed  # op50 goes; op51 reads op49 instead
+    assert '%block2_op25, %block2_op25_c = "tf.Relu"(%block2_op24, %block2_op24_c)' in "\n".join(before)
+
+
+def test_constants_of_one_value_print_as_a_splat_and_parse_back_bit_exact():
+    import numpy as np
+
+    from nir.ir import print_module
+
+    module = parse_module(GRAPH.replace("splat 0.5", "splat -0.0"))
+    text = print_module(module)
+    assert "#tf.tensor<tensor<3x3x3x4xf32>, splat -0.0>" in text
+    value = op_named(parse_module(text), "w").attributes["value"].numpy()
+    assert value.shape == (3, 3, 3, 4) and np.all(np.signbit(value))

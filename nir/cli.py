@@ -278,7 +278,9 @@ def _run_opt_pipeline(args, source: str, where: str):
     from nir.ir import parse_module
     from nir.passmanager import PassManager
 
-    module = parse_module(source, where)
+    # With verification on, the pass manager checks the input before the first pass (the
+    # TF-aware verifier includes xDSL's structural one): verifying while parsing would do it twice.
+    module = parse_module(source, where, verify=args.no_verify)
     after_pass = []
     if args.svg_after:
         from nir.partition_svg import DrawPartition  # drawing only when asked: nir opt starts fast

@@ -191,7 +191,7 @@ def test_removing_one_op_changes_a_bounded_number_of_dump_lines():
                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert len(before) - len(after) == 1
     assert len(changed) == 3, changed  # op50 goes; op51 reads op49 instead
-    assert '%block2_op25, %block2_op25_c = "tf.Relu"(%block2_op24, %block2_op24_c)' in "\n".join(before)
+    assert '%block2.op25, %block2.op25_c = "tf.Relu"(%block2.op24, %block2.op24_c) {T = f32}' in "\n".join(before)
 
 
 def test_constants_of_one_value_print_as_a_splat_and_parse_back_bit_exact():
@@ -204,3 +204,26 @@ def test_constants_of_one_value_print_as_a_splat_and_parse_back_bit_exact():
     assert "#tf.tensor<tensor<3x3x3x4xf32>, splat -0.0>" in text
     value = op_named(parse_module(text), "w").attributes["value"].numpy()
     assert value.shape == (3, 3, 3, 4) and np.all(np.signbit(value))
+
+
+def test_one_name_per_op_and_it_reads_back():
+    """A node name the SSA name can spell is printed once, as the SSA name; the others keep
+    their node_name property; parsing gives every op its name back."""
+    from nir.ir import print_module
+
+    module = parse_module(GRAPH)
+    fn = entry_function(module)
+    block = fn.body.block
+    odd = create_tf_op("Neg", "block1/v1.2", [fn.args[0]], [fn.args[0].type], {"T": f32})  # a "." the SSA name cannot spell
+    nested = create_tf_op("Abs", "block1/act", [fn.args[0]], [fn.args[0].type], {"T": f32})
+    block.insert_op_before(odd, block.last_op)
+    block.insert_op_before(nested, block.last_op)
+    text = print_module(module)
+    assert '%block1.act, %block1.act_c = "tf.Abs"(%x) {T = f32}' in text
+    assert '"tf.Neg"(%x) <{node_name = "block1/v1.2"}>' in text
+    assert '"tf.Relu"(%c) <{node_name = "relu"}>' in text  # hand-written `%r` does not spell "relu"
+    names = sorted(op.node_name for op in parse_module(text).walk() if isinstance(op, TFNodeOp))
+    assert names == sorted(op.node_name for op in module.walk() if isinstance(op, TFNodeOp))
+    assert "block1/act" in names and "block1/v1.2" in names
+    written = parse_module(GRAPH.replace(' <{node_name = "tanh"}>', ""))
+    assert op_named(written, "t").tf_type == "Tanh"  # named by its SSA name

@@ -11,6 +11,7 @@ from tensorflow.core.framework import attr_value_pb2, function_pb2, node_def_pb2
 from tensorflow.python.framework import op_def_registry
 
 from nir.errors import NirInputError
+from nir.ir.op_facts import declare_op_type, signature_of_op_def
 
 
 class UnknownOpError(NirInputError):
@@ -31,6 +32,8 @@ _EXTRA_OP_DEFS: dict[str, op_def_pb2.OpDef] = {}
 
 def register_op_def(op_def: op_def_pb2.OpDef) -> None:
     _EXTRA_OP_DEFS[op_def.name] = op_def
+    # The verifier checks ops of this type against the same OpDef.
+    declare_op_type(op_def.name, op_def.is_stateful, signature_of_op_def(op_def))
 
 
 def op_def_for(op_type: str, library: Mapping[str, function_pb2.FunctionDef]) -> op_def_pb2.OpDef:

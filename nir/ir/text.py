@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import ParseError
@@ -12,6 +13,7 @@ from xdsl.utils.exceptions import ParseError
 from nir.errors import NirInputError
 from nir.ir.context import make_context
 from nir.ir.tf_attrs import elide_payloads_above
+from nir.ir.tf_dialect import NODE_NAME, TFNodeOp, is_named_by_its_values, naming_value, node_name_of_hint
 
 DEFAULT_ELIDE_ABOVE = 1024
 
@@ -22,12 +24,51 @@ class IRSyntaxError(NirInputError):
 
 def print_module(module: ModuleOp, elide_above: int | None = DEFAULT_ELIDE_ABOVE) -> str:
     """MLIR text of `module`; constant payloads over `elide_above` bytes print `__elided__`
-    (None prints every byte, so the text parses back bit-exact)."""
+    (None prints every byte, so the text parses back bit-exact).
+
+    A TF op whose first value prints under its node name (`block/conv` as `%block.conv`) leaves
+    the `node_name` property out: one name per op, which `parse_module` reads back."""
     out = io.StringIO()
-    with elide_payloads_above(elide_above):
-        Printer(stream=out).print_op(module)
+    unnamed = ops_named_by_their_values(module)
+    try:
+        for op in unnamed:
+            del op.properties[NODE_NAME]
+        with elide_payloads_above(elide_above):
+            Printer(stream=out).print_op(module)
+    finally:
+        for op, name in unnamed.items():
+            op.properties[NODE_NAME] = StringAttr(name)
     out.write("\n")
     return out.getvalue()
+
+
+def ops_named_by_their_values(module: ModuleOp) -> dict[TFNodeOp, str]:
+    """The TF ops whose node name the text can leave out, with their names: their first value
+    prints as exactly its name hint because no other value of the module has that hint."""
+    uses = Counter()
+    for op in module.walk():
+        for region in op.regions:
+            for block in region.blocks:
+                uses.update(arg.name_hint for arg in block.args)
+        uses.update(result.name_hint for result in op.results)
+    named = {}
+    for op in module.walk():
+        if isinstance(op, TFNodeOp) and is_named_by_its_values(op):
+            hint = naming_value(op).name_hint
+            if uses[hint] == sum(1 for r in op.results if r.name_hint == hint):
+                named[op] = op.node_name
+    return named
+
+
+def name_ops_by_their_values(module: ModuleOp, source_name: str) -> None:
+    """Give each TF op written without `node_name` the name its first value spells."""
+    for op in module.walk():
+        if isinstance(op, TFNodeOp) and NODE_NAME not in op.properties:
+            hint = naming_value(op).name_hint
+            if hint is None:
+                raise IRSyntaxError(f"{source_name}: a {op.name} has neither a node_name property nor a named "
+                                    "first result to take its name from")
+            op.properties[NODE_NAME] = StringAttr(node_name_of_hint(hint))
 
 
 def parse_module(text: str, source_name: str = "<string>", verify: bool = True) -> ModuleOp:
@@ -45,6 +86,7 @@ def parse_module(text: str, source_name: str = "<string>", verify: bool = True) 
         if parser is not None:
             message = parser._current_token.span.print_with_context(message)  # noqa: SLF001
         raise IRSyntaxError(f"{source_name}: invalid IR:\n{message}") from None
+    name_ops_by_their_values(parsed, source_name)
     if verify:
         try:
             parsed.verify()

@@ -146,9 +146,29 @@ _NAME_HINT_BAD = re.compile(r"[^A-Za-z0-9_$.\-]")
 
 
 def name_hint(node_name: str) -> str:
-    """The SSA name a node's values print with: its node name, made a valid identifier."""
-    hint = _NAME_HINT_BAD.sub("_", node_name)
+    """The SSA name a node's values print with: its node name, `/` spelled `.` (an SSA name
+    cannot hold `/`), other characters it cannot hold replaced."""
+    hint = _NAME_HINT_BAD.sub("_", node_name.replace("/", "."))
     return hint if hint[:1].isalpha() or hint[:1] == "_" else "v" + hint
+
+
+def node_name_of_hint(hint: str) -> str:
+    """The node name an SSA name stands for when a dump leaves `node_name` out."""
+    return hint.replace(".", "/")
+
+
+def naming_value(op: TFNodeOp) -> SSAValue:
+    """The value whose SSA name is the op's name in the text: its first data result, or the
+    control token of an op without data results."""
+    return op.results[0]
+
+
+def is_named_by_its_values(op: TFNodeOp) -> bool:
+    """Whether the op's node name can be read back from its first value's SSA name, so the
+    text need not say it twice (the printer also checks no other value takes that name)."""
+    name = op.node_name
+    hint = naming_value(op).name_hint
+    return hint is not None and "." not in name and name_hint(name) == hint and node_name_of_hint(hint) == name
 
 
 def create_tf_op(
@@ -161,8 +181,8 @@ def create_tf_op(
     device: str = "",
 ) -> TFNodeOp:
     """Build a tf op; the control token result is added here, never by callers. Its values are
-    named after the node (`%conv`, `%conv_c` for the token), so a dump's names do not shift
-    when an unrelated op comes or goes."""
+    named after the node (`%block.conv`, `%block.conv_c` for the token; `%deps` for an op whose
+    only value is its token), so a dump's names do not shift when an unrelated op comes or goes."""
     properties: dict[str, Attribute] = {NODE_NAME: StringAttr(node_name)}
     if device:
         properties[DEVICE] = StringAttr(device)
@@ -175,7 +195,7 @@ def create_tf_op(
     hint = name_hint(node_name)
     for result in op.results[:-1]:
         result.name_hint = hint
-    op.results[-1].name_hint = hint + "_c"
+    op.results[-1].name_hint = hint + "_c" if len(op.results) > 1 else hint
     return op
 
 

@@ -20,7 +20,7 @@ builtin.module attributes {tf.signature = "fold_chains", tf.tags = ["serve"]} {
 // CHECK-NOT: "tf.Identity"
 // CHECK-NOT: "tf.NoOp"
 // CHECK:     "tf.Relu"(%x) <{node_name = "relu"}>
-// CHECK:     "tf.Const"() <{node_name = "shape"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
+// CHECK:     %shape, %shape_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
 // CHECK-NOT: "tf.Mul"
 // CHECK:     "tf.Reshape"
 

@@ -34,8 +34,8 @@ builtin.module attributes {tf.signature = "too_small", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @too_small
 // CHECK-NOT:   "neuron.cluster"
-// CHECK:       node_name = "a", nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"
-// CHECK:       node_name = "b", nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"
+// CHECK:       %a, %a_c = "tf.Relu"(%x) <{nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"}>
+// CHECK:       %b, %b_c = "tf.Identity"(%a) <{nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"}>
 
 // -----
 

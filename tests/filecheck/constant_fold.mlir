@@ -23,19 +23,19 @@ builtin.module attributes {tf.signature = "batch_norm", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @batch_norm
-// CHECK:      "tf.Const"() <{node_name = "bn/rsqrt"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, [0.5, 1.0, 0.333333{{[0-9]*}}, 0.25]>}
+// CHECK:      %bn.rsqrt, %bn.rsqrt_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<4xf32>, [0.5, 1.0, 0.333333{{[0-9]*}}, 0.25]>}
 // CHECK:      "tf.Mul"(%x, %{{.*}}) <{node_name = "bn/mul"
-// CHECK:      "tf.Const"() <{node_name = "flat_shape"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
-// CHECK:      "tf.Reshape"(%{{.*}}, %{{.*}}) <{node_name = "flat"
-// CHECK:      "tf.Fill"({{.*}}) <{node_name = "big"
+// CHECK:      %flat_shape, %flat_shape_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
+// CHECK:      %flat, %flat_c = "tf.Reshape"(%{{.*}}, %{{.*}})
+// CHECK:      %big, %big_c = "tf.Fill"({{.*}})
 // CHECK-NOT:  "tf.AddV2"
 // CHECK-NOT:  "tf.Shape"
 // CHECK-NOT:  "tf.Prod"
 
 // With dynamic batch, the shape of a tensor that carries the batch is not a constant.
 // DYNAMIC-LABEL: func.func @batch_norm
-// DYNAMIC:     "tf.Const"() <{node_name = "bn/rsqrt"}>
-// DYNAMIC:     "tf.Shape"(%{{.*}}) <{node_name = "shape"
+// DYNAMIC:     %bn.rsqrt, %bn.rsqrt_c = "tf.Const"()
+// DYNAMIC:     %shape, %shape_c = "tf.Shape"(%{{.*}})
 // DYNAMIC:     "tf.Prod"
 
 // -----
@@ -55,7 +55,7 @@ builtin.module attributes {tf.signature = "weights", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @weights
-// CHECK:       "tf.Const"() <{node_name = "w_t"}> {dtype = f32, value = #tf.tensor<tensor<2x3xf32>, [1.0, 3.0, 5.0, 2.0, 4.0, 6.0]>}
+// CHECK:       %w_t, %w_t_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<2x3xf32>, [1.0, 3.0, 5.0, 2.0, 4.0, 6.0]>}
 // CHECK:       "tf.MatMul"(%x, %{{.*}}) <{node_name = "dense"
 // CHECK:       "tf.RandomUniform"(%shape) <{node_name = "noise"
 // CHECK-NOT:   "tf.Transpose"

@@ -31,7 +31,7 @@ builtin.module attributes {tf.signature = "side_effects", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @side_effects
-// CHECK:     "tf.RandomUniform"(%s) <{node_name = "rnd"}>
+// CHECK:     %rnd, %rnd_c = "tf.RandomUniform"(%s) {
 // CHECK:     "tf.Exp"(%x) <{node_name = "ordered"}>
 // CHECK:     "tf.Relu"
 

@@ -10,22 +10,22 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   }
 }
 
-// CHECK:      "tf.Transpose"(%q, %{{.*}}) <{node_name = "scores/transpose_a"
+// CHECK:      %scores.transpose_a, %scores.transpose_a_c = "tf.Transpose"(%q, %{{[^)]*}})
 // CHECK-SAME: -> (tensor<2x4x5x8xf32>
-// CHECK:      "tf.Transpose"(%k, %{{.*}}) <{node_name = "scores/transpose_b"
+// CHECK:      %scores.transpose_b, %scores.transpose_b_c = "tf.Transpose"(%k, %{{[^)]*}})
 // CHECK-SAME: -> (tensor<2x4x8x6xf32>
-// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "scores/reshape_a"
+// CHECK:      %scores.reshape_a, %scores.reshape_a_c = "tf.Reshape"({{[^)]*}})
 // CHECK-SAME: -> (tensor<8x5x8xf32>
-// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "scores/reshape_b"
+// CHECK:      %scores.reshape_b, %scores.reshape_b_c = "tf.Reshape"({{[^)]*}})
 // CHECK-SAME: -> (tensor<8x8x6xf32>
-// CHECK:      "tf.BatchMatMul"({{.*}}) <{node_name = "scores/matmul"
+// CHECK:      %scores.matmul, %scores.matmul_c = "tf.BatchMatMul"({{[^)]*}})
 // CHECK-SAME: -> (tensor<8x5x6xf32>
-// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "scores"
+// CHECK:      %scores, %scores_c = "tf.Reshape"({{[^)]*}})
 // CHECK-SAME: -> (tensor<2x4x5x6xf32>
-// CHECK:      "tf.Reshape"(%q, %{{.*}}) <{node_name = "proj/reshape_a"
+// CHECK:      %proj.reshape_a, %proj.reshape_a_c = "tf.Reshape"(%q, %{{[^)]*}})
 // CHECK-SAME: -> (tensor<40x8xf32>
-// CHECK:      "tf.MatMul"({{.*}}, %w) <{node_name = "proj/matmul"
-// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "proj"
+// CHECK:      %proj.matmul, %proj.matmul_c = "tf.MatMul"({{[^)]*}}, %w)
+// CHECK:      %proj, %proj_c = "tf.Reshape"({{[^)]*}})
 // CHECK-SAME: -> (tensor<2x5x4x3xf32>
 // A diagonal is not handled: it stays, and the reason says why.
 // CHECK:      "tf.Einsum"(%w) <{node_name = "diag", {{.*}}nir.cpu_reason = "op type Einsum not supported by inferentia (einsum with a repeated letter in 'ii' (diagonal or trace), so it was not rewritten)"

@@ -10,17 +10,17 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   }
 }
 
-// CHECK:      "tf.Cast"(%ids) <{node_name = "lookup/ids_int32"
+// CHECK:      %lookup.ids_int32, %lookup.ids_int32_c = "tf.Cast"(%ids)
 // CHECK-SAME: -> (tensor<2x3xi32>
-// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "lookup/ids_column"
+// CHECK:      %lookup.ids_column, %lookup.ids_column_c = "tf.Reshape"({{[^)]*}})
 // CHECK-SAME: -> (tensor<6x1xi32>
-// CHECK:      "tf.Const"() <{node_name = "lookup/rows"{{.*}}[0, 1, 2, 3]
-// CHECK:      "tf.Equal"({{.*}}) <{node_name = "lookup/one_hot_mask"
+// CHECK:      %lookup.rows, %lookup.rows_c = "tf.Const"() <{{{.*}}[0, 1, 2, 3]
+// CHECK:      %lookup.one_hot_mask, %lookup.one_hot_mask_c = "tf.Equal"({{[^)]*}})
 // CHECK-SAME: -> (tensor<6x4xi1>
-// CHECK:      "tf.Cast"({{.*}}) <{node_name = "lookup/one_hot"
+// CHECK:      %lookup.one_hot, %lookup.one_hot_c = "tf.Cast"({{[^)]*}})
 // CHECK-SAME: -> (tensor<6x4xf32>
-// CHECK:      "tf.MatMul"({{.*}}) <{node_name = "lookup/matmul"
+// CHECK:      %lookup.matmul, %lookup.matmul_c = "tf.MatMul"({{[^)]*}})
 // CHECK-SAME: -> (tensor<6x2xf32>
-// CHECK:      "tf.Reshape"({{.*}}) <{node_name = "lookup"
+// CHECK:      %lookup, %lookup_c = "tf.Reshape"({{[^)]*}})
 // CHECK-SAME: -> (tensor<2x3x2xf32>
 // CHECK-NOT:  "tf.GatherV2"

@@ -34,10 +34,10 @@ builtin.module attributes {tf.signature = "rewrites", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @rewrites
-// CHECK:      %add, %add_c = "tf.Add"(%x, %x) <{node_name = "add", nir.target = "inferentia"}>
-// CHECK:      %erfc_one, %erfc_one_c = "tf.Const"() <{node_name = "erfc/one", nir.target = "inferentia"}> {dtype = f32, value = #tf.tensor<tensor<f32>, [1.0]>}
-// CHECK:      %erfc_erf, %erfc_erf_c = "tf.Erf"(%add) <{node_name = "erfc/erf", nir.target = "inferentia"}>
-// CHECK:      %erfc, %erfc_c = "tf.Sub"(%erfc_one, %erfc_erf) <{node_name = "erfc", nir.target = "inferentia"}>
+// CHECK:      %add, %add_c = "tf.Add"(%x, %x) <{nir.target = "inferentia"}>
+// CHECK:      %erfc.one, %erfc.one_c = "tf.Const"() <{nir.target = "inferentia"}> {dtype = f32, value = #tf.tensor<tensor<f32>, [1.0]>}
+// CHECK:      %erfc.erf, %erfc.erf_c = "tf.Erf"(%add) <{nir.target = "inferentia"}>
+// CHECK:      %erfc, %erfc_c = "tf.Sub"(%erfc.one, %erfc.erf) <{nir.target = "inferentia"}>
 // CHECK-NOT:  "tf.Erfc"
 
 // -----
@@ -53,6 +53,6 @@ builtin.module attributes {tf.signature = "einsums", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @einsums
-// CHECK:     "tf.BatchMatMul"{{.*}}node_name = "batched/matmul", nir.target = "inferentia"
-// CHECK:     "tf.Reshape"{{.*}}node_name = "batched", nir.target = "inferentia"
+// CHECK:     %batched.matmul, %batched.matmul_c = "tf.BatchMatMul"{{.*}}nir.target = "inferentia"
+// CHECK:     %batched, %batched_c = "tf.Reshape"{{.*}}nir.target = "inferentia"
 // CHECK:     "tf.Einsum"(%a, %b) <{node_name = "ellipsis", {{.*}}nir.cpu_reason = "op type Einsum not supported by inferentia (einsum with an ellipsis, so it was not rewritten)"}>

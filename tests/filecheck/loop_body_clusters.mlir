@@ -31,12 +31,12 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 // CHECK:      "tf.While"(%i, %x, %w) <{node_name = "loop", nir.cpu_reason = "op type While not supported by inferentia"}>
 // CHECK-SAME: -> (tensor<i32>, tensor<1x4xf32>, tensor<4x4xf32>, !tf.control)
 // CHECK:      func.func private @body(%n: tensor<i32> {{.*}}, %h: tensor<1x4xf32>
-// CHECK:      "tf.AddV2"(%n, %{{.*}}) <{node_name = "next", nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"}>
+// CHECK:      %next, %next_c = "tf.AddV2"(%n, %{{.*}}) <{nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"}>
 // CHECK:      "neuron.cluster"(%h) <{cluster_name = "neuron_op_{{[0-9a-f]+}}"}>
 // CHECK-NEXT: ^bb0(%{{.*}}: tensor<1x4xf32>):
-// CHECK-NEXT: "tf.Const"() <{node_name = "body/w", nir.target = "inferentia"}>
+// CHECK-NEXT: %body.w, %body.w_c = "tf.Const"() <{nir.target = "inferentia"}>
 // CHECK-NEXT: "tf.MatMul"
 // CHECK-NEXT: "tf.Tanh"
 // CHECK:      func.func private @cond
-// CHECK:      "tf.Less"(%n, %{{.*}}) <{node_name = "less", nir.cpu_reason = "in a loop condition (the host needs its result at every iteration)"}>
+// CHECK:      %less, %less_c = "tf.Less"(%n, %{{.*}}) <{nir.cpu_reason = "in a loop condition (the host needs its result at every iteration)"}>
 // CHECK-NOT:  "neuron.cluster"

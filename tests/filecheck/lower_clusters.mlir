@@ -63,7 +63,7 @@ builtin.module attributes {tf.signature = "too_small_after", tf.tags = ["serve"]
 
 // CHECK-LABEL: func.func @too_small_after
 // CHECK-NOT:   "neuron.cluster"
-// CHECK:       node_name = "a", nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"
+// CHECK:       %a, %a_c = "tf.Relu"(%x) <{nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"}>
 // CHECK:       node_name = "reshape", nir.cpu_reason = "tf2xla cannot lower it:
 // GRAPHDEF-LABEL: func.func @too_small_after
 // GRAPHDEF:       "neuron.cluster"(%x, %s) <{cluster_name = "pair"}>

@@ -23,9 +23,9 @@ builtin.module attributes {tf.signature = "conv_net", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @conv_net(%img: tensor<4x32x32x3xf32>
 // CHECK-SAME: -> (tensor<4x10xf32>
-// CHECK: "tf.Conv2D"(%img, %w) <{node_name = "conv", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x16x16x8xf32>, !tf.control)
+// CHECK: %conv, %conv_c = "tf.Conv2D"(%img, %w) <{nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x16x16x8xf32>, !tf.control)
 // CHECK: "tf.MaxPool"{{.*}} -> (tensor<4x8x8x8xf32>, !tf.control)
-// CHECK: "tf.Shape"(%pool) <{node_name = "shape"}>{{.*}} -> (tensor<4xi32>, !tf.control)
+// CHECK: %shape, %shape_c = "tf.Shape"(%pool) {{.*}} -> (tensor<4xi32>, !tf.control)
 // CHECK: "tf.StridedSlice"{{.*}} -> (tensor<i32>, !tf.control)
 // CHECK: "tf.Pack"{{.*}} -> (tensor<2xi32>, !tf.control)
 // CHECK: "tf.Reshape"{{.*}} -> (tensor<4x512xf32>, !tf.control)
@@ -63,4 +63,4 @@ builtin.module attributes {tf.signature = "concat", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @concat
 // CHECK:       "tf.ConcatV2"(%a, %b, %axis) <{node_name = "cat", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x7xf32>, !tf.control)
-// CHECK:       "tf.Shape"(%c) <{node_name = "shape"}>{{.*}} -> (tensor<2xi32>, !tf.control)
+// CHECK:       %shape, %shape_c = "tf.Shape"(%c) {{.*}} -> (tensor<2xi32>, !tf.control)

@@ -24,9 +24,9 @@ builtin.module attributes {tf.signature = "while_weight", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func private @body
-// CHECK:       %[[W:[^,]*]], %{{.*}} = "tf.Const"() <{node_name = "body/w"}> {dtype = f32, value = #tf.tensor<tensor<4x4xf32>, splat 0.25>}
+// CHECK:       %body.w, %body.w_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<4x4xf32>, splat 0.25>}
 // CHECK:       "tf.AddV2"(%n, %one)
-// CHECK:       "tf.MatMul"(%h, %[[W]])
+// CHECK:       "tf.MatMul"(%h, %body.w)
 // CHECK-LABEL: func.func private @cond
 // CHECK-NOT:   "cond/w"
 
@@ -75,8 +75,8 @@ builtin.module attributes {tf.signature = "if_const", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func private @then
-// CHECK:       %[[S1:[^,]*]], %{{.*}} = "tf.Const"() <{node_name = "then/scale"}>
-// CHECK:       "tf.Mul"(%a, %[[S1]])
+// CHECK:       %then.scale, %then.scale_c = "tf.Const"()
+// CHECK:       "tf.Mul"(%a, %then.scale)
 // CHECK-LABEL: func.func private @else
-// CHECK:       %[[S2:[^,]*]], %{{.*}} = "tf.Const"() <{node_name = "else/scale"}>
-// CHECK:       "tf.Sub"(%a, %[[S2]])
+// CHECK:       %else.scale, %else.scale_c = "tf.Const"()
+// CHECK:       "tf.Sub"(%a, %else.scale)

@@ -126,21 +126,16 @@ class LegalizationPattern(TFRewritePattern):
 # --------------------------------------------------------------------------- simple renames
 
 
-class StopGradientToIdentity(LegalizationPattern):
-    op_types = frozenset({"StopGradient"})
-    requires = "Identity"
+class RenameOp(LegalizationPattern):
+    """An op type that is another one under a new name, with the same inputs, outputs and
+    attributes (StopGradient is Identity at inference, AddV2 is Add)."""
+
+    def __init__(self, source: str, target: str):
+        self.op_types = frozenset({source})
+        self.requires = target
 
     def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
-        build.replace_op_type("Identity")
-        return True
-
-
-class AddV2ToAdd(LegalizationPattern):
-    op_types = frozenset({"AddV2"})
-    requires = "Add"
-
-    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
-        build.replace_op_type("Add")
+        build.replace_op_type(self.requires)
         return True
 
 
@@ -373,7 +368,7 @@ def embedding_lookup(op: TFNodeOp, build: OpBuilder) -> bool | str:
 
 
 LEGALIZATION_PATTERNS: tuple[LegalizationPattern, ...] = (
-    StopGradientToIdentity(), AddV2ToAdd(), FusedBatchNormV3ToV1(), BatchMatMulV2ToV1(), SelectV2ToSelect(),
+    RenameOp("StopGradient", "Identity"), RenameOp("AddV2", "Add"), FusedBatchNormV3ToV1(), BatchMatMulV2ToV1(), SelectV2ToSelect(),
     ErfcToErf(), EinsumToMatMul(), EmbeddingLookupToOneHotMatMul(),
 )
 

@@ -36,15 +36,16 @@ def print_module(module: ModuleOp, elide_above: int | None = DEFAULT_ELIDE_ABOVE
         with elide_payloads_above(elide_above):
             Printer(stream=out).print_op(module)
     finally:
-        for op, name in unnamed.items():
-            op.properties[NODE_NAME] = StringAttr(name)
+        for op, properties in unnamed.items():  # in their order, so later dumps print them alike
+            op.properties.clear()
+            op.properties.update(properties)
     out.write("\n")
     return out.getvalue()
 
 
-def ops_named_by_their_values(module: ModuleOp) -> dict[TFNodeOp, str]:
-    """The TF ops whose node name the text can leave out, with their names: their first value
-    prints as exactly its name hint because no other value of the module has that hint."""
+def ops_named_by_their_values(module: ModuleOp) -> dict[TFNodeOp, dict]:
+    """The TF ops whose node name the text can leave out, with their properties: their first
+    value prints as exactly its name hint because no other value of the module has that hint."""
     uses = Counter()
     for op in module.walk():
         for region in op.regions:
@@ -56,7 +57,7 @@ def ops_named_by_their_values(module: ModuleOp) -> dict[TFNodeOp, str]:
         if isinstance(op, TFNodeOp) and is_named_by_its_values(op):
             hint = naming_value(op).name_hint
             if uses[hint] == sum(1 for r in op.results if r.name_hint == hint):
-                named[op] = op.node_name
+                named[op] = dict(op.properties)
     return named
 
 

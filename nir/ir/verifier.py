@@ -99,10 +99,10 @@ _STAMP = "_nir_verified"
 
 
 def _stamp(op: TFNodeOp) -> tuple:
-    """What the verifiers read of an op, but its properties (placement marks change on every op
-    in legalize, and the name is checked for all ops anyway); the operand and result tuples are replaced, never
-    changed in place, when a value changes); equal tuples compare by identity first, so an
-    unchanged op costs one tuple build."""
+    """What the verifiers read of an op, except its properties: placement marks change on every
+    op in legalize, and names are checked for all ops anyway. The operand and result tuples are
+    replaced, never changed in place, when a value changes, and equal tuples compare by identity
+    first, so an unchanged op costs one tuple build."""
     return (op._operands, op.results, tuple(r.type for r in op.results), tuple(op.attributes.items()))  # noqa: SLF001
 
 

@@ -227,7 +227,7 @@ SPLIT_MARKER = "// -----"
 
 def _cmd_opt(args) -> int:
     from nir.ir import print_module
-    from nir.passmanager import available_passes, pass_options, pass_summary
+    from nir.passmanager import PipelineError, available_passes, pass_options, pass_summary
 
     if args.list_passes:
         for name, cls in available_passes().items():
@@ -248,6 +248,8 @@ def _cmd_opt(args) -> int:
         where = f"{name} (split {index + 1}, from line {first_line + 1})" if args.split_input_file else name
         try:
             module = _run_opt_pipeline(args, text, where)
+        except PipelineError:
+            raise  # the pipeline or its options, not this piece: the same for every piece
         except Exception as err:  # noqa: BLE001 - each split reports and the others still run
             if not args.verify_diagnostics and not args.split_input_file:
                 raise

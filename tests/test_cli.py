@@ -92,3 +92,27 @@ def test_opt_with_dce_never_imports_tensorflow(imported, tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]", f"nir opt imported TensorFlow: {run.stdout[:300]}"
     assert parse_module((tmp_path / "out.mlir").read_text())
+
+
+def test_opt_split_input_file_verify_diagnostics_and_traceback(tmp_path):
+    """Each piece runs on its own; --verify-diagnostics holds pieces to their expected-error;
+    an error is one line unless --traceback asks for Python's traceback."""
+    piece = ('builtin.module attributes {{tf.signature = "{n}", tf.tags = ["serve"]}} {{\n'
+             '  func.func @{n}(%x: tensor<2xf32> {{tf.input_key = "x", tf.node_name = "x"}}) -> (tensor<2xf32> {{tf.output_key = "y"}}) {{\n'
+             '    %r, %r_c = "tf.Relu"(%x) <{{node_name = "relu"}}> {attrs}: (tensor<2xf32>) -> (tensor<2xf32>, !tf.control)\n'
+             "    func.return %r : tensor<2xf32>\n  }}\n}}\n")
+    good, bad = piece.format(n="good", attrs="{T = f32} "), piece.format(n="bad", attrs="")
+    path = tmp_path / "pieces.mlir"
+    path.write_text(good + "// -----\n// expected-error {{[required-attr] node 'relu'}}\n" + bad)
+    ok = nir("opt", str(path), "-p", "dce", "--split-input-file", "--verify-diagnostics")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.count("builtin.module") == 1 and "@good" in ok.stdout
+    path.write_text(good + "// -----\n// expected-error {{[dtype]}}\n" + bad)
+    wrong = nir("opt", str(path), "-p", "dce", "--split-input-file", "--verify-diagnostics")
+    assert wrong.returncode == 1 and "expected error '[dtype]' not produced" in wrong.stderr
+    path.write_text(bad)
+    plain = nir("opt", str(path), "-p", "dce")
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr
+    assert "the input IR is invalid, before any pass ran: [required-attr] node 'relu'" in plain.stderr
+    traced = nir("--traceback", "opt", str(path), "-p", "dce")
+    assert traced.returncode == 1 and "Traceback (most recent call last)" in traced.stderr and "TFVerifyError" in traced.stderr

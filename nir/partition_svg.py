@@ -18,7 +18,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from nir.partition_graph import CATEGORIES, CLUSTER_COLOUR, Box, Edge, Panel
+from nir.partition_graph import CATEGORIES, CLUSTER_COLOUR, Box, Edge, Panel, partition_graph
 
 logger = logging.getLogger("nir")
 
@@ -31,7 +31,6 @@ FONT = "font-family:Helvetica,Arial,sans-serif;font-size:12px"
 def partition_svg(module, layout: str = "auto", title: str = "") -> str:
     """The SVG text of `module`'s partition. layout: "dot" (Graphviz, an error if missing),
     "python" (nir's own layered layout) or "auto" (dot when installed)."""
-    from nir.partition_graph import partition_graph
 
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUTS)}")

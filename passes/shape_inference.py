@@ -21,16 +21,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, i64
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
+from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.module import entry_function
 from nir.ir.queries import graph_ops
 from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.ir.tf_dialect import ForwardsInput, MetadataOnly, TFNodeOp
 from nir.passmanager.registry import register_pass
+from passes.batch_specialize import BATCH_AXIS
 from passes.control_flow import (
     CASE_OPS,
     CONTROL_FLOW_OPS,
@@ -75,7 +77,6 @@ def tensorflow_shapes(op: TFNodeOp, shapes: list[Shape], values: list[np.ndarray
 
     from frontends.tensorflow.attrs import dims_to_shape_proto
     from frontends.tensorflow.exporter import node_def_of
-    from nir.ir.dtypes import dtype_of_ir_type
 
     graph_def = graph_pb2.GraphDef()
     inputs = []
@@ -305,9 +306,7 @@ def infer_shapes(module: ModuleOp) -> Counter:
 def mark_batched_arguments(fn, batched_args) -> None:
     """Record on a body's arguments which carry the batch on dim 0, as batch-specialize does
     for the entry function's."""
-    from xdsl.dialects.builtin import DictionaryAttr
 
-    from passes.batch_specialize import BATCH_AXIS
 
     if not fn.arg_attrs:
         return
@@ -322,7 +321,6 @@ def mark_batched_arguments(fn, batched_args) -> None:
 
 def batched_arguments(fn) -> set[SSAValue]:
     """Arguments batch-specialize marked as carrying the batch on dim 0."""
-    from passes.batch_specialize import BATCH_AXIS
 
     if not fn.arg_attrs:
         return set()

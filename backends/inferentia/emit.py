@@ -14,11 +14,13 @@ import json
 import os
 import shlex
 from collections.abc import Sequence
+from dataclasses import asdict
 
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 
 from backends.compile_jobs import EmittedCluster
 from backends.inferentia.neuron_op import neuron_ops
+from nir.errors import NirInputError
 from nir.ir.dtypes import dtype_name
 
 GRAPH_FILE = "nir-graph.pb"
@@ -79,7 +81,6 @@ def write_command_script(folder: str, command: Sequence[str], neff_file: str) ->
 
 
 def save_workdir_model(workdir: str, graph_def: graph_pb2.GraphDef, signature) -> None:
-    from dataclasses import asdict
 
     with open(os.path.join(workdir, GRAPH_FILE), "wb") as f:
         f.write(graph_def.SerializeToString(deterministic=True))
@@ -89,7 +90,6 @@ def save_workdir_model(workdir: str, graph_def: graph_pb2.GraphDef, signature) -
 
 def load_workdir_model(workdir: str):
     from frontends.tensorflow.importer import SignatureInfo, TensorSpec
-    from nir.errors import NirInputError
 
     graph_path = os.path.join(workdir, GRAPH_FILE)
     if not os.path.isfile(graph_path):

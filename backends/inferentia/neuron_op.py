@@ -21,6 +21,7 @@ from frontends.tensorflow.importer import split_tensor_name
 from frontends.tensorflow.opdefs import function_output_names, register_op_def
 from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
+from nir.ir.queries import carries_batch
 from nir.ir.shapes import element_type, tf_shape
 
 NEURON_OP = "NeuronOp"
@@ -152,7 +153,6 @@ def neuron_op_name(cluster: ClusterOp) -> str:
 def _batch_axes(values, dynamic: bool) -> list[int]:
     """0 where the tensor carries the batch on dim 0 (so the runtime may split a bigger
     batch), -1 for a fixed shape; all -1 unless dynamic batch was asked for."""
-    from nir.ir.queries import carries_batch
 
     return [0 if dynamic and carries_batch(v) else -1 for v in values]
 

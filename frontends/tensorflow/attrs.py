@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tensorflow.core.framework import attr_value_pb2, tensor_pb2, tensor_shape_pb2
+from tensorflow.core.framework import attr_value_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow.python.framework import tensor_util
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -124,7 +124,6 @@ def tensor_proto_to_ir(proto: tensor_pb2.TensorProto) -> TensorAttr:
 
 
 def _dtype_enum_name(dtype: int) -> str:
-    from tensorflow.core.framework import types_pb2
 
     return types_pb2.DataType.Name(dtype)[3:].lower()
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from nir.errors import NirInputError
+
 CHECKPOINT_KEY_ATTR = "_nir_checkpoint_key"
 _ASSIGN_OPS = ("AssignVariableOp", "Assign")
 _PASS_THROUGH = ("Identity", "IdentityN")
@@ -197,7 +199,6 @@ class CheckpointWeights:
 
 
 def _unreadable(prefix: str, err: Exception, key: str | None = None) -> Exception:
-    from nir.errors import NirInputError
 
     what = f"variable '{key}' from" if key else "the checkpoint"
     reason = (str(err).strip().splitlines() or [type(err).__name__])[0]

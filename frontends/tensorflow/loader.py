@@ -26,7 +26,7 @@ from frontends.tensorflow.checkpoint import (
     freeze_without_weights,
     variable_keys,
 )
-from frontends.tensorflow.importer import split_tensor_name
+from frontends.tensorflow.importer import SignatureInfo, TensorSpec, split_tensor_name
 from nir.errors import NirInputError
 
 logger = logging.getLogger("nir")
@@ -124,7 +124,6 @@ def _meta_graph_with_tags(proto, tags: tuple[str, ...]):
 
 def signature_info(meta_graph, key: str, tags: tuple[str, ...]):
     from frontends.tensorflow.attrs import shape_proto_to_dims
-    from frontends.tensorflow.importer import SignatureInfo, TensorSpec
 
     sig = meta_graph.signature_def[key]
 

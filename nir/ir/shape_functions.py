@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from xdsl.dialects.builtin import IntegerAttr, StringAttr
 
+from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.queries import const_value
 from nir.ir.tf_attrs import ListAttr
 from nir.ir.tf_dialect import TFNodeOp
@@ -520,7 +521,6 @@ def _identity_value(op, values, shapes):
 def _shape_value(op, values, shapes):
     if not _static(shapes[0]):
         return None
-    from nir.ir.dtypes import numpy_dtype_of_ir_type
 
     return np.array(shapes[0], dtype=numpy_dtype_of_ir_type(op.data_results[0].type.element_type))
 
@@ -561,7 +561,6 @@ def _strided_slice_value(op, values, shapes):
 def _cast_value(op, values, shapes):
     if values[0] is None:
         return None
-    from nir.ir.dtypes import numpy_dtype_of_ir_type
 
     return values[0].astype(numpy_dtype_of_ir_type(op.data_results[0].type.element_type))
 

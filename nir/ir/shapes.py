@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType, UnrankedTensorType
 from xdsl.ir import Attribute
+from xdsl.rewriter import Rewriter
 
 TFShape = tuple[int, ...] | None
 
@@ -46,7 +47,6 @@ def is_static(ir_type: Attribute) -> bool:
 def retype(value, new_type: Attribute):
     """Give an SSA value a new type (xDSL values are immutable: this swaps in a new value
     with the same uses and name)."""
-    from xdsl.rewriter import Rewriter
 
     if value.type == new_type:
         return value

@@ -26,6 +26,8 @@ from xdsl.irdl import irdl_attr_definition
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 
+from nir.ir.dtypes import numpy_dtype_of_ir_type
+
 ELIDED_KEYWORD = "__elided__"
 SPLAT_KEYWORD = "splat"
 _MAX_LITERAL_ELEMENTS = 16
@@ -79,7 +81,6 @@ class TensorAttr(Data[TensorPayload]):
 
     def numpy(self) -> np.ndarray:
         """The payload as a read-only numpy array (a view of the bytes, no copy)."""
-        from nir.ir.dtypes import numpy_dtype_of_ir_type
 
         payload = self.data
         if payload.data is None:
@@ -164,7 +165,6 @@ def _element_literal(value) -> str:
 
 
 def _parse_splat(parser: AttrParser, tensor_type: TensorType) -> bytes:
-    from nir.ir.dtypes import numpy_dtype_of_ir_type
 
     dtype = np.dtype(numpy_dtype_of_ir_type(tensor_type.element_type))
     value = _parse_number(parser)

@@ -106,6 +106,12 @@ def _load_all() -> None:
     load_plugins(_BUILTIN_MODULES, ENTRY_POINT_GROUP, "target", register_target)
 
 
+def load_targets() -> None:
+    """Register nir's targets and the plug-ins' (idempotent); registering also declares the op
+    types a backend introduces (NeuronOp) to the verifier."""
+    _load_all()
+
+
 def target_names() -> list[str]:
     _load_all()
     return sorted(_FACTORIES)

@@ -8,7 +8,8 @@ what `nir explain` reports, so a user never has to guess why an op stayed on CPU
 - `listed in no_fuse_ops` -- the user asked for it;
 - `function call not inlined: <why>` -- inline-calls could not inline it;
 - `graph input or output stand-in` -- Placeholder, IdentityN;
-- `op type X never placed on <target>` -- the target's rules exclude it (NeuronOp: compiled before);
+- `X is never placed on <target>` -- the target's rules exclude the op type (NeuronOp: compiled
+  before), which force-fuse-ops cannot override;
 - `op type X not supported by <target>`;
 - `dtype string/resource/variant`;
 - `shape not fully static` -- some input or output dimension unknown after shape inference;
@@ -58,7 +59,7 @@ def cpu_reason_for(op: TFNodeOp, target: Target, no_fuse: frozenset[str], rules:
     if op.has_trait(GraphBoundary):
         return "graph input or output stand-in"
     if op.tf_type in rules.never_on_target:
-        return f"op type {op.tf_type} never placed on {target.name}"
+        return f"{op.tf_type} is never placed on {target.name}"
     if (bad := _has_bad_dtype(op, rules.unsupported_dtypes)) is not None:
         return f"dtype {bad}"
     if op.tf_type not in target.supported_ops:

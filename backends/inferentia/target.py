@@ -13,6 +13,7 @@ from importlib import resources
 
 from xdsl.dialects.builtin import Float64Type, IntegerType
 
+from nir.ir.op_facts import declare_op_type, op_signature
 from nir.target import PlacementRules, Target, find_compiler, list_operators, register_target
 
 NEURON_RULES = PlacementRules(
@@ -51,3 +52,7 @@ def _listed_target(path: str, mtime_ns: int) -> Target:
 
 
 register_target("inferentia", inferentia_target, rules=NEURON_RULES)
+# A compiled model's fused op; its full OpDef is declared when backends.inferentia.neuron_op loads
+# (which may have happened first: then that declaration stands).
+if op_signature("NeuronOp") is None:
+    declare_op_type("NeuronOp", stateful=True)

@@ -49,6 +49,7 @@ from nir.ir.shapes import element_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, ListAttr, PlaceholderAttr, ShapeAttr, TensorAttr
 from nir.ir.tf_dialect import TFNodeOp
 from nir.ir.tf_types import OpaqueDType
+from nir.target import load_targets
 
 
 class TFVerifyError(VerifyException):
@@ -130,6 +131,9 @@ def _name(op: Operation) -> str:
 
 def verify_tf_op(op: TFNodeOp, functions: set[str]) -> None:
     signature = op_signature(op.tf_type)
+    if signature is None and op.tf_type not in functions:
+        load_targets()  # backends declare the op types they introduce when they register
+        signature = op_signature(op.tf_type)
     if signature is None:
         if op.tf_type in functions:
             return  # a call of a library function by its name

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'legalize{no-fuse-ops="keep" supported-op-types="Add","Relu","Tanh","Identity","Sub","Erf","Const","BatchMatMul","MatMul","Transpose","Reshape","Exp","Sum"}' --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'legalize{no-fuse-ops="keep" force-fuse-ops="compiled","forced" supported-op-types="Add","Relu","Tanh","Identity","Sub","Erf","Const","BatchMatMul","MatMul","Transpose","Reshape","Exp","Sum"}' --split-input-file | filecheck %s
 
 // Every op is placed, or stays on CPU with the reason nir explain reports.
 builtin.module attributes {tf.signature = "reasons", tf.tags = ["serve"]} {
@@ -56,3 +56,19 @@ builtin.module attributes {tf.signature = "einsums", tf.tags = ["serve"]} {
 // CHECK:     %batched.matmul, %batched.matmul_c = "tf.BatchMatMul"{{.*}}nir.target = "inferentia"
 // CHECK:     %batched, %batched_c = "tf.Reshape"{{.*}}nir.target = "inferentia"
 // CHECK:     "tf.Einsum"(%a, %b) <{node_name = "ellipsis", {{.*}}nir.cpu_reason = "op type Einsum not supported by inferentia (einsum with an ellipsis, so it was not rewritten)"}>
+
+// -----
+
+// force-fuse-ops vouches for an op type the table lacks; it cannot put a NeuronOp (a model
+// compiled before) into another one, which the target's rules exclude.
+builtin.module attributes {tf.signature = "forced", tf.tags = ["serve"]} {
+  func.func @forced(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}) {
+    %compiled, %compiled_c = "tf.NeuronOp"(%x) {executable = "", graph_def = "", input_batch_axis = #tf.list<[0 : i64]>, input_dtypes = #tf.list<[f32]>, input_names = #tf.list<["x"]>, input_shapes = #tf.list<[#tf.shape<[1, 4]>]>, model_config = #tf.list<[]>, output_batch_axis = #tf.list<[0 : i64]>, output_dtypes = #tf.list<[f32]>, output_names = #tf.list<["y"]>, output_shapes = #tf.list<[#tf.shape<[1, 4]>]>} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %forced, %forced_c = "tf.Softsign"(%compiled) {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    func.return %forced : tensor<1x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @forced
+// CHECK:       %compiled, %compiled_c = "tf.NeuronOp"(%x) <{nir.cpu_reason = "NeuronOp is never placed on inferentia (force_fuse_ops cannot override this)"}>
+// CHECK:       %forced, %forced_c = "tf.Softsign"(%compiled) <{nir.target = "inferentia"}>

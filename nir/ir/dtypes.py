@@ -61,15 +61,10 @@ _FROM_IR: dict[Attribute, int] = {}
 
 
 def _build_tables() -> None:
-    dt = _dt()
-    builtin = _builtin_table()
-    for enum_name, value in dt.DataType.items():
+    for enum_name, value in _dt().DataType.items():
         if enum_name == "DT_INVALID":
             continue
-        if enum_name in builtin:
-            ir_type = builtin[enum_name]
-        else:
-            ir_type = OpaqueDType(enum_name[3:].lower())
+        ir_type = ir_type_of_dtype_name(enum_name)
         _TO_IR[value] = ir_type
         _FROM_IR[ir_type] = value
 

@@ -14,19 +14,24 @@ from nir.errors import NirError, NirInputError  # noqa: E402
 from nir.ir import parse_module, print_module  # noqa: E402
 from nir.passmanager import PassFailedError, PassManager, PipelineError, register_pass  # noqa: E402
 from nir.pipeline import DEFAULT_PIPELINE, import_saved_model  # noqa: E402
+from nir.trace import NeuronModel, analyze_model, load, trace  # noqa: E402
 
 __all__ = [
     "DEFAULT_PIPELINE",
     "NirError",
+    "NeuronModel",
     "NirInputError",
     "PassFailedError",
     "PassManager",
     "PipelineError",
+    "analyze_model",
     "explain",
     "import_saved_model",
+    "load",
     "parse_module",
     "print_module",
     "register_pass",
     "saved_model",
+    "trace",
     "verify",
 ]

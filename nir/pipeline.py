@@ -10,9 +10,11 @@ DEFAULT_PIPELINE = (
     "inline-calls,batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
     "sink-loop-constants,constant-fold{constant_fold_options},"
     "legalize{{target={target}{legalize_options}}},"
-    "cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{lowering}dce"
+    "cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{lowering}{pruning}dce"
 )
 # Targets whose compiler takes HLO get this pass between cluster and dce.
+# nir.trace's automatic placement, as the original's: small and cheap clusters back to CPU.
+PRUNING_PASS = "prune-clusters{{keep-largest-ratio={ratio}}},"
 LOWERING_PASS = "lower-clusters{{target={target} minimum-segment-size={minimum_segment_size}{cluster_options}{compiler}}},"
 
 
@@ -27,8 +29,10 @@ def default_pipeline(
     neuron_cc: str | None = None,
     target: str = "inferentia",
     max_cluster_bytes: int | None = None,
+    keep_largest_ratio: float | None = None,
 ) -> str:
-    """The pipeline `compile` runs, as a string (`nir opt -p` takes it as is)."""
+    """The pipeline `compile` runs, as a string (`nir opt -p` takes it as is). With
+    `keep_largest_ratio`, prune-clusters runs after clustering (what `nir.trace` does)."""
     from nir.target import target_lowering
 
     def quoted(values: Iterable[str]) -> str:
@@ -53,6 +57,7 @@ def default_pipeline(
     return DEFAULT_PIPELINE.format(
         target=target,
         lowering=lowering,
+        pruning=PRUNING_PASS.format(ratio=keep_largest_ratio) if keep_largest_ratio is not None else "",
         batch_size=batch_size,
         input_shapes=f' input-shapes="{input_shapes}"' if input_shapes else "",
         legalize_options=legalize,

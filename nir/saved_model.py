@@ -223,7 +223,7 @@ def compile(  # noqa: A001 - the seed's name
     )
     _check_positive_int(batch_size, "batch_size")
     workdir = compiler_workdir or settings.flags.workdir
-    return _compile_jobs([_Job(model_dir, new_model_dir, batch_size, workdir)], settings)[0]
+    return _compile_jobs([_Job(model_dir, new_model_dir, batch_size, workdir)], settings)[0].report
 
 
 def compile_many(
@@ -271,7 +271,7 @@ def compile_many(
     if made_output_dir:
         os.makedirs(output_dir)
     try:
-        reports = _compile_jobs(jobs, settings)
+        reports = [p.report for p in _compile_jobs(jobs, settings)]
     except BaseException:
         if made_output_dir and not os.listdir(output_dir):
             os.rmdir(output_dir)  # all or nothing: no empty folder left behind by a failure
@@ -293,10 +293,15 @@ def _return_freed_memory() -> None:
 
 @dataclass(frozen=True)
 class _Job:
+    """One model to compile: a SavedModel on disk (`model_dir`), or a model the frontend has
+    already loaded (`loaded`, from `nir.trace`), whose result stays in memory when
+    `new_model_dir` is None."""
+
     model_dir: str
-    new_model_dir: str
+    new_model_dir: str | None
     batch_size: int
     compiler_workdir: str | None
+    loaded: object = None  # frontends.tensorflow.loader.LoadedModel
 
 
 @dataclass(frozen=True)
@@ -326,6 +331,7 @@ class _Settings:
     executor: object
     cache: object
     max_cluster_bytes: int | None
+    keep_largest_ratio: float | None = None  # nir.trace's automatic pruning (prune-clusters)
 
     @staticmethod
     def make(
@@ -335,7 +341,7 @@ class _Settings:
         compiler_timeout=DEFAULT_COMPILER_TIMEOUT, compiler_recovery=True, strict=None, neuron_cc=None,
         pipeline=None, dump_dir=None, print_ir_after_all=False, progress=True, target="inferentia",
         executor="local", cache_dir=None, compile_cache=None, compiler_memory_gb=None,
-        max_cluster_bytes=None, **unknown,
+        max_cluster_bytes=None, keep_largest_ratio=None, **unknown,
     ) -> _Settings:
         from backends.compile_cache import CompileCache, cache_enabled_by_default, default_cache_root
         from backends.executors import COMPILER_MEMORY_BYTES, parse_executor
@@ -371,6 +377,7 @@ class _Settings:
             no_fuse_ops, force_fuse_ops, list(supported_op_types or ()), compiler_args,
             dynamic_batch_size, compiler_timeout, strict or not compiler_recovery, pipeline, dump_dir,
             print_ir_after_all, progress, target, target_info, path, flags, run_on, cache, max_cluster_bytes,
+            keep_largest_ratio=keep_largest_ratio,
         )
 
 
@@ -385,15 +392,19 @@ class _Prepared:
     workdir: str
     clusters: list
     no_cluster_message: str | None
+    report: dict | None = None
+    compiled: tuple | None = None  # (graph_def, signature) of a job kept in memory
 
 
-def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[dict]:
+def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[_Prepared]:
     """Load, run the pipeline and emit for every job, compile all their clusters as one set,
-    then write every output. Returns a report per job."""
-    from frontends.tensorflow.writer import check_new_model_dir
+    then write every output (or keep it, for a job without new_model_dir). Returns the jobs,
+    each with its report."""
+    from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
 
     for job in jobs:
-        check_new_model_dir(job.new_model_dir, job.model_dir)
+        if job.new_model_dir is not None:
+            check_new_model_dir(job.new_model_dir, job.model_dir)
     compiler = s.target_info.compiler
     with contextlib.ExitStack() as stack:
         stack.enter_context(_lowerings_kept_for(s.target_info))
@@ -424,48 +435,34 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[dict]:
         reports = []
         for p in prepared:
             graph_def, p.graph_def = p.graph_def, None  # the writer consumes it
-            report = _finish(graph_def, p.signature, p.workdir, p.job.new_model_dir, p.job.model_dir,
-                             p.num_session_ops)
+            final, signature, report = _relift_and_count(graph_def, p.signature, p.workdir, p.num_session_ops)
             del graph_def
+            if p.job.new_model_dir is None:
+                p.compiled = (final, signature)
+            else:
+                write_saved_model(p.job.new_model_dir, final, signature, p.job.model_dir)
+            del final
             report["NumClustersFromCache"] = sum(
                 1 for r in results if r.from_cache and os.path.dirname(r.folder) == p.workdir
             )
             report["CompilerWorkdir"] = p.job.compiler_workdir
+            p.report = report
             reports.append(report)
     for p, report in zip(prepared, reports):
         _log_report(
-            report, p.job.model_dir, p.job.new_model_dir,
+            report, p.job.model_dir, p.job.new_model_dir or "an in-memory model",
             f"{compiler} is not installed (see the warning above)" if s.compiler_path is None
             else f"{compiler} failed for them (see the warnings above and their logs)",
         )
-    return reports
+    return prepared
 
 
 def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     """One model: import, run the pipeline, and emit its clusters' compile jobs into `workdir`."""
     from backends.inferentia.neuron_op import neuron_ops
     from frontends.tensorflow.exporter import releasing_weights
-    from nir.passmanager import PassManager
-    from nir.pipeline import default_pipeline, import_saved_model
 
-    module, loaded = import_saved_model(job.model_dir, s.tags, s.signature_def_key)
-    _return_freed_memory()
-    _warn_unknown_ops(s.no_fuse_ops, loaded.graph_def, "no_fuse_ops")
-    _warn_unknown_ops(s.force_fuse_ops, loaded.graph_def, "force_fuse_ops")
-    input_shapes = _input_shapes(s.model_shape_feed_dict, s.model_feed_dict, loaded.signature)
-    pipeline = s.pipeline
-    if pipeline is None:
-        pipeline = default_pipeline(
-            job.batch_size, input_shapes, s.minimum_segment_size, s.no_fuse_ops,
-            s.force_fuse_ops, s.supported_op_types, dynamic_batch=s.dynamic_batch_size,
-            neuron_cc=s.compiler_path, target=s.target, max_cluster_bytes=s.max_cluster_bytes,
-        )
-    instrumentation = {"dump_dir": s.dump_dir, "print_ir_after": ("all",) if s.print_ir_after_all else ()}
-    manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
-    if manager.reproducer_dir is None:
-        manager.reproducer_dir = workdir if job.compiler_workdir else s.dump_dir
-    manager.run(module)
-    _return_freed_memory()
+    module, loaded = pipeline_module(job, s, workdir if job.compiler_workdir else s.dump_dir)
     with releasing_weights():
         graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
     no_clusters = None if neuron_ops(graph_def) else no_cluster_message(module)
@@ -478,6 +475,38 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
         clusters = _emit(graph_def, signature, workdir, s.compiler_path or s.target_info.compiler, s.compiler_args,
                          keep_model=job.compiler_workdir is not None, target=s.target_info)
     return _Prepared(job, loaded.num_session_ops, graph_def, signature, workdir, clusters, no_clusters)
+
+
+def pipeline_module(job: _Job, s: _Settings, reproducer_dir: str | None):
+    """Import the job's model and run the pipeline on it; returns (module, LoadedModel)."""
+    from frontends.tensorflow.importer import import_graph_def
+    from nir.passmanager import PassManager
+    from nir.pipeline import default_pipeline, import_saved_model
+
+    if job.loaded is None:
+        module, loaded = import_saved_model(job.model_dir, s.tags, s.signature_def_key)
+    else:
+        loaded = job.loaded
+        module = import_graph_def(loaded.graph_def, loaded.signature, loaded.weights)
+    _return_freed_memory()
+    _warn_unknown_ops(s.no_fuse_ops, loaded.graph_def, "no_fuse_ops")
+    _warn_unknown_ops(s.force_fuse_ops, loaded.graph_def, "force_fuse_ops")
+    input_shapes = _input_shapes(s.model_shape_feed_dict, s.model_feed_dict, loaded.signature)
+    pipeline = s.pipeline
+    if pipeline is None:
+        pipeline = default_pipeline(
+            job.batch_size, input_shapes, s.minimum_segment_size, s.no_fuse_ops,
+            s.force_fuse_ops, s.supported_op_types, dynamic_batch=bool(s.dynamic_batch_size),
+            neuron_cc=s.compiler_path, target=s.target, max_cluster_bytes=s.max_cluster_bytes,
+            keep_largest_ratio=s.keep_largest_ratio,
+        )
+    instrumentation = {"dump_dir": s.dump_dir, "print_ir_after": ("all",) if s.print_ir_after_all else ()}
+    manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
+    if manager.reproducer_dir is None:
+        manager.reproducer_dir = reproducer_dir
+    manager.run(module)
+    _return_freed_memory()
+    return module, loaded
 
 
 def _not_installed_message(compiler_workdir: str | None, compiler: str = "neuron-cc") -> str:
@@ -530,12 +559,16 @@ def _warn_unknown_ops(names: list[str], graph_def, option: str) -> None:
             )
 
 
-def _export_with_neuron_ops(module, dynamic_batch: bool, target: str = "inferentia"):
+def _export_with_neuron_ops(module, dynamic_batch: bool | None, target: str = "inferentia"):
+    """`dynamic_batch` None is the original's automatic choice: dynamic when every cluster's
+    inputs and outputs carry the batch on dimension 0."""
     from backends.inferentia.neuron_op import NeuronOpLowering
     from frontends.tensorflow.exporter import export_module
     from nir.ir.module import entry_function
     from nir.ir.queries import carries_batch
 
+    if dynamic_batch is None:
+        dynamic_batch = every_cluster_carries_batch(module)
     graph_def, signature = export_module(module, NeuronOpLowering(dynamic_batch, target))
     if dynamic_batch:
         # Dimension 0 of the tensors that carry the batch becomes unknown: the runtime splits
@@ -554,6 +587,16 @@ def _export_with_neuron_ops(module, dynamic_batch: bool, target: str = "inferent
             outputs=unbatch(signature.outputs, fn.body.block.last_op.operands),
         )
     return graph_def, signature
+
+
+def every_cluster_carries_batch(module) -> bool:
+    from nir.ir.neuron_dialect import ClusterOp
+    from nir.ir.queries import carries_batch
+
+    clusters = [op for op in module.walk() if isinstance(op, ClusterOp)]
+    return bool(clusters) and all(
+        carries_batch(v) for c in clusters for v in (*c.inputs, *c.outputs)
+    )
 
 
 def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args, keep_model: bool = True, target=None):
@@ -615,9 +658,15 @@ def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: s
     """Relift, then write the SavedModel; returns the report."""
     from frontends.tensorflow.writer import write_saved_model
 
-    final, signature, (num_clusters, num_compiled, on_neuron, after) = relift_graph(graph_def, signature, workdir)
+    final, signature, report = _relift_and_count(graph_def, signature, workdir, session_ops)
     write_saved_model(new_model_dir, final, signature, model_dir)
-    return {
+    return report
+
+
+def _relift_and_count(graph_def, signature, workdir: str, session_ops: int | None):
+    """Relift; returns (graph_def, signature, report)."""
+    final, signature, (num_clusters, num_compiled, on_neuron, after) = relift_graph(graph_def, signature, workdir)
+    return final, signature, {
         "OnNeuronRatio": on_neuron / after if after else 0.0,
         "OperatorCountInSession": session_ops if session_ops is not None else after,
         "OperatorCountAfterOptimization": after,
@@ -685,18 +734,29 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     """Write a copy of a compiled SavedModel with every NeuronOp replaced by its embedded graph,
     so stock TensorFlow runs it (on CPU): how a compiled model's wiring is checked."""
     from backends.inferentia.neuron_op import inline_neuron_op_nodes, renamed_outputs
+    from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
+
+    check_new_model_dir(new_model_dir, model_dir)
+    graph_def, signature = read_compiled_model(model_dir)
+    renames = renamed_outputs(graph_def)
+    graph_def = inline_neuron_op_nodes(graph_def)
+    signature = _rename_signature_outputs(signature, renames, graph_def)
+    write_saved_model(new_model_dir, graph_def, signature, model_dir)
+
+
+def read_compiled_model(model_dir: str):
+    """The graph (NeuronOps included, weights as constants) and signature of a SavedModel nir
+    wrote. Returns (graph_def, SignatureInfo)."""
     from frontends.tensorflow.attrs import shape_proto_to_dims
     from frontends.tensorflow.importer import SignatureInfo, TensorSpec
     from frontends.tensorflow.loader import read_saved_model_proto
     from frontends.tensorflow.variables import variables_to_constants
-    from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
 
-    check_new_model_dir(new_model_dir, model_dir)
     proto = read_saved_model_proto(model_dir)
     if len(proto.meta_graphs) != 1 or len(proto.meta_graphs[0].signature_def) != 1:
         raise NirInputError(
             f"'{model_dir}' is not a model written by nir (expected one MetaGraphDef with one "
-            "signature); pass the new_model_dir of nir.saved_model.compile"
+            "signature); pass the new_model_dir of nir.saved_model.compile or a NeuronModel.save path"
         )
     meta_graph = proto.meta_graphs[0]
     ((key, sig),) = meta_graph.signature_def.items()
@@ -708,8 +768,4 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
         )
 
     signature = SignatureInfo(key, specs(sig.inputs), specs(sig.outputs), sig.method_name, tuple(meta_graph.meta_info_def.tags))
-    graph_def = variables_to_constants(meta_graph.graph_def, meta_graph, model_dir)
-    renames = renamed_outputs(graph_def)
-    graph_def = inline_neuron_op_nodes(graph_def)
-    signature = _rename_signature_outputs(signature, renames, graph_def)
-    write_saved_model(new_model_dir, graph_def, signature, model_dir)
+    return variables_to_constants(meta_graph.graph_def, meta_graph, model_dir), signature

@@ -298,6 +298,26 @@ def build_cluster(block: Block, members: list[Operation], scope: str = "") -> Cl
     return cluster
 
 
+def dissolve(cluster: ClusterOp) -> None:
+    """Put the cluster's ops back in its block where the cluster was."""
+    block = cluster.parent_block()
+    assert block is not None
+    body = cluster.block
+    for arg, outer in zip(body.args, cluster.inputs):
+        arg.replace_all_uses_with(outer)
+    yielded = body.last_op
+    assert isinstance(yielded, YieldOp)
+    for result, value in zip(cluster.outputs, yielded.values):
+        result.replace_all_uses_with(value)
+    yielded.detach()
+    yielded.erase()
+    for op in list(body.ops):
+        op.detach()
+        block.insert_op_before(op, cluster)
+    cluster.detach()
+    cluster.erase()
+
+
 def _keep_condition_on_cpu(fn: func.FuncOp) -> None:
     """A loop condition computes the one boolean the host needs to decide whether to go on:
     sending it to the device would add a round trip per iteration and save nothing."""

@@ -26,12 +26,12 @@ from xdsl.ir import Block
 from xdsl.passes import ModulePass
 
 from nir.ir.module import entry_function
-from nir.ir.neuron_dialect import ClusterOp, YieldOp
+from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.queries import set_cpu_reason
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
 from nir.target import Target, get_target
-from passes.cluster import DEFAULT_MAX_CLUSTER_BYTES, ClusterPass
+from passes.cluster import DEFAULT_MAX_CLUSTER_BYTES, ClusterPass, dissolve
 from passes.control_flow import graph_functions, loop_conditions
 
 
@@ -60,26 +60,6 @@ def lowering_failure(cluster: ClusterOp, target: Target) -> Failure | None:
             f"({target.compiler_ops_source})", frozenset(),
         )
     return None
-
-
-def dissolve(cluster: ClusterOp) -> None:
-    """Put the cluster's ops back in its block where the cluster was."""
-    block = cluster.parent_block()
-    assert block is not None
-    body = cluster.block
-    for arg, outer in zip(body.args, cluster.inputs):
-        arg.replace_all_uses_with(outer)
-    yielded = body.last_op
-    assert isinstance(yielded, YieldOp)
-    for result, value in zip(cluster.outputs, yielded.values):
-        result.replace_all_uses_with(value)
-    yielded.detach()
-    yielded.erase()
-    for op in list(body.ops):
-        op.detach()
-        block.insert_op_before(op, cluster)
-    cluster.detach()
-    cluster.erase()
 
 
 @register_pass

@@ -180,7 +180,7 @@ def inline_function_calls(graph_def, graph, output_names: list[str]):
     return tf_optimizer.OptimizeGraph(config, meta_graph)
 
 
-def _with_shapes(graph_def):
+def with_shapes(graph_def):
     """The GraphDef as TensorFlow imports it, with `_output_shapes` on every node."""
     import tensorflow as tf
 
@@ -194,7 +194,7 @@ def _with_shapes(graph_def):
     return graph.as_graph_def(add_shapes=True)
 
 
-def _restore_pruned_inputs(frozen, original, signature) -> None:
+def restore_pruned_inputs(frozen, original, signature) -> None:
     """Signature inputs no output reads are pruned by freezing; the signature still has them."""
     present = {n.name for n in frozen.node}
     originals = {n.name: n for n in original.node}
@@ -240,8 +240,8 @@ def load_saved_model(
                 logger.info("variables restored through a Session: %s", err)
             else:
                 weights = CheckpointWeights(checkpoint_prefix(model_dir)) if _reads_weights(frozen) else None
-                _restore_pruned_inputs(frozen, graph_def, signature)
-                return LoadedModel(_with_shapes(frozen), signature, len(graph_def.node), weights)
+                restore_pruned_inputs(frozen, graph_def, signature)
+                return LoadedModel(with_shapes(frozen), signature, len(graph_def.node), weights)
     return _load_through_session(model_dir, chosen_tags, signature, output_nodes)
 
 
@@ -275,5 +275,5 @@ def _load_through_session(model_dir: str, chosen_tags, signature, output_nodes: 
         frozen = convert_to_constants.convert_variables_to_constants_from_session_graph(
             session, inlined, output_nodes
         )
-    _restore_pruned_inputs(frozen, graph_def, signature)
-    return LoadedModel(_with_shapes(frozen), signature, num_session_ops)
+    restore_pruned_inputs(frozen, graph_def, signature)
+    return LoadedModel(with_shapes(frozen), signature, num_session_ops)

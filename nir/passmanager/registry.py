@@ -32,6 +32,7 @@ _BUILTIN_MODULES = (
     "passes.inline_calls",
     "passes.constant_fold",
     "passes.sink_loop_constants",
+    "passes.prune_clusters",
     "backends.neuronx.lower_clusters",
 )
 

@@ -138,7 +138,19 @@ def batch_size_of(example_inputs) -> int | None:
 def _load(concrete, batch_size: int | None):
     from frontends.tensorflow.function import load_concrete_function
 
-    return load_concrete_function(concrete, batch_size)
+    return load_concrete_function(concrete, batch_size, _output_keys(concrete.structured_outputs))
+
+
+def _output_keys(structured_outputs) -> list[str] | None:
+    """A flat dict of outputs names the signature's outputs by its keys, as Keras does;
+    anything else gets `output_<i>`."""
+    import tensorflow as tf
+
+    if isinstance(structured_outputs, Mapping) and all(
+        isinstance(k, str) and isinstance(v, tf.Tensor) for k, v in structured_outputs.items()
+    ):
+        return sorted(structured_outputs)  # the flat order of a dict
+    return None
 
 
 def _placement_options(graph_def, subgraph_builder_function, options: dict) -> dict:

@@ -29,7 +29,7 @@ def output_key(index: int) -> str:
     return f"output_{index}"
 
 
-def load_concrete_function(concrete, batch_size: int | None = None) -> LoadedModel:
+def load_concrete_function(concrete, batch_size: int | None = None, output_keys=None) -> LoadedModel:
     """Freeze `concrete` (a tf ConcreteFunction) into the importer's input. With `batch_size`,
     dimension 0 of the inputs that have that size is the batch: the signature leaves it
     unknown, so batch-specialize sets it and marks the input as batch-carrying (which dynamic
@@ -46,7 +46,7 @@ def load_concrete_function(concrete, batch_size: int | None = None) -> LoadedMod
             "its layers are not wrapped in calls TensorFlow cannot unpack"
         ) from None
     graph_def = frozen.graph.as_graph_def()
-    signature = _signature_of(frozen, batch_size)
+    signature = _signature_of(frozen, batch_size, output_keys)
     output_nodes = sorted({split_tensor_name(s.tensor_name)[0] for s in signature.outputs})
     keep_functional_control_flow(graph_def)
     graph = tf.Graph()
@@ -57,14 +57,15 @@ def load_concrete_function(concrete, batch_size: int | None = None) -> LoadedMod
     return LoadedModel(with_shapes(inlined), signature, len(graph_def.node))
 
 
-def _signature_of(frozen, batch_size: int | None) -> SignatureInfo:
+def _signature_of(frozen, batch_size: int | None, output_keys) -> SignatureInfo:
     inputs = tuple(_batch_unknown(_spec(t.op.name, t), batch_size) for t in frozen.inputs)
     if not inputs:
         raise NirInputError(
             "the traced function takes no tensor input, so it computes a constant and there is "
             "nothing to compile; pass the tensors it should take as example_inputs"
         )
-    outputs = tuple(_spec(output_key(i), t) for i, t in enumerate(frozen.outputs))
+    keys = list(output_keys) if output_keys is not None else [output_key(i) for i in range(len(frozen.outputs))]
+    outputs = tuple(_spec(k, t) for k, t in zip(keys, frozen.outputs))
     if not outputs:
         raise NirInputError("the traced function returns no tensor; there is nothing to compile")
     return SignatureInfo("serving_default", inputs, outputs)

@@ -14,10 +14,13 @@ trimmed. Any other NeuronOp takes exactly its compiled shapes.
 
 from __future__ import annotations
 
+import itertools
+
 from frontends.tensorflow.importer import split_tensor_name
 
 NEURON_OP = "NeuronOp"
 _CALL = "PartitionedCall"
+_GENERATION = itertools.count()
 
 
 def cpu_function(graph_def, input_names: list[str], output_names: list[str], relaxed_inputs=()):
@@ -29,6 +32,7 @@ def cpu_function(graph_def, input_names: list[str], output_names: list[str], rel
 
     runnable = graph_pb2.GraphDef()
     runnable.CopyFrom(graph_def)
+    _rename_functions_apart(runnable)
     known = {f.signature.name for f in runnable.library.function}
     for node in runnable.node:
         if node.op == NEURON_OP:
@@ -37,6 +41,38 @@ def cpu_function(graph_def, input_names: list[str], output_names: list[str], rel
         _replace_in_function_body(fdef, runnable.library, known)
     _relax_batch(runnable, set(relaxed_inputs))
     return wrap_function.function_from_graph_def(runnable, input_names, output_names)
+
+
+def _rename_functions_apart(graph_def) -> None:
+    """Give the library's functions names of their own: TensorFlow keeps one function per name
+    per process, and the function the model was traced from may still hold the original body
+    under the same name (nir's passes changed it)."""
+    suffix = f"_nir{next(_GENERATION)}"
+    names = {f.signature.name: f.signature.name + suffix for f in graph_def.library.function}
+    if not names:
+        return
+    for fdef in graph_def.library.function:
+        fdef.signature.name = names[fdef.signature.name]
+        _rename_in_nodes(fdef.node_def, names)
+    _rename_in_nodes(graph_def.node, names)
+
+
+def _rename_in_nodes(nodes, names: dict[str, str]) -> None:
+    for node in nodes:
+        if node.op in names:  # a call of a library function by its name
+            node.op = names[node.op]
+        for value in node.attr.values():
+            _rename_in_attr(value, names)
+
+
+def _rename_in_attr(value, names: dict[str, str]) -> None:
+    if value.HasField("func"):
+        value.func.name = names.get(value.func.name, value.func.name)
+        for inner in value.func.attr.values():
+            _rename_in_attr(inner, names)
+    elif value.HasField("list"):
+        for func in value.list.func:
+            func.name = names.get(func.name, func.name)
 
 
 def _replace_with_call(node, library, known: set[str]) -> None:

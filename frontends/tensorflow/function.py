@@ -38,7 +38,8 @@ def load_concrete_function(concrete, batch_size: int | None = None, output_keys=
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     try:
-        frozen = convert_variables_to_constants_v2(concrete, aggressive_inlining=True)
+        # Functional While/If stay as they are: their bodies are what nir clusters.
+        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False, aggressive_inlining=True)
     except (tf.errors.InvalidArgumentError, ValueError) as err:
         raise NirInputError(
             f"TensorFlow could not turn the variables of {concrete.name} into constants: "

@@ -231,6 +231,8 @@ class NeuronModel:
 
         flat = self._structure.flatten_inputs(args, kwargs)
         specs = [{s.key: s for s in self.signature.inputs}[k] for k in self._structure.input_keys]
+        for tensor, spec in zip(flat, specs):
+            _check_shape(tensor, spec)
         flat = [tf.cast(t, tf.as_dtype(s.dtype)) if t.dtype != tf.as_dtype(s.dtype) else t for t, s in zip(flat, specs)]
         return self._structure.pack_outputs(self.aws_neuron_function(*flat))
 
@@ -250,6 +252,21 @@ class NeuronModel:
     def __repr__(self) -> str:
         ratio = f"{self.on_neuron_ratio:.3f}"
         return f"<nir.NeuronModel: {len(self._structure.input_keys)} inputs, on_neuron_ratio {ratio}>"
+
+
+def _check_shape(tensor, spec) -> None:
+    """A NeuronOp runs only the shapes it was compiled for (dimension 0 may vary where the model
+    has dynamic batch); TensorFlow would not check a function's argument shapes."""
+    shape = tuple(tensor.shape)
+    if spec.shape is None:
+        return
+    if len(shape) != len(spec.shape) or any(s >= 0 and d != s for d, s in zip(shape, spec.shape)):
+        compiled = "x".join("?" if s < 0 else str(s) for s in spec.shape)
+        raise NirInputError(
+            f"input '{spec.key}' has shape {list(shape)}, but the model was compiled for {compiled}; "
+            "trace it again with an example of this shape (dimension 0 may vary only when the model "
+            "has dynamic batch)"
+        )
 
 
 class _Structure:

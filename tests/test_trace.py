@@ -175,3 +175,45 @@ def test_load_of_a_compiled_saved_model_takes_signature_keys(zoo, fake_neuron_cc
         for name, spec in ((s.key, s) for s in loaded.signature.inputs)
     }
     assert_same(loaded(**feeds), serving(**feeds))
+
+
+@pytest.fixture(scope="module")
+def fake_neuronx_cc(tmp_path_factory) -> str:
+    from stand_ins import FAKE_NEURONX_CC, write_launcher
+
+    return write_launcher(str(tmp_path_factory.mktemp("neuronx-cc-bin")), FAKE_NEURONX_CC, "neuronx-cc")
+
+
+def test_trace_honours_the_target(fake_neuronx_cc):
+    """inferentia2: the clusters go to neuronx-cc as HLO, the NeuronOps say so, and the model
+    still answers through the CPU fallback (the embedded GraphDef, not the HLO)."""
+    tf.keras.utils.set_random_seed(5)
+    model = dense_reshape_dense()
+    example = tf.random.uniform([2, 3])
+    traced = nir.trace(model, example, target="inferentia2", neuron_cc=fake_neuronx_cc)
+    (neuron_op,) = [n for n in traced.neuron_graph_def.node if n.op == "NeuronOp"]
+    assert neuron_op.attr["_target"].s == b"inferentia2"
+    assert neuron_op.attr["executable"].s
+    np.testing.assert_allclose(traced(example), model(example), rtol=1e-5)
+
+
+def test_trace_uses_the_compile_cache(fake_neuron_cc, tmp_path):
+    model = dense_reshape_dense()
+    example = tf.random.uniform([1, 3])
+    options = dict(neuron_cc=fake_neuron_cc, compile_cache=True, cache_dir=str(tmp_path / "cache"))
+    first = nir.trace(model, example, **options)
+    second = nir.trace(model, example, **options)
+    assert (first.report["NumClustersFromCache"], second.report["NumClustersFromCache"]) == (0, 1)
+    assert first.neuron_graph_def.SerializeToString(deterministic=True) == \
+        second.neuron_graph_def.SerializeToString(deterministic=True)
+
+
+def test_a_shape_it_was_not_compiled_for_is_refused(fake_neuron_cc):
+    model = dense_reshape_dense()
+    fixed = nir.trace(model, tf.zeros([2, 3]), neuron_cc=fake_neuron_cc, dynamic_batch_size=False)
+    with pytest.raises(nir.NirInputError, match=r"compiled for 2x3"):
+        fixed(tf.zeros([4, 3]))
+    dynamic = nir.trace(model, tf.zeros([2, 3]), neuron_cc=fake_neuron_cc)
+    with pytest.raises(nir.NirInputError, match=r"compiled for \?x3"):
+        dynamic(tf.zeros([4, 5]))
+    np.testing.assert_allclose(dynamic(tf.ones([4, 3])), model(tf.ones([4, 3])), rtol=1e-5)

@@ -5,6 +5,13 @@
 """
 
 import os as _os
+from importlib.metadata import PackageNotFoundError as _NotInstalled
+from importlib.metadata import version as _version
+
+try:
+    __version__ = _version("nir")
+except _NotInstalled:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 # TensorFlow's C++ start-up chatter buries nir's own report; users can still raise it.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -17,6 +24,7 @@ from nir.pipeline import DEFAULT_PIPELINE, import_saved_model  # noqa: E402
 from nir.trace import NeuronModel, analyze_model, load, trace  # noqa: E402
 
 __all__ = [
+    "__version__",
     "DEFAULT_PIPELINE",
     "NirError",
     "NeuronModel",

@@ -28,8 +28,9 @@ DEFAULT_COMPILER_TIMEOUT = 18000
 ON_NEURON_RATIO_THRESHOLD = 0.3
 
 
-class CompileFailedError(NirError):
-    """strict mode: some clusters did not compile. Names them and their logs."""
+class CompileFailedError(NirError, ValueError):
+    """strict mode: some clusters did not compile. Names them and their logs. A ValueError
+    too, as the original's must-compile failure was, so code written for it still catches it."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,10 @@ def _input_shapes(model_shape_feed_dict, model_feed_dict, signature) -> str:
             if source == "model_feed_dict":
                 array = np.asarray(value)
                 expected = np.dtype(numpy_dtype_of_ir_type(ir_type_of_dtype(keys[key].dtype)))
-                if array.dtype != expected:
+                if not _feedable(array.dtype, expected):
                     raise NirInputError(
-                        f"model_feed_dict['{name}'] has dtype {array.dtype}, but input '{key}' is {expected}"
+                        f"model_feed_dict['{name}'] has dtype {array.dtype}, which a Session cannot feed "
+                        f"to input '{key}' ({expected}); pass an array of {expected}"
                     )
                 shapes[key] = tuple(array.shape)
             else:
@@ -134,6 +136,15 @@ def _input_shapes(model_shape_feed_dict, model_feed_dict, signature) -> str:
                     ) from None
                 shapes[key] = dims
     return format_input_shapes(shapes)
+
+
+def _feedable(given, expected) -> bool:
+    """What a TF1 Session accepts as a feed, as the original fed model_feed_dict: numbers of
+    any width for a number (Session casts them), bytes or str for a string."""
+    text = "SUO"
+    if expected.kind in text:
+        return given.kind in text
+    return given.kind in "biufc"
 
 
 @contextlib.contextmanager

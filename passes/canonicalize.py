@@ -22,7 +22,8 @@ removal on (the tf dialect's traits tell it which ops have no side effect):
 Before them, one analysis over each function, which no local pattern can do: a control edge
 from an op that neither has side effects nor (transitively) waits for one is dropped, as
 Grappler's dependency optimizer does: it orders nothing observable. Function inlining leaves
-such edges on every weight, and they would keep weights out of clusters.
+such edges on every weight, and they would keep weights out of clusters. An edge from inside a
+TF1 loop (v1 control flow) is kept: it puts its target in the loop's frame.
 """
 
 from __future__ import annotations
@@ -127,10 +128,19 @@ def drop_pure_control_edges(block) -> dict:
         ]
         if len(kept) != len(op.control_operands):
             op.operands = [*op.data_operands, *kept]
-        orders_effects[op] = is_stateful(op.tf_type) or any(
+        orders_effects[op] = is_stateful(op.tf_type) or op.tf_type in V1_LOOP_OPS or any(
             orders_effects.get(v.owner, False) for v in op.operands
         )
     return orders_effects
+
+
+# A TF1 loop's ops (and all that read them) are in its frame, and a control edge from one of
+# them is what puts a constant in the frame too: TensorFlow refuses an op whose inputs come
+# from different frames, so those edges order something.
+V1_LOOP_OPS = frozenset({
+    "Enter", "RefEnter", "Merge", "RefMerge", "Switch", "RefSwitch", "NextIteration",
+    "RefNextIteration", "LoopCond", "Exit", "RefExit",
+})
 
 
 @register_pass

@@ -58,7 +58,14 @@ class GraphNames:
         try:
             return self.names[value]
         except KeyError:
+            owner = value.owner
+            if isinstance(owner, TFNodeOp) and owner.tf_type in _LOOP_BACK_EDGE_SOURCES:
+                # A TF1 loop's Merge reads its NextIteration, written later: the name is known.
+                return "^" + owner.node_name if value is owner.control else _graph_tensor_name(owner, value.index)
             raise GraphExportError(f"value {value} is used before any node defines it") from None
+
+
+_LOOP_BACK_EDGE_SOURCES = frozenset({"NextIteration", "RefNextIteration"})
 
 
 ClusterLowering = Callable[[ClusterOp, GraphNames, graph_pb2.GraphDef], None]

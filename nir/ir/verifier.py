@@ -12,7 +12,8 @@ once. Each rule has a name that errors print:
 - `arity`: as many data inputs and outputs as the OpDef gives for these attributes;
 - `dtype`: each input and output has the element type its OpDef argument names;
 - `unique-name`: node names are unique within a function (clusters included);
-- `dominance`: a value is defined before it is used within a block;
+- `dominance`: a value is defined before it is used within a block (but for the back edge of a
+  TF1 loop, NextIteration into Merge);
 - `shape`: result types agree with what the op's shape function derives from its operands, and
   the operands agree with each other (a Conv2D filter matching the input's depth).
 
@@ -115,12 +116,21 @@ def _blocks_of(op: Operation) -> Iterator[Block]:
                 yield from _blocks_of(inner)
 
 
+# TF1 loops (v1 control flow) close their cycle through a back edge by design: a Merge reads
+# the NextIteration of the loop's body, which TensorFlow runs after it.
+_BACK_EDGE = (frozenset({"Merge", "RefMerge"}), frozenset({"NextIteration", "RefNextIteration"}))
+
+
+def _is_loop_back_edge(user: Operation, owner: Operation) -> bool:
+    return getattr(user, "tf_type", "") in _BACK_EDGE[0] and getattr(owner, "tf_type", "") in _BACK_EDGE[1]
+
+
 def check_dominance(block: Block) -> None:
     position = {op: i for i, op in enumerate(block.ops)}
     for i, op in enumerate(block.ops):
         for operand in op.operands:
             owner = operand.owner
-            if isinstance(owner, Operation) and position.get(owner, -1) >= i:
+            if isinstance(owner, Operation) and position.get(owner, -1) >= i and not _is_loop_back_edge(op, owner):
                 raise TFVerifyError("dominance", _name(op),
                                     f"uses a result of '{_name(owner)}', which comes later in the block")
 

@@ -263,9 +263,17 @@ class CheckpointParts:
     def finish(self) -> None:
         import tensorflow as tf
 
-        if self.parts:
-            tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=self.parts, destination_prefix=self.prefix,
-                                          delete_old_dirs=False)
+        if not self.parts:
+            return
+        # In a graph and Session of its own, as SaveV2: run eagerly, the op would only be added
+        # to the caller's default graph in TF1 code (a `with tf.Session()` block, or after
+        # disable_eager_execution) and the parts never merged.
+        graph = tf.Graph()
+        with graph.as_default():
+            merge = tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=self.parts, destination_prefix=self.prefix,
+                                                  delete_old_dirs=False)
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(merge)
 
 
 def add_saver(graph_def, moved: list[tuple[str, object]], meta_graph) -> None:

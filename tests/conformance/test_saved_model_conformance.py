@@ -109,3 +109,28 @@ def test_tf1_while_loop_compiles_and_answers(tmp_path, fake_neuron_cc):
     nir.PassManager.parse(default_pipeline()).run(module)
     reasons = {row["op_type"]: row["reason"] for row in explain_module(module)["cpu"]}
     assert "MatMul" in reasons and "Enter" in reasons
+
+
+def test_compile_is_isolated_from_the_callers_graph(zoo, tmp_path):
+    """The same bytes out in eager mode, inside `with tf.Graph().as_default(), tf.Session()`
+    (TF1 style) and after `disable_eager_execution()` (in a process of its own: it is global)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from zoo import tree_digest
+
+    eager, in_graph, v1 = (str(tmp_path / name) for name in ("eager", "in_graph", "v1"))
+    with pytest.warns(UserWarning):
+        nir.saved_model.compile(zoo["two_io"], eager, progress=False)
+    with tf.Graph().as_default(), tf.compat.v1.Session(), pytest.warns(UserWarning):
+        nir.saved_model.compile(zoo["two_io"], in_graph, progress=False)
+    script = textwrap.dedent(f"""
+        import tensorflow as tf, nir
+        tf.compat.v1.disable_eager_execution()
+        nir.saved_model.compile({zoo["two_io"]!r}, {v1!r}, progress=False)
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    assert tree_digest(eager) == tree_digest(in_graph) == tree_digest(v1)
+    assert sorted(tree_digest(eager)) == ["saved_model.pb", "variables/variables.data-00000-of-00001",
+                                          "variables/variables.index"]

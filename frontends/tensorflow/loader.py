@@ -204,6 +204,66 @@ def restore_pruned_inputs(frozen, original, signature) -> None:
             frozen.node.add().CopyFrom(originals[name])
 
 
+def cut_at_signature_inputs(graph_def, signature):
+    """A signature may feed any tensor, not only a Placeholder (a Session feeds an Identity's or
+    a mid-graph op's output as well): the graph is cut there, as the original cuts it. A fed
+    single-output node becomes a Placeholder of its own name; another fed tensor gets a new
+    Placeholder, `<node>/nir_input_<port>`, which its readers read instead. What then feeds
+    nothing the outputs need is pruned. Returns (graph_def, signature)."""
+    from dataclasses import replace
+
+    import tensorflow as tf
+    from tensorflow.core.framework import node_def_pb2
+
+    from frontends.tensorflow.opdefs import node_output_dtypes
+
+    nodes = {n.name: n for n in graph_def.node}
+    library = {f.signature.name: f for f in graph_def.library.function}
+    specs, cut = [], False
+    for spec in signature.inputs:
+        name, port = split_tensor_name(spec.tensor_name)
+        node = nodes.get(name)
+        if node is None or node.op in ("Placeholder", "PlaceholderWithDefault"):
+            specs.append(spec)
+            continue
+        cut = True
+        placeholder = node_def_pb2.NodeDef(name=name, op="Placeholder")
+        placeholder.attr["dtype"].type = spec.dtype
+        if spec.shape is not None:
+            placeholder.attr["shape"].shape.CopyFrom(tf.TensorShape([None if d < 0 else d for d in spec.shape]).as_proto())
+        else:
+            placeholder.attr["shape"].shape.unknown_rank = True
+        if port == 0 and len(node_output_dtypes(node, library)) == 1:
+            node.CopyFrom(placeholder)
+            specs.append(spec)
+            continue
+        placeholder.name = _unused_name(f"{name}/nir_input_{port}", nodes)
+        nodes[placeholder.name] = graph_def.node.add()
+        nodes[placeholder.name].CopyFrom(placeholder)
+        _rewire(graph_def, {spec.tensor_name, name if port == 0 else spec.tensor_name}, placeholder.name)
+        specs.append(replace(spec, tensor_name=f"{placeholder.name}:0"))
+    if not cut:
+        return graph_def, signature
+    signature = replace(signature, inputs=tuple(specs))
+    keep = sorted({split_tensor_name(s.tensor_name)[0] for s in (*signature.inputs, *signature.outputs)})
+    return tf.compat.v1.graph_util.extract_sub_graph(graph_def, keep), signature
+
+
+def _unused_name(name: str, taken) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    return candidate
+
+
+def _rewire(graph_def, old_names: set[str], new: str) -> None:
+    for node in graph_def.node:
+        if any(i in old_names for i in node.input):
+            inputs = [new if i in old_names else i for i in node.input]
+            del node.input[:]
+            node.input.extend(inputs)
+
+
 def load_saved_model(
     model_dir: str,
     tags: Iterable[str] | str | None = None,
@@ -241,6 +301,7 @@ def load_saved_model(
             else:
                 weights = CheckpointWeights(checkpoint_prefix(model_dir)) if _reads_weights(frozen) else None
                 restore_pruned_inputs(frozen, graph_def, signature)
+                frozen, signature = cut_at_signature_inputs(frozen, signature)
                 return LoadedModel(with_shapes(frozen), signature, len(graph_def.node), weights)
     return _load_through_session(model_dir, chosen_tags, signature, output_nodes)
 
@@ -276,4 +337,5 @@ def _load_through_session(model_dir: str, chosen_tags, signature, output_nodes: 
             session, inlined, output_nodes
         )
     restore_pruned_inputs(frozen, graph_def, signature)
+    frozen, signature = cut_at_signature_inputs(frozen, signature)
     return LoadedModel(with_shapes(frozen), signature, num_session_ops)

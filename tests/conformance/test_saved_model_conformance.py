@@ -134,3 +134,41 @@ def test_compile_is_isolated_from_the_callers_graph(zoo, tmp_path):
     assert tree_digest(eager) == tree_digest(in_graph) == tree_digest(v1)
     assert sorted(tree_digest(eager)) == ["saved_model.pb", "variables/variables.data-00000-of-00001",
                                           "variables/variables.index"]
+
+
+def tf1_model_fed_in_the_middle(path: str) -> dict:
+    """A TF1 graph whose signature feeds an Identity, a mid-graph Relu and the second output
+    of a Split: a Session feeds any tensor. Returns {key: tensor name} of the inputs."""
+    rng = np.random.default_rng(1)
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        x = tf.compat.v1.placeholder(tf.float32, [1, 8], name="x")
+        fed_identity = tf.identity(x, name="x_identity")
+        relu0 = tf.nn.relu(tf.matmul(fed_identity, tf.constant(rng.standard_normal((8, 8)), tf.float32)), name="relu0")
+        left, right = tf.split(tf.nn.tanh(relu0, name="tanh0"), 2, axis=1, name="split0")
+        out = tf.nn.sigmoid(tf.matmul(tf.concat([left, right * 2.0], 1), tf.constant(rng.standard_normal((8, 4)), tf.float32)))
+        inputs = {"identity": fed_identity, "middle": relu0, "second": right}
+        tf.compat.v1.saved_model.simple_save(session, path, inputs, {"y": out})
+        return {k: v.name for k, v in inputs.items()}
+
+
+def test_signature_inputs_in_the_middle_of_the_graph(tmp_path, fake_neuron_cc):
+    """The original cuts the graph at signature inputs that are not Placeholders; so does nir:
+    what is fed replaces what computed it, and the answers are the Session's."""
+    model, out = str(tmp_path / "middle"), str(tmp_path / "out")
+    names = tf1_model_fed_in_the_middle(model)
+    report = nir.saved_model.compile(model, out, neuron_cc=fake_neuron_cc, progress=False)
+    assert report["NumCompiledClusters"] == report["NumClusters"] == 1
+    rng = np.random.default_rng(2)
+    feeds = {"identity": rng.standard_normal((1, 8)), "middle": rng.standard_normal((1, 8)),
+             "second": rng.standard_normal((1, 4))}
+    feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], model)
+        expected = session.run(meta.signature_def["serving_default"].outputs["y"].name,
+                               {names[k]: v for k, v in feeds.items()})
+    inline = str(tmp_path / "inline")
+    nir.saved_model.inline_neuron_ops(out, inline)
+    serve = tf.saved_model.load(inline).signatures["serving_default"]
+    np.testing.assert_allclose(serve(**{k: tf.constant(v) for k, v in feeds.items()})["y"], expected, rtol=1e-5)

@@ -137,7 +137,7 @@ def _split(tensor: str) -> tuple[str, int]:
     return parts[0], int(parts[-1]) if len(parts) > 1 else 0
 
 
-class _ShapeOnly:
+class ShapeOnly:
     """A variable's value as TensorFlow's freezer sees it: the right shape, one zero of data,
     so the Const it makes is a splat of a few bytes whatever the variable's size."""
 
@@ -168,7 +168,7 @@ def freeze_without_weights(graph_def, output_nodes: Iterable[str], keys: Mapping
                     raise NotFollowable(f"variable '{node.name}' has no full static shape")
                 dtype = tf.dtypes.as_dtype(node.attr["dtype"].type).base_dtype
                 self._tensor_data[node.name] = convert_to_constants._TensorData(  # noqa: SLF001
-                    numpy=_ShapeOnly(dims, dtype.as_numpy_dtype), dtype=dtype.as_datatype_enum, index=None
+                    numpy=ShapeOnly(dims, dtype.as_numpy_dtype), dtype=dtype.as_datatype_enum, index=None
                 )
 
     data = CheckpointData()

@@ -48,8 +48,9 @@ def load_concrete_function(concrete, batch_size: int | None = None, output_keys=
             "its layers are not wrapped in calls TensorFlow cannot unpack"
         ) from None
     signature = _signature_of(concrete, graph_def, batch_size, output_keys)
-    restore_pruned_inputs(graph_def, concrete.graph.as_graph_def(), signature)
-    return LoadedModel(with_shapes(graph_def), signature, len(concrete.graph.as_graph_def().node), values.read)
+    traced = concrete.graph.as_graph_def()
+    restore_pruned_inputs(graph_def, traced, signature)
+    return LoadedModel(with_shapes(graph_def), signature, len(traced.node), values.read)
 
 
 class _LiveValues:

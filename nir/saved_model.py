@@ -472,10 +472,12 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     """One model: import, run the pipeline, and emit its clusters' compile jobs into `workdir`."""
     from backends.inferentia.neuron_op import neuron_ops
     from frontends.tensorflow.exporter import releasing_weights
+    from frontends.tensorflow.output_names import add_output_stand_ins
 
     module, loaded = pipeline_module(job, s, workdir if job.compiler_workdir else s.dump_dir)
     with releasing_weights():
         graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
+    graph_def, signature = add_output_stand_ins(graph_def, signature, loaded.signature)
     no_clusters = None if neuron_ops(graph_def) else no_cluster_message(module)
     del module
     _return_freed_memory()

@@ -19,6 +19,7 @@ from frontends.tensorflow.attrs import dims_to_shape_proto
 from frontends.tensorflow.exporter import GraphNames, drop_dangling_colocation, emit_graph_op
 from frontends.tensorflow.importer import split_tensor_name
 from frontends.tensorflow.opdefs import function_output_names, register_op_def
+from frontends.tensorflow.output_names import is_stand_in
 from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.queries import carries_batch
@@ -227,7 +228,12 @@ def inline_neuron_op_nodes(graph_def: graph_pb2.GraphDef, which=None, consume: b
     out.versions.CopyFrom(graph_def.versions)
     out.library.CopyFrom(graph_def.library)
     chosen_names = {n.name for n in chosen}
+    # An output stand-in gives way to the real node of its name, which inlining brings back.
+    inner_names = {inner.name for n in chosen for inner in inner_graph(n).node} if any(
+        is_stand_in(n) for n in graph_def.node) else set()
     for node in graph_def.node:
+        if is_stand_in(node) and node.name in inner_names:
+            continue
         if node.name not in chosen_names:
             _add_with_inputs(out, node, [renamed(i) for i in node.input])
             continue

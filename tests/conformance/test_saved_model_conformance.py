@@ -172,3 +172,93 @@ def test_signature_inputs_in_the_middle_of_the_graph(tmp_path, fake_neuron_cc):
     nir.saved_model.inline_neuron_ops(out, inline)
     serve = tf.saved_model.load(inline).signatures["serving_default"]
     np.testing.assert_allclose(serve(**{k: tf.constant(v) for k, v in feeds.items()})["y"], expected, rtol=1e-5)
+
+
+def conv_add_graph(rng):
+    """saved_model_test's graph: two inputs, three 1x1 convs, outputs relu0 and relu1 (fp16)."""
+    def kernel():
+        return rng.uniform(-1, 1, size=[1, 1, 3, 3]).astype(np.float16)
+
+    input0 = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input0")
+    input1 = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input1")
+    conv2d0 = tf.nn.conv2d(input0, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d0")
+    conv2d1 = tf.nn.conv2d(input1, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d1")
+    add0 = tf.add(conv2d0, conv2d1, name="add0")
+    relu0 = tf.nn.relu(add0, name="relu0")
+    conv2d2 = tf.nn.conv2d(tf.sigmoid(add0, name="sigmoid0"), kernel(), strides=[1, 1, 1, 1], padding="VALID",
+                           name="conv2d1")
+    relu1 = tf.nn.relu(conv2d2, name="relu1")
+    return {"x0": input0, "x1": input1}, {"y0": relu0, "y1": relu1}
+
+
+def run_v1(model_dir: str, feeds: dict, tags=("serve",), key="serving_default") -> dict:
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        signature = tf.compat.v1.saved_model.loader.load(session, list(tags), model_dir).signature_def[key]
+        fetches = {k: v.name for k, v in signature.outputs.items()}
+        return session.run(fetches, {signature.inputs[k].name: v for k, v in feeds.items()})
+
+
+@pytest.mark.parametrize("with_feed_dict", [False, True], ids=["batch_size", "model_feed_dict"])
+def test_simple_save_model_becomes_five_ops(tmp_path, fake_neuron_cc, with_feed_dict):
+    """saved_model_test's TestConvertToInferenceModel: the compiled graph has 5 ops, the two
+    inputs, one NeuronOp (third) and the outputs relu0 and relu1 under their own names."""
+    rng = np.random.default_rng(15213)
+    model, out, inline = (str(tmp_path / name) for name in ("model", "out", "inline"))
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        inputs, outputs = conv_add_graph(rng)
+        tf.compat.v1.saved_model.simple_save(session, model, inputs, outputs)
+    feeds = {k: rng.uniform(-1, 1, [1, 2, 2, 3]).astype(np.float16) for k in ("x0", "x1")}
+    options = {"model_feed_dict": feeds} if with_feed_dict else {}
+    nir.saved_model.compile(model, out, neuron_cc=fake_neuron_cc, progress=False, **options)
+    compiled = nir.load(out).neuron_graph_def
+    assert len(compiled.node) == 5
+    assert compiled.node[2].op == "NeuronOp" and compiled.node[2].attr["executable"].s
+    assert sorted(n.name for n in compiled.node if n.op != "NeuronOp") == ["input0", "input1", "relu0", "relu1"]
+    nir.saved_model.inline_neuron_ops(out, inline)
+    expected, actual = run_v1(model, feeds), run_v1(inline, feeds)
+    for key in expected:
+        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-3, atol=1e-3)
+
+
+def test_multiple_tags_and_signatures(tmp_path, fake_neuron_cc):
+    """saved_model_test's test_multi_tags_multi_sigdefs: a SavedModel with tag sets {serve, gpu}
+    and {tpu, gpu}, three signatures (one with its inputs' keys flipped), each compiled on its
+    own; the output keeps the tags and the signature key, and answers as the original."""
+    rng = np.random.default_rng(15213)
+    model = str(tmp_path / "model")
+    info = tf.compat.v1.saved_model.utils.build_tensor_info
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        (inputs, outputs) = conv_add_graph(rng)
+        input2 = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input2")
+        output2 = tf.identity(tf.nn.relu(tf.add(input2, outputs["y1"])), name="output2")
+        signatures = {
+            "sigdef0": ({"input0": inputs["x0"], "input1": inputs["x1"]}, {"output0": outputs["y0"], "output1": outputs["y1"]}),
+            "sigdef1": ({"input2": inputs["x0"], "input1": inputs["x1"], "input0": input2},
+                        {"output0": output2, "output2": outputs["y0"]}),
+            "sigdef2": ({"input0": inputs["x0"], "input2": input2, "input1": inputs["x1"]},
+                        {"output2": output2, "output1": outputs["y1"]}),
+        }
+        defs = {
+            key: tf.compat.v1.saved_model.signature_def_utils.build_signature_def(
+                {k: info(v) for k, v in ins.items()}, {k: info(v) for k, v in outs.items()}, f"method_{key}")
+            for key, (ins, outs) in signatures.items()
+        }
+        builder = tf.compat.v1.saved_model.builder.SavedModelBuilder(model)
+        builder.add_meta_graph_and_variables(session, ["serve", "gpu"], signature_def_map=defs, strip_default_attrs=True)
+        builder.add_meta_graph(["tpu", "gpu"], signature_def_map={"sigdef2": defs["sigdef2"]}, strip_default_attrs=True)
+        builder.save()
+    for key, (ins, _) in signatures.items():
+        feeds = {k: rng.uniform(-1, 1, [1, 2, 2, 3]).astype(np.float16) for k in ins}
+        out, inline = str(tmp_path / f"out_{key}"), str(tmp_path / f"inline_{key}")
+        report = nir.saved_model.compile(model, out, tags="serve,gpu", signature_def_key=key, model_feed_dict=feeds,
+                                         neuron_cc=fake_neuron_cc, progress=False)
+        assert report["NumCompiledClusters"] == report["NumClusters"] >= 1
+        nir.saved_model.inline_neuron_ops(out, inline)
+        expected = run_v1(model, feeds, ("serve", "gpu"), key)
+        actual = run_v1(inline, feeds, ("serve", "gpu"), key)
+        assert sorted(actual) == sorted(expected)
+        for name in expected:
+            np.testing.assert_allclose(actual[name], expected[name], rtol=1e-3, atol=1e-3)

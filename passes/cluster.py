@@ -21,9 +21,9 @@ loop's condition stays on CPU, where its answer is needed.
 
 Then, as the original tensorflow-neuron does, nir drops clusters that would hand a Const out,
 lets no int64/double tensor cross a cluster boundary, and keeps only clusters with at least
-`minimum-segment-size` ops that compute something (Identity, Snapshot, StopGradient and NoOp
-do not count, nor, unlike the original, Const). Ops of dropped clusters get a CPU reason, for
-`nir explain`.
+`minimum-segment-size` ops (Identity, Snapshot, StopGradient and NoOp do not count; Const does,
+as in the original, except in loop and branch bodies, where a loop counter and its constant
+would otherwise make a cluster). Ops of dropped clusters get a CPU reason, for `nir explain`.
 
 A cluster whose constants add up to more than `max-cluster-bytes` (default 1 GiB) is cut, in
 block order, into clusters under the limit: a NeuronOp carries its weights in its embedded
@@ -171,11 +171,13 @@ def has_runtime_input(group: Sequence[int], ops: Sequence[Operation]) -> bool:
     )
 
 
-def effective_size(group: Sequence[int], ops: Sequence[Operation]) -> int:
-    """Ops that compute something: constants and forwarding ops do not count, so a lone add
-    with its constant operand (a loop counter, say) is no cluster."""
+def effective_size(group: Sequence[int], ops: Sequence[Operation], count_constants: bool = True) -> int:
+    """The ops minimum-segment-size counts: as the original, every op but the forwarding ones
+    (Identity, Snapshot, StopGradient, NoOp), so a lone convolution with its filter is a
+    segment of 2. In a loop or branch body (`count_constants` False) constants do not count,
+    so a lone add with its constant operand, a loop counter, stays on CPU."""
     return sum(1 for i in group if isinstance(ops[i], TFNodeOp) and not ops[i].has_trait(Free)
-               and ops[i].tf_type != "Const")
+               and (count_constants or ops[i].tf_type != "Const"))
 
 
 def constant_bytes(op: Operation) -> int:
@@ -398,7 +400,7 @@ class ClusterPass(ModulePass):
                 set_cpu_reason(ops[i], reason)
         kept = []
         for group in (piece for g in groups for piece in split_by_bytes(g, ops, self.max_cluster_bytes)):
-            size = effective_size(group, ops)
+            size = effective_size(group, ops, count_constants=not scope)
             if size < self.minimum_segment_size:
                 for i in group:
                     set_cpu_reason(ops[i], f"in a cluster of {size} op(s), below minimum_segment_size={self.minimum_segment_size}")

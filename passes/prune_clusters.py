@@ -41,9 +41,8 @@ EXPENSIVE_OP_TYPES = frozenset({
 
 
 def cluster_size(cluster: ClusterOp) -> int:
-    """Ops that compute something, as minimum-segment-size counts them."""
-    return sum(1 for op in cluster.block.ops
-               if isinstance(op, TFNodeOp) and not op.has_trait(Free) and op.tf_type != "Const")
+    """Its ops but the forwarding ones, constants included, as the original sizes a segment."""
+    return sum(1 for op in cluster.block.ops if isinstance(op, TFNodeOp) and not op.has_trait(Free))
 
 
 def is_expensive(cluster: ClusterOp) -> bool:

@@ -119,7 +119,13 @@ def test_supported_op_types_replaces_the_table(zoo, tmp_path, fake_neuron_cc):
                             capture_output=True, text=True, check=True).stdout.split()
     without_tanh = [op for op in listed if op != "Tanh"]
     out, report = compile_cut(zoo, tmp_path, supported_op_types=without_tanh, neuron_cc=fake_neuron_cc)
-    # Tanh on CPU leaves MatMul alone on each side of it: below the minimum segment size.
+    # Tanh on CPU leaves a MatMul with its weight on each side of it: segments of 2, as the
+    # original counts them (constants included), so 3 clusters at the default minimum of 2 ...
+    assert report["NumClusters"] == 3
+    assert "Tanh" not in op_types_on_neuron(out)
+    # ... and only the first (MatMul, BiasAdd, Relu and their constants) at a minimum of 3.
+    out, report = compile_cut(zoo, tmp_path, "min3", supported_op_types=without_tanh, neuron_cc=fake_neuron_cc,
+                              minimum_segment_size=3)
     assert report["NumClusters"] == 1
     assert op_types_on_neuron(out) == {"Placeholder", "MatMul", "BiasAdd", "Relu", "Const"}
 
@@ -190,10 +196,11 @@ def test_model_feed_dict_gives_the_shapes_and_wins_over_model_shape_feed_dict(zo
 
 
 def test_minimum_segment_size_and_a_compile_without_clusters(zoo, tmp_path, fake_neuron_cc):
-    _, report = compile_cut(zoo, tmp_path, minimum_segment_size=3, neuron_cc=fake_neuron_cc)
+    # Each side of the Cumsum is 3 ops and 2 weights: a segment of 5, as the original counts.
+    _, report = compile_cut(zoo, tmp_path, minimum_segment_size=5, neuron_cc=fake_neuron_cc)
     assert report["NumClusters"] == 2
-    with pytest.warns(UserWarning, match="the pipeline produced no cluster.*in a cluster of 3 op\\(s\\), below minimum_segment_size=4"):
-        out, report = compile_cut(zoo, tmp_path, "big", minimum_segment_size=4, neuron_cc=fake_neuron_cc)
+    with pytest.warns(UserWarning, match="the pipeline produced no cluster.*in a cluster of 5 op\\(s\\), below minimum_segment_size=6"):
+        out, report = compile_cut(zoo, tmp_path, "big", minimum_segment_size=6, neuron_cc=fake_neuron_cc)
     assert report["NumClusters"] == 0 and not compiled_ops(out)
 
 

@@ -262,3 +262,19 @@ def test_multiple_tags_and_signatures(tmp_path, fake_neuron_cc):
         assert sorted(actual) == sorted(expected)
         for name in expected:
             np.testing.assert_allclose(actual[name], expected[name], rtol=1e-3, atol=1e-3)
+
+
+def test_a_single_convolution_gets_its_neuron_op(tmp_path, fake_neuron_cc):
+    """minimum_segment_size counts constants, as the original does: one Conv2D and its filter
+    are a segment of 2, so the default minimum of 2 compiles it."""
+    model, out = str(tmp_path / "conv"), str(tmp_path / "out")
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        x = tf.compat.v1.placeholder(tf.float32, [1, 8, 8, 3], name="x")
+        kernel = np.random.default_rng(3).uniform(-1, 1, [3, 3, 3, 4]).astype(np.float32)
+        y = tf.nn.conv2d(x, kernel, strides=[1, 1, 1, 1], padding="SAME", name="conv0")
+        tf.compat.v1.saved_model.simple_save(session, model, {"x": x}, {"y": y})
+    report = nir.saved_model.compile(model, out, neuron_cc=fake_neuron_cc, progress=False)
+    assert report["NumCompiledClusters"] == report["NumClusters"] == 1
+    ops = [n.op for n in nir.load(out).neuron_graph_def.node]
+    assert ops == ["Placeholder", "NeuronOp", "Identity"]  # the Identity keeps the name conv0

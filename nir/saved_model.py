@@ -599,7 +599,19 @@ def _export_with_neuron_ops(module, dynamic_batch: bool | None, target: str = "i
             inputs=unbatch(signature.inputs, fn.args),
             outputs=unbatch(signature.outputs, fn.body.block.last_op.operands),
         )
+        relax_batch_of_inputs(graph_def, signature)
     return graph_def, signature
+
+
+def relax_batch_of_inputs(graph_def, signature) -> None:
+    """The Placeholders of inputs whose signature batch is unknown take any batch too: a
+    Session checks a feed against its Placeholder's shape, not the signature's."""
+    from frontends.tensorflow.importer import split_tensor_name
+
+    relaxed = {split_tensor_name(s.tensor_name)[0] for s in signature.inputs if s.shape and s.shape[0] < 0}
+    for node in graph_def.node:
+        if node.name in relaxed and node.op == "Placeholder" and node.attr["shape"].shape.dim:
+            node.attr["shape"].shape.dim[0].size = -1
 
 
 def every_cluster_carries_batch(module) -> bool:

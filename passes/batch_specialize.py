@@ -101,7 +101,8 @@ class BatchSpecializePass(ModulePass):
             old = tf_shape(arg.type)
             new = specialize_shape(key, old, self.batch_size, overrides.get(key))
             retype(arg, tensor_type(element_type(arg.type), new))
-            carries_batch = old is not None and len(old) > 0 and old[0] < 0 and key not in overrides
+            # An unknown dim 0 is the batch, whether batch-size or an explicit shape fills it.
+            carries_batch = old is not None and len(old) > 0 and old[0] < 0
             entries = dict(arg_attrs[index].data)
             entries[BATCH_AXIS] = IntegerAttr(0 if carries_batch else -1, i64)
             arg_attrs[index] = DictionaryAttr(entries)

@@ -278,3 +278,27 @@ def test_a_single_convolution_gets_its_neuron_op(tmp_path, fake_neuron_cc):
     assert report["NumCompiledClusters"] == report["NumClusters"] == 1
     ops = [n.op for n in nir.load(out).neuron_graph_def.node]
     assert ops == ["Placeholder", "NeuronOp", "Identity"]  # the Identity keeps the name conv0
+
+
+def test_dynamic_batch_with_shapes_from_model_feed_dict(tmp_path, fake_neuron_cc):
+    """dynamic_batch_size holds when the shapes come from model_feed_dict: batch axes 0 on the
+    NeuronOp, and the inputs' Placeholders take any batch, so a TF1 Session feeds batch 5 to a
+    model compiled at batch 3."""
+    rng = np.random.default_rng(5)
+    model, out, inline = (str(tmp_path / name) for name in ("model", "out", "inline"))
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        inputs, outputs = conv_add_graph(rng)
+        tf.compat.v1.saved_model.simple_save(session, model, inputs, outputs)
+    feeds = {k: rng.uniform(-1, 1, [3, 2, 2, 3]).astype(np.float16) for k in ("x0", "x1")}
+    nir.saved_model.compile(model, out, model_feed_dict=feeds, dynamic_batch_size=True, neuron_cc=fake_neuron_cc,
+                            progress=False)
+    compiled = nir.load(out).neuron_graph_def
+    (neuron_op,) = [n for n in compiled.node if n.op == "NeuronOp"]
+    assert set(neuron_op.attr["input_batch_axis"].list.i) == set(neuron_op.attr["output_batch_axis"].list.i) == {0}
+    assert [n.attr["shape"].shape.dim[0].size for n in compiled.node if n.op == "Placeholder"] == [-1, -1]
+    nir.saved_model.inline_neuron_ops(out, inline)
+    bigger = {k: rng.uniform(-1, 1, [5, 2, 2, 3]).astype(np.float16) for k in ("x0", "x1")}
+    expected, actual = run_v1(model, bigger), run_v1(inline, bigger)
+    for key in expected:
+        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-3, atol=1e-3)

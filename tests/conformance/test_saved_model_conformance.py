@@ -302,3 +302,24 @@ def test_dynamic_batch_with_shapes_from_model_feed_dict(tmp_path, fake_neuron_cc
     expected, actual = run_v1(model, bigger), run_v1(inline, bigger)
     for key in expected:
         np.testing.assert_allclose(actual[key], expected[key], rtol=1e-3, atol=1e-3)
+
+
+def test_simple_save_compiles_a_session(tmp_path, fake_neuron_cc):
+    """saved_model_test's TestSimpleSave: tfn.saved_model.simple_save writes a compiled model
+    that answers as tf's simple_save of the same session; feed_dict keyed by tensor works."""
+    rng = np.random.default_rng(15213)
+    reference, compiled, inline = (str(tmp_path / name) for name in ("reference", "compiled", "inline"))
+    feeds = {k: rng.uniform(-1, 1, [1, 2, 2, 3]).astype(np.float16) for k in ("x0", "x1")}
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        inputs, outputs = conv_add_graph(rng)
+        tf.compat.v1.saved_model.simple_save(session, reference, inputs, outputs)
+        report = nir.saved_model.simple_save(session, compiled, inputs, outputs, neuron_cc=fake_neuron_cc,
+                                             feed_dict={inputs[k]: v for k, v in feeds.items()}, progress=False)
+    assert report["NumCompiledClusters"] == report["NumClusters"] == 1
+    nir.saved_model.inline_neuron_ops(compiled, inline)
+    expected, actual = run_v1(reference, feeds), run_v1(inline, feeds)
+    for key in expected:
+        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-3, atol=1e-3)
+    with pytest.raises(nir.NirInputError, match="already exists"):
+        nir.saved_model.simple_save(session, compiled, inputs, outputs)

@@ -191,6 +191,21 @@ def conv_add_graph(rng):
     return {"x0": input0, "x1": input1}, {"y0": relu0, "y1": relu1}
 
 
+def save_conv_add_model(path: str, rng) -> None:
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        inputs, outputs = conv_add_graph(rng)
+        tf.compat.v1.saved_model.simple_save(session, path, inputs, outputs)
+
+
+def assert_same_answers(original: str, inlined: str, feeds: dict, tags=("serve",), key="serving_default") -> None:
+    """The inlined compiled model answers as the original, through a TF1 Session."""
+    expected, actual = run_v1(original, feeds, tags, key), run_v1(inlined, feeds, tags, key)
+    assert sorted(actual) == sorted(expected)
+    for name in expected:
+        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-3, atol=1e-3)
+
+
 def run_v1(model_dir: str, feeds: dict, tags=("serve",), key="serving_default") -> dict:
     graph = tf.Graph()
     with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
@@ -205,10 +220,7 @@ def test_simple_save_model_becomes_five_ops(tmp_path, fake_neuron_cc, with_feed_
     inputs, one NeuronOp (third) and the outputs relu0 and relu1 under their own names."""
     rng = np.random.default_rng(15213)
     model, out, inline = (str(tmp_path / name) for name in ("model", "out", "inline"))
-    graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-        inputs, outputs = conv_add_graph(rng)
-        tf.compat.v1.saved_model.simple_save(session, model, inputs, outputs)
+    save_conv_add_model(model, rng)
     feeds = {k: rng.uniform(-1, 1, [1, 2, 2, 3]).astype(np.float16) for k in ("x0", "x1")}
     options = {"model_feed_dict": feeds} if with_feed_dict else {}
     nir.saved_model.compile(model, out, neuron_cc=fake_neuron_cc, progress=False, **options)
@@ -217,9 +229,7 @@ def test_simple_save_model_becomes_five_ops(tmp_path, fake_neuron_cc, with_feed_
     assert compiled.node[2].op == "NeuronOp" and compiled.node[2].attr["executable"].s
     assert sorted(n.name for n in compiled.node if n.op != "NeuronOp") == ["input0", "input1", "relu0", "relu1"]
     nir.saved_model.inline_neuron_ops(out, inline)
-    expected, actual = run_v1(model, feeds), run_v1(inline, feeds)
-    for key in expected:
-        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-3, atol=1e-3)
+    assert_same_answers(model, inline, feeds)
 
 
 def test_multiple_tags_and_signatures(tmp_path, fake_neuron_cc):
@@ -257,11 +267,7 @@ def test_multiple_tags_and_signatures(tmp_path, fake_neuron_cc):
                                          neuron_cc=fake_neuron_cc, progress=False)
         assert report["NumCompiledClusters"] == report["NumClusters"] >= 1
         nir.saved_model.inline_neuron_ops(out, inline)
-        expected = run_v1(model, feeds, ("serve", "gpu"), key)
-        actual = run_v1(inline, feeds, ("serve", "gpu"), key)
-        assert sorted(actual) == sorted(expected)
-        for name in expected:
-            np.testing.assert_allclose(actual[name], expected[name], rtol=1e-3, atol=1e-3)
+        assert_same_answers(model, inline, feeds, ("serve", "gpu"), key)
 
 
 def test_a_single_convolution_gets_its_neuron_op(tmp_path, fake_neuron_cc):
@@ -286,10 +292,7 @@ def test_dynamic_batch_with_shapes_from_model_feed_dict(tmp_path, fake_neuron_cc
     model compiled at batch 3."""
     rng = np.random.default_rng(5)
     model, out, inline = (str(tmp_path / name) for name in ("model", "out", "inline"))
-    graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-        inputs, outputs = conv_add_graph(rng)
-        tf.compat.v1.saved_model.simple_save(session, model, inputs, outputs)
+    save_conv_add_model(model, rng)
     feeds = {k: rng.uniform(-1, 1, [3, 2, 2, 3]).astype(np.float16) for k in ("x0", "x1")}
     nir.saved_model.compile(model, out, model_feed_dict=feeds, dynamic_batch_size=True, neuron_cc=fake_neuron_cc,
                             progress=False)
@@ -299,9 +302,7 @@ def test_dynamic_batch_with_shapes_from_model_feed_dict(tmp_path, fake_neuron_cc
     assert [n.attr["shape"].shape.dim[0].size for n in compiled.node if n.op == "Placeholder"] == [-1, -1]
     nir.saved_model.inline_neuron_ops(out, inline)
     bigger = {k: rng.uniform(-1, 1, [5, 2, 2, 3]).astype(np.float16) for k in ("x0", "x1")}
-    expected, actual = run_v1(model, bigger), run_v1(inline, bigger)
-    for key in expected:
-        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-3, atol=1e-3)
+    assert_same_answers(model, inline, bigger)
 
 
 def test_simple_save_compiles_a_session(tmp_path, fake_neuron_cc):
@@ -318,8 +319,6 @@ def test_simple_save_compiles_a_session(tmp_path, fake_neuron_cc):
                                              feed_dict={inputs[k]: v for k, v in feeds.items()}, progress=False)
     assert report["NumCompiledClusters"] == report["NumClusters"] == 1
     nir.saved_model.inline_neuron_ops(compiled, inline)
-    expected, actual = run_v1(reference, feeds), run_v1(inline, feeds)
-    for key in expected:
-        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-3, atol=1e-3)
+    assert_same_answers(reference, inline, feeds)
     with pytest.raises(nir.NirInputError, match="already exists"):
         nir.saved_model.simple_save(session, compiled, inputs, outputs)

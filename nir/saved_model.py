@@ -501,12 +501,14 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     """One model: import, run the pipeline, and emit its clusters' compile jobs into `workdir`."""
     from backends.inferentia.neuron_op import neuron_ops
     from frontends.tensorflow.exporter import releasing_weights
+    from frontends.tensorflow.main_op import restore_main_op
     from frontends.tensorflow.output_names import add_output_stand_ins
 
     module, loaded = pipeline_module(job, s, workdir if job.compiler_workdir else s.dump_dir)
     with releasing_weights():
         graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
-    graph_def, signature = add_output_stand_ins(graph_def, signature, loaded.signature)
+    graph_def, signature = add_output_stand_ins(graph_def, signature, replace(loaded.signature, init_op=None))
+    signature = restore_main_op(graph_def, replace(signature, init_op=loaded.signature.init_op), loaded.graph_def)
     no_clusters = None if neuron_ops(graph_def) else no_cluster_message(module)
     del module
     _return_freed_memory()
@@ -803,17 +805,20 @@ def read_compiled_model(model_dir: str):
     wrote. Returns (graph_def, SignatureInfo)."""
     from frontends.tensorflow.attrs import shape_proto_to_dims
     from frontends.tensorflow.importer import SignatureInfo, TensorSpec
-    from frontends.tensorflow.loader import read_saved_model_proto
+    from frontends.tensorflow.loader import main_op_name, read_saved_model_proto
+    from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY
     from frontends.tensorflow.variables import variables_to_constants
 
     proto = read_saved_model_proto(model_dir)
-    if len(proto.meta_graphs) != 1 or len(proto.meta_graphs[0].signature_def) != 1:
+    signatures = {k: v for k, v in proto.meta_graphs[0].signature_def.items() if k != INIT_OP_SIGNATURE_KEY} \
+        if len(proto.meta_graphs) == 1 else {}
+    if len(signatures) != 1:
         raise NirInputError(
             f"'{model_dir}' is not a model written by nir (expected one MetaGraphDef with one "
             "signature); pass the new_model_dir of nir.saved_model.compile or a NeuronModel.save path"
         )
     meta_graph = proto.meta_graphs[0]
-    ((key, sig),) = meta_graph.signature_def.items()
+    ((key, sig),) = signatures.items()
 
     def specs(entries):
         return tuple(
@@ -821,5 +826,6 @@ def read_compiled_model(model_dir: str):
             for k in sorted(entries)
         )
 
-    signature = SignatureInfo(key, specs(sig.inputs), specs(sig.outputs), sig.method_name, tuple(meta_graph.meta_info_def.tags))
+    signature = SignatureInfo(key, specs(sig.inputs), specs(sig.outputs), sig.method_name,
+                              tuple(meta_graph.meta_info_def.tags), main_op_name(meta_graph))
     return variables_to_constants(meta_graph.graph_def, meta_graph, model_dir), signature

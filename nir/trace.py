@@ -224,7 +224,11 @@ class NeuronModel:
         inputs = [by_key_in[k] for k in self._structure.input_keys]
         outputs = [by_key_out[k].tensor_name for k in self._structure.output_keys]
         relaxed = [s.tensor_name.split(":")[0] for s in inputs if s.shape and s.shape[0] == -1]
-        return cpu_function(self.neuron_graph_def, [s.tensor_name for s in inputs], outputs, relaxed)
+        function = cpu_function(self.neuron_graph_def, [s.tensor_name for s in inputs], outputs, relaxed)
+        if self.signature.init_op:
+            # What a SavedModel loader does first: run the main op (fill lookup tables) once.
+            cpu_function(self.neuron_graph_def, [], [self.signature.init_op])()
+        return function
 
     def __call__(self, *args, **kwargs):
         import tensorflow as tf

@@ -110,6 +110,7 @@ def load_workdir_model(workdir: str):
         )
 
     signature = SignatureInfo(
-        raw["key"], specs(raw["inputs"]), specs(raw["outputs"]), raw["method_name"], tuple(raw["tags"])
+        raw["key"], specs(raw["inputs"]), specs(raw["outputs"]), raw["method_name"], tuple(raw["tags"]),
+        raw.get("init_op"),
     )
     return graph_def, signature

@@ -73,6 +73,9 @@ class SignatureInfo:
     outputs: tuple[TensorSpec, ...]
     method_name: str = "tensorflow/serving/predict"
     tags: tuple[str, ...] = ("serve",)
+    # The node the loader runs once before serving (the SavedModel's main op: lookup tables'
+    # initializers), kept through a compile.
+    init_op: str | None = None
 
 
 def split_tensor_name(name: str) -> tuple[str, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from frontends.tensorflow.checkpoint import (
     CHECKPOINT_KEY_ATTR,
@@ -27,6 +27,7 @@ from frontends.tensorflow.checkpoint import (
     variable_keys,
 )
 from frontends.tensorflow.importer import SignatureInfo, TensorSpec, split_tensor_name
+from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS
 from nir.errors import NirInputError
 
 logger = logging.getLogger("nir")
@@ -150,6 +151,20 @@ def signature_info(meta_graph, key: str, tags: tuple[str, ...]):
     return SignatureInfo(key, inputs, outputs, sig.method_name or "tensorflow/serving/predict", tags)
 
 
+def main_op_name(meta_graph) -> str | None:
+    """The node a SavedModel loader runs after restoring variables: TF2's init-op signature,
+    else TF1's main op (or legacy init op) collection."""
+    if INIT_OP_SIGNATURE_KEY in meta_graph.signature_def:
+        outputs = meta_graph.signature_def[INIT_OP_SIGNATURE_KEY].outputs
+        if INIT_OP_SIGNATURE_KEY in outputs:
+            return split_tensor_name(outputs[INIT_OP_SIGNATURE_KEY].name.lstrip("^"))[0]
+    for collection in MAIN_OP_COLLECTIONS:
+        nodes = meta_graph.collection_def[collection].node_list.value if collection in meta_graph.collection_def else []
+        if nodes:
+            return split_tensor_name(nodes[0].lstrip("^"))[0]
+    return None
+
+
 def keep_functional_control_flow(graph_def) -> None:
     """Ask Grappler not to lower While/If to Switch/Merge, so loops keep their bodies."""
     def mark(nodes) -> None:
@@ -210,7 +225,6 @@ def cut_at_signature_inputs(graph_def, signature):
     single-output node becomes a Placeholder of its own name; another fed tensor gets a new
     Placeholder, `<node>/nir_input_<port>`, which its readers read instead. What then feeds
     nothing the outputs need is pruned. Returns (graph_def, signature)."""
-    from dataclasses import replace
 
     import tensorflow as tf
     from tensorflow.core.framework import node_def_pb2
@@ -245,7 +259,8 @@ def cut_at_signature_inputs(graph_def, signature):
     if not cut:
         return graph_def, signature
     signature = replace(signature, inputs=tuple(specs))
-    keep = sorted({split_tensor_name(s.tensor_name)[0] for s in (*signature.inputs, *signature.outputs)})
+    keep = sorted({split_tensor_name(s.tensor_name)[0] for s in (*signature.inputs, *signature.outputs)}
+                  | ({signature.init_op} if signature.init_op else set()))
     return tf.compat.v1.graph_util.extract_sub_graph(graph_def, keep), signature
 
 
@@ -273,8 +288,10 @@ def load_saved_model(
     chosen_tags = choose_tags(proto, tags)
     meta_graph = _meta_graph_with_tags(proto, chosen_tags)
     key = choose_signature_key(meta_graph, signature_def_key)
-    signature = signature_info(meta_graph, key, chosen_tags)
-    output_nodes = sorted({split_tensor_name(s.tensor_name)[0] for s in signature.outputs})
+    signature = replace(signature_info(meta_graph, key, chosen_tags), init_op=main_op_name(meta_graph))
+    # The main op's subgraph (table initializers) is kept, frozen and inlined with the rest.
+    output_nodes = sorted({split_tensor_name(s.tensor_name)[0] for s in signature.outputs}
+                          | ({signature.init_op} if signature.init_op else set()))
     try:
         keys = variable_keys(meta_graph)
     except NotFollowable as err:

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
+from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS
 from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
 
@@ -105,6 +106,11 @@ def meta_graph_of(signature):
     meta_graph.meta_info_def.tensorflow_version = tf.__version__
     meta_graph.meta_info_def.tensorflow_git_version = tf.__git_version__
     meta_graph.signature_def[signature.key].CopyFrom(signature_def_of(signature))
+    if signature.init_op:
+        # Where TF2's loader and TF1's look for the op to run once after restoring variables.
+        init = meta_graph.signature_def[INIT_OP_SIGNATURE_KEY]
+        init.outputs[INIT_OP_SIGNATURE_KEY].name = signature.init_op
+        meta_graph.collection_def[MAIN_OP_COLLECTIONS[0]].node_list.value.append(signature.init_op)
     return meta_graph
 
 

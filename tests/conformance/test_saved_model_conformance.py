@@ -322,3 +322,39 @@ def test_simple_save_compiles_a_session(tmp_path, fake_neuron_cc):
     assert_same_answers(reference, inline, feeds)
     with pytest.raises(nir.NirInputError, match="already exists"):
         nir.saved_model.simple_save(session, compiled, inputs, outputs)
+
+
+def string_lookup_model(path: str) -> None:
+    import keras
+
+    sentence = keras.Input((1,), dtype="string", name="sentence")
+    ids = keras.layers.StringLookup(vocabulary=["the", "quick", "brown", "fox"])(sentence)
+    hidden = keras.layers.Flatten()(keras.layers.Embedding(6, 4)(ids))
+    keras.Model(sentence, keras.layers.Dense(2)(hidden)).export(path, verbose=False)
+
+
+def test_main_op_and_lookup_tables_survive(tmp_path, fake_neuron_cc):
+    """A Keras model with a StringLookup fills its table in the SavedModel's main op. The
+    original re-attached it; so does nir: the compiled model, inlined, answers through TF2's
+    loader and TF1's, and nir.load runs the main op first (in a fresh process, where no other
+    model has filled a table of the same shared name)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    model, out, inline = (str(tmp_path / name) for name in ("text", "out", "inline"))
+    string_lookup_model(model)
+    nir.saved_model.compile(model, out, neuron_cc=fake_neuron_cc, progress=False)
+    script = textwrap.dedent(f"""
+        import tensorflow as tf, nir
+        print(nir.load({out!r})(sentence=tf.constant([["fox"]]))["output_0"].numpy().tolist())
+    """)
+    loaded = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    nir.saved_model.inline_neuron_ops(out, inline)
+    words = tf.constant([["fox"], ["the"], ["unknown"]])
+    expected = tf.saved_model.load(model).signatures["serving_default"](sentence=words)["output_0"].numpy()
+    actual = tf.saved_model.load(inline).signatures["serving_default"](sentence=words)["output_0"].numpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-6)
+    np.testing.assert_allclose(eval(loaded.stdout.strip().splitlines()[-1]), expected[:1], rtol=1e-6)
+    v1 = run_v1(inline, {"sentence": np.array([[b"the"]])})  # compiled at batch 1: its Placeholder says so
+    np.testing.assert_allclose(v1["output_0"], expected[1:2], rtol=1e-6)

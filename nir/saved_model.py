@@ -592,7 +592,7 @@ def no_cluster_message(module) -> str:
 def _warn_unknown_ops(names: list[str], graph_def, option: str) -> None:
     import difflib
 
-    known = {n.name for n in graph_def.node}
+    known = {n.name for n in graph_def.node} | {n.name for f in graph_def.library.function for n in f.node_def}
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=3)

@@ -42,18 +42,11 @@ def trace(func, example_inputs, subgraph_builder_function: Callable | None = Non
     """
     from nir import saved_model
 
-    concrete, example_inputs = concrete_function_of(func, example_inputs)
-    batch_size = batch_size_of(example_inputs)
-    loaded = _load(concrete, batch_size)
-    options = _placement_options(loaded.graph_def, subgraph_builder_function, compile_options)
-    workdir = options.pop("compiler_workdir", None)
-    settings = saved_model._Settings.make(**options)
-    workdir = workdir or settings.flags.workdir
-    job = saved_model._Job(_display_name(func), None, batch_size or 1, workdir, loaded)
+    concrete, job, settings = _traced_job(func, example_inputs, subgraph_builder_function, compile_options)
     (prepared,) = saved_model._compile_jobs([job], settings)
     graph_def, signature = prepared.compiled
-    report = dict(prepared.report, CompilerWorkdir=workdir)
-    return NeuronModel(graph_def, signature, _Structure.of(concrete, loaded.signature), report)
+    report = dict(prepared.report, CompilerWorkdir=job.compiler_workdir)
+    return NeuronModel(graph_def, signature, _Structure.of(concrete, job.loaded.signature), report)
 
 
 def analyze_model(func, example_inputs, subgraph_builder_function: Callable | None = None,
@@ -64,18 +57,27 @@ def analyze_model(func, example_inputs, subgraph_builder_function: Callable | No
     from nir import saved_model
     from nir.explain import explain_module, format_report
 
-    concrete, example_inputs = concrete_function_of(func, example_inputs)
-    batch_size = batch_size_of(example_inputs)
-    loaded = _load(concrete, batch_size)
-    options = _placement_options(loaded.graph_def, subgraph_builder_function, compile_options)
-    options.pop("compiler_workdir", None)
-    settings = saved_model._Settings.make(**options)
-    job = saved_model._Job(_display_name(func), None, batch_size or 1, None, loaded)
+    _, job, settings = _traced_job(func, example_inputs, subgraph_builder_function, compile_options)
     module, _ = saved_model.pipeline_module(job, settings, settings.dump_dir)
     report = explain_module(module)
     if print_report:
         print(format_report(report))
     return report
+
+
+def _traced_job(func, example_inputs, subgraph_builder_function, compile_options: dict):
+    """`func` traced and frozen, as one compile job of `saved_model`'s with its settings.
+    Returns (concrete function, job, settings)."""
+    from nir import saved_model
+
+    concrete, example_inputs = concrete_function_of(func, example_inputs)
+    batch_size = batch_size_of(example_inputs)
+    loaded = _load(concrete, batch_size)
+    options = _placement_options(loaded.graph_def, subgraph_builder_function, compile_options)
+    workdir = options.pop("compiler_workdir", None)
+    settings = saved_model._Settings.make(**options)
+    job = saved_model._Job(_display_name(func), None, batch_size or 1, workdir or settings.flags.workdir, loaded)
+    return concrete, job, settings
 
 
 def load(model_dir: str) -> NeuronModel:

@@ -16,7 +16,7 @@ except _NotInstalled:  # run from a source tree that was never installed
 # TensorFlow's C++ start-up chatter buries nir's own report; users can still raise it.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from nir import explain, saved_model, verify  # noqa: E402
+from nir import explain, graph_util, saved_model, verify  # noqa: E402
 from nir.errors import NirError, NirInputError  # noqa: E402
 from nir.ir import parse_module, print_module  # noqa: E402
 from nir.passmanager import PassFailedError, PassManager, PipelineError, register_pass  # noqa: E402
@@ -34,6 +34,7 @@ __all__ = [
     "PipelineError",
     "analyze_model",
     "explain",
+    "graph_util",
     "import_saved_model",
     "load",
     "parse_module",

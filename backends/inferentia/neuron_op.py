@@ -29,7 +29,7 @@ NEURON_OP = "NeuronOp"
 TARGET_ATTR = "_target"
 
 
-def _neuron_op_def() -> op_def_pb2.OpDef:
+def neuron_op_def() -> op_def_pb2.OpDef:
     """NeuronOp's OpDef, as the Neuron runtime registers it (the facts in shared/reference)."""
     op_def = op_def_pb2.OpDef(name=NEURON_OP, is_stateful=True)
     op_def.input_arg.add(name="input_tensors", type_list_attr="input_dtypes")
@@ -44,7 +44,7 @@ def _neuron_op_def() -> op_def_pb2.OpDef:
     return op_def
 
 
-register_op_def(_neuron_op_def())
+register_op_def(neuron_op_def())
 # model_config: [global NeuronCores, this op's NeuronCores, max concurrent duplicates,
 # runtime timeout in seconds]; -1 lets the Neuron runtime choose.
 DEFAULT_MODEL_CONFIG = (-1, -1, -1, 10)

@@ -1,0 +1,163 @@
+"""The original's TF1 entry point: `graph_util.inference_graph_from_session` turns a live
+Session into a `tf.Graph` whose compiled clusters are NeuronOps.
+
+    import nir as tfn
+    with tf.compat.v1.Session() as sess:
+        ...
+        infer_graph = tfn.graph_util.inference_graph_from_session(sess, output_tensors=[y])
+
+It runs the same pipeline as `saved_model.compile`: the session is saved (as TensorFlow's
+`simple_save` would) with a signature of the chosen inputs and outputs, compiled, and the result
+read back into a graph. Tensor names are kept: the inputs and outputs of the session are the
+inputs and outputs of the returned graph. The graph holds NeuronOps, which this process's
+TensorFlow learns the signature of (see `backends.inferentia.tensorflow_op`); running one needs
+the Neuron runtime, or `nir.saved_model.inline_neuron_ops` on a SavedModel of it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+
+from nir.errors import NirInputError
+
+# Ops that have outputs no one reads but are no inference result: variable and saver plumbing.
+_NOT_RESULTS = frozenset({
+    "Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "NoOp", "VariableV2", "VarHandleOp",
+    "VarIsInitializedOp", "SaveV2", "RestoreV2", "MergeV2Checkpoints", "ShardedFilename",
+})
+
+
+def inference_graph_from_session(
+    sess=None, input_tensors=None, output_tensors=None, signature_def=None, shape_feed_dict=None,
+    feed_dict=None, dynamic_batch_size=False, protected_op_names=None, supported_op_types=None,
+    no_fuse_ops=None, force_fuse_ops=None, minimum_segment_size=None, grappler=False,
+    max_num_compilers=None, compiler_args=None, compiler_workdir=None, compiler_timeout=None,
+    compiler_recovery=True, compiler_verbose=None, amp_pass=False, op_whitelist=None, **options,
+):
+    """A `tf.Graph` for inference from `sess` (default: the default session), with the
+    original's arguments and defaults.
+
+    Inputs: `input_tensors`, else the keys of `feed_dict`, else of `shape_feed_dict`, else every
+    Placeholder. Outputs: `output_tensors`, else every output no op reads. Tensors may be given
+    as tensors or names; `signature_def` gives both at once. `feed_dict` (arrays) and
+    `shape_feed_dict` (shapes) give the shapes. `op_whitelist` is the older name of
+    `supported_op_types`; `compiler_recovery=False` makes any compile failure an error. `options`
+    are `saved_model.compile`'s own (neuron_cc=, target=, executor=, ...). `protected_op_names`
+    and `grappler` are accepted for compatibility: nir keeps every tensor of the signature and
+    always runs its own pipeline.
+    """
+    import tensorflow as tf
+
+    from nir import saved_model
+
+    if amp_pass:
+        raise NirInputError(
+            "amp_pass (automatic mixed precision) is not supported by nir; cast the model "
+            "(or pass the compiler's own --auto-cast options in compiler_args) instead"
+        )
+    sess = sess or tf.compat.v1.get_default_session()
+    if sess is None:
+        raise NirInputError("inference_graph_from_session needs a session: pass sess= or call it inside `with tf.Session()`")
+    feed_dict = _by_name(feed_dict, "feed_dict")
+    shape_feed_dict = _by_name(shape_feed_dict, "shape_feed_dict")
+    inputs, outputs = _inputs_and_outputs(sess.graph, input_tensors, output_tensors, signature_def,
+                                          feed_dict, shape_feed_dict)
+    if compiler_verbose is not None:
+        compiler_args = [*(compiler_args or ()), "--verbose", str(compiler_verbose)]
+    compile_options = dict(
+        model_feed_dict=feed_dict, model_shape_feed_dict=shape_feed_dict,
+        dynamic_batch_size=dynamic_batch_size, supported_op_types=supported_op_types or op_whitelist,
+        no_fuse_ops=no_fuse_ops, force_fuse_ops=force_fuse_ops,
+        minimum_segment_size=minimum_segment_size or 2, max_num_compilers=max_num_compilers,
+        compiler_args=compiler_args, compiler_workdir=compiler_workdir,
+        compiler_timeout=compiler_timeout or saved_model.DEFAULT_COMPILER_TIMEOUT,
+        strict=None if compiler_recovery else True, **options,
+    )
+    with tempfile.TemporaryDirectory(prefix="nir-session-") as staging:
+        model_dir, compiled_dir = os.path.join(staging, "model"), os.path.join(staging, "compiled")
+        _save_session(sess, model_dir, inputs, outputs)
+        saved_model.compile(model_dir, compiled_dir, **compile_options)
+        graph_def, _ = saved_model.read_compiled_model(compiled_dir)
+    return graph_of(graph_def)
+
+
+def graph_of(graph_def):
+    """A `tf.Graph` of a GraphDef that may hold NeuronOps."""
+    import tensorflow as tf
+
+    from backends.inferentia.tensorflow_op import register_neuron_op
+
+    register_neuron_op()
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    return graph
+
+
+def _by_name(feed: Mapping | None, option: str) -> dict | None:
+    if feed is None:
+        return None
+    if not isinstance(feed, Mapping):
+        raise NirInputError(f"{option} must be a dict keyed by tensor or tensor name, got {type(feed).__name__}")
+    return {getattr(key, "name", key): value for key, value in feed.items()}
+
+
+def _inputs_and_outputs(graph, input_tensors, output_tensors, signature_def, feed_dict, shape_feed_dict):
+    """The original's rules for which tensors the inference graph takes and gives."""
+    if signature_def is not None:
+        input_names = [info.name for info in signature_def.inputs.values()]
+        output_names = [info.name for info in signature_def.outputs.values()]
+    else:
+        if input_tensors is not None:
+            input_names = [getattr(t, "name", t) for t in input_tensors]
+        elif feed_dict is not None or shape_feed_dict is not None:
+            input_names = list(feed_dict if feed_dict is not None else shape_feed_dict)
+        else:
+            input_names = [op.outputs[0].name for op in graph.get_operations() if op.type == "Placeholder"]
+        if output_tensors is not None:
+            output_names = [getattr(t, "name", t) for t in output_tensors]
+        else:
+            output_names = [t.name for op in graph.get_operations() if op.type not in _NOT_RESULTS
+                            for t in op.outputs if not t.consumers() and _is_data(t)]
+    return _tensors(graph, input_names, "input"), _tensors(graph, output_names, "output")
+
+
+def _is_data(tensor) -> bool:
+    import tensorflow as tf
+
+    return tensor.dtype != tf.resource and not tensor.dtype._is_ref_dtype  # noqa: SLF001
+
+
+def _tensors(graph, names: Iterable[str], role: str) -> list:
+    tensors = []
+    for name in dict.fromkeys(names):  # unique, in order
+        try:
+            tensors.append(graph.get_tensor_by_name(name))
+        except (KeyError, ValueError) as err:
+            raise NirInputError(f"{role} tensor '{name}' is not in the session's graph ({err})") from None
+    if not tensors:
+        raise NirInputError(f"the session's graph has no {role} tensor to compile; pass {role}_tensors=")
+    return tensors
+
+
+def _signature_key(tensor_name: str, taken: set[str]) -> str:
+    key = re.sub(r"\W", "_", tensor_name)
+    while key in taken:
+        key += "_"
+    taken.add(key)
+    return key
+
+
+def _save_session(sess, path: str, inputs: list, outputs: list) -> None:
+    """What `tf.compat.v1.saved_model.simple_save` writes, with a signature keyed by tensor names."""
+    import tensorflow as tf
+    from tensorflow.python.util import deprecation
+
+    taken: set[str] = set()
+    input_map = {_signature_key(t.name, taken): t for t in inputs}
+    output_map = {_signature_key(t.name, taken): t for t in outputs}
+    with sess.graph.as_default(), deprecation.silence():
+        tf.compat.v1.saved_model.simple_save(sess, path, input_map, output_map)

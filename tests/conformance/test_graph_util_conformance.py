@@ -1,0 +1,127 @@
+"""Facts the original's python/graph_util_test.py asserts of
+`graph_util.inference_graph_from_session`, checked with nir's own tests. The returned graph
+holds NeuronOps, which need the Neuron runtime to run: here its wiring is checked by inlining
+each NeuronOp's embedded graph and running that in a Session against the original session.
+
+Not carried over yet: feeding the second output of an op (`identity_n1:2`) keeps its name in
+the original's graph; nir's graph takes it through a new Placeholder (`identity_n1/nir_input_2`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+import nir  # noqa: E402
+from backends.inferentia.neuron_op import inline_neuron_op_nodes  # noqa: E402
+
+WHITELIST = {"Conv2D", "Const", "Add", "Relu"}
+
+
+def conv_graph(rng, variables: bool = False):
+    """graph_util_test's graph: two fp16 inputs, three 1x1 convs, relu0 and relu1."""
+    def kernel():
+        value = rng.uniform(-1, 1, size=[1, 1, 3, 3]).astype(np.float16)
+        return tf.compat.v1.Variable(value) if variables else value
+
+    input0 = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input0")
+    input1 = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input1")
+    conv2d0 = tf.nn.conv2d(input0, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d0")
+    conv2d1 = tf.nn.conv2d(input1, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d1")
+    add0 = tf.add(conv2d0, conv2d1, name="add0")
+    tf.nn.relu(add0, name="relu0")
+    sigmoid0 = tf.sigmoid(add0, name="sigmoid0")
+    tf.nn.relu(tf.nn.conv2d(sigmoid0, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d1"), name="relu1")
+
+
+def neuron_ops(graph) -> list:
+    return [op for op in graph.get_operations() if op.type == "NeuronOp"]
+
+
+def assert_compiled(graph) -> None:
+    assert neuron_ops(graph), "no NeuronOp"
+    for op in neuron_ops(graph):
+        assert op.get_attr("executable"), f"{op.name} is not compiled"
+
+
+def run_inlined(graph, fetches: list[str], feeds: dict):
+    """The compiled graph with each NeuronOp replaced by its embedded graph, run in a Session."""
+    inlined = tf.Graph()
+    with inlined.as_default():
+        tf.graph_util.import_graph_def(inline_neuron_op_nodes(graph.as_graph_def()), name="")
+    with tf.compat.v1.Session(graph=inlined) as session:
+        return session.run(fetches, feeds)
+
+
+def feeds_of(rng, batch: int = 1) -> dict:
+    return {f"input{i}:0": rng.uniform(-1, 1, size=[batch, 2, 2, 3]).astype(np.float16) for i in range(2)}
+
+
+@pytest.mark.parametrize("outputs", [None, ["relu0:0", "sigmoid0", "relu1:0", "add0:0"]],
+                         ids=["default_outputs", "named_outputs"])
+def test_inference_graph_from_session(fake_neuron_cc, outputs):
+    rng = np.random.default_rng(15213)
+    feeds = feeds_of(rng)
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        conv_graph(rng)
+        chosen = None if outputs is None else [
+            session.graph.get_tensor_by_name(f"{name}:0") if ":" not in name else name for name in outputs
+        ]
+        fetches = ["relu0:0", "relu1:0"] if outputs is None else ["relu0:0", "sigmoid0:0", "relu1:0", "add0:0"]
+        expected = session.run(fetches, feeds)
+        graph = nir.graph_util.inference_graph_from_session(
+            session, output_tensors=chosen, op_whitelist=WHITELIST, neuron_cc=fake_neuron_cc, progress=False)
+    assert isinstance(graph, tf.Graph)
+    assert_compiled(graph)
+    for name in [*feeds, *fetches]:
+        graph.get_tensor_by_name(name)  # the session's tensor names are kept
+    for actual, reference in zip(run_inlined(graph, fetches, feeds), expected):
+        np.testing.assert_allclose(actual, reference, rtol=1e-2, atol=1e-3)
+
+
+def test_inference_graph_from_session_with_variables_and_feed_dict(fake_neuron_cc):
+    rng = np.random.default_rng(15213)
+    feeds = feeds_of(rng)
+    fetches = ["relu0:0", "sigmoid0:0", "relu1:0", "add0:0"]
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        conv_graph(rng, variables=True)
+        session.run(tf.compat.v1.global_variables_initializer())
+        expected = session.run(fetches, feeds)
+        graph = nir.graph_util.inference_graph_from_session(
+            session, feed_dict=feeds, output_tensors=fetches, op_whitelist=WHITELIST,
+            neuron_cc=fake_neuron_cc, progress=False)
+    assert_compiled(graph)
+    assert not [op for op in graph.get_operations() if op.type in ("VariableV2", "VarHandleOp")]
+    for actual, reference in zip(run_inlined(graph, fetches, feeds), expected):
+        np.testing.assert_allclose(actual, reference, rtol=1e-2, atol=1e-3)
+
+
+def test_default_session_and_dynamic_batch(fake_neuron_cc):
+    """Inside `with Session()` the default session is used; with dynamic_batch_size the
+    NeuronOps take batch axis 0 and the graph's inputs any batch."""
+    rng = np.random.default_rng(1)
+    with tf.compat.v1.Session(graph=tf.Graph()) as session, session.as_default():
+        conv_graph(rng)
+        bigger = feeds_of(rng, batch=5)
+        expected = session.run(["relu0:0", "relu1:0"], bigger)
+        graph = nir.graph_util.inference_graph_from_session(
+            feed_dict=feeds_of(rng, batch=3), output_tensors=["relu0:0", "relu1:0"], dynamic_batch_size=True,
+            op_whitelist=WHITELIST, neuron_cc=fake_neuron_cc, progress=False)
+    assert_compiled(graph)
+    for op in neuron_ops(graph):
+        assert set(op.get_attr("input_batch_axis")) == {0}
+    for actual, reference in zip(run_inlined(graph, ["relu0:0", "relu1:0"], bigger), expected):
+        np.testing.assert_allclose(actual, reference, rtol=1e-2, atol=1e-3)
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(nir.NirInputError, match="needs a session"):
+        nir.graph_util.inference_graph_from_session()
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        conv_graph(np.random.default_rng(0))
+        with pytest.raises(nir.NirInputError, match="output tensor 'nope:0' is not in the session's graph"):
+            nir.graph_util.inference_graph_from_session(session, output_tensors=["nope:0"])
+        with pytest.raises(nir.NirInputError, match="amp_pass"):
+            nir.graph_util.inference_graph_from_session(session, amp_pass=True)

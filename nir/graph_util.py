@@ -84,6 +84,36 @@ def inference_graph_from_session(
     return graph_of(graph_def)
 
 
+def whitelist_partition(graph_def, signature_def=None, input_tensors=None, output_tensors=None,
+                        supported_op_types=None, no_fuse_ops=None, force_fuse_ops=None, minimum_segment_size=None,
+                        **options):
+    """The original's partitioner: `graph_def` with each cluster of ops the target takes fused
+    into one NeuronOp, not compiled (its `executable` empty). Inputs and outputs follow
+    `inference_graph_from_session`'s rules; `options` are `saved_model.compile`'s placement
+    options (target=, batch_size=1 for an unknown dimension 0, ...). Returns a GraphDef."""
+    import tensorflow as tf
+
+    from nir import saved_model
+
+    batch_size = options.pop("batch_size", 1)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    settings = saved_model._Settings.make(
+        supported_op_types=supported_op_types, no_fuse_ops=no_fuse_ops, force_fuse_ops=force_fuse_ops,
+        minimum_segment_size=minimum_segment_size or 2, **options,
+    )
+    with tempfile.TemporaryDirectory(prefix="nir-partition-") as staging:
+        model_dir = os.path.join(staging, "model")
+        with tf.compat.v1.Session(graph=graph) as session:
+            inputs, outputs = _inputs_and_outputs(graph, input_tensors, output_tensors, signature_def, None, None)
+            _save_session(session, model_dir, inputs, outputs)
+        job = saved_model._Job(model_dir, None, batch_size, None)
+        module, loaded = saved_model.pipeline_module(job, settings, None)
+        graph_def, _ = saved_model.partitioned_graph_and_signature(module, loaded, settings)
+        return graph_def
+
+
 def graph_of(graph_def):
     """A `tf.Graph` of a GraphDef that may hold NeuronOps."""
     import tensorflow as tf

@@ -500,15 +500,9 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[_Prepared]:
 def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     """One model: import, run the pipeline, and emit its clusters' compile jobs into `workdir`."""
     from backends.inferentia.neuron_op import neuron_ops
-    from frontends.tensorflow.exporter import releasing_weights
-    from frontends.tensorflow.main_op import restore_main_op
-    from frontends.tensorflow.output_names import add_output_stand_ins
 
     module, loaded = pipeline_module(job, s, workdir if job.compiler_workdir else s.dump_dir)
-    with releasing_weights():
-        graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
-    graph_def, signature = add_output_stand_ins(graph_def, signature, replace(loaded.signature, init_op=None))
-    signature = restore_main_op(graph_def, replace(signature, init_op=loaded.signature.init_op), loaded.graph_def)
+    graph_def, signature = partitioned_graph_and_signature(module, loaded, s)
     no_clusters = None if neuron_ops(graph_def) else no_cluster_message(module)
     del module
     _return_freed_memory()
@@ -519,6 +513,21 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
         clusters = _emit(graph_def, signature, workdir, s.compiler_path or s.target_info.compiler, s.compiler_args,
                          keep_model=job.compiler_workdir is not None, target=s.target_info)
     return _Prepared(job, loaded.num_session_ops, graph_def, signature, workdir, clusters, no_clusters)
+
+
+def partitioned_graph_and_signature(module, loaded, s: _Settings):
+    """The module after its pipeline as a GraphDef with one NeuronOp per cluster (none compiled
+    yet), its signature outputs and main op under their original names. Consumes the module's
+    weights."""
+    from frontends.tensorflow.exporter import releasing_weights
+    from frontends.tensorflow.main_op import restore_main_op
+    from frontends.tensorflow.output_names import add_output_stand_ins
+
+    with releasing_weights():
+        graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
+    graph_def, signature = add_output_stand_ins(graph_def, signature, replace(loaded.signature, init_op=None))
+    signature = restore_main_op(graph_def, replace(signature, init_op=loaded.signature.init_op), loaded.graph_def)
+    return graph_def, signature
 
 
 def pipeline_module(job: _Job, s: _Settings, reproducer_dir: str | None):

@@ -125,3 +125,21 @@ def test_errors_name_the_problem():
             nir.graph_util.inference_graph_from_session(session, output_tensors=["nope:0"])
         with pytest.raises(nir.NirInputError, match="amp_pass"):
             nir.graph_util.inference_graph_from_session(session, amp_pass=True)
+
+
+def test_whitelist_partition_fuses_without_compiling():
+    """whitelist_partition gives the GraphDef with NeuronOps whose executable is empty: relu0's
+    cluster (two convs, the add, the relu) and relu1's (a conv and a relu), the Sigmoid between
+    them on CPU."""
+    rng = np.random.default_rng(15213)
+    graph = tf.Graph()
+    with graph.as_default():
+        conv_graph(rng)
+    partitioned = nir.graph_util.whitelist_partition(
+        graph.as_graph_def(), output_tensors=["relu0:0", "relu1:0"], supported_op_types=WHITELIST)
+    ops = [n for n in partitioned.node if n.op == "NeuronOp"]
+    assert len(ops) == 2 and not any(n.attr["executable"].s for n in ops)
+    inner = sorted(sorted(m.op for m in tf.compat.v1.GraphDef.FromString(n.attr["graph_def"].s).node
+                          if m.op not in ("Placeholder", "Const")) for n in ops)
+    assert inner == [["Add", "Conv2D", "Conv2D", "Relu"], ["Conv2D", "Relu"]]
+    assert "Sigmoid" in {n.op for n in partitioned.node}

@@ -200,6 +200,8 @@ def compile(  # noqa: A001 - the seed's name
     compile_cache: bool | None = None,
     compiler_memory_gb: float | None = None,
     max_cluster_bytes: int | None = None,
+    convert_constants_to_variables: bool = False,
+    constant_size_to_exclude: int = 1024,
     **kwargs,
 ) -> dict:
     """Compile `model_dir` into `new_model_dir`, one NeuronOp per subgraph neuron-cc compiles.
@@ -214,6 +216,10 @@ def compile(  # noqa: A001 - the seed's name
     `cache_dir` (default NIR_CACHE_DIR, else ~/.cache/nir) unless `compile_cache=False` (or
     NIR_COMPILE_CACHE=off). No cluster holds more than `max_cluster_bytes` of constants
     (default 1 GiB): a larger one is cut in pieces.
+
+    Constants left on CPU become variables of the output's checkpoint when they hold 1 KiB or
+    more; `convert_constants_to_variables=True` uses the original's rule instead: those of more
+    than `constant_size_to_exclude` elements.
 
     Returns {"OnNeuronRatio", "OperatorCountInSession", "OperatorCountAfterOptimization",
     "OperatorCountOnNeuron", "NumClusters", "NumCompiledClusters", "NumClustersFromCache",
@@ -231,6 +237,8 @@ def compile(  # noqa: A001 - the seed's name
         dump_dir=dump_dir, print_ir_after_all=print_ir_after_all, progress=progress, target=target,
         executor=executor, cache_dir=cache_dir, compile_cache=compile_cache,
         compiler_memory_gb=compiler_memory_gb, max_cluster_bytes=max_cluster_bytes,
+        convert_constants_to_variables=convert_constants_to_variables,
+        constant_size_to_exclude=constant_size_to_exclude,
     )
     _check_positive_int(batch_size, "batch_size")
     workdir = compiler_workdir or settings.flags.workdir
@@ -372,6 +380,7 @@ class _Settings:
     cache: object
     max_cluster_bytes: int | None
     keep_largest_ratio: float | None = None  # nir.trace's automatic pruning (prune-clusters)
+    variable_min_elements: int | None = None  # the original's constant_size_to_exclude, when asked for
 
     @staticmethod
     def make(
@@ -381,7 +390,8 @@ class _Settings:
         compiler_timeout=DEFAULT_COMPILER_TIMEOUT, compiler_recovery=True, strict=None, neuron_cc=None,
         pipeline=None, dump_dir=None, print_ir_after_all=False, progress=True, target="inferentia",
         executor="local", cache_dir=None, compile_cache=None, compiler_memory_gb=None,
-        max_cluster_bytes=None, keep_largest_ratio=None, **unknown,
+        max_cluster_bytes=None, keep_largest_ratio=None, convert_constants_to_variables=False,
+        constant_size_to_exclude=1024, **unknown,
     ) -> _Settings:
         from backends.compile_cache import CompileCache, cache_enabled_by_default, default_cache_root
         from backends.executors import COMPILER_MEMORY_BYTES, parse_executor
@@ -418,7 +428,16 @@ class _Settings:
             dynamic_batch_size, compiler_timeout, strict or not compiler_recovery, pipeline, dump_dir,
             print_ir_after_all, progress, target, target_info, path, flags, run_on, cache, max_cluster_bytes,
             keep_largest_ratio=keep_largest_ratio,
+            variable_min_elements=_variable_min_elements(convert_constants_to_variables, constant_size_to_exclude),
         )
+
+
+def _variable_min_elements(convert: bool, size_to_exclude) -> int | None:
+    if not convert:
+        return None
+    if isinstance(size_to_exclude, bool) or not isinstance(size_to_exclude, int) or size_to_exclude < 0:
+        raise NirInputError(f"constant_size_to_exclude must be a whole number of elements, got {size_to_exclude!r}")
+    return size_to_exclude
 
 
 @dataclass
@@ -480,7 +499,7 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[_Prepared]:
             if p.job.new_model_dir is None:
                 p.compiled = (final, signature)
             else:
-                write_saved_model(p.job.new_model_dir, final, signature, p.job.model_dir)
+                write_saved_model(p.job.new_model_dir, final, signature, p.job.model_dir, s.variable_min_elements)
             del final
             report["NumClustersFromCache"] = sum(
                 1 for r in results if r.from_cache and os.path.dirname(r.folder) == p.workdir

@@ -16,6 +16,7 @@ batch of weights beyond the graph.
 
 from __future__ import annotations
 
+import math
 import os
 
 from frontends.tensorflow.wire import fields, framed, varint_field
@@ -25,7 +26,7 @@ SAVE_BATCH_BYTES = 64 << 20
 SAVER_SCOPE = "nir_saver"  # a scope no model of nir's input has: its savers are dropped by freezing
 
 
-def movable_constants(graph_def, min_bytes: int = VARIABLE_MIN_BYTES) -> list:
+def movable_constants(graph_def, min_bytes: int = VARIABLE_MIN_BYTES, min_elements: int | None = None) -> list:
     """The Const nodes of the graph (not of its functions) worth a variable: numeric, stored
     as raw bytes, at least `min_bytes` of them, and read neither by a Conv2D nor a BiasAdd.
 
@@ -42,17 +43,25 @@ def movable_constants(graph_def, min_bytes: int = VARIABLE_MIN_BYTES) -> list:
         if node.op == "Const"
         and node.name not in filters
         and node.attr["dtype"].type not in (types_pb2.DT_STRING, types_pb2.DT_RESOURCE, types_pb2.DT_VARIANT)
-        and len(node.attr["value"].tensor.tensor_content) >= min_bytes
+        and (len(node.attr["value"].tensor.tensor_content) >= min_bytes if min_elements is None
+             else _elements(node) > min_elements and node.attr["value"].tensor.tensor_content)
     ]
 
 
-def constants_to_variables(graph_def, min_bytes: int = VARIABLE_MIN_BYTES) -> list[tuple[str, object]]:
-    """Turn the large Consts of `graph_def` into variables, in place. Returns (checkpoint key,
-    TensorProto of the value) per variable, in graph order; the graph keeps none of the bytes."""
+def _elements(node) -> int:
+    return math.prod(d.size for d in node.attr["value"].tensor.tensor_shape.dim)
+
+
+def constants_to_variables(graph_def, min_bytes: int = VARIABLE_MIN_BYTES,
+                           min_elements: int | None = None) -> list[tuple[str, object]]:
+    """Turn the large Consts of `graph_def` into variables, in place: those of `min_bytes` or
+    more, or, with `min_elements`, those of more elements (the original's
+    constant_size_to_exclude). Returns (checkpoint key, TensorProto of the value) per variable,
+    in graph order; the graph keeps none of the bytes."""
     from tensorflow.core.framework import tensor_pb2
 
     moved = []
-    for node in movable_constants(graph_def, min_bytes):
+    for node in movable_constants(graph_def, min_bytes, min_elements):
         value = tensor_pb2.TensorProto()
         value.CopyFrom(node.attr["value"].tensor)
         dtype = node.attr["dtype"].type

@@ -164,7 +164,7 @@ def _embedded_bytes(graph_def) -> int:
 
 
 
-def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
+def write_saved_model_contents(export_dir: str, graph_def, signature, variable_min_elements: int | None = None) -> None:
     """Write the SavedModel into `export_dir` (which must not exist). Consumes `graph_def`:
     its large constants become variables."""
     from frontends.tensorflow.variables import (
@@ -177,7 +177,7 @@ def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
     os.makedirs(os.path.join(export_dir, "variables"))
     checkpoint = CheckpointParts(os.path.join(export_dir, "variables"))
     meta_graph = meta_graph_of(signature)
-    moved = constants_to_variables(graph_def)
+    moved = constants_to_variables(graph_def, min_elements=variable_min_elements)
     if moved:
         add_saver(graph_def, moved, meta_graph)
     light = {}
@@ -214,8 +214,9 @@ def write_saved_model_contents(export_dir: str, graph_def, signature) -> None:
     checkpoint.finish()
 
 
-def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str | None = None) -> None:
+def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str | None = None,
+                      variable_min_elements: int | None = None) -> None:
     """Write the SavedModel, all or nothing. Consumes `graph_def` (see write_saved_model_contents)."""
     target = check_new_model_dir(new_model_dir, model_dir)
     with atomic_directory(target) as staging:
-        write_saved_model_contents(staging, graph_def, signature)
+        write_saved_model_contents(staging, graph_def, signature, variable_min_elements)

@@ -358,3 +358,32 @@ def test_main_op_and_lookup_tables_survive(tmp_path, fake_neuron_cc):
     np.testing.assert_allclose(eval(loaded.stdout.strip().splitlines()[-1]), expected[:1], rtol=1e-6)
     v1 = run_v1(inline, {"sentence": np.array([[b"the"]])})  # compiled at batch 1: its Placeholder says so
     np.testing.assert_allclose(v1["output_0"], expected[1:2], rtol=1e-6)
+
+
+def test_convert_constants_to_variables_with_the_originals_threshold(tmp_path):
+    """compile takes the original's convert_constants_to_variables and constant_size_to_exclude
+    (elements): CPU constants of more elements become variables; fewer stay constants."""
+    model = str(tmp_path / "model")
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        x = tf.compat.v1.placeholder(tf.float32, [1, 64], name="x")
+        big = tf.constant(np.ones([64, 64], np.float32), name="big")  # 4096 elements
+        small = tf.constant(np.ones([64], np.float32), name="small")  # 64 elements, 256 bytes
+        y = tf.strings.as_string(tf.matmul(x, big) + small)  # a string output keeps them on CPU
+        tf.compat.v1.saved_model.simple_save(session, model, {"x": x}, {"y": y})
+
+    def variables_of(out: str) -> set[str]:
+        from frontends.tensorflow.loader import read_saved_model_proto
+
+        graph_def = read_saved_model_proto(out).meta_graphs[0].graph_def
+        return {n.name for n in graph_def.node if n.op == "VarHandleOp"}
+
+    with pytest.warns(UserWarning):
+        nir.saved_model.compile(model, str(tmp_path / "default"), progress=False)
+        nir.saved_model.compile(model, str(tmp_path / "by_elements"), progress=False,
+                                convert_constants_to_variables=True, constant_size_to_exclude=10)
+    assert variables_of(str(tmp_path / "default")) == {"big/nir_variable"}
+    assert variables_of(str(tmp_path / "by_elements")) == {"big/nir_variable", "small/nir_variable"}
+    with pytest.raises(nir.NirInputError, match="constant_size_to_exclude"):
+        nir.saved_model.compile(model, str(tmp_path / "bad"), convert_constants_to_variables=True,
+                                constant_size_to_exclude=-1)

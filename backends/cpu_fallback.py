@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 
+from backends.inferentia.nhwc import nchw_ops_to_nhwc
 from frontends.tensorflow.importer import split_tensor_name
 
 NEURON_OP = "NeuronOp"
@@ -133,6 +134,7 @@ def cluster_function(node):
     from tensorflow.core.framework import graph_pb2
 
     body = graph_pb2.GraphDef.FromString(node.attr["graph_def"].s)
+    nchw_ops_to_nhwc(body)  # what Neuron runs in NCHW, the CPU may refuse to
     inputs = [name.decode() for name in node.attr["input_names"].list.s]
     outputs = [name.decode() for name in node.attr["output_names"].list.s]
     in_shapes = [tf.TensorShape(s) for s in node.attr["input_shapes"].list.shape]

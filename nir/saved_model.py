@@ -707,6 +707,7 @@ def relift_graph(graph_def, signature, workdir: str):
         ops_on_neuron,
         renamed_outputs,
     )
+    from backends.inferentia.nhwc import nchw_ops_to_nhwc
 
     final = graph_def  # callers hand over a graph they no longer need
     num_clusters = len(neuron_ops(final))
@@ -716,6 +717,7 @@ def relift_graph(graph_def, signature, workdir: str):
                 node.attr["executable"].s = f.read()
     renames = renamed_outputs(final)
     final = inline_neuron_op_nodes(final, lambda n: not n.attr["executable"].s, consume=True)
+    nchw_ops_to_nhwc(final)  # CPU kernels may refuse NCHW
     signature = _rename_signature_outputs(signature, renames, final)
     compiled = neuron_ops(final)
     on_neuron = sum(ops_on_neuron(n) for n in compiled)
@@ -818,12 +820,14 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     """Write a copy of a compiled SavedModel with every NeuronOp replaced by its embedded graph,
     so stock TensorFlow runs it (on CPU): how a compiled model's wiring is checked."""
     from backends.inferentia.neuron_op import inline_neuron_op_nodes, renamed_outputs
+    from backends.inferentia.nhwc import nchw_ops_to_nhwc
     from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
 
     check_new_model_dir(new_model_dir, model_dir)
     graph_def, signature = read_compiled_model(model_dir)
     renames = renamed_outputs(graph_def)
     graph_def = inline_neuron_op_nodes(graph_def)
+    nchw_ops_to_nhwc(graph_def)
     signature = _rename_signature_outputs(signature, renames, graph_def)
     write_saved_model(new_model_dir, graph_def, signature, model_dir)
 

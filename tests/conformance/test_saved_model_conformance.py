@@ -387,3 +387,43 @@ def test_convert_constants_to_variables_with_the_originals_threshold(tmp_path):
     with pytest.raises(nir.NirInputError, match="constant_size_to_exclude"):
         nir.saved_model.compile(model, str(tmp_path / "bad"), convert_constants_to_variables=True,
                                 constant_size_to_exclude=-1)
+
+
+def nchw_model(path: str, rng) -> np.ndarray:
+    """graph_util_test's conv2d_nchw, in float16, with an NCHW AvgPool after it: the CPU's
+    AvgPool kernel refuses NCHW. Returns the kernel."""
+    kernel = rng.uniform(-1, 1, size=[1, 1, 3, 3]).astype(np.float16)
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        x = tf.compat.v1.placeholder(tf.float16, [1, 3, 4, 4], name="input0")
+        conv = tf.nn.conv2d(x, kernel, strides=[1, 1, 1, 1], padding="VALID", data_format="NCHW", name="conv2d0")
+        pooled = tf.nn.avg_pool2d(tf.nn.relu(conv, name="relu0"), 2, 2, "VALID", data_format="NCHW", name="pool0")
+        tf.compat.v1.saved_model.simple_save(session, path, {"x": x}, {"y": pooled})
+    return kernel
+
+
+def nhwc_reference(feed: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    nhwc = tf.constant(feed.transpose([0, 2, 3, 1]))
+    pooled = tf.nn.avg_pool2d(tf.nn.relu(tf.nn.conv2d(nhwc, kernel, [1, 1, 1, 1], "VALID")), 2, 2, "VALID")
+    return pooled.numpy().transpose([0, 3, 1, 2])
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["restored_to_cpu", "compiled_then_inlined"])
+def test_nchw_ops_run_on_cpu(tmp_path, fake_neuron_cc, compiled):
+    """A cluster of NCHW ops that returns to CPU (here: no compiler) is rewritten to NHWC
+    between transposes, as the original rewrites it; so is an inlined NeuronOp's graph, and the
+    CPU fallback's. The outputs answer as the NHWC computation."""
+    rng = np.random.default_rng(3)
+    model, out = str(tmp_path / "nchw"), str(tmp_path / "out")
+    kernel = nchw_model(model, rng)
+    feed = rng.uniform(-1, 1, [1, 3, 4, 4]).astype(np.float16)
+    if compiled:
+        nir.saved_model.compile(model, out, neuron_cc=fake_neuron_cc, progress=False)
+        np.testing.assert_allclose(nir.load(out)(x=feed)["y"], nhwc_reference(feed, kernel), rtol=1e-2, atol=1e-3)
+        nir.saved_model.inline_neuron_ops(out, str(tmp_path / "inline"))
+        out = str(tmp_path / "inline")
+    else:
+        with pytest.warns(UserWarning, match="not installed"):
+            nir.saved_model.compile(model, out, progress=False)
+    serve = tf.saved_model.load(out).signatures["serving_default"]
+    np.testing.assert_allclose(serve(x=tf.constant(feed))["y"], nhwc_reference(feed, kernel), rtol=1e-2, atol=1e-3)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import itertools
 
+from backends.inferentia.neuron_op import NEURON_OP
 from backends.inferentia.nhwc import nchw_ops_to_nhwc
 from frontends.tensorflow.importer import split_tensor_name
 
-NEURON_OP = "NeuronOp"
 _CALL = "PartitionedCall"
 _GENERATION = itertools.count()
 
@@ -38,7 +38,7 @@ def cpu_function(graph_def, input_names: list[str], output_names: list[str], rel
     for node in runnable.node:
         if node.op == NEURON_OP:
             _replace_with_call(node, runnable.library, known)
-    for fdef in runnable.library.function:
+    for fdef in list(runnable.library.function):  # the loop adds the clusters' functions
         _replace_in_function_body(fdef, runnable.library, known)
     _relax_batch(runnable, set(relaxed_inputs))
     return wrap_function.function_from_graph_def(runnable, input_names, output_names)
@@ -90,10 +90,10 @@ def _replace_with_call(node, library, known: set[str]) -> None:
 
 def _replace_in_function_body(fdef, library, known: set[str]) -> None:
     """A FunctionDef names a NeuronOp's outputs `node:output_tensors:i`; a call's are `node:output:i`."""
-    renamed = {}
+    renamed = set()
     for node in fdef.node_def:
         if node.op == NEURON_OP:
-            renamed[node.name] = len(node.attr["output_dtypes"].list.type)
+            renamed.add(node.name)
             _replace_with_call(node, library, known)
     if not renamed:
         return

@@ -373,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("new_model_dir")
     _add_model_options(p)
     _add_compile_options(p)
-    p.add_argument("--dynamic-batch-size", action="store_true")
+    p.add_argument("--dynamic-batch-size", action=argparse.BooleanOptionalAction, default=None,
+                   help="default: on when every cluster's tensors carry the batch on dimension 0, as the original")
     p.set_defaults(run=_cmd_compile)
 
     p = sub.add_parser("compile-many", help="compile models at several batch sizes as one set of jobs")

@@ -32,7 +32,7 @@ _NOT_RESULTS = frozenset({
 
 def inference_graph_from_session(
     sess=None, input_tensors=None, output_tensors=None, signature_def=None, shape_feed_dict=None,
-    feed_dict=None, dynamic_batch_size=False, protected_op_names=None, supported_op_types=None,
+    feed_dict=None, dynamic_batch_size=None, protected_op_names=None, supported_op_types=None,
     no_fuse_ops=None, force_fuse_ops=None, minimum_segment_size=None, grappler=False,
     max_num_compilers=None, compiler_args=None, compiler_workdir=None, compiler_timeout=None,
     compiler_recovery=True, compiler_verbose=None, amp_pass=False, op_whitelist=None, **options,

@@ -184,7 +184,7 @@ def compile(  # noqa: A001 - the seed's name
     *,
     supported_op_types: Iterable[str] | None = None,
     force_fuse_ops: Iterable[str] | None = None,
-    dynamic_batch_size: bool = False,
+    dynamic_batch_size: bool | None = None,
     max_num_compilers: int | None = None,
     compiler_timeout: float = DEFAULT_COMPILER_TIMEOUT,
     compiler_recovery: bool = True,
@@ -216,6 +216,11 @@ def compile(  # noqa: A001 - the seed's name
     `cache_dir` (default NIR_CACHE_DIR, else ~/.cache/nir) unless `compile_cache=False` (or
     NIR_COMPILE_CACHE=off). No cluster holds more than `max_cluster_bytes` of constants
     (default 1 GiB): a larger one is cut in pieces.
+
+    `dynamic_batch_size` None (the default) is the original's automatic choice: dynamic batch
+    when every cluster's inputs and outputs carry the batch on dimension 0 (the signature's
+    dimension 0 is then unknown, and the runtime cuts a bigger batch into compiled-size
+    pieces); True keeps batch-dependent shape arithmetic computed as well; False is off.
 
     Constants left on CPU become variables of the output's checkpoint when they hold 1 KiB or
     more; `convert_constants_to_variables=True` uses the original's rule instead: those of more
@@ -365,7 +370,7 @@ class _Settings:
     force_fuse_ops: list[str]
     supported_op_types: list[str]
     compiler_args: list[str]
-    dynamic_batch_size: bool
+    dynamic_batch_size: bool | None
     compiler_timeout: float
     strict: bool
     pipeline: object
@@ -386,7 +391,7 @@ class _Settings:
     def make(
         model_shape_feed_dict=None, model_feed_dict=None, tags=None, signature_def_key=None,
         minimum_segment_size=2, no_fuse_ops=None, compiler_args=None, supported_op_types=None,
-        force_fuse_ops=None, dynamic_batch_size=False, max_num_compilers=None,
+        force_fuse_ops=None, dynamic_batch_size=None, max_num_compilers=None,
         compiler_timeout=DEFAULT_COMPILER_TIMEOUT, compiler_recovery=True, strict=None, neuron_cc=None,
         pipeline=None, dump_dir=None, print_ir_after_all=False, progress=True, target="inferentia",
         executor="local", cache_dir=None, compile_cache=None, compiler_memory_gb=None,

@@ -70,8 +70,9 @@ def test_neuron_op_attributes(zoo, tmp_path, fake_neuron_cc):
     assert [d.size for d in attrs["input_shapes"].list.shape[0].dim] == [1, 224, 224, 3]
     assert len(attrs["output_names"].list.s) == len(attrs["output_dtypes"].list.type) == 1
     assert [d.size for d in attrs["output_shapes"].list.shape[0].dim] == [1, 1000]
-    assert list(attrs["input_batch_axis"].list.i) == [-1]
-    assert list(attrs["output_batch_axis"].list.i) == [-1]
+    # The image and the logits carry the batch on dimension 0: dynamic batch is on by itself.
+    assert list(attrs["input_batch_axis"].list.i) == [0]
+    assert list(attrs["output_batch_axis"].list.i) == [0]
     assert len(attrs["model_config"].list.i) == 4
     assert report["OperatorCountOnNeuron"] == len(inner.node) - len(placeholders)
     folder = os.path.join(workdir, node.name.rpartition("/")[2])
@@ -179,6 +180,10 @@ def test_dynamic_batch_marks_batch_axes_and_unknown_signature_batch(zoo, tmp_pat
     assert all(info.tensor_shape.dim[0].size == -1 for info in signature.inputs.values())
     assert all(info.tensor_shape.dim[0].size == -1 for info in signature.outputs.values())
     fixed = str(tmp_path / "fixed")
-    tfn.saved_model.compile(zoo["two_io"], fixed, neuron_cc=fake_neuron_cc, progress=False)
+    tfn.saved_model.compile(zoo["two_io"], fixed, neuron_cc=fake_neuron_cc, progress=False, dynamic_batch_size=False)
     for node in _neuron_ops(fixed):
         assert set(node.attr["input_batch_axis"].list.i) == {-1}
+    automatic = str(tmp_path / "automatic")
+    tfn.saved_model.compile(zoo["two_io"], automatic, batch_size=4, neuron_cc=fake_neuron_cc, progress=False)
+    for node in _neuron_ops(automatic):  # the original's default: on, since every tensor carries the batch
+        assert set(node.attr["input_batch_axis"].list.i) == set(node.attr["output_batch_axis"].list.i) == {0}

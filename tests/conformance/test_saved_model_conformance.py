@@ -427,3 +427,24 @@ def test_nchw_ops_run_on_cpu(tmp_path, fake_neuron_cc, compiled):
             nir.saved_model.compile(model, out, progress=False)
     serve = tf.saved_model.load(out).signatures["serving_default"]
     np.testing.assert_allclose(serve(x=tf.constant(feed))["y"], nhwc_reference(feed, kernel), rtol=1e-2, atol=1e-3)
+
+
+@pytest.mark.parametrize("reduce_batch", [False, True], ids=["every_tensor_batched", "batch_reduced"])
+def test_dynamic_batch_turns_on_by_itself(tmp_path, fake_neuron_cc, reduce_batch):
+    """As the original: with dynamic_batch_size left unset, dynamic batch is on when every
+    NeuronOp input and output carries the batch on dimension 0, and off when one does not (a
+    sum over the batch)."""
+    rng = np.random.default_rng(9)
+    model, out = str(tmp_path / "model"), str(tmp_path / "out")
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+        hidden = tf.nn.relu(tf.matmul(x, rng.standard_normal((4, 4)).astype(np.float32)))
+        y = tf.nn.tanh(tf.reduce_sum(hidden, axis=0) if reduce_batch else hidden, name="y")
+        tf.compat.v1.saved_model.simple_save(session, model, {"x": x}, {"y": y})
+    nir.saved_model.compile(model, out, batch_size=2, neuron_cc=fake_neuron_cc, progress=False)
+    loaded = nir.load(out)
+    (neuron_op,) = [n for n in loaded.neuron_graph_def.node if n.op == "NeuronOp"]
+    axes = {*neuron_op.attr["input_batch_axis"].list.i, *neuron_op.attr["output_batch_axis"].list.i}
+    assert axes == ({-1} if reduce_batch else {0})
+    assert loaded.signature.inputs[0].shape == ((2, 4) if reduce_batch else (-1, 4))

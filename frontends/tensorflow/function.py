@@ -9,7 +9,8 @@ reads each value from the live variable when it lowers that Const. The weights a
 into a GraphDef: a large model traces as fast as its SavedModel compiles, in the same memory.
 
 Signature keys are the function's argument (placeholder) names, in the function's flat input
-order, and `output_<i>` for the flat outputs; the caller maps its nested structures onto them.
+order, and, for the flat outputs, the caller's keys or `output_<i>`; the caller maps its nested
+structures onto them.
 """
 
 from __future__ import annotations

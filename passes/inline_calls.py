@@ -31,6 +31,7 @@ from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 
 from nir.ir.module import entry_function
+from nir.ir.names import unique_name
 from nir.ir.tf_attrs import FuncAttr, PlaceholderAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 from nir.passmanager.registry import register_pass
@@ -81,14 +82,6 @@ def why_not_inlinable(call: TFNodeOp, callee: str, functions: dict[str, func.Fun
     return None
 
 
-def _unique_name(wanted: str, taken: set[str]) -> str:
-    name, suffix = wanted, 1
-    while name in taken:
-        name, suffix = f"{wanted}_{suffix}", suffix + 1
-    taken.add(name)
-    return name
-
-
 def inline_call(call: TFNodeOp, fn: func.FuncOp, taken: set[str]) -> list[TFNodeOp]:
     """Clone `fn`'s body in front of `call`, rewire the call's uses and erase it. Returns the
     cloned ops, so calls among them can be inlined in turn."""
@@ -97,7 +90,7 @@ def inline_call(call: TFNodeOp, fn: func.FuncOp, taken: set[str]) -> list[TFNode
     mapping: dict[SSAValue, SSAValue] = dict(zip(fn.args, call.data_operands))
     gate = None
     if call.control_operands:
-        gate = create_tf_op("NoOp", _unique_name(f"{prefix}/input_control_node", taken), [], [],
+        gate = create_tf_op("NoOp", unique_name(f"{prefix}/input_control_node", taken), [], [],
                             control_operands=call.control_operands, device=call.device)
         block.insert_op_before(gate, call)
     cloned: list[TFNodeOp] = []
@@ -106,7 +99,7 @@ def inline_call(call: TFNodeOp, fn: func.FuncOp, taken: set[str]) -> list[TFNode
         if not isinstance(op, TFNodeOp):
             continue
         copy = op.clone(mapping)
-        copy.node_name = _unique_name(f"{prefix}/{op.node_name}", taken)
+        copy.node_name = unique_name(f"{prefix}/{op.node_name}", taken)
         if not copy.device and call.device:
             copy.properties["device"] = StringAttr(call.device)
         copy.properties.pop(NOT_INLINED, None)

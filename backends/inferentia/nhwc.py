@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from tensorflow.core.framework import graph_pb2, node_def_pb2, types_pb2
 
+from nir.ir.names import unique_name
+
 REWRITTEN = frozenset({"AvgPool", "MaxPool", "Conv2D", "DepthwiseConv2dNative"})
 _PER_DIMENSION = ("strides", "ksize", "dilations")  # list attrs in data_format order
 TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
@@ -23,8 +25,8 @@ def nchw_ops_to_nhwc(graph_def: graph_pb2.GraphDef) -> int:
     if not chosen:
         return 0
     taken = {n.name for n in graph_def.node}
-    to_nhwc = _perm_constant(graph_def, _unique("nir_nhwc/to_nhwc", taken), TO_NHWC)
-    to_nchw = _perm_constant(graph_def, _unique("nir_nhwc/to_nchw", taken), TO_NCHW)
+    to_nhwc = _perm_constant(graph_def, unique_name("nir_nhwc/to_nhwc", taken), TO_NHWC)
+    to_nchw = _perm_constant(graph_def, unique_name("nir_nhwc/to_nchw", taken), TO_NCHW)
     for node in chosen:
         _rewrite(graph_def, node, to_nhwc, to_nchw, taken)
     return len(chosen)
@@ -32,8 +34,8 @@ def nchw_ops_to_nhwc(graph_def: graph_pb2.GraphDef) -> int:
 
 def _rewrite(graph_def, node: node_def_pb2.NodeDef, to_nhwc: str, to_nchw: str, taken: set[str]) -> None:
     name, dtype = node.name, node.attr["T"].type
-    transposed_input = _transpose(graph_def, _unique(f"{name}/nir_input_nhwc", taken), node.input[0], to_nhwc, dtype)
-    node.name = _unique(f"{name}/nir_nhwc", taken)
+    transposed_input = _transpose(graph_def, unique_name(f"{name}/nir_input_nhwc", taken), node.input[0], to_nhwc, dtype)
+    node.name = unique_name(f"{name}/nir_nhwc", taken)
     node.input[0] = transposed_input
     node.attr["data_format"].s = b"NHWC"
     node.attr.pop("_output_shapes", None)  # recorded for NCHW
@@ -62,11 +64,3 @@ def _perm_constant(graph_def, name: str, perm) -> str:
     tensor.tensor_shape.dim.add(size=len(perm))
     tensor.int_val.extend(perm)
     return name
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in taken:
-        candidate, n = f"{name}_{n}", n + 1
-    taken.add(candidate)
-    return candidate

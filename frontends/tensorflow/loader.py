@@ -29,6 +29,7 @@ from frontends.tensorflow.checkpoint import (
 from frontends.tensorflow.importer import SignatureInfo, TensorSpec, split_tensor_name
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS
 from nir.errors import NirInputError
+from nir.ir.names import unique_name
 
 logger = logging.getLogger("nir")
 
@@ -251,7 +252,7 @@ def cut_at_signature_inputs(graph_def, signature):
             node.CopyFrom(placeholder)
             specs.append(spec)
             continue
-        placeholder.name = _unused_name(f"{name}/nir_input_{port}", nodes)
+        placeholder.name = unique_name(f"{name}/nir_input_{port}", set(nodes))
         nodes[placeholder.name] = graph_def.node.add()
         nodes[placeholder.name].CopyFrom(placeholder)
         _rewire(graph_def, {spec.tensor_name, name if port == 0 else spec.tensor_name}, placeholder.name)
@@ -262,13 +263,6 @@ def cut_at_signature_inputs(graph_def, signature):
     keep = sorted({split_tensor_name(s.tensor_name)[0] for s in (*signature.inputs, *signature.outputs)}
                   | ({signature.init_op} if signature.init_op else set()))
     return tf.compat.v1.graph_util.extract_sub_graph(graph_def, keep), signature
-
-
-def _unused_name(name: str, taken) -> str:
-    candidate, n = name, 1
-    while candidate in taken:
-        candidate, n = f"{name}_{n}", n + 1
-    return candidate
 
 
 def _rewire(graph_def, old_names: set[str], new: str) -> None:

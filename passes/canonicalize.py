@@ -37,7 +37,7 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter
 
 from nir.ir.module import entry_function
-from nir.ir.op_facts import FORWARDING, GRAPH_BOUNDARY, is_stateful, op_types_with
+from nir.ir.op_facts import FORWARDING, GRAPH_BOUNDARY, V1_LOOP_OPS, is_stateful, op_types_with
 from nir.ir.patterns import TFRewritePattern, apply_patterns, constant, forward, has_control_edges, replace
 from nir.ir.queries import const_value
 from nir.ir.shape_functions import MAX_VALUE_ELEMENTS, VALUE_FUNCTIONS
@@ -128,19 +128,13 @@ def drop_pure_control_edges(block) -> dict:
         ]
         if len(kept) != len(op.control_operands):
             op.operands = [*op.data_operands, *kept]
+        # A TF1 loop's ops (and all that read them) are in its frame, and a control edge from one
+        # of them is what puts a constant in the frame too: TensorFlow refuses an op whose inputs
+        # come from different frames, so those edges order something.
         orders_effects[op] = is_stateful(op.tf_type) or op.tf_type in V1_LOOP_OPS or any(
             orders_effects.get(v.owner, False) for v in op.operands
         )
     return orders_effects
-
-
-# A TF1 loop's ops (and all that read them) are in its frame, and a control edge from one of
-# them is what puts a constant in the frame too: TensorFlow refuses an op whose inputs come
-# from different frames, so those edges order something.
-V1_LOOP_OPS = frozenset({
-    "Enter", "RefEnter", "Merge", "RefMerge", "Switch", "RefSwitch", "NextIteration",
-    "RefNextIteration", "LoopCond", "Exit", "RefExit",
-})
 
 
 @register_pass

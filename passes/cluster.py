@@ -52,6 +52,7 @@ from nir.ir.shapes import element_type, is_static
 
 DEFAULT_MAX_CLUSTER_BYTES = 1 << 30  # the weights twice (GraphDef and NEFF) stay under 2 GiB
 from nir.ir.module import entry_function
+from nir.ir.op_facts import is_loop_back_edge
 from nir.ir.queries import ON_TARGET, is_on_target, mark_on_target, set_cpu_reason
 from nir.ir.tf_dialect import Free, TFNodeOp, create_tf_op
 from nir.ir.tf_types import ControlType, OpaqueDType
@@ -346,7 +347,8 @@ def topologically_sort(block: Block) -> None:
             for value in operands:
                 producer = value.op if isinstance(value, OpResult) else None
                 if producer in position and producer not in placed and producer not in on_stack:
-                    if position[producer] > position[op] and getattr(op, "tf_type", "") in ("Merge", "RefMerge"):
+                    back_edge = is_loop_back_edge(getattr(op, "tf_type", ""), getattr(producer, "tf_type", ""))
+                    if position[producer] > position[op] and back_edge:
                         continue  # TF1 loop back edge
                     stack.append((producer, iter(producer.operands)))
                     on_stack.add(producer)

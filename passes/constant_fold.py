@@ -48,7 +48,7 @@ from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 
 from nir.ir.dtypes import numpy_dtype_of_ir_type
-from nir.ir.op_facts import is_stateful
+from nir.ir.op_facts import V1_LOOP_OPS, is_stateful
 from nir.ir.queries import carries_batch
 from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, TensorAttr
@@ -63,10 +63,8 @@ logger = logging.getLogger("nir")
 
 # Ops that mean something beyond their value: graph boundaries, TF1 control flow, forwarding
 # stand-ins nir gives a role, and ops that only order others.
-NEVER_FOLDED = frozenset({
-    "Const", "Placeholder", "PlaceholderWithDefault", "IdentityN", "NoOp", "NeuronOp",
-    "Enter", "RefEnter", "Exit", "RefExit", "Switch", "RefSwitch", "Merge", "RefMerge",
-    "NextIteration", "RefNextIteration", "LoopCond", "ControlTrigger",
+NEVER_FOLDED = V1_LOOP_OPS | frozenset({
+    "Const", "Placeholder", "PlaceholderWithDefault", "IdentityN", "NoOp", "NeuronOp", "ControlTrigger",
 })
 
 

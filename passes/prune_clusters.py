@@ -27,9 +27,9 @@ from xdsl.passes import ModulePass
 
 from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.queries import set_cpu_reason
-from nir.ir.tf_dialect import Free, TFNodeOp
+from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
-from passes.cluster import dissolve
+from passes.cluster import dissolve, effective_size
 from passes.control_flow import graph_functions
 
 EXPENSIVE_OP_TYPES = frozenset({
@@ -41,8 +41,9 @@ EXPENSIVE_OP_TYPES = frozenset({
 
 
 def cluster_size(cluster: ClusterOp) -> int:
-    """Its ops but the forwarding ones, constants included, as the original sizes a segment."""
-    return sum(1 for op in cluster.block.ops if isinstance(op, TFNodeOp) and not op.has_trait(Free))
+    """Its ops as minimum-segment-size counts them, constants included (the original's size)."""
+    ops = list(cluster.block.ops)
+    return effective_size(range(len(ops)), ops)
 
 
 def is_expensive(cluster: ClusterOp) -> bool:

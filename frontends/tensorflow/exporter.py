@@ -38,6 +38,7 @@ from nir.errors import NirError
 from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
+from nir.ir.op_facts import LOOP_NEXT_ITERATION_OPS
 from nir.ir.shapes import element_type, tf_shape
 from nir.ir.tf_attrs import TensorAttr, TensorPayload
 from nir.ir.tf_dialect import TFNodeOp
@@ -59,13 +60,10 @@ class GraphNames:
             return self.names[value]
         except KeyError:
             owner = value.owner
-            if isinstance(owner, TFNodeOp) and owner.tf_type in _LOOP_BACK_EDGE_SOURCES:
+            if isinstance(owner, TFNodeOp) and owner.tf_type in LOOP_NEXT_ITERATION_OPS:
                 # A TF1 loop's Merge reads its NextIteration, written later: the name is known.
                 return "^" + owner.node_name if value is owner.control else _graph_tensor_name(owner, value.index)
             raise GraphExportError(f"value {value} is used before any node defines it") from None
-
-
-_LOOP_BACK_EDGE_SOURCES = frozenset({"NextIteration", "RefNextIteration"})
 
 
 ClusterLowering = Callable[[ClusterOp, GraphNames, graph_pb2.GraphDef], None]

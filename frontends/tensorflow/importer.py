@@ -32,6 +32,7 @@ from frontends.tensorflow.opdefs import node_output_dtypes, op_def_for, output_a
 from nir.errors import NirInputError
 from nir.ir.dtypes import ir_type_of_dtype
 from nir.ir.module import ENTRY_FUNCTION_ATTR, INPUT_KEY, OUTPUT_KEY
+from nir.ir.op_facts import is_loop_back_edge
 from nir.ir.shapes import tensor_type
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import CONTROL, TFNodeOp, create_tf_op, name_hint
@@ -225,10 +226,7 @@ def _topological_order(
             source = split_tensor_name(name.lstrip("^"))[0]
             if source in bindings or source not in by_name:
                 continue  # unknown sources are reported when the input is looked up
-            if node.op in ("Merge", "RefMerge") and by_name[source].op in (
-                "NextIteration",
-                "RefNextIteration",
-            ):
+            if is_loop_back_edge(node.op, by_name[source].op):
                 back_edges.setdefault(node.name, []).append(index)
                 continue
             node_deps.append(source)

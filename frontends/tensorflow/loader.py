@@ -255,7 +255,7 @@ def cut_at_signature_inputs(graph_def, signature):
         placeholder.name = unique_name(f"{name}/nir_input_{port}", set(nodes))
         nodes[placeholder.name] = graph_def.node.add()
         nodes[placeholder.name].CopyFrom(placeholder)
-        _rewire(graph_def, {spec.tensor_name, name if port == 0 else spec.tensor_name}, placeholder.name)
+        _rewire(graph_def, {spec.tensor_name, name} if port == 0 else {spec.tensor_name}, placeholder.name)
         specs.append(replace(spec, tensor_name=f"{placeholder.name}:0"))
     if not cut:
         return graph_def, signature

@@ -10,6 +10,8 @@ and the writer names it in both places, so TensorFlow's loaders (v1 and v2) run 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from frontends.tensorflow.importer import split_tensor_name
 
 INIT_OP_SIGNATURE_KEY = "__saved_model_init_op"
@@ -20,8 +22,6 @@ def restore_main_op(graph_def, signature, loaded_graph_def):
     """Add the main op `signature.init_op` to `graph_def` if the passes removed it: a NoOp with
     a control input on each stateful op of its original subgraph that is still there. A main op
     that runs nothing (every Keras export has one) is dropped. Returns the signature."""
-    from dataclasses import replace
-
     from tensorflow.python.framework import op_def_registry
 
     if not signature.init_op or any(n.name == signature.init_op for n in graph_def.node):

@@ -46,6 +46,19 @@ NIR_FACTS: dict[str, frozenset[str]] = {
     "IdentityN": frozenset({FORWARDING, GRAPH_BOUNDARY}),
 }
 
+# TF1 loops (v1 control flow): these ops make a loop's frame, and the loop closes its cycle by
+# design through a back edge, a Merge reading the NextIteration of the loop's body.
+LOOP_MERGE_OPS = frozenset({"Merge", "RefMerge"})
+LOOP_NEXT_ITERATION_OPS = frozenset({"NextIteration", "RefNextIteration"})
+V1_LOOP_OPS = LOOP_MERGE_OPS | LOOP_NEXT_ITERATION_OPS | frozenset({
+    "Enter", "RefEnter", "Switch", "RefSwitch", "LoopCond", "Exit", "RefExit",
+})
+
+
+def is_loop_back_edge(user_type: str, source_type: str) -> bool:
+    """Whether an input of a `user_type` op from a `source_type` op is a TF1 loop's back edge."""
+    return user_type in LOOP_MERGE_OPS and source_type in LOOP_NEXT_ITERATION_OPS
+
 
 def has_fact(op_type: str, fact: str) -> bool:
     return fact in NIR_FACTS.get(op_type, ())

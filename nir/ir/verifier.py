@@ -43,7 +43,7 @@ from xdsl.ir import Attribute, Block, Operation, TypeAttribute
 from xdsl.utils.exceptions import VerifyException
 
 from nir.ir.dtypes import ir_type_of_dtype_name
-from nir.ir.op_facts import ArgDef, OpSignature, op_signature
+from nir.ir.op_facts import ArgDef, OpSignature, is_loop_back_edge, op_signature
 from nir.ir.queries import const_value
 from nir.ir.shape_functions import MAX_VALUE_ELEMENTS, SHAPE_FUNCTIONS, ShapeMismatchError
 from nir.ir.shapes import element_type, tf_shape
@@ -116,13 +116,8 @@ def _blocks_of(op: Operation) -> Iterator[Block]:
                 yield from _blocks_of(inner)
 
 
-# TF1 loops (v1 control flow) close their cycle through a back edge by design: a Merge reads
-# the NextIteration of the loop's body, which TensorFlow runs after it.
-_BACK_EDGE = (frozenset({"Merge", "RefMerge"}), frozenset({"NextIteration", "RefNextIteration"}))
-
-
 def _is_loop_back_edge(user: Operation, owner: Operation) -> bool:
-    return getattr(user, "tf_type", "") in _BACK_EDGE[0] and getattr(owner, "tf_type", "") in _BACK_EDGE[1]
+    return is_loop_back_edge(getattr(user, "tf_type", ""), getattr(owner, "tf_type", ""))
 
 
 def check_dominance(block: Block) -> None:

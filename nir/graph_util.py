@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 
 from nir.errors import NirInputError
+from nir.ir.names import unique_name
 
 # Ops that have outputs no one reads but are no inference result: variable and saver plumbing.
 _NOT_RESULTS = frozenset({
@@ -61,8 +62,8 @@ def inference_graph_from_session(
     sess = sess or tf.compat.v1.get_default_session()
     if sess is None:
         raise NirInputError("inference_graph_from_session needs a session: pass sess= or call it inside `with tf.Session()`")
-    feed_dict = _by_name(feed_dict, "feed_dict")
-    shape_feed_dict = _by_name(shape_feed_dict, "shape_feed_dict")
+    feed_dict = feed_by_name(feed_dict, "feed_dict")
+    shape_feed_dict = feed_by_name(shape_feed_dict, "shape_feed_dict")
     inputs, outputs = _inputs_and_outputs(sess.graph, input_tensors, output_tensors, signature_def,
                                           feed_dict, shape_feed_dict)
     if compiler_verbose is not None:
@@ -78,7 +79,7 @@ def inference_graph_from_session(
     )
     with tempfile.TemporaryDirectory(prefix="nir-session-") as staging:
         model_dir, compiled_dir = os.path.join(staging, "model"), os.path.join(staging, "compiled")
-        _save_session(sess, model_dir, inputs, outputs)
+        save_session(sess, model_dir, *_keyed_by_tensor_name(inputs, outputs))
         saved_model.compile(model_dir, compiled_dir, **compile_options)
         graph_def, _ = saved_model.read_compiled_model(compiled_dir)
     return graph_of(graph_def)
@@ -107,7 +108,7 @@ def whitelist_partition(graph_def, signature_def=None, input_tensors=None, outpu
         model_dir = os.path.join(staging, "model")
         with tf.compat.v1.Session(graph=graph) as session:
             inputs, outputs = _inputs_and_outputs(graph, input_tensors, output_tensors, signature_def, None, None)
-            _save_session(session, model_dir, inputs, outputs)
+            save_session(session, model_dir, *_keyed_by_tensor_name(inputs, outputs))
         job = saved_model._Job(model_dir, None, batch_size, None)
         module, loaded = saved_model.pipeline_module(job, settings, None)
         graph_def, _ = saved_model.partitioned_graph_and_signature(module, loaded, settings)
@@ -127,7 +128,8 @@ def graph_of(graph_def):
     return graph
 
 
-def _by_name(feed: Mapping | None, option: str) -> dict | None:
+def feed_by_name(feed: Mapping | None, option: str) -> dict | None:
+    """A Session's feed keys (tensors or their names) as tensor names, which compile takes."""
     if feed is None:
         return None
     if not isinstance(feed, Mapping):
@@ -173,21 +175,21 @@ def _tensors(graph, names: Iterable[str], role: str) -> list:
     return tensors
 
 
-def _signature_key(tensor_name: str, taken: set[str]) -> str:
-    key = re.sub(r"\W", "_", tensor_name)
-    while key in taken:
-        key += "_"
-    taken.add(key)
-    return key
+def _keyed_by_tensor_name(inputs: list, outputs: list) -> tuple[dict, dict]:
+    """Signature maps for the tensors, each keyed by its name spelled as a key."""
+    taken: set[str] = set()
+
+    def keyed(tensors):
+        return {unique_name(re.sub(r"\W", "_", t.name), taken): t for t in tensors}
+
+    return keyed(inputs), keyed(outputs)
 
 
-def _save_session(sess, path: str, inputs: list, outputs: list) -> None:
-    """What `tf.compat.v1.saved_model.simple_save` writes, with a signature keyed by tensor names."""
+def save_session(sess, path: str, inputs: Mapping, outputs: Mapping) -> None:
+    """What `tf.compat.v1.saved_model.simple_save` writes of `sess`, with the signature `inputs`
+    and `outputs` (key -> tensor)."""
     import tensorflow as tf
     from tensorflow.python.util import deprecation
 
-    taken: set[str] = set()
-    input_map = {_signature_key(t.name, taken): t for t in inputs}
-    output_map = {_signature_key(t.name, taken): t for t in outputs}
     with sess.graph.as_default(), deprecation.silence():
-        tf.compat.v1.saved_model.simple_save(sess, path, input_map, output_map)
+        tf.compat.v1.saved_model.simple_save(sess, path, dict(inputs), dict(outputs))

@@ -257,26 +257,18 @@ def simple_save(sess, export_dir: str, inputs: Mapping, outputs: Mapping, batch_
     `inputs` and `outputs` map signature keys to tensors of `sess.graph`. As the original, it
     takes `feed_dict` / `shape_feed_dict` keyed by tensor (or tensor name) for the shapes;
     every other keyword is `compile`'s. Returns compile's report."""
-    import tensorflow as tf
-    from tensorflow.python.util import deprecation
-
     from frontends.tensorflow.writer import check_new_model_dir
+    from nir.graph_util import feed_by_name, save_session
 
     check_new_model_dir(export_dir)
-    feeds = {"model_feed_dict": kwargs.pop("feed_dict", None), "model_shape_feed_dict": kwargs.pop("shape_feed_dict", None)}
-    feeds = {option: _keyed_by_name(feed) for option, feed in feeds.items() if feed is not None}
+    feeds = {
+        "model_feed_dict": feed_by_name(kwargs.pop("feed_dict", None), "feed_dict"),
+        "model_shape_feed_dict": feed_by_name(kwargs.pop("shape_feed_dict", None), "shape_feed_dict"),
+    }
     with tempfile.TemporaryDirectory(prefix="nir-simple-save-") as staging:
         model_dir = os.path.join(staging, "saved_model")
-        with sess.graph.as_default(), deprecation.silence():
-            tf.compat.v1.saved_model.simple_save(sess, model_dir, dict(inputs), dict(outputs))
+        save_session(sess, model_dir, inputs, outputs)
         return compile(model_dir, export_dir, batch_size=batch_size, **feeds, **kwargs)
-
-
-def _keyed_by_name(feed: Mapping) -> dict:
-    """A Session's feed keys (tensors or their names) as tensor names, which compile takes."""
-    if not isinstance(feed, Mapping):
-        raise NirInputError(f"feed_dict and shape_feed_dict must be dicts keyed by tensor, got {type(feed).__name__}")
-    return {getattr(key, "name", key): value for key, value in feed.items()}
 
 
 def compile_many(

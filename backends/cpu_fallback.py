@@ -40,7 +40,7 @@ def cpu_function(graph_def, input_names: list[str], output_names: list[str], rel
             _replace_with_call(node, runnable.library, known)
     for fdef in list(runnable.library.function):  # the loop adds the clusters' functions
         _replace_in_function_body(fdef, runnable.library, known)
-    _relax_batch(runnable, set(relaxed_inputs))
+    relax_batch(runnable, set(relaxed_inputs))
     return wrap_function.function_from_graph_def(runnable, input_names, output_names)
 
 
@@ -117,7 +117,8 @@ def _add_to_library(function, library, known: set[str]) -> None:
             known.add(fdef.signature.name)
 
 
-def _relax_batch(graph_def, names: set[str]) -> None:
+def relax_batch(graph_def, names: set[str]) -> None:
+    """The Placeholders `names` take any size in dimension 0."""
     for node in graph_def.node:
         if node.name in names and node.op == "Placeholder" and node.attr["shape"].shape.dim:
             node.attr["shape"].shape.dim[0].size = -1

@@ -662,12 +662,10 @@ def _export_with_neuron_ops(module, dynamic_batch: bool | None, target: str = "i
 def relax_batch_of_inputs(graph_def, signature) -> None:
     """The Placeholders of inputs whose signature batch is unknown take any batch too: a
     Session checks a feed against its Placeholder's shape, not the signature's."""
+    from backends.cpu_fallback import relax_batch
     from frontends.tensorflow.importer import split_tensor_name
 
-    relaxed = {split_tensor_name(s.tensor_name)[0] for s in signature.inputs if s.shape and s.shape[0] < 0}
-    for node in graph_def.node:
-        if node.name in relaxed and node.op == "Placeholder" and node.attr["shape"].shape.dim:
-            node.attr["shape"].shape.dim[0].size = -1
+    relax_batch(graph_def, {split_tensor_name(s.tensor_name)[0] for s in signature.inputs if s.shape and s.shape[0] < 0})
 
 
 def every_cluster_carries_batch(module) -> bool:

@@ -197,6 +197,8 @@ class NeuronModel:
         self.report = report
         self._structure = structure
         self._function = None
+        by_key = {s.key: s for s in signature.inputs}
+        self._input_specs = [by_key[k] for k in structure.input_keys]  # in the call's flat order
 
     @property
     def on_neuron_ratio(self) -> float:
@@ -221,12 +223,11 @@ class NeuronModel:
     def _build_function(self):
         from backends.cpu_fallback import cpu_function
 
-        by_key_in = {s.key: s for s in self.signature.inputs}
         by_key_out = {s.key: s for s in self.signature.outputs}
-        inputs = [by_key_in[k] for k in self._structure.input_keys]
+        inputs = [s.tensor_name for s in self._input_specs]
         outputs = [by_key_out[k].tensor_name for k in self._structure.output_keys]
-        relaxed = [s.tensor_name.split(":")[0] for s in inputs if s.shape and s.shape[0] == -1]
-        function = cpu_function(self.neuron_graph_def, [s.tensor_name for s in inputs], outputs, relaxed)
+        relaxed = [s.tensor_name.split(":")[0] for s in self._input_specs if s.shape and s.shape[0] == -1]
+        function = cpu_function(self.neuron_graph_def, inputs, outputs, relaxed)
         if self.signature.init_op:
             # What a SavedModel loader does first: run the main op (fill lookup tables) once.
             cpu_function(self.neuron_graph_def, [], [self.signature.init_op])()
@@ -236,10 +237,10 @@ class NeuronModel:
         import tensorflow as tf
 
         flat = self._structure.flatten_inputs(args, kwargs)
-        specs = [{s.key: s for s in self.signature.inputs}[k] for k in self._structure.input_keys]
-        for tensor, spec in zip(flat, specs):
+        for tensor, spec in zip(flat, self._input_specs):
             _check_shape(tensor, spec)
-        flat = [tf.cast(t, tf.as_dtype(s.dtype)) if t.dtype != tf.as_dtype(s.dtype) else t for t, s in zip(flat, specs)]
+        flat = [tf.cast(t, tf.as_dtype(s.dtype)) if t.dtype != tf.as_dtype(s.dtype) else t
+                for t, s in zip(flat, self._input_specs)]
         return self._structure.pack_outputs(self.aws_neuron_function(*flat))
 
     def save(self, path: str) -> None:

@@ -14,26 +14,12 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+from original_graphs import conv_add_graph  # noqa: E402
+
 import nir  # noqa: E402
 from backends.inferentia.neuron_op import inline_neuron_op_nodes  # noqa: E402
 
 WHITELIST = {"Conv2D", "Const", "Add", "Relu"}
-
-
-def conv_graph(rng, variables: bool = False):
-    """graph_util_test's graph: two fp16 inputs, three 1x1 convs, relu0 and relu1."""
-    def kernel():
-        value = rng.uniform(-1, 1, size=[1, 1, 3, 3]).astype(np.float16)
-        return tf.compat.v1.Variable(value) if variables else value
-
-    input0 = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input0")
-    input1 = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input1")
-    conv2d0 = tf.nn.conv2d(input0, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d0")
-    conv2d1 = tf.nn.conv2d(input1, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d1")
-    add0 = tf.add(conv2d0, conv2d1, name="add0")
-    tf.nn.relu(add0, name="relu0")
-    sigmoid0 = tf.sigmoid(add0, name="sigmoid0")
-    tf.nn.relu(tf.nn.conv2d(sigmoid0, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d1"), name="relu1")
 
 
 def neuron_ops(graph) -> list:
@@ -65,7 +51,7 @@ def test_inference_graph_from_session(fake_neuron_cc, outputs):
     rng = np.random.default_rng(15213)
     feeds = feeds_of(rng)
     with tf.compat.v1.Session(graph=tf.Graph()) as session:
-        conv_graph(rng)
+        conv_add_graph(rng)
         chosen = None if outputs is None else [
             session.graph.get_tensor_by_name(f"{name}:0") if ":" not in name else name for name in outputs
         ]
@@ -86,7 +72,7 @@ def test_inference_graph_from_session_with_variables_and_feed_dict(fake_neuron_c
     feeds = feeds_of(rng)
     fetches = ["relu0:0", "sigmoid0:0", "relu1:0", "add0:0"]
     with tf.compat.v1.Session(graph=tf.Graph()) as session:
-        conv_graph(rng, variables=True)
+        conv_add_graph(rng, variables=True)
         session.run(tf.compat.v1.global_variables_initializer())
         expected = session.run(fetches, feeds)
         graph = nir.graph_util.inference_graph_from_session(
@@ -103,7 +89,7 @@ def test_default_session_and_dynamic_batch(fake_neuron_cc):
     NeuronOps take batch axis 0 and the graph's inputs any batch."""
     rng = np.random.default_rng(1)
     with tf.compat.v1.Session(graph=tf.Graph()) as session, session.as_default():
-        conv_graph(rng)
+        conv_add_graph(rng)
         bigger = feeds_of(rng, batch=5)
         expected = session.run(["relu0:0", "relu1:0"], bigger)
         graph = nir.graph_util.inference_graph_from_session(
@@ -120,7 +106,7 @@ def test_errors_name_the_problem():
     with pytest.raises(nir.NirInputError, match="needs a session"):
         nir.graph_util.inference_graph_from_session()
     with tf.compat.v1.Session(graph=tf.Graph()) as session:
-        conv_graph(np.random.default_rng(0))
+        conv_add_graph(np.random.default_rng(0))
         with pytest.raises(nir.NirInputError, match="output tensor 'nope:0' is not in the session's graph"):
             nir.graph_util.inference_graph_from_session(session, output_tensors=["nope:0"])
         with pytest.raises(nir.NirInputError, match="amp_pass"):
@@ -134,7 +120,7 @@ def test_whitelist_partition_fuses_without_compiling():
     rng = np.random.default_rng(15213)
     graph = tf.Graph()
     with graph.as_default():
-        conv_graph(rng)
+        conv_add_graph(rng)
     partitioned = nir.graph_util.whitelist_partition(
         graph.as_graph_def(), output_tensors=["relu0:0", "relu1:0"], supported_op_types=WHITELIST)
     ops = [n for n in partitioned.node if n.op == "NeuronOp"]

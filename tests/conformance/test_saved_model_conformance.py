@@ -9,6 +9,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+from original_graphs import conv_add_graph  # noqa: E402
+
 import nir  # noqa: E402
 
 
@@ -173,23 +175,6 @@ def test_signature_inputs_in_the_middle_of_the_graph(tmp_path, fake_neuron_cc):
     nir.saved_model.inline_neuron_ops(out, inline)
     serve = tf.saved_model.load(inline).signatures["serving_default"]
     np.testing.assert_allclose(serve(**{k: tf.constant(v) for k, v in feeds.items()})["y"], expected, rtol=1e-5)
-
-
-def conv_add_graph(rng):
-    """saved_model_test's graph: two inputs, three 1x1 convs, outputs relu0 and relu1 (fp16)."""
-    def kernel():
-        return rng.uniform(-1, 1, size=[1, 1, 3, 3]).astype(np.float16)
-
-    input0 = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input0")
-    input1 = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input1")
-    conv2d0 = tf.nn.conv2d(input0, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d0")
-    conv2d1 = tf.nn.conv2d(input1, kernel(), strides=[1, 1, 1, 1], padding="VALID", name="conv2d1")
-    add0 = tf.add(conv2d0, conv2d1, name="add0")
-    relu0 = tf.nn.relu(add0, name="relu0")
-    conv2d2 = tf.nn.conv2d(tf.sigmoid(add0, name="sigmoid0"), kernel(), strides=[1, 1, 1, 1], padding="VALID",
-                           name="conv2d1")
-    relu1 = tf.nn.relu(conv2d2, name="relu1")
-    return {"x0": input0, "x1": input1}, {"y0": relu0, "y1": relu1}
 
 
 def save_conv_add_model(path: str, rng) -> None:

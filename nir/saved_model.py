@@ -456,7 +456,7 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[_Prepared]:
     """Load, run the pipeline and emit for every job, compile all their clusters as one set,
     then write every output (or keep it, for a job without new_model_dir). Returns the jobs,
     each with its report."""
-    from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
+    from frontends.tensorflow.writer import check_new_model_dir
 
     for job in jobs:
         if job.new_model_dir is not None:
@@ -496,7 +496,7 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[_Prepared]:
             if p.job.new_model_dir is None:
                 p.compiled = (final, signature)
             else:
-                write_saved_model(p.job.new_model_dir, final, signature, p.job.model_dir, s.variable_min_elements)
+                _write(p.job.new_model_dir, final, signature, p.job.model_dir, s.variable_min_elements)
             del final
             report["NumClustersFromCache"] = sum(
                 1 for r in results if r.from_cache and os.path.dirname(r.folder) == p.workdir
@@ -543,6 +543,7 @@ def partitioned_graph_and_signature(module, loaded, s: _Settings):
         graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
     graph_def, signature = add_output_stand_ins(graph_def, signature, replace(loaded.signature, init_op=None))
     signature = restore_main_op(graph_def, replace(signature, init_op=loaded.signature.init_op), loaded.graph_def)
+    signature = replace(signature, object_graph_from=loaded.signature.object_graph_from)
     return graph_def, signature
 
 
@@ -737,11 +738,20 @@ def _has_neff(workdir: str, node) -> bool:
 
 def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: str | None, session_ops: int | None) -> dict:
     """Relift, then write the SavedModel; returns the report."""
+    final, signature, report = _relift_and_count(graph_def, signature, workdir, session_ops)
+    _write(new_model_dir, final, signature, model_dir)
+    return report
+
+
+def _write(new_model_dir: str, graph_def, signature, model_dir: str | None, variable_min_elements: int | None = None) -> None:
+    """write_saved_model, with NeuronOp declared to TensorFlow first when the output keeps its
+    input's object graph: TF2's saver loads the compiled signature, NeuronOps and all."""
+    from backends.inferentia.tensorflow_op import register_neuron_op
     from frontends.tensorflow.writer import write_saved_model
 
-    final, signature, report = _relift_and_count(graph_def, signature, workdir, session_ops)
-    write_saved_model(new_model_dir, final, signature, model_dir)
-    return report
+    if signature.object_graph_from is not None:
+        register_neuron_op()
+    write_saved_model(new_model_dir, graph_def, signature, model_dir, variable_min_elements)
 
 
 def _relift_and_count(graph_def, signature, workdir: str, session_ops: int | None):
@@ -798,6 +808,13 @@ def relift(compiler_workdir: str, new_model_dir: str) -> dict:
 
     check_new_model_dir(new_model_dir)
     graph_def, signature = load_workdir_model(compiler_workdir)
+    if signature.object_graph_from is not None and not os.path.isdir(signature.object_graph_from):
+        logger.warning(
+            "'%s', the model compiled into %s, is gone: the output is a TF1-style SavedModel "
+            "without its object graph (tf.saved_model.load(out) gives the signature only)",
+            signature.object_graph_from, compiler_workdir,
+        )
+        signature = replace(signature, object_graph_from=None)
     missing = [n for n in neuron_ops(graph_def) if not _has_neff(compiler_workdir, n)]
     if missing:
         logger.warning(
@@ -816,15 +833,47 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     so stock TensorFlow runs it (on CPU): how a compiled model's wiring is checked."""
     from backends.inferentia.neuron_op import inline_neuron_op_nodes, renamed_outputs
     from backends.inferentia.nhwc import nchw_ops_to_nhwc
+    from frontends.tensorflow.loader import read_saved_model_proto
+    from frontends.tensorflow.object_graph import has_object_graph
     from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
 
-    check_new_model_dir(new_model_dir, model_dir)
+    target = check_new_model_dir(new_model_dir, model_dir)
+    proto = read_saved_model_proto(model_dir)
+    if len(proto.meta_graphs) == 1 and has_object_graph(proto.meta_graphs[0]):
+        _inline_keeping_object_graph(model_dir, proto, target)
+        return
+    del proto
     graph_def, signature = read_compiled_model(model_dir)
     renames = renamed_outputs(graph_def)
     graph_def = inline_neuron_op_nodes(graph_def)
     nchw_ops_to_nhwc(graph_def)
     signature = _rename_signature_outputs(signature, renames, graph_def)
     write_saved_model(new_model_dir, graph_def, signature, model_dir)
+
+
+def require_written_by_nir(model_dir: str, meta_graph) -> None:
+    from frontends.tensorflow.object_graph import written_by_nir
+
+    if not written_by_nir(meta_graph):
+        raise NirInputError(
+            f"'{model_dir}' is not a model written by nir (its object graph holds no compiled "
+            "model); pass the new_model_dir of nir.saved_model.compile"
+        )
+
+
+def _inline_keeping_object_graph(model_dir: str, proto, target: str) -> None:
+    """inline_neuron_ops for a TF2 SavedModel: the NeuronOps live in its library's functions,
+    which are rewritten in place; the object graph, variables and assets are copied as they
+    are, so the result is called as the compiled model was."""
+    from backends.inferentia.neuron_op import inline_neuron_op_nodes
+    from frontends.tensorflow.object_graph import copy_with_new_proto
+    from frontends.tensorflow.writer import atomic_directory
+
+    meta_graph = proto.meta_graphs[0]
+    require_written_by_nir(model_dir, meta_graph)
+    meta_graph.graph_def.CopyFrom(inline_neuron_op_nodes(meta_graph.graph_def))
+    with atomic_directory(target) as staging:
+        copy_with_new_proto(model_dir, proto, staging)
 
 
 def read_compiled_model(model_dir: str):
@@ -834,9 +883,12 @@ def read_compiled_model(model_dir: str):
     from frontends.tensorflow.importer import SignatureInfo, TensorSpec
     from frontends.tensorflow.loader import main_op_name, read_saved_model_proto
     from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY
+    from frontends.tensorflow.object_graph import has_object_graph
     from frontends.tensorflow.variables import variables_to_constants
 
     proto = read_saved_model_proto(model_dir)
+    if len(proto.meta_graphs) == 1 and has_object_graph(proto.meta_graphs[0]):
+        return _read_compiled_object_graph(model_dir, proto.meta_graphs[0])
     signatures = {k: v for k, v in proto.meta_graphs[0].signature_def.items() if k != INIT_OP_SIGNATURE_KEY} \
         if len(proto.meta_graphs) == 1 else {}
     if len(signatures) != 1:
@@ -856,3 +908,25 @@ def read_compiled_model(model_dir: str):
     signature = SignatureInfo(key, specs(sig.inputs), specs(sig.outputs), sig.method_name,
                               tuple(meta_graph.meta_info_def.tags), main_op_name(meta_graph))
     return variables_to_constants(meta_graph.graph_def, meta_graph, model_dir), signature
+
+
+def _read_compiled_object_graph(model_dir: str, meta_graph):
+    """read_compiled_model for a TF2 SavedModel nir wrote: the signature whose functions hold
+    the NeuronOps, loaded (calls inlined, variables frozen) as nir loads any model."""
+    from backends.inferentia.tensorflow_op import register_neuron_op
+    from frontends.tensorflow.checkpoint import with_weights
+    from frontends.tensorflow.loader import load_saved_model
+    from frontends.tensorflow.object_graph import signatures_reaching
+
+    require_written_by_nir(model_dir, meta_graph)
+    keys = signatures_reaching(meta_graph, "NeuronOp")
+    if len(keys) > 1:
+        raise NirInputError(
+            f"'{model_dir}' has {len(keys)} signatures holding NeuronOps ({', '.join(keys)}), where a "
+            "model nir compiled has one; pass the new_model_dir of nir.saved_model.compile"
+        )
+    register_neuron_op()
+    # With nothing compiled, every signature runs as the input's did: the default one serves.
+    loaded = load_saved_model(model_dir, signature_def_key=keys[0] if keys else None)
+    graph_def = loaded.graph_def if loaded.weights is None else with_weights(loaded.graph_def, loaded.weights)
+    return graph_def, replace(loaded.signature, object_graph_from=None)

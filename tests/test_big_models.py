@@ -51,12 +51,15 @@ def test_a_model_whose_restore_op_nir_cannot_follow_loads_through_a_session(zoo,
 
 def test_without_a_compiler_the_weights_are_variables_of_the_output(zoo, tmp_path, monkeypatch):
     import frontends.tensorflow.variables as variables
+    import frontends.tensorflow.writer as writer
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no neuron-cc: every cluster stays on CPU
     monkeypatch.setattr(variables, "SAVE_BATCH_BYTES", 256 * 1024)  # 1 MB weights go in slices
+    monkeypatch.setattr(writer, "OBJECT_GRAPH_MAX_WEIGHT_BYTES", MB)  # too big to keep its object graph
     out = str(tmp_path / "out")
     with pytest.warns(UserWarning, match="not installed"):
         nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
+    assert not read_saved_model_proto(out).meta_graphs[0].object_graph_def.nodes
     assert os.path.getsize(os.path.join(out, "saved_model.pb")) < 64 * 1024
     data = [f for f in os.listdir(os.path.join(out, "variables")) if f.startswith("variables.data-")]
     assert len(data) > 4, "the 1 MB weights were not saved in slices"

@@ -26,7 +26,10 @@ def _graph(model_dir: str):
 
 
 def _neuron_ops(model_dir: str):
-    return [n for n in _graph(model_dir).graph_def.node if n.op == "NeuronOp"]
+    """The NeuronOps of a compiled model, in its graph or (a TF2 SavedModel) its functions."""
+    from backends.inferentia.neuron_op import neuron_ops
+
+    return neuron_ops(_graph(model_dir).graph_def)
 
 
 def test_seed_example_with_only_the_import_changed(zoo, tmp_path, caplog):

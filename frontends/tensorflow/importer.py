@@ -77,6 +77,9 @@ class SignatureInfo:
     # The node the loader runs once before serving (the SavedModel's main op: lookup tables'
     # initializers), kept through a compile.
     init_op: str | None = None
+    # The TF2 SavedModel (absolute path) whose object graph the output keeps: set when the
+    # input was written by tf.saved_model.save or a Keras export (see object_graph.py).
+    object_graph_from: str | None = None
 
 
 def split_tensor_name(name: str) -> tuple[str, int]:

@@ -28,6 +28,7 @@ from frontends.tensorflow.checkpoint import (
 )
 from frontends.tensorflow.importer import SignatureInfo, TensorSpec, split_tensor_name
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS
+from frontends.tensorflow.object_graph import has_object_graph
 from nir.errors import NirInputError
 from nir.ir.names import unique_name
 
@@ -282,7 +283,10 @@ def load_saved_model(
     chosen_tags = choose_tags(proto, tags)
     meta_graph = _meta_graph_with_tags(proto, chosen_tags)
     key = choose_signature_key(meta_graph, signature_def_key)
-    signature = replace(signature_info(meta_graph, key, chosen_tags), init_op=main_op_name(meta_graph))
+    signature = replace(
+        signature_info(meta_graph, key, chosen_tags), init_op=main_op_name(meta_graph),
+        object_graph_from=os.path.abspath(model_dir) if has_object_graph(meta_graph) else None,
+    )
     # The main op's subgraph (table initializers) is kept, frozen and inlined with the rest.
     output_nodes = sorted({split_tensor_name(s.tensor_name)[0] for s in signature.outputs}
                           | ({signature.init_op} if signature.init_op else set()))

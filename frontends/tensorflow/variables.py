@@ -331,6 +331,7 @@ def add_saver(graph_def, moved: list[tuple[str, object]], meta_graph) -> None:
     save = node("SaveV2", "SaveV2", [f"{SAVER_SCOPE}/filename", f"{SAVER_SCOPE}/tensor_names",
                                      f"{SAVER_SCOPE}/shape_and_slices", *reads], dtypes=dtypes(types))
     node("control_dependency", "Identity", [f"{SAVER_SCOPE}/filename", "^" + save.name], T=dtype(7))
+    _declare_variables(meta_graph, [name for name, _ in moved], assigns, reads)
     saver = meta_graph.saver_def
     saver.filename_tensor_name = f"{SAVER_SCOPE}/filename:0"
     saver.save_tensor_name = f"{SAVER_SCOPE}/control_dependency:0"
@@ -338,6 +339,22 @@ def add_saver(graph_def, moved: list[tuple[str, object]], meta_graph) -> None:
     saver.max_to_keep = 5
     saver.keep_checkpoint_every_n_hours = 10000.0
     saver.version = saver_pb2.SaverDef.V2
+
+
+def _declare_variables(meta_graph, names: list[str], assigns: list[str], reads: list[str]) -> None:
+    """List the variables in the `variables` collection, as TF1's Saver does: TF2's loader of
+    a TF1 SavedModel makes Python variables only of those it finds there, and without them a
+    function traced over the graph (a signature re-saved by tf.saved_model.save) would not
+    capture them and could not find them once saved. Each one's initializer is its restore."""
+    from tensorflow.core.framework import variable_pb2
+
+    collection = meta_graph.collection_def["variables"].bytes_list.value
+    for name, assign, read in zip(names, assigns, reads):
+        variable = variable_pb2.VariableDef(
+            variable_name=f"{name}:0", initializer_name=assign.lstrip("^"), snapshot_name=f"{read}:0",
+            is_resource=True, trainable=False,
+        )
+        collection.append(variable.SerializeToString())
 
 
 def variables_to_constants(graph_def, meta_graph, model_dir: str):

@@ -9,16 +9,22 @@ which is renamed into place once complete.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS
+from frontends.tensorflow.object_graph import save_with_object_graph
 from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
 
+logger = logging.getLogger("nir")
 PROTOBUF_LIMIT = 2**31 - 1  # bytes; protobuf cannot serialize a larger message
+# Keeping a TF2 input's object graph loads its weights and the compiled model's at once (TF2's
+# saver needs them in memory); past this, nir writes a TF1-style SavedModel in bounded memory.
+OBJECT_GRAPH_MAX_WEIGHT_BYTES = 1 << 30
 
 
 class WriteError(NirError):
@@ -164,6 +170,12 @@ def _embedded_bytes(graph_def) -> int:
 
 
 
+def needs_light_neuron_ops(graph_def) -> bool:
+    """True when the NeuronOps' embedded graphs are too big for saved_model.pb, so their
+    weights go to the checkpoint (neuron_op_without_weights)."""
+    return _embedded_bytes(graph_def) > PROTOBUF_LIMIT - (16 << 20)
+
+
 def write_saved_model_contents(export_dir: str, graph_def, signature, variable_min_elements: int | None = None) -> None:
     """Write the SavedModel into `export_dir` (which must not exist). Consumes `graph_def`:
     its large constants become variables."""
@@ -181,7 +193,7 @@ def write_saved_model_contents(export_dir: str, graph_def, signature, variable_m
     if moved:
         add_saver(graph_def, moved, meta_graph)
     light = {}
-    if _embedded_bytes(graph_def) > PROTOBUF_LIMIT - (16 << 20):
+    if needs_light_neuron_ops(graph_def):
         light = {n.name: neuron_op_without_weights(n, checkpoint) for n in graph_def.node if n.op == "NeuronOp"}
     try:
         saved_model = _SavedModelPb(graph_def, meta_graph, light)
@@ -219,4 +231,41 @@ def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str |
     """Write the SavedModel, all or nothing. Consumes `graph_def` (see write_saved_model_contents)."""
     target = check_new_model_dir(new_model_dir, model_dir)
     with atomic_directory(target) as staging:
-        write_saved_model_contents(staging, graph_def, signature, variable_min_elements)
+        if not keeps_object_graph(graph_def, signature):
+            write_saved_model_contents(staging, graph_def, signature, variable_min_elements)
+            return
+        flat = os.path.join(os.path.dirname(staging), "flat")
+        write_saved_model_contents(flat, graph_def, signature, variable_min_elements)
+        save_with_object_graph(signature.object_graph_from, signature.tags, signature.key, flat, staging)
+
+
+def _checkpoint_bytes(model_dir: str) -> int:
+    folder = os.path.join(model_dir, "variables")
+    if not os.path.isdir(folder):
+        return 0
+    return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder) if f.startswith("variables.data-"))
+
+
+def keeps_object_graph(graph_def, signature) -> bool:
+    """Whether the output is written as a TF2 SavedModel with its input's object graph. Not
+    for a model whose NeuronOps keep their weights in the checkpoint: TF2's saver writes only
+    the variables of the object graph, and those weights are not variables."""
+    if signature.object_graph_from is None:
+        return False
+    weights = _checkpoint_bytes(signature.object_graph_from)
+    if weights > OBJECT_GRAPH_MAX_WEIGHT_BYTES:
+        logger.warning(
+            "'%s' holds %.1f GB of weights; TF2's saver would hold them in memory twice to keep "
+            "its object graph, so the output is a TF1-style SavedModel written a weight at a time: "
+            "tf.saved_model.load(out) gives its signatures, not the object graph",
+            signature.object_graph_from, weights / 1e9,
+        )
+        return False
+    if needs_light_neuron_ops(graph_def):
+        logger.warning(
+            "the NeuronOps of this model pass protobuf's 2 GiB limit, so their weights go to the "
+            "checkpoint and the output is a TF1-style SavedModel: tf.saved_model.load(out) gives "
+            "its signatures, not the object graph of '%s'", signature.object_graph_from,
+        )
+        return False
+    return True

@@ -543,7 +543,8 @@ def partitioned_graph_and_signature(module, loaded, s: _Settings):
         graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
     graph_def, signature = add_output_stand_ins(graph_def, signature, replace(loaded.signature, init_op=None))
     signature = restore_main_op(graph_def, replace(signature, init_op=loaded.signature.init_op), loaded.graph_def)
-    signature = replace(signature, object_graph_from=loaded.signature.object_graph_from)
+    signature = replace(signature, object_graph_from=loaded.signature.object_graph_from,
+                        assets=loaded.signature.assets)
     return graph_def, signature
 
 
@@ -828,6 +829,57 @@ def relift(compiler_workdir: str, new_model_dir: str) -> dict:
     return report
 
 
+# model_config's fifth entry names the NeuronCore group a NeuronOp runs on (-1: any); the
+# first four are DEFAULT_MODEL_CONFIG's, filled in when a NeuronOp has fewer.
+_CORE_GROUP_INDEX = 4
+
+
+def set_core_binding(model_dir: str, index_list: Iterable[int]) -> None:
+    """Bind the NeuronOps of a compiled SavedModel, in graph order, to NeuronCore groups: the
+    i-th NeuronOp's `model_config[4]` becomes `index_list[i]` (extra NeuronOps keep theirs).
+    As the original, this edits `model_dir/saved_model.pb` in place; the new file replaces the
+    old one whole, so an interrupted call leaves the old one."""
+    from backends.inferentia.neuron_op import DEFAULT_MODEL_CONFIG, neuron_ops
+    from frontends.tensorflow.loader import read_saved_model_proto
+
+    proto = read_saved_model_proto(model_dir)
+    nodes = [n for meta_graph in proto.meta_graphs for n in neuron_ops(meta_graph.graph_def)]
+    defaults = [*DEFAULT_MODEL_CONFIG, -1]
+    for node, index in zip(nodes, index_list):
+        config = node.attr["model_config"].list.i
+        config.extend(defaults[len(config):])
+        config[_CORE_GROUP_INDEX] = _check_core_group(index)
+    path = os.path.join(model_dir, "saved_model.pb")
+    with tempfile.NamedTemporaryFile("wb", dir=model_dir, prefix=".saved_model.pb.", delete=False) as f:
+        f.write(proto.SerializeToString(deterministic=True))
+    os.replace(f.name, path)
+
+
+def _check_core_group(index) -> int:
+    if isinstance(index, bool) or not isinstance(index, int) or index < -1:
+        raise NirInputError(f"a NeuronCore group index is an int >= -1 (-1: any group), got {index!r}")
+    return index
+
+
+def inspect_core_binding(model_dir: str) -> dict[str, int | None]:
+    """Log, and return, the NeuronCore group each NeuronOp of a compiled SavedModel is bound
+    to (None: not bound), by node name."""
+    from backends.inferentia.neuron_op import neuron_ops
+    from frontends.tensorflow.loader import read_saved_model_proto
+
+    bindings = {}
+    for meta_graph in read_saved_model_proto(model_dir).meta_graphs:
+        for node in neuron_ops(meta_graph.graph_def):
+            config = node.attr["model_config"].list.i
+            index = config[_CORE_GROUP_INDEX] if len(config) > _CORE_GROUP_INDEX else -1
+            bindings[node.name] = None if index < 0 else index
+            if index < 0:
+                _info("subgraph %s does not bind to a NeuronCore Group", node.name)
+            else:
+                _info("subgraph %s binds to NeuronCore Group index %d", node.name, index)
+    return bindings
+
+
 def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     """Write a copy of a compiled SavedModel with every NeuronOp replaced by its embedded graph,
     so stock TensorFlow runs it (on CPU): how a compiled model's wiring is checked."""
@@ -882,7 +934,7 @@ def read_compiled_model(model_dir: str):
     from frontends.tensorflow.attrs import shape_proto_to_dims
     from frontends.tensorflow.importer import SignatureInfo, TensorSpec
     from frontends.tensorflow.loader import main_op_name, read_saved_model_proto
-    from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY
+    from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, asset_files
     from frontends.tensorflow.object_graph import has_object_graph
     from frontends.tensorflow.variables import variables_to_constants
 
@@ -906,7 +958,8 @@ def read_compiled_model(model_dir: str):
         )
 
     signature = SignatureInfo(key, specs(sig.inputs), specs(sig.outputs), sig.method_name,
-                              tuple(meta_graph.meta_info_def.tags), main_op_name(meta_graph))
+                              tuple(meta_graph.meta_info_def.tags), main_op_name(meta_graph),
+                              assets=asset_files(meta_graph, model_dir))
     return variables_to_constants(meta_graph.graph_def, meta_graph, model_dir), signature
 
 

@@ -111,6 +111,6 @@ def load_workdir_model(workdir: str):
 
     signature = SignatureInfo(
         raw["key"], specs(raw["inputs"]), specs(raw["outputs"]), raw["method_name"], tuple(raw["tags"]),
-        raw.get("init_op"), raw.get("object_graph_from"),
+        raw.get("init_op"), raw.get("object_graph_from"), tuple(tuple(a) for a in raw.get("assets", ())),
     )
     return graph_def, signature

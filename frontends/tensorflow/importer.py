@@ -80,6 +80,9 @@ class SignatureInfo:
     # The TF2 SavedModel (absolute path) whose object graph the output keeps: set when the
     # input was written by tf.saved_model.save or a Keras export (see object_graph.py).
     object_graph_from: str | None = None
+    # The SavedModel's asset files (vocabularies), as (tensor the loader feeds the file's path
+    # to, absolute path of the file): copied into the output's assets/ (see main_op.py).
+    assets: tuple[tuple[str, str], ...] = ()
 
 
 def split_tensor_name(name: str) -> tuple[str, int]:

@@ -27,7 +27,7 @@ from frontends.tensorflow.checkpoint import (
     variable_keys,
 )
 from frontends.tensorflow.importer import SignatureInfo, TensorSpec, split_tensor_name
-from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS
+from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS, asset_files
 from frontends.tensorflow.object_graph import has_object_graph
 from nir.errors import NirInputError
 from nir.ir.names import unique_name
@@ -286,6 +286,7 @@ def load_saved_model(
     signature = replace(
         signature_info(meta_graph, key, chosen_tags), init_op=main_op_name(meta_graph),
         object_graph_from=os.path.abspath(model_dir) if has_object_graph(meta_graph) else None,
+        assets=asset_files(meta_graph, model_dir),
     )
     # The main op's subgraph (table initializers) is kept, frozen and inlined with the rest.
     output_nodes = sorted({split_tensor_name(s.tensor_name)[0] for s in signature.outputs}

@@ -1,4 +1,4 @@
-"""The SavedModel's main op (lookup tables' initializers) survives a compile.
+"""The SavedModel's main op (lookup tables' initializers) and its assets survive a compile.
 
 A model with a `StringLookup` or `TextVectorization` layer fills its tables in the op the
 SavedModel loader runs once after restoring variables (TF2's `__saved_model_init_op`
@@ -6,16 +6,60 @@ signature, TF1's `saved_model_main_op` collection). The loader keeps that op's s
 passes see only a NoOp nothing reads and remove it, keeping the stateful initializers it ran.
 After export, `restore_main_op` puts the op back under its name, waiting on those initializers,
 and the writer names it in both places, so TensorFlow's loaders (v1 and v2) run it.
+
+A table filled from a vocabulary file reads the file's path from a string tensor the loader
+feeds with the file's place in the SavedModel's assets/ (`asset_file_def`, or TF1's
+`saved_model_assets` collection). `asset_files` lists them on the way in; `attach_assets`
+copies each file into the output's assets/ and names its tensor again, when the tensor is still
+in the compiled graph.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import replace
 
 from frontends.tensorflow.importer import split_tensor_name
+from nir.errors import NirInputError
 
 INIT_OP_SIGNATURE_KEY = "__saved_model_init_op"
 MAIN_OP_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
+ASSETS_COLLECTION = "saved_model_assets"  # TF1's place for AssetFileDefs
+ASSETS_DIRECTORY = "assets"
+
+
+def asset_files(meta_graph, model_dir: str) -> tuple[tuple[str, str], ...]:
+    """(tensor name, absolute path) of each asset file of the MetaGraphDef that exists."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    definitions = list(meta_graph.asset_file_def)
+    if not definitions and ASSETS_COLLECTION in meta_graph.collection_def:
+        for packed in meta_graph.collection_def[ASSETS_COLLECTION].any_list.value:
+            definition = meta_graph_pb2.AssetFileDef()
+            packed.Unpack(definition)
+            definitions.append(definition)
+    folder = os.path.join(os.path.abspath(model_dir), ASSETS_DIRECTORY)
+    found = ((d.tensor_info.name, os.path.join(folder, d.filename)) for d in definitions)
+    return tuple(sorted((tensor, path) for tensor, path in found if os.path.isfile(path)))
+
+
+def attach_assets(export_dir: str, graph_def, assets, meta_graph) -> None:
+    """Copy the asset files whose tensors `graph_def` still holds into `export_dir/assets` and
+    name them in `meta_graph.asset_file_def`, so the loaders feed their new paths."""
+    present = {n.name for n in graph_def.node}
+    for tensor, path in assets:
+        if split_tensor_name(tensor)[0] not in present:
+            continue  # nothing reads the file any more
+        if not os.path.isfile(path):
+            raise NirInputError(
+                f"the asset file '{path}' the compiled model reads (through '{tensor}') is gone; "
+                "put it back where the input SavedModel had it and run again"
+            )
+        os.makedirs(os.path.join(export_dir, ASSETS_DIRECTORY), exist_ok=True)
+        shutil.copyfile(path, os.path.join(export_dir, ASSETS_DIRECTORY, os.path.basename(path)))
+        definition = meta_graph.asset_file_def.add(filename=os.path.basename(path))
+        definition.tensor_info.name = tensor
 
 
 def restore_main_op(graph_def, signature, loaded_graph_def):

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS
+from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS, attach_assets
 from frontends.tensorflow.object_graph import save_with_object_graph
 from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
@@ -189,6 +189,7 @@ def write_saved_model_contents(export_dir: str, graph_def, signature, variable_m
     os.makedirs(os.path.join(export_dir, "variables"))
     checkpoint = CheckpointParts(os.path.join(export_dir, "variables"))
     meta_graph = meta_graph_of(signature)
+    attach_assets(export_dir, graph_def, signature.assets, meta_graph)
     moved = constants_to_variables(graph_def, min_elements=variable_min_elements)
     if moved:
         add_saver(graph_def, moved, meta_graph)

@@ -434,3 +434,118 @@ def test_dynamic_batch_turns_on_by_itself(tmp_path, fake_neuron_cc, reduce_batch
     axes = {*neuron_op.attr["input_batch_axis"].list.i, *neuron_op.attr["output_batch_axis"].list.i}
     assert axes == ({-1} if reduce_batch else {0})
     assert loaded.signature.inputs[0].shape == ((2, 4) if reduce_batch else (-1, 4))
+
+
+def builder_saved_conv(path: str, method: str, outputs: dict, key: str) -> None:
+    """saved_model_test's regress/classify graphs: fp16 conv2d0 then conv2d1/conv2d2 (2x2 to
+    one channel), under one signature of the given method name and key."""
+    rng = np.random.default_rng(15213)
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        x = tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name="input0")
+        conv0 = tf.nn.conv2d(x, rng.uniform(-1, 1, [1, 1, 3, 3]).astype(np.float16), 1, "VALID", name="conv2d0")
+        tensors = {
+            name: tf.nn.conv2d(conv0, rng.uniform(-1, 1, [2, 2, 3, 1]).astype(np.float16), 1, "VALID", name=node)
+            for name, node in outputs.items()
+        }
+        info = tf.compat.v1.saved_model.utils.build_tensor_info
+        inputs_key = "inputs"
+        signature = tf.compat.v1.saved_model.signature_def_utils.build_signature_def(
+            inputs={inputs_key: info(x)}, outputs={k: info(t) for k, t in tensors.items()}, method_name=method)
+        builder = tf.compat.v1.saved_model.Builder(path)
+        builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map={key: signature},
+                                             strip_default_attrs=True)
+        builder.save()
+
+
+@pytest.mark.parametrize("api", ["regress", "classify"])
+def test_regress_and_classify_signatures(tmp_path, fake_neuron_cc, api):
+    """test_regress_api: the only signature is 'bla' (not serving_default), method regress, one
+    output; test_classify_api: serving_default, method classify, scores and classes. Each
+    compiles with its method name kept and answers."""
+    from frontends.tensorflow.loader import read_saved_model_proto
+
+    model, out, inline = (str(tmp_path / name) for name in ("model", "out", "inline"))
+    if api == "regress":
+        key, method, outputs = "bla", "tensorflow/serving/regress", {"outputs": "conv2d1"}
+    else:
+        key, method, outputs = "serving_default", "tensorflow/serving/classify", {"scores": "conv2d1", "classes": "conv2d2"}
+    builder_saved_conv(model, method, outputs, key)
+    feeds = {"inputs": np.random.default_rng(1).uniform(-1, 1, [1, 2, 2, 3]).astype(np.float16)}
+    report = nir.saved_model.compile(model, out, model_feed_dict=feeds, neuron_cc=fake_neuron_cc, progress=False)
+    assert report["NumClusters"] == report["NumCompiledClusters"] == 1
+    signatures = read_saved_model_proto(out).meta_graphs[0].signature_def
+    assert list(signatures) == [key] and signatures[key].method_name == method
+    nir.saved_model.inline_neuron_ops(out, inline)
+    assert_same_answers(model, inline, feeds, key=key)
+
+
+def test_core_binding_is_set_and_inspected(tmp_path, fake_neuron_cc, caplog):
+    """TestCoreBinding: set_core_binding writes each NeuronOp's NeuronCore group into the
+    fifth entry of its model_config (the first four kept); inspect_core_binding reports it."""
+    import logging
+
+    rng = np.random.default_rng(15213)
+    compiled = str(tmp_path / "compiled")
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        inputs, outputs = conv_add_graph(rng)
+        nir.saved_model.simple_save(session, compiled, inputs, outputs, neuron_cc=fake_neuron_cc, progress=False,
+                                    supported_op_types={"Conv2D", "Const"})  # three NeuronOps
+    with caplog.at_level(logging.INFO, logger="tensorflow"):
+        unbound = nir.saved_model.inspect_core_binding(compiled)
+    assert len(unbound) == 3 and set(unbound.values()) == {None}
+    assert sum("does not bind to a NeuronCore Group" in r.getMessage() for r in caplog.records) == 3
+    nir.saved_model.set_core_binding(compiled, [0, 2])
+    bound = nir.saved_model.inspect_core_binding(compiled)
+    assert sorted(bound.values(), key=str) == [0, 2, None]
+    from frontends.tensorflow.loader import read_saved_model_proto
+
+    configs = [list(n.attr["model_config"].list.i) for n in read_saved_model_proto(compiled).meta_graphs[0].graph_def.node
+               if n.op == "NeuronOp"]
+    assert sorted(configs) == sorted([[-1, -1, -1, 10, 0], [-1, -1, -1, 10, 2], [-1, -1, -1, 10]])
+    with pytest.raises(nir.NirInputError, match="NeuronCore group index"):
+        nir.saved_model.set_core_binding(compiled, ["0"])
+    inline = str(tmp_path / "inline")
+    nir.saved_model.inline_neuron_ops(compiled, inline)  # still a model TensorFlow runs
+
+
+def vocabulary_file_model(path: str, folder) -> None:
+    """A TF1 model whose table is filled from a vocabulary file (an asset, fed to the main op by
+    the loader), then an embedding and a dense layer. The file outside the SavedModel is
+    deleted once saved: only the SavedModel's own copy remains."""
+    vocabulary = folder / "vocab.txt"
+    vocabulary.write_text("the\nquick\nbrown\nfox\n")
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        words = tf.compat.v1.placeholder(tf.string, [None], name="words")
+        initializer = tf.lookup.TextFileInitializer(str(vocabulary), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+                                                    tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
+        ids = tf.lookup.StaticHashTable(initializer, -1).lookup(words)
+        rng = np.random.default_rng(4)
+        hidden = tf.gather(tf.constant(rng.standard_normal((5, 4)).astype(np.float32)), ids + 1)
+        y = tf.nn.relu(tf.matmul(hidden, tf.constant(rng.standard_normal((4, 3)).astype(np.float32))) + 1.0)
+        tf.compat.v1.saved_model.simple_save(session, path, {"words": words}, {"y": y},
+                                             legacy_init_op=tf.compat.v1.tables_initializer())
+    vocabulary.unlink()
+
+
+def test_vocabulary_file_assets_are_copied(tmp_path, fake_neuron_cc):
+    """The original's test_estimator_table_init, without tf.estimator (gone from TensorFlow
+    2.21): a table filled from an asset file. The output carries the file in its assets/ and
+    names its tensor, so the loaders (TF1's and TF2's) feed its new path and the lookups answer."""
+    from frontends.tensorflow.loader import read_saved_model_proto
+
+    model, out, inline = (str(tmp_path / name) for name in ("model", "out", "inline"))
+    vocabulary_file_model(model, tmp_path)
+    with pytest.warns(UserWarning):  # a string lookup and a gather: no cluster at batch 1
+        nir.saved_model.compile(model, out, neuron_cc=fake_neuron_cc, progress=False)
+    assert (tmp_path / "out" / "assets" / "vocab.txt").read_text() == "the\nquick\nbrown\nfox\n"
+    (asset,) = read_saved_model_proto(out).meta_graphs[0].asset_file_def
+    assert asset.filename == "vocab.txt"
+    nir.saved_model.inline_neuron_ops(out, inline)
+    feeds = {"words": np.array([b"fox"])}
+    assert_same_answers(model, inline, feeds)
+    served = tf.saved_model.load(inline).signatures["serving_default"](words=tf.constant([b"quick"]))["y"]
+    expected = tf.saved_model.load(model).signatures["serving_default"](words=tf.constant([b"quick"]))["y"]
+    np.testing.assert_allclose(served, expected, rtol=1e-6)

@@ -18,7 +18,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from original_graphs import conv_add_graph  # noqa: E402
+from original_graphs import TF2_KERAS_MODELS, conv_add_graph  # noqa: E402
 
 import nir  # noqa: E402
 from frontends.tensorflow.loader import read_saved_model_proto  # noqa: E402
@@ -146,10 +146,16 @@ class Dense(tf.Module):
         return tf.nn.relu(tf.matmul(x, self.kernel) + self.bias)
 
 
-def compile_and_inline(model: str, tmp_path, fake_neuron_cc, feeds: dict) -> tuple[str, str]:
+def compile_and_inline(model: str, tmp_path, fake_neuron_cc, feeds: dict, clusters: bool = True) -> tuple[str, str]:
     out, inline = str(tmp_path / "out"), str(tmp_path / "inline")
-    report = nir.saved_model.compile(model, out, model_feed_dict=feeds, neuron_cc=fake_neuron_cc, progress=False)
-    assert report["OnNeuronRatio"] > 0.05
+    if clusters:
+        report = nir.saved_model.compile(model, out, model_feed_dict=feeds, neuron_cc=fake_neuron_cc, progress=False)
+        assert report["OnNeuronRatio"] > 0.05
+    else:
+        with pytest.warns(UserWarning, match="below minimum_segment_size=2"):
+            report = nir.saved_model.compile(model, out, model_feed_dict=feeds, neuron_cc=fake_neuron_cc,
+                                             progress=False)
+        assert report["NumClusters"] == 0
     assert has_object_graph(read_saved_model_proto(out).meta_graphs[0])
     nir.saved_model.inline_neuron_ops(out, inline)
     return out, inline
@@ -227,3 +233,29 @@ def test_tf2_output_is_the_same_bytes_every_time(tmp_path, fake_neuron_cc):
     nir.saved_model.compile(model, second, neuron_cc=fake_neuron_cc, progress=False)
     assert tree_digest(first) == tree_digest(second)
     assert "fingerprint.pb" not in os.listdir(first)
+
+
+@pytest.mark.parametrize("build", TF2_KERAS_MODELS, ids=lambda build: build.__name__)
+def test_tf2_keras_models_compiled_answer_as_keras(build, tmp_path, fake_neuron_cc):
+    """tf2_keras_test.py, compile halves (`tf2_compile` then `run_inference`): each Keras model,
+    exported, compiles from its example inputs; the compiled export's `serve` and signature
+    answer as the Keras model."""
+    tf.keras.utils.set_random_seed(7)
+    model, example = build()
+    example = example if isinstance(example, list) else [example]
+    source = str(tmp_path / "model")
+    model.export(source, verbose=False)
+    signature = tf.saved_model.load(source).signatures["serving_default"]
+    names = [arg.name for arg in signature.function_def.signature.input_arg][:len(example)]
+    feeds = dict(zip(names, example))
+    # A lone MaxPool is a segment of 1, below compile's minimum of 2 (trace's pruning differs).
+    alone = build.__name__ == "maxpool2d"
+    out, inline = compile_and_inline(source, tmp_path, fake_neuron_cc, feeds, clusters=not alone)
+    assert neuron_signatures(out) == ([] if alone else ["serving_default"])
+    compiled = tf.saved_model.load(inline)
+    expected = model(example if len(example) > 1 else example[0])
+    actual = compiled.serve(example if len(example) > 1 else example[0])
+    for want, got in zip(tf.nest.flatten(expected), tf.nest.flatten(actual)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    served = compiled.signatures["serving_default"](**feeds)
+    assert_close(served, signature(**feeds), rtol=1e-4, atol=1e-5)

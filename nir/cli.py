@@ -165,7 +165,7 @@ def _partitioned(args):
     module, loaded = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
     compiler = find_compiler(get_target(args.target, args.neuron_cc).compiler, args.neuron_cc)
     pipeline = args.pipeline or default_pipeline(
-        args.batch_size, _input_shapes(_shape_feed(args.input_shapes), None, loaded.signature),
+        args.batch_size, _input_shapes(_shape_feed(args.input_shapes), None, loaded.signature, loaded.fed_tensors),
         args.minimum_segment_size, _csv(args.no_fuse_ops), _csv(args.force_fuse_ops),
         _csv(args.supported_op_types), neuron_cc=compiler, target=args.target,
     )

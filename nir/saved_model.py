@@ -95,8 +95,10 @@ def _check_positive_int(value, name: str) -> int:
     return value
 
 
-def _input_shapes(model_shape_feed_dict, model_feed_dict, signature) -> str:
-    """model_feed_dict > model_shape_feed_dict, as the 'input-shapes' option of batch-specialize."""
+def _input_shapes(model_shape_feed_dict, model_feed_dict, signature, fed_tensors: Mapping[str, str] | None = None) -> str:
+    """model_feed_dict > model_shape_feed_dict, as the 'input-shapes' option of batch-specialize.
+    Feeds are keyed by signature key or tensor name; `fed_tensors` (key -> tensor name before
+    the graph was cut at the input) adds the inputs' original names."""
     import numpy as np
 
     from nir.ir.dtypes import ir_type_of_dtype, numpy_dtype_of_ir_type
@@ -105,6 +107,7 @@ def _input_shapes(model_shape_feed_dict, model_feed_dict, signature) -> str:
     keys = {s.key: s for s in signature.inputs}
     tensor_keys = {s.tensor_name: s.key for s in signature.inputs}
     tensor_keys.update({s.tensor_name.split(":")[0]: s.key for s in signature.inputs})
+    tensor_keys.update({name: key for key, name in (fed_tensors or {}).items()})
     shapes: dict[str, tuple[int, ...]] = {}
     for source, feed in (("model_shape_feed_dict", model_shape_feed_dict), ("model_feed_dict", model_feed_dict)):
         if feed is None:
@@ -537,11 +540,12 @@ def partitioned_graph_and_signature(module, loaded, s: _Settings):
     weights."""
     from frontends.tensorflow.exporter import releasing_weights
     from frontends.tensorflow.main_op import restore_main_op
-    from frontends.tensorflow.output_names import add_output_stand_ins
+    from frontends.tensorflow.output_names import add_input_stand_ins, add_output_stand_ins
 
     with releasing_weights():
         graph_def, signature = _export_with_neuron_ops(module, s.dynamic_batch_size, s.target)
     graph_def, signature = add_output_stand_ins(graph_def, signature, replace(loaded.signature, init_op=None))
+    graph_def, signature = add_input_stand_ins(graph_def, signature, loaded.fed_tensors)
     signature = restore_main_op(graph_def, replace(signature, init_op=loaded.signature.init_op), loaded.graph_def)
     signature = replace(signature, object_graph_from=loaded.signature.object_graph_from,
                         assets=loaded.signature.assets)
@@ -562,7 +566,7 @@ def pipeline_module(job: _Job, s: _Settings, reproducer_dir: str | None):
     _return_freed_memory()
     _warn_unknown_ops(s.no_fuse_ops, loaded.graph_def, "no_fuse_ops")
     _warn_unknown_ops(s.force_fuse_ops, loaded.graph_def, "force_fuse_ops")
-    input_shapes = _input_shapes(s.model_shape_feed_dict, s.model_feed_dict, loaded.signature)
+    input_shapes = _input_shapes(s.model_shape_feed_dict, s.model_feed_dict, loaded.signature, loaded.fed_tensors)
     pipeline = s.pipeline
     if pipeline is None:
         pipeline = default_pipeline(

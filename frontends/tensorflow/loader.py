@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from frontends.tensorflow.checkpoint import (
     CHECKPOINT_KEY_ATTR,
@@ -43,6 +43,9 @@ class LoadedModel:
     signature: object  # importer.SignatureInfo
     num_session_ops: int  # nodes in the graph as loaded, the seed's first count
     weights: Callable[[str], object] | None = None  # checkpoint key -> value, for weightless Consts
+    # Signature key -> the tensor name the input had before the graph was cut there (an input
+    # at port k > 0, say `identity_n1:2`, is fed through a Placeholder of another name).
+    fed_tensors: Mapping[str, str] = field(default_factory=dict)
 
 
 def read_saved_model_proto(model_dir: str):
@@ -266,6 +269,12 @@ def cut_at_signature_inputs(graph_def, signature):
     return tf.compat.v1.graph_util.extract_sub_graph(graph_def, keep), signature
 
 
+def renamed_inputs(before, after) -> dict[str, str]:
+    """Signature key -> the input's tensor name in `before`, where `after` names it otherwise."""
+    names = {spec.key: spec.tensor_name for spec in before.inputs}
+    return {spec.key: names[spec.key] for spec in after.inputs if names.get(spec.key, spec.tensor_name) != spec.tensor_name}
+
+
 def _rewire(graph_def, old_names: set[str], new: str) -> None:
     for node in graph_def.node:
         if any(i in old_names for i in node.input):
@@ -317,8 +326,8 @@ def load_saved_model(
             else:
                 weights = CheckpointWeights(checkpoint_prefix(model_dir)) if _reads_weights(frozen) else None
                 restore_pruned_inputs(frozen, graph_def, signature)
-                frozen, signature = cut_at_signature_inputs(frozen, signature)
-                return LoadedModel(with_shapes(frozen), signature, len(graph_def.node), weights)
+                frozen, cut = cut_at_signature_inputs(frozen, signature)
+                return LoadedModel(with_shapes(frozen), cut, len(graph_def.node), weights, renamed_inputs(signature, cut))
     return _load_through_session(model_dir, chosen_tags, signature, output_nodes)
 
 
@@ -353,5 +362,5 @@ def _load_through_session(model_dir: str, chosen_tags, signature, output_nodes: 
             session, inlined, output_nodes
         )
     restore_pruned_inputs(frozen, graph_def, signature)
-    frozen, signature = cut_at_signature_inputs(frozen, signature)
-    return LoadedModel(with_shapes(frozen), signature, num_session_ops)
+    frozen, cut = cut_at_signature_inputs(frozen, signature)
+    return LoadedModel(with_shapes(frozen), cut, num_session_ops, fed_tensors=renamed_inputs(signature, cut))

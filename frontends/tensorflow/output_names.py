@@ -1,4 +1,5 @@
-"""Signature outputs keep their tensor names through a compile, as the original keeps them.
+"""Signature outputs and inputs keep their tensor names through a compile, as the original
+keeps them.
 
 Passes move a signature output: an output Identity is forwarded away, an output computed in a
 cluster becomes an output of its NeuronOp (`neuron_op_<hash>:i`). Code that fetches tensors by
@@ -8,6 +9,11 @@ tensor that now computes it: an Identity for port 0, an IdentityN for an output 
 (ports it does not stand for read the same tensor; nothing reads them). Stand-ins carry
 `STAND_IN_ATTR`, so that inlining a NeuronOp whose embedded graph holds the real node of that
 name drops the stand-in and the real node takes its place.
+
+Inputs: a signature input at port k of a multi-output node (`identity_n1:2`) is fed through a
+Placeholder of another name once the graph is cut there. After export, an IdentityN of the
+node's name stands for those Placeholders, and their readers read it: the input is fed by its
+old name (a Session's feed replaces the IdentityN's output, so what it reads never runs).
 """
 
 from __future__ import annotations
@@ -48,11 +54,11 @@ def _renamed(spec, originals, wanted):
     return spec
 
 
-def _add_stand_in(graph_def, name: str, ports: dict[int, object]) -> None:
+def _add_stand_in(graph_def, name: str, ports: dict[int, object], identity_n: bool = False) -> None:
     node = graph_def.node.add()
     node.name = name
     node.attr[STAND_IN_ATTR].b = True
-    if set(ports) == {0}:
+    if set(ports) == {0} and not identity_n:
         spec = ports[0]
         node.op = "Identity"
         node.input.append(spec.tensor_name)
@@ -68,3 +74,36 @@ def _add_stand_in(graph_def, name: str, ports: dict[int, object]) -> None:
 
 def is_stand_in(node) -> bool:
     return STAND_IN_ATTR in node.attr and node.attr[STAND_IN_ATTR].b
+
+
+def add_input_stand_ins(graph_def, signature, fed_tensors: dict[str, str]):
+    """`graph_def` with an IdentityN stand-in for each node whose outputs `fed_tensors` (key ->
+    original tensor name) names, its readers rewired to it; returns (graph_def, signature)."""
+    present = {n.name for n in graph_def.node}
+    wanted: dict[str, dict[int, object]] = {}
+    for spec in signature.inputs:
+        original = fed_tensors.get(spec.key)
+        if original is not None and split_tensor_name(original)[0] not in present:
+            node, port = split_tensor_name(original)
+            wanted.setdefault(node, {})[port] = spec
+    if not wanted:
+        return graph_def, signature
+    readers = {}
+    for name, ports in wanted.items():
+        readers.update({_as_read(spec.tensor_name): f"{name}:{port}" for port, spec in ports.items()})
+    for node in graph_def.node:
+        inputs = [readers.get(_as_read(i), i) for i in node.input]
+        del node.input[:]
+        node.input.extend(inputs)
+    for name, ports in wanted.items():
+        _add_stand_in(graph_def, name, ports, identity_n=True)
+    inputs = tuple(
+        replace(spec, tensor_name=readers[_as_read(spec.tensor_name)]) if _as_read(spec.tensor_name) in readers else spec
+        for spec in signature.inputs
+    )
+    return graph_def, replace(signature, inputs=inputs)
+
+
+def _as_read(tensor_name: str) -> str:
+    node, port = split_tensor_name(tensor_name)
+    return f"{node}:{port}"

@@ -2,9 +2,6 @@
 `graph_util.inference_graph_from_session`, checked with nir's own tests. The returned graph
 holds NeuronOps, which need the Neuron runtime to run: here its wiring is checked by inlining
 each NeuronOp's embedded graph and running that in a Session against the original session.
-
-Not carried over yet: feeding the second output of an op (`identity_n1:2`) keeps its name in
-the original's graph; nir's graph takes it through a new Placeholder (`identity_n1/nir_input_2`).
 """
 
 from __future__ import annotations
@@ -129,3 +126,32 @@ def test_whitelist_partition_fuses_without_compiling():
                           if m.op not in ("Placeholder", "Const")) for n in ops)
     assert inner == [["Add", "Conv2D", "Conv2D", "Relu"], ["Conv2D", "Relu"]]
     assert "Sigmoid" in {n.op for n in partitioned.node}
+
+
+def test_feeding_outputs_of_an_identity_n_keeps_their_names(fake_neuron_cc):
+    """test_inputs_start_from_the_middle: feeding identity_n1:0 and identity_n1:2 (the graph is
+    cut there), both names stay in the compiled graph and are fed by them; two NeuronOps."""
+    rng = np.random.default_rng(15213)
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        inputs = [tf.compat.v1.placeholder(tf.float16, [None, 2, 2, 3], name=f"input{i}") for i in range(4)]
+        first, _, third, _ = tf.identity_n(tf.identity_n(inputs, name="identity_n0"), name="identity_n1")
+
+        def conv(x, name):
+            kernel = rng.uniform(-1, 1, size=[1, 1, 3, 3]).astype(np.float16)
+            return tf.nn.conv2d(x, kernel, strides=[1, 1, 1, 1], padding="VALID", name=name)
+
+        add0 = tf.add(conv(first, "conv2d0"), conv(third, "conv2d2"), name="add0")
+        tf.nn.relu(add0, name="relu0")
+        tf.nn.relu(conv(tf.sigmoid(add0, name="sigmoid0"), "conv2d1"), name="relu1")
+        feeds = {name: rng.uniform(-1, 1, size=[1, 2, 2, 3]).astype(np.float16) for name in ("identity_n1:0", "identity_n1:2")}
+        fetches = ["relu0:0", "relu1:0"]
+        expected = session.run(fetches, feeds)
+        graph = nir.graph_util.inference_graph_from_session(
+            session, op_whitelist=WHITELIST, feed_dict=feeds, output_tensors=fetches,
+            neuron_cc=fake_neuron_cc, progress=False)
+    for name in (*feeds, *fetches):
+        graph.get_tensor_by_name(name)
+    assert_compiled(graph)
+    assert len(neuron_ops(graph)) == 2
+    for actual, want in zip(run_inlined(graph, fetches, feeds), expected):
+        np.testing.assert_allclose(actual, want, rtol=1e-2, atol=1e-3)

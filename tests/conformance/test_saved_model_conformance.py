@@ -171,10 +171,16 @@ def test_signature_inputs_in_the_middle_of_the_graph(tmp_path, fake_neuron_cc):
         meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], model)
         expected = session.run(meta.signature_def["serving_default"].outputs["y"].name,
                                {names[k]: v for k, v in feeds.items()})
+    # Every input keeps its tensor name, the second output of the Split included.
+    from frontends.tensorflow.loader import read_saved_model_proto
+
+    signature = read_saved_model_proto(out).meta_graphs[0].signature_def["serving_default"]
+    assert {k: v.name for k, v in signature.inputs.items()} == names
     inline = str(tmp_path / "inline")
     nir.saved_model.inline_neuron_ops(out, inline)
-    serve = tf.saved_model.load(inline).signatures["serving_default"]
-    np.testing.assert_allclose(serve(**{k: tf.constant(v) for k, v in feeds.items()})["y"], expected, rtol=1e-5)
+    # A TF1 Session, as the original's predictor: TF2's loader cannot prune a graph fed at one
+    # output of a Split whose other output is computed (it refuses the input model the same way).
+    np.testing.assert_allclose(run_v1(inline, feeds)["y"], expected, rtol=1e-5)
 
 
 def save_conv_add_model(path: str, rng) -> None:

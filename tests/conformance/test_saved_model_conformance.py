@@ -555,3 +555,26 @@ def test_vocabulary_file_assets_are_copied(tmp_path, fake_neuron_cc):
     served = tf.saved_model.load(inline).signatures["serving_default"](words=tf.constant([b"quick"]))["y"]
     expected = tf.saved_model.load(model).signatures["serving_default"](words=tf.constant([b"quick"]))["y"]
     np.testing.assert_allclose(served, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("options,batch", [([], 1), (["--batch-size", "2"], 2),
+                                           (["--input-shapes", "x0:3x2x2x3;x1:3x2x2x3"], 3)],
+                         ids=["default", "batch_size", "input_shapes"])
+def test_command_line_convert(tmp_path, fake_neuron_cc, options, batch):
+    """test_saved_model_cli_convert: TensorFlow's saved_model_cli takes no converters now;
+    `nir compile` takes the same choices (default batch 1, --batch-size, shapes by input) and
+    gives the same five ops, the NeuronOp third, compiled at that batch."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(15213)
+    model, out, inline = (str(tmp_path / name) for name in ("model", "out", "inline"))
+    save_conv_add_model(model, rng)
+    subprocess.run([sys.executable, "-m", "nir.cli", "compile", model, out, "--neuron-cc", fake_neuron_cc,
+                    "--no-dynamic-batch-size", *options], check=True, capture_output=True)
+    compiled = nir.load(out).neuron_graph_def
+    assert len(compiled.node) == 5 and compiled.node[2].op == "NeuronOp"
+    assert [d.size for d in compiled.node[2].attr["input_shapes"].list.shape[0].dim] == [batch, 2, 2, 3]
+    nir.saved_model.inline_neuron_ops(out, inline)
+    feeds = {k: rng.uniform(-1, 1, [batch, 2, 2, 3]).astype(np.float16) for k in ("x0", "x1")}
+    assert_same_answers(model, inline, feeds)

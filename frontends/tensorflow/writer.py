@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS, attach_assets
-from frontends.tensorflow.object_graph import save_with_object_graph
+from frontends.tensorflow.object_graph import save_with_object_graph, take_payloads
 from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
 
@@ -236,8 +236,9 @@ def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str |
             write_saved_model_contents(staging, graph_def, signature, variable_min_elements)
             return
         flat = os.path.join(os.path.dirname(staging), "flat")
+        payloads = take_payloads(graph_def, "NeuronOp")
         write_saved_model_contents(flat, graph_def, signature, variable_min_elements)
-        save_with_object_graph(signature.object_graph_from, signature.tags, signature.key, flat, staging)
+        save_with_object_graph(signature.object_graph_from, signature.tags, signature.key, flat, staging, payloads)
 
 
 def _checkpoint_bytes(model_dir: str) -> int:

@@ -30,6 +30,7 @@ from nir.errors import NirInputError
 
 COMPILED_ATTRIBUTE = "nir_compiled"  # where the compiled model hangs off the root object
 PAYLOAD_ATTRS = ("graph_def", "executable")  # a NeuronOp's big attributes
+SPLICED_ALIAS_PREFIX = "nir_compiled/"  # function_aliases entry of a spliced signature
 _COUNTER_SUFFIX = re.compile(r"_\d+$")
 
 
@@ -40,9 +41,12 @@ def has_object_graph(meta_graph) -> bool:
 
 
 def written_by_nir(meta_graph) -> bool:
-    """True for a TF2 SavedModel nir compiled: its root object holds the compiled model."""
+    """True for a TF2 SavedModel nir compiled: its root object holds the compiled model, or
+    (spliced, see splice.py) a function alias names the compiled signature."""
     nodes = meta_graph.object_graph_def.nodes
-    return bool(nodes) and any(child.local_name == COMPILED_ATTRIBUTE for child in nodes[0].children)
+    if nodes and any(child.local_name == COMPILED_ATTRIBUTE for child in nodes[0].children):
+        return True
+    return any(alias.startswith(SPLICED_ALIAS_PREFIX) for alias in meta_graph.meta_info_def.function_aliases)
 
 
 def signatures_reaching(meta_graph, op_type: str) -> list[str]:
@@ -211,16 +215,7 @@ def _function_names_in(attr) -> list[str]:
 
 def rename_functions(meta_graph, renames: dict[str, str]) -> None:
     """Apply `renames` to every place a MetaGraphDef names a library function."""
-    graph_def = meta_graph.graph_def
-    for function in graph_def.library.function:
-        function.signature.name = renames.get(function.signature.name, function.signature.name)
-        _rename_in_nodes(function.node_def, renames)
-    _rename_in_nodes(graph_def.node, renames)
-    for gradient in graph_def.library.gradient:
-        gradient.function_name = renames.get(gradient.function_name, gradient.function_name)
-        gradient.gradient_func = renames.get(gradient.gradient_func, gradient.gradient_func)
-    for gradient in graph_def.library.registered_gradients:
-        gradient.gradient_func = renames.get(gradient.gradient_func, gradient.gradient_func)
+    rename_functions_in_graph(meta_graph.graph_def, renames)
     aliases = meta_graph.meta_info_def.function_aliases
     for alias, name in list(aliases.items()):
         aliases[alias] = renames.get(name, name)
@@ -241,6 +236,20 @@ def rename_functions(meta_graph, renames: dict[str, str]) -> None:
     objects.ClearField("concrete_functions")
     for name in sorted(concrete):
         objects.concrete_functions[name].CopyFrom(concrete[name])
+
+
+def rename_functions_in_graph(graph_def, renames: dict[str, str]) -> None:
+    """Apply `renames` to a GraphDef's library and every node (its own and its functions')
+    that calls or names a function."""
+    for function in graph_def.library.function:
+        function.signature.name = renames.get(function.signature.name, function.signature.name)
+        _rename_in_nodes(function.node_def, renames)
+    _rename_in_nodes(graph_def.node, renames)
+    for gradient in graph_def.library.gradient:
+        gradient.function_name = renames.get(gradient.function_name, gradient.function_name)
+        gradient.gradient_func = renames.get(gradient.gradient_func, gradient.gradient_func)
+    for gradient in graph_def.library.registered_gradients:
+        gradient.gradient_func = renames.get(gradient.gradient_func, gradient.gradient_func)
 
 
 def _rename_in_nodes(nodes, renames: dict[str, str]) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS, attach_assets
 from frontends.tensorflow.object_graph import save_with_object_graph, take_payloads
+from frontends.tensorflow.splice import can_splice, splice_compiled_signature
 from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
 
@@ -234,6 +235,9 @@ def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str |
     with atomic_directory(target) as staging:
         if not keeps_object_graph(graph_def, signature):
             write_saved_model_contents(staging, graph_def, signature, variable_min_elements)
+            return
+        if can_splice(graph_def, signature):
+            splice_compiled_signature(signature.object_graph_from, graph_def, signature, staging)
             return
         flat = os.path.join(os.path.dirname(staging), "flat")
         payloads = take_payloads(graph_def, "NeuronOp")

@@ -22,7 +22,12 @@ from original_graphs import TF2_KERAS_MODELS, conv_add_graph  # noqa: E402
 
 import nir  # noqa: E402
 from frontends.tensorflow.loader import read_saved_model_proto  # noqa: E402
-from frontends.tensorflow.object_graph import COMPILED_ATTRIBUTE, has_object_graph, signatures_reaching  # noqa: E402
+from frontends.tensorflow.object_graph import (  # noqa: E402
+    COMPILED_ATTRIBUTE,
+    has_object_graph,
+    signatures_reaching,
+    written_by_nir,
+)
 
 
 def neuron_signatures(model_dir: str) -> list[str]:
@@ -161,9 +166,17 @@ def compile_and_inline(model: str, tmp_path, fake_neuron_cc, feeds: dict, cluste
     return out, inline
 
 
-def test_module_stays_callable_by_position_and_keyword(tmp_path, fake_neuron_cc):
+@pytest.mark.parametrize("way", ["spliced", "saved"])
+def test_module_stays_callable_by_position_and_keyword(tmp_path, fake_neuron_cc, monkeypatch, way):
     """test_keras_models_save_model_single_input_single_output: the compiled model is called
-    as the input was (`loaded(x)`); its signature by position and by keyword."""
+    as the input was (`loaded(x)`); its signature by position and by keyword. Both ways of
+    writing it: the compiled signature spliced into the input's saved_model.pb (the usual
+    way), and the input's objects re-saved by TensorFlow's saver (a compiled graph with
+    variables or tables of its own, or CPU weights past MAX_SPLICED_CONSTANT_BYTES)."""
+    import frontends.tensorflow.splice as splice
+
+    if way == "saved":
+        monkeypatch.setattr(splice, "MAX_SPLICED_CONSTANT_BYTES", -1)
     model = str(tmp_path / "model")
     module = Dense()
     tf.saved_model.save(module, model, signatures=module.__call__)
@@ -182,7 +195,8 @@ def test_module_stays_callable_by_position_and_keyword(tmp_path, fake_neuron_cc)
                                signature(**{input_key: x})[output_key], rtol=1e-5)
     # The object graph itself is kept: the module's own variables, and the compiled model beside them.
     np.testing.assert_array_equal(compiled.kernel.numpy(), reference.kernel.numpy())
-    assert hasattr(compiled, COMPILED_ATTRIBUTE)
+    assert written_by_nir(read_saved_model_proto(out).meta_graphs[0])
+    assert hasattr(compiled, COMPILED_ATTRIBUTE) == (way == "saved")
 
 
 def three_in_five_out(dense: bool):

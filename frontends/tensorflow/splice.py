@@ -1,0 +1,225 @@
+"""The compiled signature spliced into a TF2 input's own saved_model.pb.
+
+Keeping a TF2 input's object graph through TensorFlow's loader and saver (object_graph.py)
+re-saves every object of the input: on ResNet50 that is 6 s, mostly tracing the save and restore
+functions of its variables. The input's saved_model.pb already holds all of that; only its
+compiled signature changes. So, when the compiled graph needs nothing but its inputs and
+constants (no variables, tables or other resources of its own), it becomes one more function of
+the input's library, and three small edits point at it:
+
+- the object graph's entry for the signature (a bare concrete function) names the new
+  function, and `concrete_functions` describes its inputs and outputs (no captured objects);
+- for TF1 loaders (TF Serving), the graph gets a call of the new function fed by the
+  signature's Placeholders, and the SignatureDef's outputs read that call;
+- `function_aliases` names the new function `nir_compiled/<key>`, which is how a model nir
+  compiled is told apart (object_graph.written_by_nir).
+
+The variables, assets and every other function are the input's, copied unchanged. The compiled
+graph's weights that stay on CPU are constants of the new function (so saved_model.pb grows by
+them; big ones take the saver's way, see `can_splice`).
+"""
+
+from __future__ import annotations
+
+from frontends.tensorflow.importer import split_tensor_name
+from frontends.tensorflow.object_graph import (
+    SPLICED_ALIAS_PREFIX,
+    copy_with_new_proto,
+    put_back_payloads,
+    rename_functions_in_graph,
+    take_payloads,
+)
+from nir.errors import NirInputError
+
+CALL_NODE_PREFIX = "nir_compiled_call"
+FUNCTION_PREFIX = "__inference_nir_compiled"
+MAX_SPLICED_CONSTANT_BYTES = 256 << 20  # CPU weights past this go to variables (the saver's way)
+# Ops that create state a function cannot carry without the object graph knowing it.
+_STATEFUL_RESOURCES = frozenset({
+    "VarHandleOp", "VariableV2", "HashTableV2", "MutableHashTableV2", "MutableDenseHashTableV2",
+    "MutableHashTableOfTensorsV2", "AnonymousHashTable", "AnonymousMutableHashTable",
+})
+
+
+def can_splice(graph_def, signature) -> bool:
+    """True when the compiled graph needs nothing but its inputs and constants."""
+    nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
+    if any(n.op in _STATEFUL_RESOURCES for n in nodes):
+        return False
+    constants = sum(len(n.attr["value"].tensor.tensor_content) for n in nodes if n.op == "Const")
+    return constants <= MAX_SPLICED_CONSTANT_BYTES
+
+
+def splice_compiled_signature(model_dir: str, graph_def, signature, export_dir: str) -> None:
+    """Write to `export_dir` the SavedModel `model_dir` with its `signature.key` signature
+    computed by `graph_def` (NeuronOps and all). TensorFlow must know every op type of
+    `graph_def` (a backend declares its fused op first)."""
+    from frontends.tensorflow.loader import read_saved_model_proto
+
+    proto = read_saved_model_proto(model_dir)
+    meta_graph = _meta_graph_with(proto, signature.tags)
+    payloads = take_payloads(graph_def, "NeuronOp")
+    taken = {f.signature.name for f in meta_graph.graph_def.library.function}
+    renames = {f.signature.name: _free_name(f"nir_{f.signature.name}", taken) for f in graph_def.library.function}
+    rename_functions_in_graph(graph_def, renames)
+    name = _free_name(f"{FUNCTION_PREFIX}_{_safe(signature.key)}", taken)
+    function = function_def_of(graph_def, signature, name)
+    library = meta_graph.graph_def.library
+    library.function.append(function)
+    library.function.extend(graph_def.library.function)
+    put_back_payloads(meta_graph, payloads)
+    _point_signature_at(meta_graph, signature, name)
+    _call_from_graph(meta_graph, signature, name)
+    meta_graph.meta_info_def.function_aliases[SPLICED_ALIAS_PREFIX + signature.key] = name
+    copy_with_new_proto(model_dir, proto, export_dir)
+
+
+def function_def_of(graph_def, signature, name: str):
+    """The FunctionDef computing `signature`'s outputs (in order) from its inputs (in order)."""
+    import tensorflow as tf
+    from tensorflow.python.framework import graph_to_function_def
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    inputs = [graph.get_tensor_by_name(_port(s.tensor_name)) for s in signature.inputs]
+    outputs = [graph.get_tensor_by_name(_port(s.tensor_name)) for s in signature.outputs]
+    function = graph_to_function_def.graph_to_function_def(
+        graph, _ops_between(inputs, outputs), inputs, outputs,
+        out_names=_argument_names([s.key for s in signature.outputs]))
+    function.signature.name = name
+    _name_arguments(function, _argument_names([s.key for s in signature.inputs]))
+    return function
+
+
+def _argument_names(keys: list[str]) -> list[str]:
+    """Argument names for the keys: an OpDef argument is `[a-z][a-z0-9_]*`; the loaders show
+    the keys themselves (argument_keywords, the SignatureDef), so this only has to be valid."""
+    taken: set[str] = set()
+    names = []
+    for index, key in enumerate(keys):
+        name = "".join(c if c.isalnum() else "_" for c in key.lower())
+        if not name or not name[0].isalpha() or not name.isascii():
+            name = f"arg{index}_{name}" if name.isascii() else f"arg{index}"
+        names.append(_free_name(name, taken))
+    return names
+
+
+def _name_arguments(function, names: list[str]) -> None:
+    """graph_to_function_def names each argument after its tensor and the body reads it by
+    that name; both take `names`."""
+    renames = {}
+    for arg, name in zip(function.signature.input_arg, names):
+        renames[arg.name] = name
+        arg.name = name
+    for node in function.node_def:
+        inputs = [renames.get(i, i) for i in node.input]
+        del node.input[:]
+        node.input.extend(inputs)
+    for key, value in list(function.ret.items()):
+        function.ret[key] = renames.get(value, value)
+
+
+def _ops_between(inputs, outputs) -> list:
+    """The ops `outputs` need (data and control), not looking past `inputs`."""
+    stop = {t.ref() for t in inputs}
+    seen, order, stack = set(), [], [t.op for t in outputs]
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        order.append(op)
+        stack.extend(t.op for t in op.inputs if t.ref() not in stop)
+        stack.extend(op.control_inputs)
+    return order
+
+
+def _point_signature_at(meta_graph, signature, name: str) -> None:
+    """The object graph's entry for the signature now names the new function."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_object_graph_pb2
+    from tensorflow.python.saved_model import nested_structure_coder
+
+    objects = meta_graph.object_graph_def
+    entry = _signature_entry(objects, signature.key)
+    entry.bare_concrete_function.concrete_function_name = name
+    del entry.bare_concrete_function.argument_keywords[:]
+    entry.bare_concrete_function.argument_keywords.extend(s.key for s in signature.inputs)
+
+    def spec(s):
+        shape = None if s.shape is None else [None if d < 0 else d for d in s.shape]
+        return tf.TensorSpec(shape, tf.dtypes.as_dtype(s.dtype), name=s.key)
+
+    described = saved_object_graph_pb2.SavedConcreteFunction()
+    described.canonicalized_input_signature.CopyFrom(
+        nested_structure_coder.encode_structure(((), {s.key: spec(s) for s in signature.inputs})))
+    described.output_signature.CopyFrom(
+        nested_structure_coder.encode_structure({s.key: spec(s) for s in signature.outputs}))
+    objects.concrete_functions[name].CopyFrom(described)
+
+
+def _signature_entry(objects, key: str):
+    root = objects.nodes[0]
+    maps = [c.node_id for c in root.children if c.local_name == "signatures"]
+    for map_id in maps:
+        for child in objects.nodes[map_id].children:
+            node = objects.nodes[child.node_id]
+            if child.local_name == key and node.WhichOneof("kind") == "bare_concrete_function":
+                return node
+    raise NirInputError(f"the object graph has no signature '{key}' to replace; re-export the model")
+
+
+def _call_from_graph(meta_graph, signature, name: str) -> None:
+    """TF1 loaders read the SignatureDef: it now reads a call of the new function, fed by the
+    signature's own Placeholders."""
+    from tensorflow.core.framework import attr_value_pb2
+
+    from frontends.tensorflow.attrs import dims_to_shape_proto
+
+    graph_def = meta_graph.graph_def
+    definition = meta_graph.signature_def[signature.key]
+    taken = {n.name for n in graph_def.node}
+    call = graph_def.node.add(name=_free_name(f"{CALL_NODE_PREFIX}_{_safe(signature.key)}", taken),
+                              op="StatefulPartitionedCall")
+    for spec in signature.inputs:
+        if spec.key not in definition.inputs:
+            raise NirInputError(f"signature '{signature.key}' of the input has no input '{spec.key}'")
+        call.input.append(definition.inputs[spec.key].name)
+        definition.inputs[spec.key].tensor_shape.CopyFrom(dims_to_shape_proto(spec.shape))
+    call.attr["Tin"].list.type.extend(s.dtype for s in signature.inputs)
+    call.attr["Tout"].list.type.extend(s.dtype for s in signature.outputs)
+    call.attr["f"].func.name = name
+    for attr in ("config", "config_proto", "executor_type"):
+        call.attr[attr].CopyFrom(attr_value_pb2.AttrValue(s=b""))
+    definition.ClearField("outputs")
+    for index, spec in enumerate(signature.outputs):
+        output = definition.outputs[spec.key]
+        output.name = f"{call.name}:{index}"
+        output.dtype = spec.dtype
+        output.tensor_shape.CopyFrom(dims_to_shape_proto(spec.shape))
+
+
+def _meta_graph_with(proto, tags):
+    for meta_graph in proto.meta_graphs:
+        if set(meta_graph.meta_info_def.tags) == set(tags):
+            return meta_graph
+    raise NirInputError(f"the input has no MetaGraphDef tagged {sorted(tags)}")
+
+
+def _port(tensor_name: str) -> str:
+    node, port = split_tensor_name(tensor_name)
+    return f"{node}:{port}"
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in text)
+
+
+def _free_name(base: str, taken: set[str]) -> str:
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name

@@ -14,9 +14,8 @@ the input's library, and three small edits point at it:
 - `function_aliases` names the new function `nir_compiled/<key>`, which is how a model nir
   compiled is told apart (object_graph.written_by_nir).
 
-The variables, assets and every other function are the input's, copied unchanged. The compiled
-graph's weights that stay on CPU are constants of the new function (so saved_model.pb grows by
-them; big ones take the saver's way, see `can_splice`).
+The variables, assets and every other function are the input's, copied unchanged. A compiled
+graph with weights left on CPU takes the saver's way (`can_splice`): they become variables.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from nir.errors import NirInputError
 
 CALL_NODE_PREFIX = "nir_compiled_call"
 FUNCTION_PREFIX = "__inference_nir_compiled"
-MAX_SPLICED_CONSTANT_BYTES = 256 << 20  # CPU weights past this go to variables (the saver's way)
 # Ops that create state a function cannot carry without the object graph knowing it.
 _STATEFUL_RESOURCES = frozenset({
     "VarHandleOp", "VariableV2", "HashTableV2", "MutableHashTableV2", "MutableDenseHashTableV2",
@@ -41,13 +39,16 @@ _STATEFUL_RESOURCES = frozenset({
 })
 
 
-def can_splice(graph_def, signature) -> bool:
-    """True when the compiled graph needs nothing but its inputs and constants."""
+def can_splice(graph_def, variable_min_elements: int | None = None) -> bool:
+    """True when the compiled graph needs nothing but its inputs and small constants: no
+    resource of its own, and no constant the writer would make a variable (weights left on CPU
+    belong in the checkpoint, never in saved_model.pb)."""
+    from frontends.tensorflow.variables import movable_constants
+
     nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
     if any(n.op in _STATEFUL_RESOURCES for n in nodes):
         return False
-    constants = sum(len(n.attr["value"].tensor.tensor_content) for n in nodes if n.op == "Const")
-    return constants <= MAX_SPLICED_CONSTANT_BYTES
+    return not movable_constants(graph_def, min_elements=variable_min_elements)
 
 
 def splice_compiled_signature(model_dir: str, graph_def, signature, export_dir: str) -> None:

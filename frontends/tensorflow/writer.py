@@ -233,16 +233,16 @@ def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str |
     """Write the SavedModel, all or nothing. Consumes `graph_def` (see write_saved_model_contents)."""
     target = check_new_model_dir(new_model_dir, model_dir)
     with atomic_directory(target) as staging:
-        if not keeps_object_graph(graph_def, signature):
+        way = object_graph_way(graph_def, signature, variable_min_elements)
+        if way is None:
             write_saved_model_contents(staging, graph_def, signature, variable_min_elements)
-            return
-        if can_splice(graph_def, signature):
+        elif way == "splice":
             splice_compiled_signature(signature.object_graph_from, graph_def, signature, staging)
-            return
-        flat = os.path.join(os.path.dirname(staging), "flat")
-        payloads = take_payloads(graph_def, "NeuronOp")
-        write_saved_model_contents(flat, graph_def, signature, variable_min_elements)
-        save_with_object_graph(signature.object_graph_from, signature.tags, signature.key, flat, staging, payloads)
+        else:
+            flat = os.path.join(os.path.dirname(staging), "flat")
+            payloads = take_payloads(graph_def, "NeuronOp")
+            write_saved_model_contents(flat, graph_def, signature, variable_min_elements)
+            save_with_object_graph(signature.object_graph_from, signature.tags, signature.key, flat, staging, payloads)
 
 
 def _checkpoint_bytes(model_dir: str) -> int:
@@ -252,12 +252,22 @@ def _checkpoint_bytes(model_dir: str) -> int:
     return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder) if f.startswith("variables.data-"))
 
 
-def keeps_object_graph(graph_def, signature) -> bool:
-    """Whether the output is written as a TF2 SavedModel with its input's object graph. Not
-    for a model whose NeuronOps keep their weights in the checkpoint: TF2's saver writes only
-    the variables of the object graph, and those weights are not variables."""
+def object_graph_way(graph_def, signature, variable_min_elements: int | None = None) -> str | None:
+    """How the output keeps its TF2 input's object graph: "splice" (the compiled signature
+    spliced into the input's saved_model.pb, see splice.py), "saver" (the input's objects
+    re-saved by TF2's saver, see object_graph.py), or None (a TF1-style SavedModel: the input
+    has no object graph, or keeping it is not possible)."""
     if signature.object_graph_from is None:
-        return False
+        return None
+    if needs_light_neuron_ops(graph_def):
+        logger.warning(
+            "the NeuronOps of this model pass protobuf's 2 GiB limit, so their weights go to the "
+            "checkpoint and the output is a TF1-style SavedModel: tf.saved_model.load(out) gives "
+            "its signatures, not the object graph of '%s'", signature.object_graph_from,
+        )
+        return None
+    if can_splice(graph_def, variable_min_elements):
+        return "splice"
     weights = _checkpoint_bytes(signature.object_graph_from)
     if weights > OBJECT_GRAPH_MAX_WEIGHT_BYTES:
         logger.warning(
@@ -266,12 +276,5 @@ def keeps_object_graph(graph_def, signature) -> bool:
             "tf.saved_model.load(out) gives its signatures, not the object graph",
             signature.object_graph_from, weights / 1e9,
         )
-        return False
-    if needs_light_neuron_ops(graph_def):
-        logger.warning(
-            "the NeuronOps of this model pass protobuf's 2 GiB limit, so their weights go to the "
-            "checkpoint and the output is a TF1-style SavedModel: tf.saved_model.load(out) gives "
-            "its signatures, not the object graph of '%s'", signature.object_graph_from,
-        )
-        return False
-    return True
+        return None
+    return "saver"

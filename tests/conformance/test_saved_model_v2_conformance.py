@@ -172,11 +172,11 @@ def test_module_stays_callable_by_position_and_keyword(tmp_path, fake_neuron_cc,
     as the input was (`loaded(x)`); its signature by position and by keyword. Both ways of
     writing it: the compiled signature spliced into the input's saved_model.pb (the usual
     way), and the input's objects re-saved by TensorFlow's saver (a compiled graph with
-    variables or tables of its own, or CPU weights past MAX_SPLICED_CONSTANT_BYTES)."""
-    import frontends.tensorflow.splice as splice
+    variables, tables or CPU weights of its own)."""
+    import frontends.tensorflow.writer as writer
 
     if way == "saved":
-        monkeypatch.setattr(splice, "MAX_SPLICED_CONSTANT_BYTES", -1)
+        monkeypatch.setattr(writer, "can_splice", lambda *args: False)
     model = str(tmp_path / "model")
     module = Dense()
     tf.saved_model.save(module, model, signatures=module.__call__)
@@ -273,3 +273,22 @@ def test_tf2_keras_models_compiled_answer_as_keras(build, tmp_path, fake_neuron_
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     served = compiled.signatures["serving_default"](**feeds)
     assert_close(served, signature(**feeds), rtol=1e-4, atol=1e-5)
+
+
+def test_weights_left_on_cpu_are_variables_of_a_tf2_output(zoo, tmp_path, monkeypatch):
+    """Without a compiler every cluster stays on CPU: the compiled signature's weights (2 MB)
+    become variables of the output's checkpoint, never constants of saved_model.pb, and the
+    object graph is kept (the saver's way: the compiled model hangs off the root)."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    out, inline = str(tmp_path / "out"), str(tmp_path / "inline")
+    with pytest.warns(UserWarning, match="not installed"):
+        nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
+    meta_graph = read_saved_model_proto(out).meta_graphs[0]
+    assert has_object_graph(meta_graph) and written_by_nir(meta_graph)
+    assert os.path.getsize(os.path.join(out, "saved_model.pb")) < 1 << 20
+    nir.saved_model.inline_neuron_ops(out, inline)
+    x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
+    reference, compiled = tf.saved_model.load(zoo["wide_mlp"]), tf.saved_model.load(inline)
+    np.testing.assert_allclose(compiled.signatures["serving_default"](x=x)["y"],
+                               reference.signatures["serving_default"](x=x)["y"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(compiled(x)["y"], reference(x)["y"], rtol=1e-6)

@@ -292,3 +292,48 @@ def test_weights_left_on_cpu_are_variables_of_a_tf2_output(zoo, tmp_path, monkey
     np.testing.assert_allclose(compiled.signatures["serving_default"](x=x)["y"],
                                reference.signatures["serving_default"](x=x)["y"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(compiled(x)["y"], reference(x)["y"], rtol=1e-6)
+
+
+def keras2_three_in_five_out(keras, dense: bool):
+    inputs = [keras.layers.Input(28) for _ in range(3)]
+    x = [keras.layers.Dense(28)(i) for i in inputs] if dense else inputs
+    add01, add02 = keras.layers.Add()([x[0], x[1]]), keras.layers.Add()([x[0], x[2]])
+    outputs = [keras.layers.Activation("sigmoid")(add01), add01, add02, keras.layers.Activation("tanh")(add02),
+               keras.layers.Activation("sigmoid")(add02)]
+    return keras.Model(inputs=inputs, outputs=outputs)
+
+
+@pytest.mark.parametrize("build", ["single_input_single_output", "3in_5out_stateful", "3in_5out_stateless"])
+def test_keras2_saved_models_load_and_call_as_before(tmp_path, fake_neuron_cc, build):
+    """TestCompileKerasSavedModel, on Keras 2 (tf_keras) as the original ran it: a model saved
+    by `save_model` compiles from feeds keyed by the signature's argument names; the compiled
+    model, inlined, is called as the input (`loaded(x)`, `loaded([a, b, c])`), its signature by
+    position and keyword, and `load_model` gives back a Keras model that answers the same."""
+    keras = pytest.importorskip("tf_keras")
+    tf.random.set_seed(15213)
+    if build == "single_input_single_output":
+        model = keras.models.Sequential([keras.layers.Input(28), keras.layers.Dense(10, activation="relu")])
+        tensors = [tf.random.uniform([2, 28])]
+    else:
+        model = keras2_three_in_five_out(keras, dense=build.endswith("stateful"))
+        tensors = [tf.random.uniform([2, 28]) for _ in range(3)]
+    source = str(tmp_path / "model")
+    keras.models.save_model(model, source)
+    reference = tf.saved_model.load(source)
+    signature = reference.signatures["serving_default"]
+    feeds = {arg.name: t for arg, t in zip(signature.function_def.signature.input_arg, tensors)}
+    out, inline = compile_and_inline(source, tmp_path, fake_neuron_cc, feeds)
+    assert neuron_signatures(out) == ["serving_default"]
+    compiled = tf.saved_model.load(inline)
+    argument = tensors[0] if len(tensors) == 1 else tensors
+    for want, got in zip(tf.nest.flatten(reference(argument)), tf.nest.flatten(compiled(argument))):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert_close(compiled.signatures["serving_default"](**feeds), signature(**feeds), rtol=1e-5, atol=1e-6)
+    if len(tensors) == 1:
+        (key,) = signature.structured_outputs
+        np.testing.assert_allclose(compiled.signatures["serving_default"](tensors[0])[key], signature(tensors[0])[key],
+                                   rtol=1e-5)
+    revived = keras.models.load_model(inline)
+    for want, got in zip(tf.nest.flatten(model(argument)), tf.nest.flatten(revived(argument))):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert isinstance(keras.models.load_model(out), keras.Model)  # the compiled model itself loads too

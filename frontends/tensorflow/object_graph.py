@@ -9,6 +9,9 @@ signature replaces its namesake, the compiled model is attached to the root (so 
 variables are saved), and TensorFlow's own `tf.saved_model.save` writes the result. What the
 input could call stays callable with the same arguments; only the compiled signature runs
 NeuronOps, the object's other functions (`__call__`, other signatures) run as before, on CPU.
+This is the saver's way, for a compiled graph with variables or tables of its own; the usual,
+much faster way splices the compiled signature into the input's saved_model.pb (splice.py).
+This module also holds what both ways share (payloads, function renaming, copying).
 
 TensorFlow names every function it traces with a process-wide counter, so two saves of the
 same model differ; the library's functions are renamed in an order fixed by the object graph,
@@ -100,6 +103,7 @@ def take_payloads(graph_def, op_type: str) -> dict[str, dict[str, bytes]]:
 
 
 def put_back_payloads(meta_graph, payloads: dict[str, dict[str, bytes]]) -> None:
+    """Undo take_payloads in the MetaGraphDef written since, finding the nodes by name."""
     graph_def = meta_graph.graph_def
     missing = set(payloads)
     for node in [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]:
@@ -107,8 +111,8 @@ def put_back_payloads(meta_graph, payloads: dict[str, dict[str, bytes]]) -> None
             for name, value in payloads[node.name].items():
                 node.attr[name].s = value
             missing.discard(node.name)
-    if missing:  # the saver dropped or renamed a node nir made: writing on would lose it
-        raise RuntimeError(f"TF2's saver did not keep the nodes {sorted(missing)} of the compiled graph")
+    if missing:  # a node nir made was dropped or renamed on the way: writing on would lose it
+        raise RuntimeError(f"the written graph lost the NeuronOps {sorted(missing)} of the compiled graph")
 
 
 def save_with_object_graph(model_dir: str, tags, signature_key: str, compiled_dir: str, export_dir: str,

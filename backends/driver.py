@@ -89,21 +89,40 @@ def _same_as(result: CompileResult, compiled: EmittedCluster, twin: EmittedClust
 
 
 class _Progress:
+    """The compile progress line. On a terminal it is rewritten in place; anywhere else (CI
+    logs, pipes) `\r` updates would arrive glued together, so whole lines are printed at the
+    start, at each quarter of the clusters and at the end."""
+
+    QUARTERS = 4
+
     def __init__(self, compiler: str, total: int, cached: int, show: bool):
         self.compiler, self.total, self.cached, self.show = compiler, total, cached, show
         self.done = cached
+        self.in_place = getattr(sys.stderr, "isatty", lambda: False)()
+        self._last_quarter = -1
         self._write()
 
     def advance(self, n: int) -> None:
         self.done += n
         self._write()
 
+    def _line(self) -> str:
+        cached = f" ({self.cached} from the compile cache)" if self.cached else ""
+        return f"nir: {self.compiler} {self.done}/{self.total} clusters compiled{cached}"
+
     def _write(self) -> None:
-        if self.show:
-            cached = f" ({self.cached} from the compile cache)" if self.cached else ""
-            sys.stderr.write(f"\rnir: {self.compiler} {self.done}/{self.total} clusters compiled{cached}")
-            sys.stderr.flush()
+        if not self.show:
+            return
+        if self.in_place:
+            sys.stderr.write("\r" + self._line())
+        else:
+            quarter = self.done * self.QUARTERS // self.total if self.total else self.QUARTERS
+            if quarter <= self._last_quarter:
+                return
+            self._last_quarter = quarter
+            sys.stderr.write(self._line() + "\n")
+        sys.stderr.flush()
 
     def close(self) -> None:
-        if self.show:
+        if self.show and self.in_place:
             sys.stderr.write("\n")

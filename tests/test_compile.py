@@ -190,3 +190,25 @@ def test_dynamic_batch_marks_batch_axes_and_unknown_signature_batch(zoo, tmp_pat
     tfn.saved_model.compile(zoo["two_io"], automatic, batch_size=4, neuron_cc=fake_neuron_cc, progress=False)
     for node in _neuron_ops(automatic):  # the original's default: on, since every tensor carries the batch
         assert set(node.attr["input_batch_axis"].list.i) == set(node.attr["output_batch_axis"].list.i) == {0}
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["pipe", "terminal"])
+def test_progress_is_whole_lines_unless_stderr_is_a_terminal(monkeypatch, capsys, terminal):
+    """In a CI log or a pipe, `\\r` updates arrive glued together ("0/19 clusters compilednir:
+    ..."): there the progress is whole lines at the start, each quarter and the end; a terminal
+    gets one line rewritten in place."""
+    import sys
+
+    from backends.driver import _Progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal, raising=False)
+    progress = _Progress("neuron-cc", total=8, cached=1, show=True)
+    for _ in range(7):
+        progress.advance(1)
+    progress.close()
+    err = capsys.readouterr().err
+    if terminal:
+        assert err.count("\r") == 8 and err.endswith("8/8 clusters compiled (1 from the compile cache)\n")
+    else:
+        assert "\r" not in err
+        assert [line.split()[2] for line in err.splitlines()] == ["1/8", "2/8", "4/8", "6/8", "8/8"]

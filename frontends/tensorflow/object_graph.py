@@ -274,14 +274,16 @@ def _rename_in_attr(attr, renames: dict[str, str]) -> None:
             function.name = renames.get(function.name, function.name)
 
 
-def copy_with_new_proto(model_dir: str, proto, export_dir: str) -> None:
+def copy_with_new_proto(model_dir: str, proto, export_dir: str, pieces=None) -> None:
     """Copy the SavedModel `model_dir` (variables, assets, everything) to `export_dir` with
-    `proto` as its saved_model.pb: how a rewrite of its graph (inlining, say) keeps the rest."""
+    `proto` as its saved_model.pb (or the bytes `pieces` yields, when given): how a rewrite of
+    its graph (inlining, splicing) keeps the rest."""
     shutil.copytree(model_dir, export_dir, ignore=lambda folder, names: [
         n for n in names if folder == model_dir and n in ("saved_model.pb", "saved_model.pbtxt", "fingerprint.pb")
     ])
     with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
-        f.write(proto.SerializeToString(deterministic=True))
+        for piece in pieces if pieces is not None else [proto.SerializeToString(deterministic=True)]:
+            f.write(piece)
 
 
 def _name_captured_arguments(library) -> None:

@@ -24,10 +24,10 @@ from frontends.tensorflow.importer import split_tensor_name
 from frontends.tensorflow.object_graph import (
     SPLICED_ALIAS_PREFIX,
     copy_with_new_proto,
-    put_back_payloads,
     rename_functions_in_graph,
     take_payloads,
 )
+from frontends.tensorflow.wire import Frame, framed
 from nir.errors import NirInputError
 
 CALL_NODE_PREFIX = "nir_compiled_call"
@@ -64,15 +64,55 @@ def splice_compiled_signature(model_dir: str, graph_def, signature, export_dir: 
     renames = {f.signature.name: _free_name(f"nir_{f.signature.name}", taken) for f in graph_def.library.function}
     rename_functions_in_graph(graph_def, renames)
     name = _free_name(f"{FUNCTION_PREFIX}_{_safe(signature.key)}", taken)
-    function = function_def_of(graph_def, signature, name)
-    library = meta_graph.graph_def.library
-    library.function.append(function)
-    library.function.extend(graph_def.library.function)
-    put_back_payloads(meta_graph, payloads)
+    functions = [function_def_of(graph_def, signature, name), *graph_def.library.function]
+    carrying = [f for f in functions if any(n.name in payloads for n in f.node_def)]
+    meta_graph.graph_def.library.function.extend(f for f in functions if f not in carrying)
     _point_signature_at(meta_graph, signature, name)
     _call_from_graph(meta_graph, signature, name)
     meta_graph.meta_info_def.function_aliases[SPLICED_ALIAS_PREFIX + signature.key] = name
-    copy_with_new_proto(model_dir, proto, export_dir)
+    copy_with_new_proto(model_dir, proto, export_dir, pieces=_saved_model_pieces(proto, meta_graph, carrying, payloads))
+
+
+def _saved_model_pieces(proto, meta_graph, carrying, payloads):
+    """saved_model.pb as pieces: `proto`, with the functions `carrying` NeuronOps added to
+    `meta_graph`'s library and their payloads framed in place, never serialized whole (a
+    cluster's weights are held once: in `payloads`). A second `graph_def` field (and `library`
+    in it) merges into the first, as protobuf merges a singular message field met twice."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    head = saved_model_pb2.SavedModel()
+    head.CopyFrom(proto)
+    head.ClearField("meta_graphs")
+    pieces = [head.SerializeToString(deterministic=True)]
+    for each in proto.meta_graphs:
+        parts = [each.SerializeToString(deterministic=True)]
+        if each is meta_graph and carrying:
+            library = Frame(2, [Frame(1, _function_parts(f, payloads)) for f in carrying])
+            parts.append(Frame(2, [library]))
+        pieces.append(Frame(2, parts))
+    for piece in pieces:
+        yield from [piece] if isinstance(piece, bytes) else piece.pieces()
+
+
+def _function_parts(function, payloads) -> list:
+    """A FunctionDef's bytes with its NeuronOps' payload attributes framed from `payloads`."""
+    from tensorflow.core.framework import function_pb2
+
+    light = function_pb2.FunctionDef()
+    light.CopyFrom(function)
+    del light.node_def[:]
+    light.node_def.extend(n for n in function.node_def if n.name not in payloads)
+    parts = [light.SerializeToString(deterministic=True)]
+    for node in function.node_def:
+        if node.name in payloads:
+            bare = type(node)()
+            bare.CopyFrom(node)
+            for attr in payloads[node.name]:
+                del bare.attr[attr]
+            entries = [Frame(5, [framed(1, attr.encode()), Frame(2, [Frame(2, [value])])])
+                       for attr, value in sorted(payloads[node.name].items())]
+            parts.append(Frame(3, [bare.SerializeToString(deterministic=True), *entries]))
+    return parts
 
 
 def function_def_of(graph_def, signature, name: str):

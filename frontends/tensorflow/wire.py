@@ -78,3 +78,27 @@ def varint_field(buffer: bytes, start: int, end: int, number: int) -> int:
         else:
             _, position = field_end(buffer, position, tag & 7)
     return 0
+
+
+class Frame:
+    """A length-delimited field whose payload is pieces (bytes, or Frames nested in it) written
+    one after another, never joined: a message holding a large bytes field is framed around it
+    instead of serialized whole."""
+
+    def __init__(self, number: int, parts: list):
+        self.number, self.parts = number, parts
+
+    def payload_size(self) -> int:
+        return sum(len(p) if isinstance(p, bytes) else p.size() for p in self.parts)
+
+    def size(self) -> int:
+        payload = self.payload_size()
+        return len(varint(self.number << 3 | LENGTH_DELIMITED)) + len(varint(payload)) + payload
+
+    def pieces(self) -> Iterator[bytes]:
+        yield varint(self.number << 3 | LENGTH_DELIMITED) + varint(self.payload_size())
+        for part in self.parts:
+            if isinstance(part, bytes):
+                yield part
+            else:
+                yield from part.pieces()

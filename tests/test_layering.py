@@ -108,3 +108,27 @@ def test_ruff_is_clean():
 
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", ROOT], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_importing_the_ir_loads_the_ir_alone():
+    """`import nir.ir` (what a pass author or a plug-in starts with) loads the IR, not the API,
+    the frontends, the passes, the backends or TensorFlow: nir/__init__ loads its public names
+    on first use."""
+    import subprocess
+    import sys
+
+    script = "import sys, nir.ir; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
+                            cwd=ROOT).stdout.split()
+    ours = [m for m in loaded if m.split(".")[0] in PACKAGES]
+    assert ours and all(layer(m) == "core" or m == "nir" for m in ours), ours
+    assert "nir.saved_model" not in loaded and "tensorflow" not in loaded
+
+
+def test_public_names_resolve_on_first_use():
+    import nir
+
+    for name in nir.__all__:
+        assert getattr(nir, name) is not None, name
+    assert callable(nir.trace) and nir.trace.__module__ == "nir.tracing"
+    assert nir.saved_model.compile.__module__ == "nir.saved_model"

@@ -238,8 +238,9 @@ def test_tf2_output_is_the_same_bytes_every_time(tmp_path, fake_neuron_cc, monke
     """TensorFlow names traced functions with a process-wide counter; nir renames them in a
     fixed order, so compiling twice in one process (the counter moved on) writes equal files,
     whichever way the output is written (see test_module_stays_callable_by_position_and_keyword)."""
-    import frontends.tensorflow.writer as writer
     from zoo import tree_digest
+
+    import frontends.tensorflow.writer as writer
 
     if way == "saved":
         monkeypatch.setattr(writer, "can_splice", lambda *args: False)

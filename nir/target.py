@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from xdsl.ir import Attribute
 
 from nir.errors import NirInputError
-from nir.passmanager.registry import load_plugins
 
 logger = logging.getLogger("nir")
 ENTRY_POINT_GROUP = "nir.targets"
@@ -103,6 +102,9 @@ def _load_all() -> None:
     if _loaded:
         return
     _loaded = True
+    # Imported here: nir.passmanager's package imports the IR verifier, which imports this module.
+    from nir.passmanager.registry import load_plugins
+
     load_plugins(_BUILTIN_MODULES, ENTRY_POINT_GROUP, "target", register_target)
 
 

@@ -25,6 +25,8 @@ node name: on ResNet50 that halves the time the object graph costs.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import shutil
@@ -124,8 +126,9 @@ def save_with_object_graph(model_dir: str, tags, signature_key: str, compiled_di
     import tensorflow as tf
     from tensorflow.python.eager import context
 
-    # TF2's loader and saver need eager execution, which the caller may have turned off.
-    with context.eager_mode():
+    # TF2's loader and saver need eager execution, which the caller may have turned off; the
+    # saver's INFO line ("Assets written to: ...") would name the temporary staging folder.
+    with context.eager_mode(), _tensorflow_log_at_least(logging.WARNING):
         original = tf.saved_model.load(model_dir, tags=list(tags))
         compiled = tf.saved_model.load(compiled_dir, tags=list(tags))
         signatures = dict(original.signatures.items())
@@ -140,6 +143,17 @@ def save_with_object_graph(model_dir: str, tags, signature_key: str, compiled_di
         tf.saved_model.save(original, export_dir, signatures=signatures)
         del original, compiled, signatures
     canonicalize_saved_model(export_dir, payloads or {})
+
+
+@contextlib.contextmanager
+def _tensorflow_log_at_least(level: int):
+    tf_logger = logging.getLogger("tensorflow")
+    before = tf_logger.level
+    tf_logger.setLevel(max(before, level))
+    try:
+        yield
+    finally:
+        tf_logger.setLevel(before)
 
 
 def canonicalize_saved_model(export_dir: str, payloads: dict[str, dict[str, bytes]]) -> None:

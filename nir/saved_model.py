@@ -907,7 +907,8 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     write_saved_model(new_model_dir, graph_def, signature, model_dir)
 
 
-def require_written_by_nir(model_dir: str, meta_graph) -> None:
+def _require_written_by_nir(model_dir: str, meta_graph) -> None:
+    """Refuse a TF2 SavedModel nir did not compile: there is nothing of nir's to inline or load."""
     from frontends.tensorflow.object_graph import written_by_nir
 
     if not written_by_nir(meta_graph):
@@ -926,7 +927,7 @@ def _inline_keeping_object_graph(model_dir: str, proto, target: str) -> None:
     from frontends.tensorflow.writer import atomic_directory
 
     meta_graph = proto.meta_graphs[0]
-    require_written_by_nir(model_dir, meta_graph)
+    _require_written_by_nir(model_dir, meta_graph)
     meta_graph.graph_def.CopyFrom(inline_neuron_op_nodes(meta_graph.graph_def))
     with atomic_directory(target) as staging:
         copy_with_new_proto(model_dir, proto, staging)
@@ -975,7 +976,7 @@ def _read_compiled_object_graph(model_dir: str, meta_graph):
     from frontends.tensorflow.loader import load_saved_model
     from frontends.tensorflow.object_graph import signatures_reaching
 
-    require_written_by_nir(model_dir, meta_graph)
+    _require_written_by_nir(model_dir, meta_graph)
     keys = signatures_reaching(meta_graph, "NeuronOp")
     if len(keys) > 1:
         raise NirInputError(

@@ -890,16 +890,15 @@ def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     from backends.inferentia.neuron_op import inline_neuron_op_nodes, renamed_outputs
     from backends.inferentia.nhwc import nchw_ops_to_nhwc
     from frontends.tensorflow.loader import read_saved_model_proto
-    from frontends.tensorflow.object_graph import has_object_graph
     from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
 
     target = check_new_model_dir(new_model_dir, model_dir)
     proto = read_saved_model_proto(model_dir)
-    if len(proto.meta_graphs) == 1 and has_object_graph(proto.meta_graphs[0]):
+    if _tf2_meta_graph(proto) is not None:
         _inline_keeping_object_graph(model_dir, proto, target)
         return
+    graph_def, signature = _compiled_model_of(model_dir, proto)
     del proto
-    graph_def, signature = read_compiled_model(model_dir)
     renames = renamed_outputs(graph_def)
     graph_def = inline_neuron_op_nodes(graph_def)
     nchw_ops_to_nhwc(graph_def)
@@ -933,19 +932,34 @@ def _inline_keeping_object_graph(model_dir: str, proto, target: str) -> None:
         copy_with_new_proto(model_dir, proto, staging)
 
 
+def _tf2_meta_graph(proto):
+    """The MetaGraphDef of a TF2 SavedModel (one, with an object graph), else None."""
+    from frontends.tensorflow.object_graph import has_object_graph
+
+    if len(proto.meta_graphs) == 1 and has_object_graph(proto.meta_graphs[0]):
+        return proto.meta_graphs[0]
+    return None
+
+
 def read_compiled_model(model_dir: str):
     """The graph (NeuronOps included, weights as constants) and signature of a SavedModel nir
     wrote. Returns (graph_def, SignatureInfo)."""
+    from frontends.tensorflow.loader import read_saved_model_proto
+
+    return _compiled_model_of(model_dir, read_saved_model_proto(model_dir))
+
+
+def _compiled_model_of(model_dir: str, proto):
+    """read_compiled_model, for the SavedModel `proto` already read from `model_dir`."""
     from frontends.tensorflow.attrs import shape_proto_to_dims
     from frontends.tensorflow.importer import SignatureInfo, TensorSpec
-    from frontends.tensorflow.loader import main_op_name, read_saved_model_proto
+    from frontends.tensorflow.loader import main_op_name
     from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, asset_files
-    from frontends.tensorflow.object_graph import has_object_graph
     from frontends.tensorflow.variables import variables_to_constants
 
-    proto = read_saved_model_proto(model_dir)
-    if len(proto.meta_graphs) == 1 and has_object_graph(proto.meta_graphs[0]):
-        return _read_compiled_object_graph(model_dir, proto.meta_graphs[0])
+    tf2 = _tf2_meta_graph(proto)
+    if tf2 is not None:
+        return _read_compiled_object_graph(model_dir, tf2)
     signatures = {k: v for k, v in proto.meta_graphs[0].signature_def.items() if k != INIT_OP_SIGNATURE_KEY} \
         if len(proto.meta_graphs) == 1 else {}
     if len(signatures) != 1:

@@ -93,6 +93,12 @@ def split_tensor_name(name: str) -> tuple[str, int]:
     return name, 0
 
 
+def full_tensor_name(name: str) -> str:
+    """'node' -> 'node:0'; 'node:1' stays: one spelling per tensor, to compare and look up."""
+    node, port = split_tensor_name(name)
+    return f"{node}:{port}"
+
+
 @dataclass
 class _BodyBuilder:
     """Lowers one graph (or one function body) into a block."""

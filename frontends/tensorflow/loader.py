@@ -121,7 +121,8 @@ def choose_signature_key(meta_graph, signature_def_key: str | None) -> str:
     return signature_def_key
 
 
-def _meta_graph_with_tags(proto, tags: tuple[str, ...]):
+def meta_graph_with_tags(proto, tags: tuple[str, ...]):
+    """The MetaGraphDef of `proto` tagged `tags` (as choose_tags gives them)."""
     for mg in proto.meta_graphs:
         if tuple(mg.meta_info_def.tags) == tags:
             return mg
@@ -290,7 +291,7 @@ def load_saved_model(
 ) -> LoadedModel:
     proto = read_saved_model_proto(model_dir)
     chosen_tags = choose_tags(proto, tags)
-    meta_graph = _meta_graph_with_tags(proto, chosen_tags)
+    meta_graph = meta_graph_with_tags(proto, chosen_tags)
     key = choose_signature_key(meta_graph, signature_def_key)
     signature = replace(
         signature_info(meta_graph, key, chosen_tags), init_op=main_op_name(meta_graph),

@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import shutil
+from collections import Counter
 
 from nir.errors import NirInputError
 
@@ -92,9 +93,7 @@ def take_payloads(graph_def, op_type: str) -> dict[str, dict[str, bytes]]:
     whose name is unique; returns node name -> attribute -> bytes, for `put_back_payloads`."""
     nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
     chosen = [n for n in nodes if n.op == op_type]
-    counts: dict[str, int] = {}
-    for node in nodes:
-        counts[node.name] = counts.get(node.name, 0) + 1
+    counts = Counter(n.name for n in nodes)
     payloads = {}
     for node in chosen:
         if counts[node.name] == 1:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from frontends.tensorflow.importer import split_tensor_name
+from frontends.tensorflow.importer import full_tensor_name, split_tensor_name
 
 STAND_IN_ATTR = "_nir_output_stand_in"
 
@@ -90,20 +90,15 @@ def add_input_stand_ins(graph_def, signature, fed_tensors: dict[str, str]):
         return graph_def, signature
     readers = {}
     for name, ports in wanted.items():
-        readers.update({_as_read(spec.tensor_name): f"{name}:{port}" for port, spec in ports.items()})
+        readers.update({full_tensor_name(spec.tensor_name): f"{name}:{port}" for port, spec in ports.items()})
     for node in graph_def.node:
-        inputs = [readers.get(_as_read(i), i) for i in node.input]
+        inputs = [readers.get(full_tensor_name(i), i) for i in node.input]
         del node.input[:]
         node.input.extend(inputs)
     for name, ports in wanted.items():
         _add_stand_in(graph_def, name, ports, identity_n=True)
     inputs = tuple(
-        replace(spec, tensor_name=readers[_as_read(spec.tensor_name)]) if _as_read(spec.tensor_name) in readers else spec
+        replace(spec, tensor_name=readers[full_tensor_name(spec.tensor_name)]) if full_tensor_name(spec.tensor_name) in readers else spec
         for spec in signature.inputs
     )
     return graph_def, replace(signature, inputs=inputs)
-
-
-def _as_read(tensor_name: str) -> str:
-    node, port = split_tensor_name(tensor_name)
-    return f"{node}:{port}"

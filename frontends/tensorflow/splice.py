@@ -20,7 +20,8 @@ graph with weights left on CPU takes the saver's way (`can_splice`): they become
 
 from __future__ import annotations
 
-from frontends.tensorflow.importer import split_tensor_name
+from frontends.tensorflow.importer import full_tensor_name
+from frontends.tensorflow.loader import meta_graph_with_tags, read_saved_model_proto
 from frontends.tensorflow.object_graph import (
     SPLICED_ALIAS_PREFIX,
     copy_with_new_proto,
@@ -29,6 +30,7 @@ from frontends.tensorflow.object_graph import (
 )
 from frontends.tensorflow.wire import Frame, framed
 from nir.errors import NirInputError
+from nir.ir.names import unique_name
 
 CALL_NODE_PREFIX = "nir_compiled_call"
 FUNCTION_PREFIX = "__inference_nir_compiled"
@@ -55,15 +57,13 @@ def splice_compiled_signature(model_dir: str, graph_def, signature, export_dir: 
     """Write to `export_dir` the SavedModel `model_dir` with its `signature.key` signature
     computed by `graph_def` (NeuronOps and all). TensorFlow must know every op type of
     `graph_def` (a backend declares its fused op first)."""
-    from frontends.tensorflow.loader import read_saved_model_proto
-
     proto = read_saved_model_proto(model_dir)
-    meta_graph = _meta_graph_with(proto, signature.tags)
+    meta_graph = meta_graph_with_tags(proto, tuple(signature.tags))
     payloads = take_payloads(graph_def, "NeuronOp")
     taken = {f.signature.name for f in meta_graph.graph_def.library.function}
-    renames = {f.signature.name: _free_name(f"nir_{f.signature.name}", taken) for f in graph_def.library.function}
+    renames = {f.signature.name: unique_name(f"nir_{f.signature.name}", taken) for f in graph_def.library.function}
     rename_functions_in_graph(graph_def, renames)
-    name = _free_name(f"{FUNCTION_PREFIX}_{_safe(signature.key)}", taken)
+    name = unique_name(f"{FUNCTION_PREFIX}_{_safe(signature.key)}", taken)
     functions = [function_def_of(graph_def, signature, name), *graph_def.library.function]
     carrying = [f for f in functions if any(n.name in payloads for n in f.node_def)]
     meta_graph.graph_def.library.function.extend(f for f in functions if f not in carrying)
@@ -123,8 +123,8 @@ def function_def_of(graph_def, signature, name: str):
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
-    inputs = [graph.get_tensor_by_name(_port(s.tensor_name)) for s in signature.inputs]
-    outputs = [graph.get_tensor_by_name(_port(s.tensor_name)) for s in signature.outputs]
+    inputs = [graph.get_tensor_by_name(full_tensor_name(s.tensor_name)) for s in signature.inputs]
+    outputs = [graph.get_tensor_by_name(full_tensor_name(s.tensor_name)) for s in signature.outputs]
     function = graph_to_function_def.graph_to_function_def(
         graph, _ops_between(inputs, outputs), inputs, outputs,
         out_names=_argument_names([s.key for s in signature.outputs]))
@@ -142,7 +142,7 @@ def _argument_names(keys: list[str]) -> list[str]:
         name = "".join(c if c.isalnum() else "_" for c in key.lower())
         if not name or not name[0].isalpha() or not name.isascii():
             name = f"arg{index}_{name}" if name.isascii() else f"arg{index}"
-        names.append(_free_name(name, taken))
+        names.append(unique_name(name, taken))
     return names
 
 
@@ -221,7 +221,7 @@ def _call_from_graph(meta_graph, signature, name: str) -> None:
     graph_def = meta_graph.graph_def
     definition = meta_graph.signature_def[signature.key]
     taken = {n.name for n in graph_def.node}
-    call = graph_def.node.add(name=_free_name(f"{CALL_NODE_PREFIX}_{_safe(signature.key)}", taken),
+    call = graph_def.node.add(name=unique_name(f"{CALL_NODE_PREFIX}_{_safe(signature.key)}", taken),
                               op="StatefulPartitionedCall")
     for spec in signature.inputs:
         if spec.key not in definition.inputs:
@@ -241,26 +241,5 @@ def _call_from_graph(meta_graph, signature, name: str) -> None:
         output.tensor_shape.CopyFrom(dims_to_shape_proto(spec.shape))
 
 
-def _meta_graph_with(proto, tags):
-    for meta_graph in proto.meta_graphs:
-        if set(meta_graph.meta_info_def.tags) == set(tags):
-            return meta_graph
-    raise NirInputError(f"the input has no MetaGraphDef tagged {sorted(tags)}")
-
-
-def _port(tensor_name: str) -> str:
-    node, port = split_tensor_name(tensor_name)
-    return f"{node}:{port}"
-
-
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in text)
-
-
-def _free_name(base: str, taken: set[str]) -> str:
-    name, n = base, 0
-    while name in taken:
-        n += 1
-        name = f"{base}_{n}"
-    taken.add(name)
-    return name

@@ -26,6 +26,29 @@ def conv_add_graph(rng, variables: bool = False):
     return {"x0": input0, "x1": input1}, {"y0": relu0, "y1": relu1}
 
 
+
+def run_v1(model_dir: str, feeds: dict, tags=("serve",), key="serving_default") -> dict:
+    """A SavedModel's signature run in a TF1 Session, as the original's predictor ran it:
+    feeds and results keyed by the signature's keys."""
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        signature = tf.compat.v1.saved_model.loader.load(session, list(tags), model_dir).signature_def[key]
+        fetches = {k: v.name for k, v in signature.outputs.items()}
+        return session.run(fetches, {signature.inputs[k].name: v for k, v in feeds.items()})
+
+
+def three_in_five_out_model(keras, width: int = 28, dense: bool = True):
+    """The 3-input, 5-output Keras model of the original's saved_model_v2_test and trace_test
+    (`dense`: a Dense layer on each input, the "stateful" variant), built with `keras` (Keras 3,
+    or Keras 2 from tf_keras)."""
+    inputs = [keras.layers.Input((width,)) for _ in range(3)]
+    x = [keras.layers.Dense(width)(i) for i in inputs] if dense else inputs
+    add01 = keras.layers.Add()([x[0], x[1]])
+    add02 = keras.layers.Add()([x[0], x[2]])
+    outputs = [keras.layers.Activation("sigmoid")(add01), add01, add02, keras.layers.Activation("tanh")(add02),
+               keras.layers.Activation("sigmoid")(add02)]
+    return keras.Model(inputs=inputs, outputs=outputs)
+
 # ------------------------------------------------- tf2_keras_test.py's Keras models, and inputs
 # Each returns (model, example inputs), smaller than the original's where the size is not the
 # point; the LSTM stack is one of the original's expected failures.

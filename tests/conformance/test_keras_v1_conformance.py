@@ -21,6 +21,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+from original_graphs import run_v1  # noqa: E402
+
 import nir  # noqa: E402
 
 WEIGHT_STDDEV = 0.001  # the original's initializer: small weights keep assert_allclose meaningful
@@ -93,13 +95,6 @@ def save_model(path: str, name: str) -> np.ndarray:
     return np.random.default_rng(1).random([1, *x.shape[1:]])  # float64, as np.random.rand gives
 
 
-def run_v1(model_dir: str, feed: np.ndarray) -> np.ndarray:
-    graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-        signature = tf.compat.v1.saved_model.loader.load(session, ["serve"], model_dir).signature_def["serving_default"]
-        return session.run(signature.outputs["output"].name, {signature.inputs["input"].name: feed})
-
-
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_keras_shaped_session_models_compile_and_answer(tmp_path, fake_neuron_cc, name):
     model, out, inline = (str(tmp_path / n) for n in ("model", "out", "inline"))
@@ -117,7 +112,8 @@ def test_keras_shaped_session_models_compile_and_answer(tmp_path, fake_neuron_cc
         assert report["OnNeuronRatio"] > 0.5
     nir.saved_model.inline_neuron_ops(out, inline)
     tolerance = dict(rtol=1e-2, atol=1e-3) if name.endswith("float16") else dict(rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(run_v1(inline, feed), run_v1(model, feed), **tolerance)
+    np.testing.assert_allclose(run_v1(inline, {"input": feed})["output"], run_v1(model, {"input": feed})["output"],
+                               **tolerance)
 
 
 def test_simple_save_in_a_fresh_process_loads_in_another(tmp_path, fake_neuron_cc):

@@ -9,7 +9,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from original_graphs import conv_add_graph  # noqa: E402
+from original_graphs import conv_add_graph, run_v1  # noqa: E402
 
 import nir  # noqa: E402
 
@@ -196,14 +196,6 @@ def assert_same_answers(original: str, inlined: str, feeds: dict, tags=("serve",
     assert sorted(actual) == sorted(expected)
     for name in expected:
         np.testing.assert_allclose(actual[name], expected[name], rtol=1e-3, atol=1e-3)
-
-
-def run_v1(model_dir: str, feeds: dict, tags=("serve",), key="serving_default") -> dict:
-    graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-        signature = tf.compat.v1.saved_model.loader.load(session, list(tags), model_dir).signature_def[key]
-        fetches = {k: v.name for k, v in signature.outputs.items()}
-        return session.run(fetches, {signature.inputs[k].name: v for k, v in feeds.items()})
 
 
 @pytest.mark.parametrize("with_feed_dict", [False, True], ids=["batch_size", "model_feed_dict"])

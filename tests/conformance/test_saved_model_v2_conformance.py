@@ -18,9 +18,10 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from original_graphs import TF2_KERAS_MODELS, conv_add_graph  # noqa: E402
+from original_graphs import TF2_KERAS_MODELS, conv_add_graph, three_in_five_out_model  # noqa: E402
 
 import nir  # noqa: E402
+from backends.inferentia.neuron_op import neuron_ops  # noqa: E402
 from frontends.tensorflow.loader import read_saved_model_proto  # noqa: E402
 from frontends.tensorflow.object_graph import (  # noqa: E402
     COMPILED_ATTRIBUTE,
@@ -35,9 +36,8 @@ def neuron_signatures(model_dir: str) -> list[str]:
 
 
 def count_neuron_ops(model_dir: str) -> int:
-    graph_def = read_saved_model_proto(model_dir).meta_graphs[0].graph_def
-    return sum(n.op == "NeuronOp" for n in graph_def.node) + sum(
-        n.op == "NeuronOp" for f in graph_def.library.function for n in f.node_def)
+    """NeuronOps in the graph or its functions (where a TF2 output holds them)."""
+    return len(neuron_ops(read_saved_model_proto(model_dir).meta_graphs[0].graph_def))
 
 
 def simple_save_conv_add(path: str) -> None:
@@ -199,25 +199,13 @@ def test_module_stays_callable_by_position_and_keyword(tmp_path, fake_neuron_cc,
     assert hasattr(compiled, COMPILED_ATTRIBUTE) == (way == "saved")
 
 
-def three_in_five_out(dense: bool):
-    import keras
-
-    inputs = [keras.Input((28,), name=f"input{n}") for n in range(3)]
-    x = [keras.layers.Dense(28)(i) for i in inputs] if dense else inputs
-    add01 = keras.layers.Add()([x[0], x[1]])
-    add02 = keras.layers.Add()([x[0], x[2]])
-    outputs = [keras.layers.Activation("sigmoid")(add01), add01, add02, keras.layers.Activation("tanh")(add02),
-               keras.layers.Activation("sigmoid")(add02)]
-    return keras.Model(inputs, outputs)
-
-
 @pytest.mark.parametrize("stateful", [True, False], ids=["stateful", "stateless"])
 def test_keras_export_three_in_five_out(tmp_path, fake_neuron_cc, stateful):
     """test_keras_models_save_model_3in_5out_{stateful,stateless}: a Keras 3 export (its
     endpoint `serve`, Keras 3's way of saving a callable) keeps `serve` and both signatures;
     `serve([a, b, c])` gives the five outputs in order, the signature each by its key."""
     model = str(tmp_path / "model")
-    three_in_five_out(stateful).export(model, verbose=False)
+    three_in_five_out_model(tf.keras, dense=stateful).export(model, verbose=False)
     reference = tf.saved_model.load(model)
     signature = reference.signatures["serving_default"]
     tensors = [tf.random.uniform([2, 28], seed=n) for n in range(3)]
@@ -301,15 +289,6 @@ def test_weights_left_on_cpu_are_variables_of_a_tf2_output(zoo, tmp_path, monkey
     np.testing.assert_allclose(compiled(x)["y"], reference(x)["y"], rtol=1e-6)
 
 
-def keras2_three_in_five_out(keras, dense: bool):
-    inputs = [keras.layers.Input(28) for _ in range(3)]
-    x = [keras.layers.Dense(28)(i) for i in inputs] if dense else inputs
-    add01, add02 = keras.layers.Add()([x[0], x[1]]), keras.layers.Add()([x[0], x[2]])
-    outputs = [keras.layers.Activation("sigmoid")(add01), add01, add02, keras.layers.Activation("tanh")(add02),
-               keras.layers.Activation("sigmoid")(add02)]
-    return keras.Model(inputs=inputs, outputs=outputs)
-
-
 @pytest.mark.parametrize("build", ["single_input_single_output", "3in_5out_stateful", "3in_5out_stateless"])
 def test_keras2_saved_models_load_and_call_as_before(tmp_path, fake_neuron_cc, build):
     """TestCompileKerasSavedModel, on Keras 2 (tf_keras) as the original ran it: a model saved
@@ -322,7 +301,7 @@ def test_keras2_saved_models_load_and_call_as_before(tmp_path, fake_neuron_cc, b
         model = keras.models.Sequential([keras.layers.Input(28), keras.layers.Dense(10, activation="relu")])
         tensors = [tf.random.uniform([2, 28])]
     else:
-        model = keras2_three_in_five_out(keras, dense=build.endswith("stateful"))
+        model = three_in_five_out_model(keras, dense=build.endswith("stateful"))
         tensors = [tf.random.uniform([2, 28]) for _ in range(3)]
     source = str(tmp_path / "model")
     keras.models.save_model(model, source)

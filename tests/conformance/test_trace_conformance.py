@@ -18,7 +18,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from original_graphs import TF2_KERAS_MODELS  # noqa: E402
+from original_graphs import TF2_KERAS_MODELS, three_in_five_out_model  # noqa: E402
 
 import nir  # noqa: E402
 
@@ -34,22 +34,10 @@ def assert_close(actual, expected, rtol=1e-4, atol=1e-5) -> None:
         np.testing.assert_allclose(np.asarray(a), np.asarray(e), rtol=rtol, atol=atol)
 
 
-def three_in_five_out_model():
-    inputs = [tf.keras.Input((3,)) for _ in range(3)]
-    dense = [tf.keras.layers.Dense(3)(i) for i in inputs]
-    add01 = tf.keras.layers.Add()([dense[0], dense[1]])
-    add02 = tf.keras.layers.Add()([dense[0], dense[2]])
-    outputs = [
-        tf.keras.layers.Activation("sigmoid")(add01), add01, add02,
-        tf.keras.layers.Activation("tanh")(add02), tf.keras.layers.Activation("sigmoid")(add02),
-    ]
-    return tf.keras.Model(inputs=inputs, outputs=outputs)
-
-
 @pytest.fixture(scope="module")
 def traced_three_in_five_out(fake_neuron_cc):
     tf.random.set_seed(0)
-    model = three_in_five_out_model()
+    model = three_in_five_out_model(tf.keras, width=3)
     example = [tf.random.uniform([3, 3]) for _ in range(3)]
     return model, nir.trace(model, example, neuron_cc=fake_neuron_cc)
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import itertools
 
-from backends.inferentia.neuron_op import NEURON_OP
-from backends.inferentia.nhwc import nchw_ops_to_nhwc
+from backends.neuron.neuron_op import NEURON_OP
+from backends.neuron.nhwc import nchw_ops_to_nhwc
 from frontends.tensorflow.importer import split_tensor_name
 
 _CALL = "PartitionedCall"

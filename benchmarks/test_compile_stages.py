@@ -245,7 +245,7 @@ def test_peer_grappler_on_the_same_frozen_graph(benchmark, loaded, name):
 def test_peer_nir_pipeline_on_the_same_frozen_graph(benchmark, loaded, name):
     """nir's import + default pipeline (placement and clustering) over the same graph, as
     compile runs it; checked to produce clusters."""
-    from backends.inferentia.neuron_op import neuron_ops
+    from backends.neuron.neuron_op import neuron_ops
     from nir.saved_model import _export_with_neuron_ops
 
     benchmark.group = "peers"

@@ -10,7 +10,7 @@ It runs the same pipeline as `saved_model.compile`: the session is saved (as Ten
 `simple_save` would) with a signature of the chosen inputs and outputs, compiled, and the result
 read back into a graph. Tensor names are kept: the inputs and outputs of the session are the
 inputs and outputs of the returned graph. The graph holds NeuronOps, which this process's
-TensorFlow learns the signature of (see `backends.inferentia.tensorflow_op`); running one needs
+TensorFlow learns the signature of (see `backends.neuron.tensorflow_op`); running one needs
 the Neuron runtime, or `nir.saved_model.inline_neuron_ops` on a SavedModel of it.
 """
 
@@ -119,7 +119,7 @@ def graph_of(graph_def):
     """A `tf.Graph` of a GraphDef that may hold NeuronOps."""
     import tensorflow as tf
 
-    from backends.inferentia.tensorflow_op import register_neuron_op
+    from backends.neuron.tensorflow_op import register_neuron_op
 
     register_neuron_op()
     graph = tf.Graph()

@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from nir.passmanager import PassManager
+from nir.target import target_class
 
 DEFAULT_PIPELINE = (
     "inline-calls,batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
     "sink-loop-constants,constant-fold{constant_fold_options},"
     "legalize{{target={target}{legalize_options}}},"
-    "cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{lowering}{pruning}dce"
+    "cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{target_step}{pruning}dce"
 )
-# Targets whose compiler takes HLO get this pass between cluster and dce.
-# nir.trace's automatic placement, as the original's: small and cheap clusters back to CPU.
+# {target_step}: what the target runs after cluster (Target.pipeline_step; lower-clusters for
+# the HLO targets). {pruning}: nir.trace's automatic placement, as the original's: small and
+# cheap clusters back to CPU.
 PRUNING_PASS = "prune-clusters{{keep-largest-ratio={ratio}}},"
-LOWERING_PASS = "lower-clusters{{target={target} minimum-segment-size={minimum_segment_size}{cluster_options}{compiler}}},"
 
 
 def default_pipeline(
@@ -33,8 +34,6 @@ def default_pipeline(
 ) -> str:
     """The pipeline `compile` runs, as a string (`nir opt -p` takes it as is). With
     `keep_largest_ratio`, prune-clusters runs after clustering (what `nir.trace` does)."""
-    from nir.target import target_lowering
-
     def quoted(values: Iterable[str]) -> str:
         return ",".join(f'"{v}"' for v in values)
 
@@ -49,14 +48,9 @@ def default_pipeline(
     if neuron_cc:
         legalize += f' neuron-cc="{neuron_cc}"'
     cluster_options = f" max-cluster-bytes={max_cluster_bytes}" if max_cluster_bytes is not None else ""
-    lowering = ""
-    if target_lowering(target) == "hlo":
-        compiler = f' neuron-cc="{neuron_cc}"' if neuron_cc else ""
-        lowering = LOWERING_PASS.format(target=target, minimum_segment_size=minimum_segment_size,
-                                        cluster_options=cluster_options, compiler=compiler)
     return DEFAULT_PIPELINE.format(
         target=target,
-        lowering=lowering,
+        target_step=target_class(target).pipeline_step(target, minimum_segment_size, cluster_options, neuron_cc),
         pruning=PRUNING_PASS.format(ratio=keep_largest_ratio) if keep_largest_ratio is not None else "",
         batch_size=batch_size,
         input_shapes=f' input-shapes="{input_shapes}"' if input_shapes else "",

@@ -151,18 +151,6 @@ def _feedable(given, expected) -> bool:
 
 
 @contextlib.contextmanager
-def _lowerings_kept_for(target):
-    """HLO lowerings (which hold the weights) live as long as one compile, whatever its end."""
-    try:
-        yield
-    finally:
-        if target.lowering == "hlo":
-            from backends.neuronx.lowering import forget_lowerings
-
-            forget_lowerings()
-
-
-@contextlib.contextmanager
 def _workdir(compiler_workdir: str | None):
     if compiler_workdir is not None:
         os.makedirs(compiler_workdir, exist_ok=True)
@@ -466,7 +454,7 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[_Prepared]:
             check_new_model_dir(job.new_model_dir, job.model_dir)
     compiler = s.target_info.compiler
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_lowerings_kept_for(s.target_info))
+        stack.enter_context(s.target_info.compile_scope())
         prepared = [_prepare(job, stack.enter_context(_workdir(job.compiler_workdir)), s) for job in jobs]
         with_clusters = [p for p in prepared if p.no_cluster_message is None]
         for p in prepared:
@@ -518,7 +506,7 @@ def _compile_jobs(jobs: list[_Job], s: _Settings) -> list[_Prepared]:
 
 def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     """One model: import, run the pipeline, and emit its clusters' compile jobs into `workdir`."""
-    from backends.inferentia.neuron_op import neuron_ops
+    from backends.neuron.neuron_op import neuron_ops
 
     module, loaded = pipeline_module(job, s, workdir if job.compiler_workdir else s.dump_dir)
     graph_def, signature = partitioned_graph_and_signature(module, loaded, s)
@@ -530,7 +518,7 @@ def _prepare(job: _Job, workdir: str, s: _Settings) -> _Prepared:
     clusters = []
     if s.compiler_path is not None or job.compiler_workdir is not None:
         clusters = _emit(graph_def, signature, workdir, s.compiler_path or s.target_info.compiler, s.compiler_args,
-                         keep_model=job.compiler_workdir is not None, target=s.target_info)
+                         s.target_info, keep_model=job.compiler_workdir is not None)
     return _Prepared(job, loaded.num_session_ops, graph_def, signature, workdir, clusters, no_clusters)
 
 
@@ -637,7 +625,7 @@ def _warn_unknown_ops(names: list[str], graph_def, option: str) -> None:
 def _export_with_neuron_ops(module, dynamic_batch: bool | None, target: str = "inferentia"):
     """`dynamic_batch` None is the original's automatic choice: dynamic when every cluster's
     inputs and outputs carry the batch on dimension 0."""
-    from backends.inferentia.neuron_op import NeuronOpLowering
+    from backends.neuron.neuron_op import NeuronOpLowering
     from frontends.tensorflow.exporter import export_module
     from nir.ir.module import entry_function
     from nir.ir.queries import carries_batch
@@ -684,15 +672,10 @@ def every_cluster_carries_batch(module) -> bool:
     )
 
 
-def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args, keep_model: bool = True, target=None):
-    from backends.inferentia.emit import emit_clusters, save_workdir_model
+def _emit(graph_def, signature, workdir: str, compiler: str, compiler_args, target, keep_model: bool = True):
+    from backends.neuron.workdir import save_workdir_model
 
-    if target is not None and target.lowering == "hlo":
-        from backends.neuronx.emit import emit_hlo_clusters
-
-        clusters = emit_hlo_clusters(graph_def, workdir, neuron_cc, compiler_args, target)
-    else:
-        clusters = emit_clusters(graph_def, workdir, neuron_cc, compiler_args)
+    clusters = target.emit(graph_def, workdir, compiler, compiler_args)
     if keep_model:  # what `relift` needs; only worth writing into a workdir that is kept
         save_workdir_model(workdir, graph_def, signature)
     return clusters
@@ -701,14 +684,14 @@ def _emit(graph_def, signature, workdir: str, neuron_cc: str, compiler_args, kee
 def relift_graph(graph_def, signature, workdir: str):
     """Attach the NEFFs found in the workdir to their NeuronOps and restore the NeuronOps
     without one to their CPU ops. Returns (graph_def, signature, counts)."""
-    from backends.inferentia.neuron_op import (
+    from backends.neuron.neuron_op import (
         count_nodes,
         inline_neuron_op_nodes,
         neuron_ops,
         ops_on_neuron,
         renamed_outputs,
     )
-    from backends.inferentia.nhwc import nchw_ops_to_nhwc
+    from backends.neuron.nhwc import nchw_ops_to_nhwc
 
     final = graph_def  # callers hand over a graph they no longer need
     num_clusters = len(neuron_ops(final))
@@ -728,12 +711,11 @@ def relift_graph(graph_def, signature, workdir: str):
 
 def _neff_path(workdir: str, node) -> str:
     """Where the NEFF of a NeuronOp's cluster is: its folder, under its target's file name."""
-    from backends.inferentia.emit import folder_name
-    from backends.inferentia.neuron_op import neuron_op_target
-    from nir.target import target_lowering
+    from backends.neuron.neuron_op import neuron_op_target
+    from backends.neuron.workdir import folder_name
+    from nir.target import target_class
 
-    neff = "graph_def.neff" if target_lowering(neuron_op_target(node)) == "graphdef" else "model.neff"
-    return os.path.join(workdir, folder_name(node), neff)
+    return os.path.join(workdir, folder_name(node), target_class(neuron_op_target(node)).neff_file)
 
 
 def _has_neff(workdir: str, node) -> bool:
@@ -751,7 +733,7 @@ def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: s
 def _write(new_model_dir: str, graph_def, signature, model_dir: str | None, variable_min_elements: int | None = None) -> None:
     """write_saved_model, with NeuronOp declared to TensorFlow first when the output keeps its
     input's object graph: TF2's saver loads the compiled signature, NeuronOps and all."""
-    from backends.inferentia.tensorflow_op import register_neuron_op
+    from backends.neuron.tensorflow_op import register_neuron_op
     from frontends.tensorflow.writer import write_saved_model
 
     if signature.object_graph_from is not None:
@@ -807,8 +789,8 @@ def _log_report(report: dict, source: str, target: str, uncompiled_because: str)
 
 def relift(compiler_workdir: str, new_model_dir: str) -> dict:
     """Build the SavedModel of an earlier compile from its workdir, with whatever NEFFs are there."""
-    from backends.inferentia.emit import load_workdir_model
-    from backends.inferentia.neuron_op import neuron_ops
+    from backends.neuron.neuron_op import neuron_ops
+    from backends.neuron.workdir import load_workdir_model
     from frontends.tensorflow.writer import check_new_model_dir
 
     check_new_model_dir(new_model_dir)
@@ -843,7 +825,7 @@ def set_core_binding(model_dir: str, index_list: Iterable[int]) -> None:
     i-th NeuronOp's `model_config[4]` becomes `index_list[i]` (extra NeuronOps keep theirs).
     As the original, this edits `model_dir/saved_model.pb` in place; the new file replaces the
     old one whole, so an interrupted call leaves the old one."""
-    from backends.inferentia.neuron_op import DEFAULT_MODEL_CONFIG, neuron_ops
+    from backends.neuron.neuron_op import DEFAULT_MODEL_CONFIG, neuron_ops
     from frontends.tensorflow.loader import read_saved_model_proto
 
     proto = read_saved_model_proto(model_dir)
@@ -868,7 +850,7 @@ def _check_core_group(index) -> int:
 def inspect_core_binding(model_dir: str) -> dict[str, int | None]:
     """Log, and return, the NeuronCore group each NeuronOp of a compiled SavedModel is bound
     to (None: not bound), by node name."""
-    from backends.inferentia.neuron_op import neuron_ops
+    from backends.neuron.neuron_op import neuron_ops
     from frontends.tensorflow.loader import read_saved_model_proto
 
     bindings = {}
@@ -887,8 +869,8 @@ def inspect_core_binding(model_dir: str) -> dict[str, int | None]:
 def inline_neuron_ops(model_dir: str, new_model_dir: str) -> None:
     """Write a copy of a compiled SavedModel with every NeuronOp replaced by its embedded graph,
     so stock TensorFlow runs it (on CPU): how a compiled model's wiring is checked."""
-    from backends.inferentia.neuron_op import inline_neuron_op_nodes, renamed_outputs
-    from backends.inferentia.nhwc import nchw_ops_to_nhwc
+    from backends.neuron.neuron_op import inline_neuron_op_nodes, renamed_outputs
+    from backends.neuron.nhwc import nchw_ops_to_nhwc
     from frontends.tensorflow.loader import read_saved_model_proto
     from frontends.tensorflow.writer import check_new_model_dir, write_saved_model
 
@@ -921,7 +903,7 @@ def _inline_keeping_object_graph(model_dir: str, proto, target: str) -> None:
     """inline_neuron_ops for a TF2 SavedModel: the NeuronOps live in its library's functions,
     which are rewritten in place; the object graph, variables and assets are copied as they
     are, so the result is called as the compiled model was."""
-    from backends.inferentia.neuron_op import inline_neuron_op_nodes
+    from backends.neuron.neuron_op import inline_neuron_op_nodes
     from frontends.tensorflow.object_graph import copy_with_new_proto
     from frontends.tensorflow.writer import atomic_directory
 
@@ -985,7 +967,7 @@ def _compiled_model_of(model_dir: str, proto):
 def _read_compiled_object_graph(model_dir: str, meta_graph):
     """read_compiled_model for a TF2 SavedModel nir wrote: the signature whose functions hold
     the NeuronOps, loaded (calls inlined, variables frozen) as nir loads any model."""
-    from backends.inferentia.tensorflow_op import register_neuron_op
+    from backends.neuron.tensorflow_op import register_neuron_op
     from frontends.tensorflow.checkpoint import with_weights
     from frontends.tensorflow.loader import load_saved_model
     from frontends.tensorflow.object_graph import signatures_reaching

@@ -1,22 +1,27 @@
-"""The target interface: what a target tells the passes and the driver, and the registry that
-finds targets by name.
+"""The target interface: everything nir knows about a target lives in its `Target` subclass,
+and the registry finds targets by name.
 
-A target is registered with `register_target(name, factory)`; the factory gets the path of the
-compiler the user named (or None) and returns a `Target`. nir's own targets register this way
-(`inferentia` in backends/inferentia, `inferentia2` and `trainium` in backends/neuronx), and so
-can a plug-in, through the `nir.targets` entry point group:
+A target is a package with one entry point in the `nir.targets` group, naming its Target
+subclass; nir's own targets are registered that way too (pyproject.toml):
 
     [project.entry-points."nir.targets"]
-    my-chip = "my_package.target:make_target"
+    my-chip = "my_package.target:MyChipTarget"
+
+The subclass says, as class attributes, what passes need before any compiler is asked (its
+placement rules, the pass it adds after clustering, its NEFF file name), and builds itself with
+`make(name, compiler)` once a compile needs its op table. Nothing outside a target's package
+compares target names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from xdsl.ir import Attribute
 
@@ -24,7 +29,6 @@ from nir.errors import NirInputError
 
 logger = logging.getLogger("nir")
 ENTRY_POINT_GROUP = "nir.targets"
-_BUILTIN_MODULES = ("backends.inferentia.target", "backends.neuronx.target")
 
 
 @dataclass(frozen=True)
@@ -41,60 +45,77 @@ class PlacementRules:
 
 @dataclass(frozen=True)
 class Target:
-    """name: as in `--target`; supported_ops: TensorFlow op types legalize may place on it, and
-    source: where that table came from. compiler: the executable that compiles a cluster;
-    lowering: what it takes ("graphdef": the cluster's GraphDef, as neuron-cc; "hlo": XLA HLO
-    from tf2xla, as neuronx-cc); compiler_target: neuronx-cc's `--target`; compiler_ops: the HLO
-    opcodes the compiler takes, and compiler_ops_source where that list came from."""
+    """One target, as a compile sees it. name: as in `--target`; supported_ops: the TensorFlow op
+    types legalize may place on it, and source: where that table came from; compiler: the
+    executable that compiles a cluster, whose NEFF is `neff_file` in the cluster's folder.
+
+    A subclass sets the class attributes and implements `make` and `emit`; the others have
+    defaults that fit a compiler taking each cluster's GraphDef."""
 
     name: str
     supported_ops: frozenset[str]
     source: str
     compiler: str = "neuron-cc"
-    lowering: str = "graphdef"
-    compiler_target: str = ""
-    compiler_ops: frozenset[str] = frozenset()
-    compiler_ops_source: str = ""
 
-    @property
-    def neff_file(self) -> str:
-        return "graph_def.neff" if self.lowering == "graphdef" else "model.neff"
+    rules: ClassVar[PlacementRules] = PlacementRules()
+    neff_file: ClassVar[str] = "graph_def.neff"
+    # The executable to look for on PATH; `compiler` of every instance.
+    compiler_name: ClassVar[str] = "neuron-cc"
 
     @property
     def log_file(self) -> str:
-        return f"graph_def.{self.compiler}.log" if self.lowering == "graphdef" else f"model.{self.compiler}.log"
+        return f"{os.path.splitext(self.neff_file)[0]}.{self.compiler}.log"
+
+    @classmethod
+    def make(cls, name: str, compiler: str | None) -> Target:
+        """The target `name` (one class may serve several names), its op table asked of
+        `compiler` (a path, or None: the compiler on PATH) where the compiler can say."""
+        raise NotImplementedError(f"{cls.__qualname__} does not implement Target.make")
+
+    @classmethod
+    def pipeline_step(cls, name: str, minimum_segment_size: int, cluster_options: str, compiler: str | None) -> str:
+        """Passes (a pipeline-string fragment ending in ",") this target runs after `cluster`:
+        what its compiler needs checked before emission. None by default."""
+        return ""
+
+    def emit(self, graph_def, workdir: str, compiler: str, compiler_args: Sequence[str]) -> list:
+        """Write each NeuronOp's compiler inputs and command into its folder under `workdir`;
+        returns the compile jobs (backends.compile_jobs.EmittedCluster), one per NeuronOp
+        that can be compiled."""
+        raise NotImplementedError(f"{type(self).__qualname__} does not implement Target.emit")
+
+    @contextlib.contextmanager
+    def compile_scope(self) -> Iterator[None]:
+        """Around one compile, whatever its end: where a target frees what it kept between
+        its pipeline step and emission."""
+        yield
 
 
-TargetFactory = Callable[[str | None], Target]
-_FACTORIES: dict[str, TargetFactory] = {}
-_LOWERINGS: dict[str, str] = {}
-_RULES: dict[str, PlacementRules] = {}
+_CLASSES: dict[str, type[Target]] = {}
 _loaded = False
 
 
-def register_target(name: str, factory: TargetFactory, lowering: str = "graphdef",
-                    rules: PlacementRules = PlacementRules()) -> None:
-    """Make target `name` available; `lowering` is what its factory's Target will say, and
-    `rules` what it never takes, both known here so passes can plan without asking the compiler
-    for its tables."""
-    existing = _FACTORIES.get(name)
-    if existing is not None and existing is not factory:
+def register_target(name: str, cls: type[Target]) -> None:
+    """Make target `name` available (what the entry point loader does for each entry)."""
+    if not (isinstance(cls, type) and issubclass(cls, Target)):
+        raise TypeError(f"target '{name}' must be registered as a nir.target.Target subclass, got {cls!r}")
+    existing = _CLASSES.get(name)
+    if existing is not None and existing is not cls:
         raise ValueError(f"two targets are named '{name}'")
-    _FACTORIES[name] = factory
-    _LOWERINGS[name] = lowering
-    _RULES[name] = rules
+    _CLASSES[name] = cls
+
+
+def target_class(name: str) -> type[Target]:
+    """The class of target `name`: what passes and the pipeline ask before a compiler is."""
+    _load_all()
+    try:
+        return _CLASSES[name]
+    except KeyError:
+        raise NirInputError(f"unknown target '{name}'; known targets: {', '.join(target_names())}") from None
 
 
 def placement_rules(name: str) -> PlacementRules:
-    target_lowering(name)  # the same error for an unknown name
-    return _RULES[name]
-
-
-def target_lowering(name: str) -> str:
-    _load_all()
-    if name not in _LOWERINGS:
-        raise NirInputError(f"unknown target '{name}'; known targets: {', '.join(target_names())}")
-    return _LOWERINGS[name]
+    return target_class(name).rules
 
 
 def _load_all() -> None:
@@ -103,30 +124,25 @@ def _load_all() -> None:
         return
     _loaded = True
     # Imported here: nir.passmanager's package imports the IR verifier, which imports this module.
-    from nir.passmanager.registry import load_plugins
+    from nir.passmanager.registry import load_entry_points
 
-    load_plugins(_BUILTIN_MODULES, ENTRY_POINT_GROUP, "target", register_target)
+    load_entry_points(ENTRY_POINT_GROUP, "target", register_target)
 
 
 def load_targets() -> None:
-    """Register nir's targets and the plug-ins' (idempotent); registering also declares the op
-    types a backend introduces (NeuronOp) to the verifier."""
+    """Register every target (idempotent); registering also declares the op types a backend
+    introduces (NeuronOp) to the verifier."""
     _load_all()
 
 
 def target_names() -> list[str]:
     _load_all()
-    return sorted(_FACTORIES)
+    return sorted(_CLASSES)
 
 
 def get_target(name: str, compiler: str | None = None) -> Target:
     """The target `name`; `compiler` is the compiler to ask for its op table (default: on PATH)."""
-    _load_all()
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise NirInputError(f"unknown target '{name}'; known targets: {', '.join(target_names())}") from None
-    return factory(compiler)
+    return target_class(name).make(name, compiler)
 
 
 def find_compiler(executable: str, explicit: str | None = None) -> str | None:

@@ -205,7 +205,7 @@ class NeuronModel:
         """The share of the model's ops placed in compiled NeuronOps."""
         if self.report is not None:
             return self.report["OnNeuronRatio"]
-        from backends.inferentia.neuron_op import count_nodes, neuron_ops, ops_on_neuron
+        from backends.neuron.neuron_op import count_nodes, neuron_ops, ops_on_neuron
 
         compiled = [n for n in neuron_ops(self.neuron_graph_def) if n.attr["executable"].s]
         on_neuron = sum(ops_on_neuron(n) for n in compiled)

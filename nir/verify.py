@@ -33,7 +33,7 @@ def random_feeds(graph_def: bytes, input_names: tuple[str, ...], rng: np.random.
 def verify_clusters(module, target: str = "inferentia2", seed: int = 0) -> list[dict]:
     """[{cluster, outputs, max_abs_diff, max_rel_diff}] for every cluster of the module, which
     the pipeline has already partitioned."""
-    from backends.inferentia.neuron_op import neuron_ops
+    from backends.neuron.neuron_op import neuron_ops
     from backends.neuronx.emit import lowered_node
     from backends.neuronx.lowering import run_both
     from nir.saved_model import _export_with_neuron_ops

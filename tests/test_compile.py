@@ -27,7 +27,7 @@ def _graph(model_dir: str):
 
 def _neuron_ops(model_dir: str):
     """The NeuronOps of a compiled model, in its graph or (a TF2 SavedModel) its functions."""
-    from backends.inferentia.neuron_op import neuron_ops
+    from backends.neuron.neuron_op import neuron_ops
 
     return neuron_ops(_graph(model_dir).graph_def)
 

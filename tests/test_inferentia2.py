@@ -18,7 +18,7 @@ from stand_ins import FAKE_NEURONX_CC, write_launcher
 from zoo import assert_same_outputs, random_feeds, run_signature
 
 import nir as tfn
-from backends.inferentia.neuron_op import neuron_op_target, neuron_ops
+from backends.neuron.neuron_op import neuron_op_target, neuron_ops
 from frontends.tensorflow.loader import read_saved_model_proto
 from nir.errors import NirInputError
 from nir.saved_model import CompileFailedError

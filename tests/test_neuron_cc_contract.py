@@ -16,7 +16,7 @@ from stand_ins import FAKE_NEURON_CC, write_launcher
 from zoo import assert_same_outputs, random_feeds, run_signature
 
 import nir as tfn
-from backends.inferentia.neuron_op import neuron_ops
+from backends.neuron.neuron_op import neuron_ops
 from frontends.tensorflow.loader import read_saved_model_proto
 
 NO_NEURON_CC_PATH = "/usr/bin:/bin"

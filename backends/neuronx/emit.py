@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 from tensorflow.core.framework import graph_pb2
 
-from backends.inferentia.emit import EmittedCluster, cluster_folder, write_command_script
-from backends.inferentia.neuron_op import canonical_cluster_graph, neuron_ops
+from backends.compile_jobs import EmittedCluster
+from backends.neuron.neuron_op import canonical_cluster_graph, neuron_ops
+from backends.neuron.workdir import cluster_folder, write_command_script
 from backends.neuronx.lowering import LoweringError, lower_cluster
 from nir.target import Target
 

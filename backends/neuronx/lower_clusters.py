@@ -25,6 +25,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 from xdsl.passes import ModulePass
 
+from backends.neuronx.target import NeuronxTarget
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.queries import set_cpu_reason
@@ -42,7 +43,7 @@ class Failure:
 
 
 def lowering_failure(cluster: ClusterOp, target: Target) -> Failure | None:
-    from backends.inferentia.neuron_op import cluster_graph
+    from backends.neuron.neuron_op import cluster_graph
     from backends.neuronx.lowering import LoweringError, lower_cluster
 
     # Placeholders named input_<i> and no versions: already the canonical form emission uses.
@@ -76,7 +77,7 @@ class LowerClustersPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = get_target(self.target, self.neuron_cc or None)
-        if target.lowering != "hlo":
+        if not isinstance(target, NeuronxTarget):
             return
         entry = entry_function(op)
         conditions = loop_conditions(op)

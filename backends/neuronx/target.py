@@ -12,15 +12,19 @@ header names. The `lower-clusters` pass holds each lowered cluster to it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from importlib import resources
 
 from backends.compile_cache import default_cache_root
-from backends.inferentia.target import NEURON_RULES
-from nir.target import Target, find_compiler, list_operators, register_target
+from backends.neuron.rules import NEURON_RULES
+from backends.neuronx.lowering import forget_lowerings
+from nir.target import Target, find_compiler, list_operators
 
 COMPILER = "neuronx-cc"
 # nir's target name -> neuronx-cc's --target.
@@ -96,14 +100,45 @@ def _compiler_opcodes(path: str | None, mtime_ns: int) -> tuple[frozenset[str], 
     return _shipped_opcodes(), f"nir's shipped HLO table backends/neuronx/xla_ops.txt ({why})"
 
 
-def neuronx_target(name: str, compiler: str | None) -> Target:
-    path = find_neuronx_cc(compiler)
-    opcodes, source = _compiler_opcodes(path, os.stat(path).st_mtime_ns if path else 0)
-    return Target(
-        name, xla_op_types(), "TensorFlow's tf2xla kernel registry", compiler=COMPILER, lowering="hlo",
-        compiler_target=COMPILER_TARGETS[name], compiler_ops=opcodes, compiler_ops_source=source,
-    )
+@dataclass(frozen=True)
+class NeuronxTarget(Target):
+    """inf2 and trn1: each cluster is lowered to XLA HLO by tf2xla, checked by the
+    lower-clusters pass against the opcodes neuronx-cc takes, and compiled into model.neff.
+    compiler_target: neuronx-cc's `--target`; compiler_ops: the HLO opcodes it takes, and
+    compiler_ops_source where that list came from."""
 
+    compiler_target: str = ""
+    compiler_ops: frozenset[str] = frozenset()
+    compiler_ops_source: str = ""
 
-for _name in COMPILER_TARGETS:
-    register_target(_name, functools.partial(neuronx_target, _name), lowering="hlo", rules=NEURON_RULES)
+    rules = NEURON_RULES
+    neff_file = "model.neff"
+    compiler_name = COMPILER
+
+    @classmethod
+    def make(cls, name: str, compiler: str | None) -> Target:
+        path = find_neuronx_cc(compiler)
+        opcodes, source = _compiler_opcodes(path, os.stat(path).st_mtime_ns if path else 0)
+        return cls(
+            name, xla_op_types(), "TensorFlow's tf2xla kernel registry", compiler=COMPILER,
+            compiler_target=COMPILER_TARGETS[name], compiler_ops=opcodes, compiler_ops_source=source,
+        )
+
+    @classmethod
+    def pipeline_step(cls, name: str, minimum_segment_size: int, cluster_options: str, compiler: str | None) -> str:
+        quoted = f' neuron-cc="{compiler}"' if compiler else ""
+        return f"lower-clusters{{target={name} minimum-segment-size={minimum_segment_size}{cluster_options}{quoted}}},"
+
+    def emit(self, graph_def, workdir: str, compiler: str, compiler_args: Sequence[str]) -> list:
+        # Imported here: emission loads TensorFlow, which registering the target must not.
+        from backends.neuronx.emit import emit_hlo_clusters
+
+        return emit_hlo_clusters(graph_def, workdir, compiler, compiler_args, self)
+
+    @contextlib.contextmanager
+    def compile_scope(self) -> Iterator[None]:
+        """HLO lowerings (which hold the weights) live as long as one compile, whatever its end."""
+        try:
+            yield
+        finally:
+            forget_lowerings()

@@ -121,7 +121,7 @@ def save_with_object_graph(model_dir: str, tags, signature_key: str, compiled_di
     """Write to `export_dir` the object graph of `model_dir`, its `signature_key` signature
     replaced by that of the TF1-style compiled model in `compiled_dir`, with `payloads`
     (take_payloads) put back. TensorFlow must know every op type of the compiled graph: a
-    backend declares its fused op first (NeuronOp: backends.inferentia.tensorflow_op)."""
+    backend declares its fused op first (NeuronOp: backends.neuron.tensorflow_op)."""
     import tensorflow as tf
     from tensorflow.python.eager import context
 

@@ -1,4 +1,5 @@
-"""The pass registry: built-in passes and plug-ins found through the `nir.passes` entry point group.
+"""The pass registry: every pass is found through the `nir.passes` entry point group, nir's
+own (declared in nir's pyproject.toml) as a plug-in's.
 
 A plug-in package declares, in its pyproject.toml,
 
@@ -6,13 +7,13 @@ A plug-in package declares, in its pyproject.toml,
     fold-identity = "my_package.fold_identity:FoldIdentityPass"
 
 and its pass is then usable by name in pipeline strings and in `nir opt`, with no change to nir.
+A pass defined in a script or a test registers itself with `@register_pass` instead.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
 import logging
 from importlib.metadata import entry_points
 
@@ -22,19 +23,6 @@ from xdsl.utils.arg_spec import ArgSpec
 from nir.errors import NirInputError
 
 ENTRY_POINT_GROUP = "nir.passes"
-_BUILTIN_MODULES = (
-    "passes.shape_inference",
-    "passes.batch_specialize",
-    "passes.legalize",
-    "passes.cluster",
-    "passes.dce",
-    "passes.canonicalize",
-    "passes.inline_calls",
-    "passes.constant_fold",
-    "passes.sink_loop_constants",
-    "passes.prune_clusters",
-    "backends.neuronx.lower_clusters",
-)
 
 logger = logging.getLogger("nir")
 _REGISTRY: dict[str, type[ModulePass]] = {}
@@ -57,18 +45,28 @@ def register_pass(cls: type[ModulePass]) -> type[ModulePass]:
     return cls
 
 
-def load_plugins(builtin_modules, group: str, kind: str, register) -> None:
-    """Import nir's own modules, then hand every `group` entry point to `register(name, obj)`;
-    a plug-in that fails to load is a warning, never an error that breaks nir."""
-    for module in builtin_modules:
-        importlib.import_module(module)
-    for entry in entry_points(group=group):
+def load_entry_points(group: str, kind: str, register) -> None:
+    """Hand every `group` entry point to `register(name, obj)`. nir's own come first (a
+    plug-in may not take a built-in's name) and must be there: without them nir was run from
+    a source tree that was never installed. A plug-in that fails to load is a warning, never
+    an error that breaks nir."""
+    found = sorted(entry_points(group=group), key=lambda e: not _is_nirs(e))
+    if not any(_is_nirs(e) for e in found):
+        raise NirInputError(
+            f"nir's own {kind}s are not registered: nir is not installed (its entry points come with "
+            "the package); run `python -m pip install -e .` in nir's source tree"
+        )
+    for entry in found:
         try:
-            loaded = entry.load()
+            register(entry.name, entry.load())
         except Exception as err:
+            if _is_nirs(entry):
+                raise
             logger.warning("could not load nir %s plug-in '%s': %s", kind, entry.name, err)
-            continue
-        register(entry.name, loaded)
+
+
+def _is_nirs(entry) -> bool:
+    return entry.dist is not None and entry.dist.name == "nir"
 
 
 def _register_plugin_pass(entry_name: str, loaded) -> None:
@@ -86,7 +84,7 @@ def _load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    load_plugins(_BUILTIN_MODULES, ENTRY_POINT_GROUP, "pass", _register_plugin_pass)
+    load_entry_points(ENTRY_POINT_GROUP, "pass", _register_plugin_pass)
 
 
 def available_passes() -> dict[str, type[ModulePass]]:

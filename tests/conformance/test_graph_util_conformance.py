@@ -14,7 +14,7 @@ tf = pytest.importorskip("tensorflow")
 from original_graphs import conv_add_graph  # noqa: E402
 
 import nir  # noqa: E402
-from backends.inferentia.neuron_op import inline_neuron_op_nodes  # noqa: E402
+from backends.neuron.neuron_op import inline_neuron_op_nodes  # noqa: E402
 
 WHITELIST = {"Conv2D", "Const", "Add", "Relu"}
 

@@ -21,7 +21,7 @@ tf = pytest.importorskip("tensorflow")
 from original_graphs import TF2_KERAS_MODELS, conv_add_graph, three_in_five_out_model  # noqa: E402
 
 import nir  # noqa: E402
-from backends.inferentia.neuron_op import neuron_ops  # noqa: E402
+from backends.neuron.neuron_op import neuron_ops  # noqa: E402
 from frontends.tensorflow.loader import read_saved_model_proto  # noqa: E402
 from frontends.tensorflow.object_graph import (  # noqa: E402
     COMPILED_ATTRIBUTE,

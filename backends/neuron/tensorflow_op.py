@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-from backends.inferentia.neuron_op import NEURON_OP, neuron_op_def
+from backends.neuron.neuron_op import NEURON_OP, neuron_op_def
 from nir.errors import NirError
 
 

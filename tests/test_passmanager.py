@@ -168,3 +168,54 @@ def test_builtin_passes_have_docstrings_and_kebab_case_names():
         assert name == cls.name and name == name.lower() and "_" not in name
         assert (cls.__doc__ or "").strip(), name
         assert (sys.modules[cls.__module__].__doc__ or "").strip() or name.startswith("test-"), name
+
+
+TOY_TARGET_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import tensorflow as tf
+import nir
+from backends.neuron.neuron_op import neuron_ops, neuron_op_target
+from nir.target import target_names
+
+assert "toy-chip" in target_names(), target_names()
+model_dir, out, workdir, toy_cc = sys.argv[2:6]
+report = nir.saved_model.compile(model_dir, out, target="toy-chip", neuron_cc=toy_cc, compiler_workdir=workdir)
+graph = tf.saved_model.load(out).signatures["serving_default"].graph.as_graph_def()
+nodes = [n for f in graph.library.function for n in neuron_ops(f)] + neuron_ops(graph)
+print(report["NumClusters"], report["NumCompiledClusters"],
+      sorted({neuron_op_target(n) for n in nodes}), sorted({n.attr["executable"].s[:7] for n in nodes}))
+"""
+TOY_CC = """#!{python}
+import hashlib, sys
+graph = open(sys.argv[1], "rb").read()
+open(sys.argv[sys.argv.index("--output") + 1], "wb").write(b"TOYNEFF" + hashlib.sha256(graph).digest())
+"""
+
+
+def test_a_third_target_is_one_package_and_one_entry_point(tmp_path, zoo):
+    """Install the example target package for real (nothing of nir changes), then compile a
+    model for it: its placement rules, op table, emission, compiler and NEFF name are used."""
+    site = tmp_path / "site"
+    example = os.path.join(os.path.dirname(__file__), "target_example")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+         "--quiet", "--target", str(site), example],
+        check=True, capture_output=True,
+    )
+    toy_cc = tmp_path / "toy-cc"
+    toy_cc.write_text(TOY_CC.format(python=sys.executable))
+    toy_cc.chmod(0o755)
+    out, workdir = tmp_path / "out", tmp_path / "workdir"
+    result = subprocess.run(
+        [sys.executable, "-c", TOY_TARGET_SCRIPT, str(site), zoo["cumsum_cut"], str(out), str(workdir), str(toy_cc)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    # cumsum_cut is two clusters for inferentia (cut by a Cumsum); the toy chip's own table
+    # lacks Tanh too, which cuts the second one in two.
+    assert result.stdout.split("\n")[-2] == "3 3 ['toy-chip'] [b'TOYNEFF']"
+    folders = [d for d in os.listdir(workdir) if os.path.isdir(workdir / d)]
+    assert len(folders) == 3
+    assert all(sorted(os.listdir(workdir / d)) == ["command.sh", "graph_def.pb", "toy.neff", "toy.toy-cc.log"]
+               for d in folders)

@@ -79,13 +79,13 @@ def test_pass(benchmark, loaded, name, pass_name):
 @pytest.fixture(scope="session")
 def clustered(loaded):
     """name -> (GraphDef with NeuronOps, signature) after the default pipeline."""
-    from nir.saved_model import _export_with_neuron_ops
+    from nir.compile_driver import export_with_neuron_ops
 
     out = {}
     for name, model in loaded.items():
         module = import_graph_def(model.graph_def, model.signature, model.weights)
         PassManager.parse(default_pipeline()).run(module)
-        out[name] = (module, *_export_with_neuron_ops(module, False))
+        out[name] = (module, *export_with_neuron_ops(module, False))
     return out
 
 
@@ -99,37 +99,40 @@ def test_print_ir(benchmark, clustered, name):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_export_to_neuron_ops(benchmark, clustered, name):
-    from nir.saved_model import _export_with_neuron_ops
+    from nir.compile_driver import export_with_neuron_ops
 
     benchmark.group = f"{name}: stages"
-    benchmark.pedantic(_export_with_neuron_ops, args=(clustered[name][0], False), rounds=3, iterations=1)
+    benchmark.pedantic(export_with_neuron_ops, args=(clustered[name][0], False), rounds=3, iterations=1)
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_emit_workdir(benchmark, clustered, name, tmp_path):
-    from nir.saved_model import _emit
+    from nir.compile_driver import emit
+    from nir.target import get_target
 
     benchmark.group = f"{name}: stages"
     _, graph_def, signature = clustered[name]
     runs = iter(range(100))
+    target = get_target("inferentia")
 
-    def emit():
+    def emit_once():
         workdir = str(tmp_path / f"work{next(runs)}")
         os.makedirs(workdir)
-        _emit(graph_def, signature, workdir, "neuron-cc", [])
+        emit(graph_def, signature, workdir, "neuron-cc", [], target)
 
-    benchmark.pedantic(emit, rounds=3, iterations=1)
+    benchmark.pedantic(emit_once, rounds=3, iterations=1)
 
 
 @pytest.fixture(scope="session")
 def compiled_workdirs(clustered, tmp_path_factory):
     """name -> a workdir where every cluster has a NEFF, as after neuron-cc ran."""
-    from nir.saved_model import _emit
+    from nir.compile_driver import emit
+    from nir.target import get_target
 
     out = {}
     for name, (_, graph_def, signature) in clustered.items():
         workdir = str(tmp_path_factory.mktemp(f"compiled-{name}"))
-        for cluster in _emit(graph_def, signature, workdir, "neuron-cc", []):
+        for cluster in emit(graph_def, signature, workdir, "neuron-cc", [], get_target("inferentia")):
             with open(cluster.neff, "wb") as f:
                 f.write(b"NEFF" * 1024)
         out[name] = workdir
@@ -138,7 +141,7 @@ def compiled_workdirs(clustered, tmp_path_factory):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_relift(benchmark, clustered, compiled_workdirs, name):
-    from nir.saved_model import relift_graph
+    from nir.relift import relift_graph
 
     benchmark.group = f"{name}: stages"
     _, graph_def, signature = clustered[name]
@@ -158,7 +161,7 @@ def test_relift(benchmark, clustered, compiled_workdirs, name):
 @pytest.mark.parametrize("name", MODELS)
 def test_write_saved_model(benchmark, clustered, name, tmp_path):
     from frontends.tensorflow.writer import write_saved_model
-    from nir.saved_model import relift_graph
+    from nir.relift import relift_graph
 
     benchmark.group = f"{name}: stages"
     _, graph_def, signature = clustered[name]
@@ -246,7 +249,7 @@ def test_peer_nir_pipeline_on_the_same_frozen_graph(benchmark, loaded, name):
     """nir's import + default pipeline (placement and clustering) over the same graph, as
     compile runs it; checked to produce clusters."""
     from backends.neuron.neuron_op import neuron_ops
-    from nir.saved_model import _export_with_neuron_ops
+    from nir.compile_driver import export_with_neuron_ops
 
     benchmark.group = "peers"
     model = loaded[name]
@@ -258,7 +261,7 @@ def test_peer_nir_pipeline_on_the_same_frozen_graph(benchmark, loaded, name):
         modules.append(module)
 
     benchmark.pedantic(run, rounds=3, iterations=1)
-    graph_def, _ = _export_with_neuron_ops(modules[-1], False)
+    graph_def, _ = export_with_neuron_ops(modules[-1], False)
     benchmark.extra_info["clusters"] = len(neuron_ops(graph_def))
     assert benchmark.extra_info["clusters"] >= 1
 

@@ -158,14 +158,14 @@ def _add_compile_options(p: argparse.ArgumentParser) -> None:
 
 def _partitioned(args):
     """The model of `args`, imported and run through the pipeline `nir compile` would run."""
+    from nir.compile_driver import input_shapes
     from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
-    from nir.saved_model import _input_shapes
     from nir.target import find_compiler, get_target
 
     module, loaded = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
     compiler = find_compiler(get_target(args.target, args.neuron_cc).compiler, args.neuron_cc)
     pipeline = args.pipeline or default_pipeline(
-        args.batch_size, _input_shapes(_shape_feed(args.input_shapes), None, loaded.signature, loaded.fed_tensors),
+        args.batch_size, input_shapes(_shape_feed(args.input_shapes), None, loaded.signature, loaded.fed_tensors),
         args.minimum_segment_size, _csv(args.no_fuse_ops), _csv(args.force_fuse_ops),
         _csv(args.supported_op_types), neuron_cc=compiler, target=args.target,
     )

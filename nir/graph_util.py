@@ -19,10 +19,16 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
+from backends.neuron.tensorflow_op import register_neuron_op
+from frontends.tensorflow.session import feed_by_name, save_session
+from nir.compile_driver import CompileSetup, Job, partitioned_graph_and_signature, pipeline_module
 from nir.errors import NirInputError
 from nir.ir.names import unique_name
+from nir.options import DEFAULT_COMPILER_TIMEOUT, DEFAULT_MINIMUM_SEGMENT_SIZE, CompileOptions
+from nir.relift import read_compiled_model
+from nir.saved_model import compile as compile_model
 
 # Ops that have outputs no one reads but are no inference result: variable and saver plumbing.
 _NOT_RESULTS = frozenset({
@@ -52,8 +58,6 @@ def inference_graph_from_session(
     """
     import tensorflow as tf
 
-    from nir import saved_model
-
     if amp_pass:
         raise NirInputError(
             "amp_pass (automatic mixed precision) is not supported by nir; cast the model "
@@ -74,14 +78,14 @@ def inference_graph_from_session(
         no_fuse_ops=no_fuse_ops, force_fuse_ops=force_fuse_ops,
         minimum_segment_size=minimum_segment_size or 2, max_num_compilers=max_num_compilers,
         compiler_args=compiler_args, compiler_workdir=compiler_workdir,
-        compiler_timeout=compiler_timeout or saved_model.DEFAULT_COMPILER_TIMEOUT,
+        compiler_timeout=compiler_timeout or DEFAULT_COMPILER_TIMEOUT,
         strict=None if compiler_recovery else True, **options,
     )
     with tempfile.TemporaryDirectory(prefix="nir-session-") as staging:
         model_dir, compiled_dir = os.path.join(staging, "model"), os.path.join(staging, "compiled")
         save_session(sess, model_dir, *_keyed_by_tensor_name(inputs, outputs))
-        saved_model.compile(model_dir, compiled_dir, **compile_options)
-        graph_def, _ = saved_model.read_compiled_model(compiled_dir)
+        compile_model(model_dir, compiled_dir, **compile_options)
+        graph_def, _ = read_compiled_model(compiled_dir)
     return graph_of(graph_def)
 
 
@@ -94,24 +98,22 @@ def whitelist_partition(graph_def, signature_def=None, input_tensors=None, outpu
     options (target=, batch_size=1 for an unknown dimension 0, ...). Returns a GraphDef."""
     import tensorflow as tf
 
-    from nir import saved_model
-
     batch_size = options.pop("batch_size", 1)
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
-    settings = saved_model._Settings.make(
+    setup = CompileSetup.of(CompileOptions.of(
         supported_op_types=supported_op_types, no_fuse_ops=no_fuse_ops, force_fuse_ops=force_fuse_ops,
-        minimum_segment_size=minimum_segment_size or 2, **options,
-    )
+        minimum_segment_size=minimum_segment_size or DEFAULT_MINIMUM_SEGMENT_SIZE, **options,
+    ))
     with tempfile.TemporaryDirectory(prefix="nir-partition-") as staging:
         model_dir = os.path.join(staging, "model")
         with tf.compat.v1.Session(graph=graph) as session:
             inputs, outputs = _inputs_and_outputs(graph, input_tensors, output_tensors, signature_def, None, None)
             save_session(session, model_dir, *_keyed_by_tensor_name(inputs, outputs))
-        job = saved_model._Job(model_dir, None, batch_size, None)
-        module, loaded = saved_model.pipeline_module(job, settings, None)
-        graph_def, _ = saved_model.partitioned_graph_and_signature(module, loaded, settings)
+        job = Job(model_dir, None, batch_size, None)
+        module, loaded = pipeline_module(job, setup, None)
+        graph_def, _ = partitioned_graph_and_signature(module, loaded, setup)
         return graph_def
 
 
@@ -119,22 +121,11 @@ def graph_of(graph_def):
     """A `tf.Graph` of a GraphDef that may hold NeuronOps."""
     import tensorflow as tf
 
-    from backends.neuron.tensorflow_op import register_neuron_op
-
     register_neuron_op()
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     return graph
-
-
-def feed_by_name(feed: Mapping | None, option: str) -> dict | None:
-    """A Session's feed keys (tensors or their names) as tensor names, which compile takes."""
-    if feed is None:
-        return None
-    if not isinstance(feed, Mapping):
-        raise NirInputError(f"{option} must be a dict keyed by tensor or tensor name, got {type(feed).__name__}")
-    return {getattr(key, "name", key): value for key, value in feed.items()}
 
 
 def _inputs_and_outputs(graph, input_tensors, output_tensors, signature_def, feed_dict, shape_feed_dict):
@@ -183,13 +174,3 @@ def _keyed_by_tensor_name(inputs: list, outputs: list) -> tuple[dict, dict]:
         return {unique_name(re.sub(r"\W", "_", t.name), taken): t for t in tensors}
 
     return keyed(inputs), keyed(outputs)
-
-
-def save_session(sess, path: str, inputs: Mapping, outputs: Mapping) -> None:
-    """What `tf.compat.v1.saved_model.simple_save` writes of `sess`, with the signature `inputs`
-    and `outputs` (key -> tensor)."""
-    import tensorflow as tf
-    from tensorflow.python.util import deprecation
-
-    with sess.graph.as_default(), deprecation.silence():
-        tf.compat.v1.saved_model.simple_save(sess, path, dict(inputs), dict(outputs))

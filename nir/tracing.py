@@ -19,7 +19,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
+from nir.compile_driver import CompileSetup, Job, compile_jobs, pipeline_module
 from nir.errors import NirInputError
+from nir.explain import explain_module, format_report
+from nir.options import CompileOptions
+from nir.relift import read_compiled_model
 
 STRUCTURE_FILE = os.path.join("assets.extra", "nir_structure.pb")
 # The original's automatic placement (no subgraph_builder_function): clusters of any size, and
@@ -40,10 +44,8 @@ def trace(func, example_inputs, subgraph_builder_function: Callable | None = Non
     original, when every cluster's inputs and outputs carry the batch on dimension 0: the
     returned model then takes any batch size.
     """
-    from nir import saved_model
-
-    concrete, job, settings = _traced_job(func, example_inputs, subgraph_builder_function, compile_options)
-    (prepared,) = saved_model._compile_jobs([job], settings)
+    concrete, job, setup = _traced_job(func, example_inputs, subgraph_builder_function, compile_options)
+    (prepared,) = compile_jobs([job], setup)
     graph_def, signature = prepared.compiled
     report = dict(prepared.report, CompilerWorkdir=job.compiler_workdir)
     return NeuronModel(graph_def, signature, _Structure.of(concrete, job.loaded.signature), report)
@@ -54,11 +56,8 @@ def analyze_model(func, example_inputs, subgraph_builder_function: Callable | No
     """Which ops of `func` would run on the accelerator and why the others stay on CPU, without
     compiling: `nir explain`'s report (its "cpu", "clusters" and "cut_by" entries) for the
     traced graph. Prints it unless `print_report` is False."""
-    from nir import saved_model
-    from nir.explain import explain_module, format_report
-
-    _, job, settings = _traced_job(func, example_inputs, subgraph_builder_function, compile_options)
-    module, _ = saved_model.pipeline_module(job, settings, settings.dump_dir)
+    _, job, setup = _traced_job(func, example_inputs, subgraph_builder_function, compile_options)
+    module, _ = pipeline_module(job, setup, setup.options.dump_dir)
     report = explain_module(module)
     if print_report:
         print(format_report(report))
@@ -66,26 +65,22 @@ def analyze_model(func, example_inputs, subgraph_builder_function: Callable | No
 
 
 def _traced_job(func, example_inputs, subgraph_builder_function, compile_options: dict):
-    """`func` traced and frozen, as one compile job of `saved_model`'s with its settings.
-    Returns (concrete function, job, settings)."""
-    from nir import saved_model
-
+    """`func` traced and frozen, as one compile job of `saved_model`'s with its setup.
+    Returns (concrete function, job, setup)."""
     concrete, example_inputs = concrete_function_of(func, example_inputs)
     batch_size = batch_size_of(example_inputs)
     loaded = _load(concrete, batch_size)
     options = _placement_options(loaded.graph_def, subgraph_builder_function, compile_options)
     workdir = options.pop("compiler_workdir", None)
-    settings = saved_model._Settings.make(**options)
-    job = saved_model._Job(_display_name(func), None, batch_size or 1, workdir or settings.flags.workdir, loaded)
-    return concrete, job, settings
+    setup = CompileSetup.of(CompileOptions.of(**options))
+    job = Job(_display_name(func), None, batch_size or 1, workdir or setup.flags.workdir, loaded)
+    return concrete, job, setup
 
 
 def load(model_dir: str) -> NeuronModel:
     """Load a SavedModel that nir compiled (by `NeuronModel.save` or `saved_model.compile`) so
     it runs on this machine without the Neuron runtime: each NeuronOp runs its own embedded
     graph on CPU (the CPU fallback, not the accelerator)."""
-    from nir.saved_model import read_compiled_model
-
     graph_def, signature = read_compiled_model(model_dir)
     return NeuronModel(graph_def, signature, _Structure.read(model_dir, signature), None)
 

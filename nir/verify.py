@@ -36,9 +36,9 @@ def verify_clusters(module, target: str = "inferentia2", seed: int = 0) -> list[
     from backends.neuron.neuron_op import neuron_ops
     from backends.neuronx.emit import lowered_node
     from backends.neuronx.lowering import run_both
-    from nir.saved_model import _export_with_neuron_ops
+    from nir.compile_driver import export_with_neuron_ops
 
-    graph_def, _ = _export_with_neuron_ops(module, False, target)
+    graph_def, _ = export_with_neuron_ops(module, False, target)
     rng = np.random.RandomState(seed)
     rows = []
     for node in neuron_ops(graph_def):

@@ -102,6 +102,7 @@ def parse_executor(spec: str, max_workers: int | None = None, memory_per_compile
                 "--executor ray needs Ray, which is not installed: pip install 'nir[ray]' "
                 "(in a checkout of nir: pip install -e '.[ray]')"
             ) from None
+        # Imported here: Ray is an optional extra ('nir[ray]') and takes seconds to load.
         from backends.ray_executor import RayExecutor, check_reachable
 
         check_reachable(address or None)  # before the model is loaded, not after

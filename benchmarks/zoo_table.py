@@ -30,10 +30,10 @@ LABELS = {
 
 def row(name: str, path: str) -> str:
     from nir.examples import BUILDERS
+    from nir.ir.control_flow import graph_functions
     from nir.ir.neuron_dialect import ClusterOp
     from nir.ir.tf_dialect import TFNodeOp
     from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
-    from passes.control_flow import graph_functions
 
     if not os.path.exists(path):
         BUILDERS[name](path)

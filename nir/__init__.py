@@ -24,7 +24,10 @@ _LAZY = {
     "explain": ("nir.explain", None),
     "graph_util": ("nir.graph_util", None),
     "saved_model": ("nir.saved_model", None),
-    "verify": ("nir.verify", None),
+    "verify_clusters": ("nir.verify_clusters", None),
+    # nir.verify was verify_clusters' name until 0.1 (it is unrelated to nir.ir.verifier); kept
+    # for one release.
+    "verify": ("nir.verify_clusters", None),
     "NirError": ("nir.errors", "NirError"),
     "NirInputError": ("nir.errors", "NirInputError"),
     "parse_module": ("nir.ir", "parse_module"),
@@ -75,5 +78,5 @@ __all__ = [
     "register_pass",
     "saved_model",
     "trace",
-    "verify",
+    "verify_clusters",
 ]

@@ -16,27 +16,75 @@ import sys
 import traceback
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
+# Local imports: each command imports what it runs, so `nir --help` and `nir opt` start in
+# milliseconds, without TensorFlow.
 
 
 def _csv(text: str | None) -> list[str]:
     return [t for t in (text or "").split(",") if t]
 
 
+# The CompileOptions fields the command line sets, and how (argparse keywords; "flag" when the
+# flag is not --<field name>). Their help text and defaults come from CompileOptions itself.
+_NAMES = {"metavar": "NAME,NAME", "type": _csv}
+CLI_OPTIONS: dict[str, dict] = {
+    "tags": {"metavar": "TAG,TAG"},
+    "signature_def_key": {},
+    "target": {},
+    "neuron_cc": {"metavar": "PATH"},
+    "minimum_segment_size": {"type": int},
+    "no_fuse_ops": _NAMES,
+    "force_fuse_ops": _NAMES,
+    "supported_op_types": {"metavar": "TYPE,TYPE", "type": _csv},
+    "max_cluster_bytes": {"type": int},
+    "pipeline": {},
+    "dump_dir": {},
+    "print_ir_after_all": {"action": "store_true"},
+    "dynamic_batch_size": {"action": argparse.BooleanOptionalAction},
+    "compiler_args": {"type": str.split, "metavar": "'ARG ARG'"},
+    "compiler_timeout": {"type": float, "metavar": "SECONDS"},
+    "strict": {"action": "store_const", "const": True},
+    "max_num_compilers": {"type": int},
+    "executor": {},
+    "compiler_memory_gb": {"flag": "--compiler-memory", "type": float, "metavar": "GB"},
+    "cache_dir": {},
+    "compile_cache": {"flag": "--no-cache", "action": "store_const", "const": False,
+                      "help": "neither use nor fill the compile cache"},
+    "convert_constants_to_variables": {"action": "store_true"},
+    "constant_size_to_exclude": {"type": int, "metavar": "ELEMENTS"},
+    "progress": {"flag": "--no-progress", "action": "store_const", "const": False,
+                 "help": "no compile progress line on stderr"},
+}
+# CompileOptions fields only the Python API takes: arrays, nir.trace's own, and an alias.
+PYTHON_ONLY_OPTIONS = frozenset({"model_shape_feed_dict", "model_feed_dict", "keep_largest_ratio", "compiler_recovery"})
+MODEL_OPTIONS = ("tags", "signature_def_key", "target", "neuron_cc", "minimum_segment_size", "no_fuse_ops",
+                 "force_fuse_ops", "supported_op_types", "max_cluster_bytes", "pipeline", "dump_dir", "print_ir_after_all")
+COMPILER_OPTIONS = ("compiler_args", "compiler_timeout", "strict", "max_num_compilers", "executor",
+                    "compiler_memory_gb", "cache_dir", "compile_cache", "convert_constants_to_variables",
+                    "constant_size_to_exclude", "progress")
+
+
+def _add_options(p: argparse.ArgumentParser, names) -> None:
+    """One flag per CompileOptions field of `names`. A flag not given is left out of the
+    namespace (SUPPRESS), so CompileOptions' own default applies, as in the Python API."""
+    from nir.options import option_help
+
+    for name in names:
+        how = dict(CLI_OPTIONS[name])
+        flag = how.pop("flag", "--" + name.replace("_", "-"))
+        how.setdefault("help", option_help(name))
+        p.add_argument(flag, dest=name, default=argparse.SUPPRESS, **how)
+
+
+def _compile_options(args) -> dict:
+    """The CompileOptions fields given on the command line."""
+    return {name: value for name, value in vars(args).items() if name in CLI_OPTIONS}
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--tags", help="comma-separated tag set (default: 'serve', else the first)")
-    p.add_argument("--signature-def-key", help="signature to compile (default: serving_default)")
-    p.add_argument("--minimum-segment-size", type=int, default=2)
-    p.add_argument("--no-fuse-ops", help="comma-separated node names forced onto CPU")
-    p.add_argument("--force-fuse-ops", help="comma-separated node names placed on Neuron even if their op type is not in the table")
-    p.add_argument("--supported-op-types", help="comma-separated op types replacing the target's op table")
-    p.add_argument("--target", default="inferentia",
-                   help="inferentia (inf1, neuron-cc), inferentia2 or trainium (neuronx-cc via XLA HLO), or a plug-in's")
-    p.add_argument("--neuron-cc", help="path of the target's compiler (neuron-cc, neuronx-cc), also asked for its op table (default: on PATH)")
+    p.add_argument("--batch-size", type=int, default=1, help="the batch size to compile for (default: 1)")
     p.add_argument("--input-shapes", help="'name:1x224x224x3;other:1x128' (model_shape_feed_dict)")
-    p.add_argument("--pipeline", help="pass pipeline string replacing the default pipeline")
-    p.add_argument("--dump-dir", help="write the IR before and after every pass here")
-    p.add_argument("--print-ir-after-all", action="store_true")
+    _add_options(p, MODEL_OPTIONS)
 
 
 def _shape_feed(text: str | None) -> dict | None:
@@ -55,11 +103,7 @@ def _cmd_compile(args) -> int:
         batch_size=args.batch_size,
         model_shape_feed_dict=_shape_feed(args.input_shapes),
         compiler_workdir=args.compiler_workdir,
-        dynamic_batch_size=args.dynamic_batch_size,
-        pipeline=args.pipeline,
-        dump_dir=args.dump_dir,
-        print_ir_after_all=args.print_ir_after_all,
-        **_shared_compile_options(args),
+        **_compile_options(args),
     )
     print(json.dumps(report, indent=2, sort_keys=True))
     # No cluster at all is not a success either: nothing will run on the accelerator.
@@ -68,36 +112,13 @@ def _cmd_compile(args) -> int:
     return EXIT_OK
 
 
-def _shared_compile_options(args) -> dict:
-    """The options `nir compile` and `nir compile-many` pass alike to the Python API."""
-    return {
-        "tags": args.tags,
-        "signature_def_key": args.signature_def_key,
-        "minimum_segment_size": args.minimum_segment_size,
-        "no_fuse_ops": _csv(args.no_fuse_ops),
-        "force_fuse_ops": _csv(args.force_fuse_ops),
-        "supported_op_types": _csv(args.supported_op_types),
-        "max_num_compilers": args.max_num_compilers,
-        "target": args.target,
-        "compiler_args": args.compiler_args.split() if args.compiler_args else None,
-        "compiler_timeout": args.compiler_timeout,
-        "strict": True if args.strict else None,
-        "neuron_cc": args.neuron_cc,
-        "executor": args.executor,
-        "cache_dir": args.cache_dir,
-        "compile_cache": False if args.no_cache else None,
-        "compiler_memory_gb": args.compiler_memory,
-        "max_cluster_bytes": args.max_cluster_bytes,
-    }
-
-
 def _cmd_compile_many(args) -> int:
     from nir.saved_model import compile_many
 
     batch_sizes = [_positive_int(b, "--batch-sizes") for b in _csv(args.batch_sizes)]
     reports = compile_many(
         args.model_dirs, args.output_dir, batch_sizes, compiler_workdir=args.compiler_workdir,
-        **_shared_compile_options(args),
+        **_compile_options(args),
     )
     print(json.dumps(reports, indent=2, sort_keys=True))
     partial = any(r["NumClusters"] == 0 or r["NumCompiledClusters"] < r["NumClusters"] for r in reports.values())
@@ -142,34 +163,17 @@ def _cmd_cache(args) -> int:
 
 
 def _add_compile_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--compiler-args", help="extra neuron-cc arguments, space-separated")
-    p.add_argument("--compiler-workdir", help="keep neuron-cc's inputs and logs here")
-    p.add_argument("--compiler-timeout", type=float, default=18000)
-    p.add_argument("--strict", action="store_true", help="fail unless every cluster compiles")
-    p.add_argument("--max-num-compilers", type=int, help="compiler processes at once (default: CPUs, 4 GB each)")
-    p.add_argument("--executor", default="local",
-                   help="where compiles run: local (default) or ray[:ADDRESS] (pip install 'nir[ray]')")
-    p.add_argument("--compiler-memory", type=float, metavar="GB",
-                   help="memory one compile asks the executor for (default 4)")
-    p.add_argument("--cache-dir", help="the compile cache's folder (default: NIR_CACHE_DIR, else ~/.cache/nir)")
-    p.add_argument("--no-cache", action="store_true", help="neither use nor fill the compile cache")
-    p.add_argument("--max-cluster-bytes", type=int, help="most constant bytes one NeuronOp holds (default 1 GiB)")
+    p.add_argument("--compiler-workdir", help="keep the compiler's inputs and logs here")
+    _add_options(p, COMPILER_OPTIONS)
 
 
 def _partitioned(args):
     """The model of `args`, imported and run through the pipeline `nir compile` would run."""
-    from nir.compile_driver import input_shapes
-    from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
-    from nir.target import find_compiler, get_target
+    from nir.compile_driver import CompileSetup, Job, pipeline_module
+    from nir.options import CompileOptions
 
-    module, loaded = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
-    compiler = find_compiler(get_target(args.target, args.neuron_cc).compiler, args.neuron_cc)
-    pipeline = args.pipeline or default_pipeline(
-        args.batch_size, input_shapes(_shape_feed(args.input_shapes), None, loaded.signature, loaded.fed_tensors),
-        args.minimum_segment_size, _csv(args.no_fuse_ops), _csv(args.force_fuse_ops),
-        _csv(args.supported_op_types), neuron_cc=compiler, target=args.target,
-    )
-    run_pipeline(module, pipeline, dump_dir=args.dump_dir)
+    options = CompileOptions.of(model_shape_feed_dict=_shape_feed(args.input_shapes), **_compile_options(args))
+    module, _ = pipeline_module(Job(args.model_dir, None, args.batch_size, None), CompileSetup.of(options), None)
     return module
 
 
@@ -185,7 +189,7 @@ def _cmd_explain(args) -> int:
 
 
 def _cmd_verify_clusters(args) -> int:
-    from nir.verify import format_rows, verify_clusters
+    from nir.verify_clusters import format_rows, verify_clusters
 
     rows = verify_clusters(_partitioned(args), args.target)
     sys.stdout.write(json.dumps(rows, indent=2) + "\n" if args.json else format_rows(rows, args.rtol))
@@ -209,7 +213,7 @@ def _cmd_import(args) -> int:
     from nir.ir import print_module
     from nir.pipeline import import_saved_model
 
-    module, _ = import_saved_model(args.model_dir, args.tags, args.signature_def_key)
+    module, _ = import_saved_model(args.model_dir, getattr(args, "tags", None), getattr(args, "signature_def_key", None))
     _write(args.output, print_module(module, None if args.no_elide else 1024))
     return EXIT_OK
 
@@ -373,23 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("new_model_dir")
     _add_model_options(p)
     _add_compile_options(p)
-    p.add_argument("--dynamic-batch-size", action=argparse.BooleanOptionalAction, default=None,
-                   help="default: on when every cluster's tensors carry the batch on dimension 0, as the original")
+    _add_options(p, ("dynamic_batch_size",))
     p.set_defaults(run=_cmd_compile)
 
     p = sub.add_parser("compile-many", help="compile models at several batch sizes as one set of jobs")
     p.add_argument("model_dirs", nargs="+", metavar="MODEL_DIR")
     p.add_argument("-o", "--output-dir", required=True,
                    help="each result goes to OUTPUT_DIR/<model folder name>_b<batch size>")
-    p.add_argument("--batch-sizes", default="1", help="comma-separated, e.g. 1,4,8")
-    p.add_argument("--tags")
-    p.add_argument("--signature-def-key")
-    p.add_argument("--minimum-segment-size", type=int, default=2)
-    p.add_argument("--no-fuse-ops")
-    p.add_argument("--force-fuse-ops")
-    p.add_argument("--supported-op-types")
-    p.add_argument("--target", default="inferentia")
-    p.add_argument("--neuron-cc")
+    p.add_argument("--batch-sizes", default="1", help="comma-separated, e.g. 1,4,8 (default: 1)")
+    _add_options(p, MODEL_OPTIONS)
     _add_compile_options(p)
     p.set_defaults(run=_cmd_compile_many)
 
@@ -420,8 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="print a SavedModel's NIR")
     p.add_argument("model_dir")
-    p.add_argument("--tags")
-    p.add_argument("--signature-def-key")
+    _add_options(p, ("tags", "signature_def_key"))
     p.add_argument("--no-elide", action="store_true", help="print every weight")
     p.add_argument("-o", "--output")
     p.set_defaults(run=_cmd_import)

@@ -14,9 +14,14 @@ from collections import Counter
 
 from xdsl.dialects.builtin import ModuleOp
 
+from nir.ir.control_flow import graph_functions
+from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
-from nir.ir.shapes import tf_shape
+from nir.ir.queries import cpu_reason
+from nir.ir.shapes import describe_type
 from nir.ir.tf_dialect import TFNodeOp
+from nir.partition_svg import partition_svg
+from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
 
 
 def ops_between_clusters(block) -> list:
@@ -37,8 +42,6 @@ def ops_between_clusters(block) -> list:
 def explain_module(module: ModuleOp) -> dict:
     """{"cuts": [{node, op_type, reason}], "cpu": [{op_type, reason, count, nodes}],
     "clusters": [{name, ops, op_types, inputs, outputs}]}."""
-    from nir.ir.module import entry_function
-    from passes.control_flow import graph_functions
 
     entry = entry_function(module)
     cpu: Counter = Counter()
@@ -61,7 +64,6 @@ def explain_module(module: ModuleOp) -> dict:
 
 
 def _reason(op: TFNodeOp) -> str:
-    from nir.ir.queries import cpu_reason
 
     return cpu_reason(op) or "not placed by legalize"
 
@@ -83,13 +85,6 @@ def _explain_block(block, where: str, cpu: Counter, nodes: dict, clusters: list)
                 "outputs": [describe_type(v.type) for v in op.outputs],
             })
 
-
-
-def describe_type(ir_type) -> str:
-    shape = tf_shape(ir_type)
-    element = getattr(ir_type, "element_type", ir_type)
-    dims = "?" if shape is None else "x".join("?" if d < 0 else str(d) for d in shape) or "scalar"
-    return f"{dims}:{element}"
 
 
 def format_report(report: dict, show_nodes: bool = False) -> str:
@@ -127,11 +122,9 @@ def svg(source, *, layout: str = "auto", title: str | None = None, pipeline: str
     """The partition as SVG text. `source` is a module the pipeline already ran on, or a
     SavedModel directory, which is imported and run through `pipeline` (default: the default
     pipeline at `batch_size`). layout: "auto" (Graphviz dot when installed), "dot" or "python"."""
-    from nir.partition_svg import partition_svg
 
     if isinstance(source, ModuleOp):
         return partition_svg(source, layout, title or "")
-    from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
 
     module, _ = import_saved_model(source, tags, signature_def_key)
     run_pipeline(module, pipeline or default_pipeline(batch_size))

@@ -18,8 +18,11 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 
+from nir.ir.control_flow import CONTROL_FLOW_OPS, body_names, graph_functions
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
+from nir.ir.queries import cpu_reason
+from nir.ir.shapes import describe_type
 from nir.ir.tf_dialect import TFNodeOp
 
 CLUSTER_COLOUR = "#7fc8a9"
@@ -96,7 +99,6 @@ class Panel:
 
 def partition_graph(module: ModuleOp) -> list[Panel]:
     """The entry function's panel, then one per control-flow body that holds a cluster."""
-    from passes.control_flow import graph_functions
 
     entry = entry_function(module)
     functions = graph_functions(module)
@@ -112,7 +114,6 @@ def partition_graph(module: ModuleOp) -> list[Panel]:
 
 def _body_runners(functions: list[func.FuncOp]) -> dict[str, str]:
     """body function name -> ", run by While 'node'": which op of which graph runs it."""
-    from passes.control_flow import CONTROL_FLOW_OPS, body_names
 
     runners = {}
     for fn in functions:
@@ -150,7 +151,6 @@ def _drawn(op: Operation) -> bool:
 
 
 def _kind(op: Operation) -> tuple:
-    from nir.ir.queries import cpu_reason
 
     if isinstance(op, ClusterOp):
         return ("cluster", id(op))
@@ -198,7 +198,7 @@ class _PanelBuilder:
     def add_inputs(self, fn: func.FuncOp) -> None:
         for i, arg in enumerate(fn.body.block.args):
             name = _arg_name(fn, i)
-            box = Box(self.new_id(), "input", f"input {name}", [_describe(arg.type)], IO_COLOUR)
+            box = Box(self.new_id(), "input", f"input {name}", [describe_type(arg.type)], IO_COLOUR)
             self.boxes.append(box)
             self.box_of[arg] = box.id
 
@@ -221,7 +221,7 @@ class _PanelBuilder:
 
     def add_outputs(self, fn: func.FuncOp, ret: func.ReturnOp) -> None:
         for i, value in enumerate(ret.operands):
-            box = Box(self.new_id(), "output", f"output {_result_name(fn, i)}", [_describe(value.type)], IO_COLOUR)
+            box = Box(self.new_id(), "output", f"output {_result_name(fn, i)}", [describe_type(value.type)], IO_COLOUR)
             self.boxes.append(box)
             self._edge(value, box.id, control=False)
 
@@ -236,7 +236,7 @@ class _PanelBuilder:
         self.seen.add((tensor, target))
         kinds = {self._box(source).kind, self._box(target).kind}
         boundary = "cluster" in kinds and not control
-        label = _describe(value.type) if boundary else ""
+        label = describe_type(value.type) if boundary else ""
         self.edges.append(Edge(source, target, tensor, label, boundary, control))
 
     def _box(self, box_id: str) -> Box:
@@ -254,7 +254,6 @@ def _cluster_box(box_id: str, cluster: ClusterOp) -> Box:
 
 
 def _cpu_box(box_id: str, group: list[Operation]) -> Box:
-    from nir.ir.queries import cpu_reason
 
     reasons = Counter(cpu_reason(op) or "not placed by legalize" for op in group)
     category = reason_category(reasons.most_common(1)[0][0])
@@ -285,9 +284,3 @@ def _attr_text(attrs, i: int, keys: tuple[str, ...]) -> str | None:
         if value is not None and hasattr(value, "data"):
             return value.data
     return None
-
-
-def _describe(ir_type) -> str:
-    from nir.explain import describe_type
-
-    return describe_type(ir_type)

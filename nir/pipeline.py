@@ -63,6 +63,7 @@ def default_pipeline(
 
 def import_saved_model(model_dir: str, tags=None, signature_def_key: str | None = None):
     """Load, freeze and lower a SavedModel; returns (module, LoadedModel)."""
+    # Imported here: the frontend loads TensorFlow; building or running a pipeline (nir opt) does not.
     from frontends.tensorflow.importer import import_graph_def
     from frontends.tensorflow.loader import load_saved_model
 

@@ -19,6 +19,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
+from backends.cpu_fallback import cpu_function
+from backends.neuron.neuron_op import count_nodes, neuron_ops, ops_on_neuron
+from frontends.tensorflow.function import load_concrete_function
+from frontends.tensorflow.writer import atomic_directory, check_new_model_dir, write_saved_model_contents
 from nir.compile_driver import CompileSetup, Job, compile_jobs, pipeline_module
 from nir.errors import NirInputError
 from nir.explain import explain_module, format_report
@@ -133,7 +137,6 @@ def batch_size_of(example_inputs) -> int | None:
 
 
 def _load(concrete, batch_size: int | None):
-    from frontends.tensorflow.function import load_concrete_function
 
     return load_concrete_function(concrete, batch_size, _output_keys(concrete.structured_outputs))
 
@@ -200,7 +203,6 @@ class NeuronModel:
         """The share of the model's ops placed in compiled NeuronOps."""
         if self.report is not None:
             return self.report["OnNeuronRatio"]
-        from backends.neuron.neuron_op import count_nodes, neuron_ops, ops_on_neuron
 
         compiled = [n for n in neuron_ops(self.neuron_graph_def) if n.attr["executable"].s]
         on_neuron = sum(ops_on_neuron(n) for n in compiled)
@@ -216,7 +218,6 @@ class NeuronModel:
         return self._function
 
     def _build_function(self):
-        from backends.cpu_fallback import cpu_function
 
         by_key_out = {s.key: s for s in self.signature.outputs}
         inputs = [s.tensor_name for s in self._input_specs]
@@ -242,7 +243,6 @@ class NeuronModel:
         """Write the SavedModel with NeuronOps to `path` (which must not exist), all or nothing."""
         from tensorflow.core.framework import graph_pb2
 
-        from frontends.tensorflow.writer import atomic_directory, check_new_model_dir, write_saved_model_contents
 
         target = check_new_model_dir(path)
         graph_def = graph_pb2.GraphDef()

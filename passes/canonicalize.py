@@ -36,6 +36,7 @@ from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter
 
+from nir.ir.control_flow import CONTROL_RET, graph_functions, refresh_function_type
 from nir.ir.module import entry_function
 from nir.ir.op_facts import FORWARDING, GRAPH_BOUNDARY, V1_LOOP_OPS, is_stateful, op_types_with
 from nir.ir.patterns import TFRewritePattern, apply_patterns, constant, forward, has_control_edges, replace
@@ -44,7 +45,6 @@ from nir.ir.shape_functions import MAX_VALUE_ELEMENTS, VALUE_FUNCTIONS
 from nir.ir.shapes import tf_shape
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
-from passes.control_flow import CONTROL_RET, graph_functions, refresh_function_type
 
 
 class FoldForwardingOp(TFRewritePattern):

@@ -51,6 +51,7 @@ from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.shapes import element_type, is_static
 
 DEFAULT_MAX_CLUSTER_BYTES = 1 << 30  # the weights twice (GraphDef and NEFF) stay under 2 GiB
+from nir.ir.control_flow import graph_functions, loop_conditions
 from nir.ir.module import entry_function
 from nir.ir.op_facts import is_loop_back_edge
 from nir.ir.queries import ON_TARGET, is_on_target, mark_on_target, set_cpu_reason
@@ -58,7 +59,6 @@ from nir.ir.tf_dialect import Free, TFNodeOp, create_tf_op
 from nir.ir.tf_types import ControlType, OpaqueDType
 from nir.passmanager.registry import register_pass
 from nir.target import placement_rules
-from passes.control_flow import graph_functions, loop_conditions
 
 
 class _UnionFind:

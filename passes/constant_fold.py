@@ -47,6 +47,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 
+from nir.ir.control_flow import graph_functions
 from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.op_facts import V1_LOOP_OPS, is_stateful
 from nir.ir.queries import carries_batch
@@ -55,7 +56,6 @@ from nir.ir.tf_attrs import FuncAttr, TensorAttr
 from nir.ir.tf_dialect import MetadataOnly, TFNodeOp, create_tf_op
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
-from passes.control_flow import graph_functions
 from passes.dce import remove_dead_ops
 from passes.shape_inference import infer_shapes
 
@@ -164,6 +164,7 @@ def evaluate(plan: _FoldPlan, wanted: list[SSAValue]) -> dict[SSAValue, np.ndarr
     import tensorflow as tf
     from tensorflow.core.framework import graph_pb2
 
+    # Imported here, as TensorFlow is: only a fold that runs TensorFlow needs the exporter.
     from frontends.tensorflow.exporter import drop_dangling_colocation, node_def_of
 
     to_run = [v for v in wanted if v not in plan.known]

@@ -19,8 +19,8 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.transforms.dead_code_elimination import is_trivially_dead
 
+from nir.ir.control_flow import graph_functions
 from nir.passmanager.registry import register_pass
-from passes.control_flow import graph_functions
 
 
 def remove_dead_ops(fn: func.FuncOp) -> int:

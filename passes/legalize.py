@@ -31,6 +31,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
+from nir.ir.control_flow import graph_functions
 from nir.ir.patterns import apply_patterns
 from nir.ir.queries import graph_ops, mark_on_target, set_cpu_reason
 from nir.ir.shapes import element_type, is_static
@@ -38,7 +39,6 @@ from nir.ir.tf_dialect import GraphBoundary, TFNodeOp
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
 from nir.target import PlacementRules, Target, get_target, placement_rules
-from passes.control_flow import graph_functions
 from passes.inline_calls import NOT_INLINED
 from passes.rewrites import REWRITE_DECLINED, legalization_patterns
 

@@ -25,12 +25,12 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 from xdsl.passes import ModulePass
 
+from nir.ir.control_flow import graph_functions
 from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.queries import set_cpu_reason
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
 from passes.cluster import dissolve, effective_size
-from passes.control_flow import graph_functions
 
 EXPENSIVE_OP_TYPES = frozenset({
     "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Conv2D", "Conv2DBackpropFilter",

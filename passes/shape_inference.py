@@ -7,7 +7,7 @@ shape inference, one single-node graph at a time, so every op gets the shape TF 
 Shapes only ever get more precise; a shape that contradicts a known dimension is an error.
 
 Bodies of While/If/Case are specialized to the shapes their op passes in (see
-`passes.control_flow`), so the ops inside them get static shapes too.
+`nir.ir.control_flow`), so the ops inside them get static shapes too.
 
 Along the way each op records which of its results carry the batch on dimension 0
 (`nir.batch_axes`, seeded by batch-specialize's marks on the inputs), which dynamic batch needs.
@@ -25,15 +25,7 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, Module
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
-from nir.ir.dtypes import dtype_of_ir_type
-from nir.ir.module import entry_function
-from nir.ir.queries import graph_ops
-from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
-from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
-from nir.ir.tf_dialect import ForwardsInput, MetadataOnly, TFNodeOp
-from nir.passmanager.registry import register_pass
-from passes.batch_specialize import BATCH_AXIS
-from passes.control_flow import (
+from nir.ir.control_flow import (
     CASE_OPS,
     CONTROL_FLOW_OPS,
     IF_OPS,
@@ -46,6 +38,14 @@ from passes.control_flow import (
     specialize_branches,
     specialize_while,
 )
+from nir.ir.dtypes import dtype_of_ir_type
+from nir.ir.module import entry_function
+from nir.ir.queries import graph_ops
+from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
+from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
+from nir.ir.tf_dialect import ForwardsInput, MetadataOnly, TFNodeOp
+from nir.passmanager.registry import register_pass
+from passes.batch_specialize import BATCH_AXIS
 
 logger = logging.getLogger("nir")
 
@@ -75,6 +75,7 @@ def tensorflow_shapes(op: TFNodeOp, shapes: list[Shape], values: list[np.ndarray
     import tensorflow as tf
     from tensorflow.core.framework import graph_pb2
 
+    # Imported here, as TensorFlow is: only an op without a shape function of nir's needs them.
     from frontends.tensorflow.attrs import dims_to_shape_proto
     from frontends.tensorflow.exporter import node_def_of
 

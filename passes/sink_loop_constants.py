@@ -23,10 +23,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import BlockArgument, SSAValue
 from xdsl.passes import ModulePass
 
-from nir.ir.tf_attrs import FuncAttr
-from nir.ir.tf_dialect import TFNodeOp, create_tf_op
-from nir.passmanager.registry import register_pass
-from passes.control_flow import (
+from nir.ir.control_flow import (
     CASE_OPS,
     IF_OPS,
     WHILE_OPS,
@@ -36,6 +33,9 @@ from passes.control_flow import (
     private_functions,
     reference_counts,
 )
+from nir.ir.tf_attrs import FuncAttr
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+from nir.passmanager.registry import register_pass
 
 
 def _constant(value: SSAValue) -> TFNodeOp | None:

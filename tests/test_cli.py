@@ -116,3 +116,36 @@ def test_opt_split_input_file_verify_diagnostics_and_traceback(tmp_path):
     assert "the input IR is invalid, before any pass ran: [required-attr] node 'relu'" in plain.stderr
     traced = nir("--traceback", "opt", str(path), "-p", "dce")
     assert traced.returncode == 1 and "Traceback (most recent call last)" in traced.stderr and "TFVerifyError" in traced.stderr
+
+
+def test_compile_flags_come_from_compile_options_with_help_and_defaults():
+    """Every CompileOptions field is a flag of `nir compile` (or is declared Python-only), and
+    every flag of compile, compile-many and explain says what it does; a field with a default
+    shows it."""
+    import argparse
+    import dataclasses
+
+    from nir.cli import CLI_OPTIONS, PYTHON_ONLY_OPTIONS, build_parser
+    from nir.options import CompileOptions
+
+    fields = {f.name: f for f in dataclasses.fields(CompileOptions)}
+    assert set(CLI_OPTIONS) | PYTHON_ONLY_OPTIONS == set(fields)
+    assert not set(CLI_OPTIONS) & PYTHON_ONLY_OPTIONS
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    for command in ("compile", "compile-many", "explain"):
+        for action in subparsers.choices[command]._actions:  # noqa: SLF001
+            if not action.option_strings or action.dest == "help":
+                continue
+            assert action.help, f"nir {command} {action.option_strings[0]} has no help"
+            field = fields.get(action.dest)
+            if field is not None and isinstance(field.default, (int, float, str)) and not isinstance(field.default, bool):
+                assert f"(default: {field.default})" in action.help, (command, action.dest, action.help)
+    compile_flags = {a.dest for a in subparsers.choices["compile"]._actions}  # noqa: SLF001
+    assert set(CLI_OPTIONS) <= compile_flags
+
+
+def test_a_flag_left_out_keeps_the_python_default():
+    from nir.cli import _compile_options, build_parser
+
+    args = build_parser().parse_args(["compile", "in", "out", "--target", "trainium", "--no-fuse-ops", "a,b", "--no-cache"])
+    assert _compile_options(args) == {"target": "trainium", "no_fuse_ops": ["a", "b"], "compile_cache": False}

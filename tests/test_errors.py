@@ -280,8 +280,9 @@ def test_compiler_failures_in_strict_mode_leave_input_and_target_untouched(model
 
 
 def test_plain_graph_def_with_named_inputs_and_outputs(zoo, tmp_path):
+    from graphdef_files import import_graph_def_file
+
     from frontends.tensorflow.exporter import export_module
-    from frontends.tensorflow.graphdef import import_graph_def_file
     from nir.pipeline import import_saved_model
 
     module, loaded = import_saved_model(zoo["tf1_two_signatures"])

@@ -13,11 +13,11 @@ import gc
 import os
 
 import pytest
+from graphdef_files import signature_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 
-from frontends.tensorflow.graphdef import signature_for
 from frontends.tensorflow.importer import import_graph_def
 from nir.errors import NirError
 from nir.ir import parse_module, print_module

@@ -79,7 +79,7 @@ def test_zoo_compiles_for_inferentia2_and_inlines_to_the_original(compiled_inf2,
 @pytest.mark.parametrize("name", ZOO)
 def test_every_cluster_runs_on_xla_cpu_like_tensorflow(compiled_inf2, zoo, name):
     from nir.pipeline import default_pipeline, import_saved_model, run_pipeline
-    from nir.verify import verify_clusters
+    from nir.verify_clusters import verify_clusters
 
     compiled_inf2(name)  # the same lowerings, already cached in this process
     module, _ = import_saved_model(zoo[name])

@@ -45,7 +45,9 @@ def source_modules() -> dict[str, str]:
 
 
 def imports_of(path: str, known: set[str]) -> list[tuple[str, int]]:
-    """(imported module, line) for every import of nir's own packages in the file."""
+    """(imported module, line) for every import of nir's own packages in the file: import
+    statements (function-local ones too), and module names written as strings (what
+    `importlib.import_module` and nir/__init__'s lazy table load)."""
     found = []
     for node in ast.walk(ast.parse(open(path).read(), path)):
         if isinstance(node, ast.Import):
@@ -54,6 +56,8 @@ def imports_of(path: str, known: set[str]) -> list[tuple[str, int]]:
             for alias in node.names:
                 submodule = f"{node.module}.{alias.name}"
                 found.append((submodule if submodule in known else node.module, node.lineno))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value and node.value in known:
+            found.append((node.value, node.lineno))
     return [(m, line) for m, line in found if m.split(".")[0] in PACKAGES]
 
 
@@ -99,6 +103,87 @@ BACK_EDGES = [
 @pytest.mark.parametrize(("importer", "imported"), BACK_EDGES)
 def test_the_check_refuses_each_back_edge(importer, imported):
     assert violation(importer, imported) is not None
+
+
+def test_module_names_in_strings_count_as_imports(tmp_path):
+    source = tmp_path / "registry.py"
+    source.write_text('import importlib\nBUILTIN = ("passes.dce",)\nimportlib.import_module("backends.driver")\n')
+    found = {m for m, _ in imports_of(str(source), {"passes.dce", "backends.driver"})}
+    assert found == {"passes.dce", "backends.driver"}
+
+
+def module_graph():
+    """importer -> the nir modules it imports, in any way imports_of sees."""
+    import networkx as nx
+
+    modules = source_modules()
+    graph = nx.DiGraph()
+    for module, path in modules.items():
+        graph.add_node(module)
+        for imported, _ in imports_of(path, set(modules)):
+            while imported not in modules and "." in imported:
+                imported = imported.rpartition(".")[0]
+            if imported in modules and imported != module and not module.startswith(imported + "."):
+                graph.add_edge(module, imported)
+    return graph
+
+
+def test_no_import_cycle():
+    """No module reaches itself through imports, function-local ones included: a cycle hidden
+    in a function is still two modules that cannot be understood (or moved) apart."""
+    import networkx as nx
+
+    cycles = [sorted(c) for c in nx.strongly_connected_components(module_graph()) if len(c) > 1]
+    assert not cycles, cycles
+
+
+# A module-level comment starting with this covers every function-local import of the module.
+MODULE_REASON = "# Local imports:"
+
+
+def local_imports_without_reason(path: str) -> list[int]:
+    """Lines of function-local imports of nir's packages with no comment saying why: on the
+    line, above it (or above the block of imports it is in), or for the whole module."""
+    text = open(path).read()
+    if any(line.startswith(MODULE_REASON) for line in text.splitlines()):
+        return []
+    lines = text.splitlines()
+    missing = []
+    for fn in ast.walk(ast.parse(text, path)):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+            if not module or module.split(".")[0] not in PACKAGES or "#" in lines[node.lineno - 1]:
+                continue
+            above = node.lineno - 2
+            while above >= 0 and lines[above].strip().startswith(("from ", "import ", ")")) or (
+                above >= 0 and lines[above].startswith(" " * 8) and lines[above].strip().endswith(",")
+            ):
+                above -= 1
+            if above < 0 or not lines[above].strip().startswith("#"):
+                missing.append(node.lineno)
+    return missing
+
+
+def test_function_local_imports_say_why():
+    """nir imports its own modules at the top; an import inside a function is there to keep
+    TensorFlow or Ray from loading where they are not needed, and says so."""
+    problems = [
+        f"{os.path.relpath(path, ROOT)}:{line}"
+        for path in source_modules().values() for line in local_imports_without_reason(path)
+    ]
+    assert not problems, "function-local imports without a reason comment: " + ", ".join(problems)
+
+
+def test_the_reason_check_sees_a_bare_local_import(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("def f():\n    x = 1\n    from nir.ir import parse_module\n    return parse_module\n")
+    assert local_imports_without_reason(str(source)) == [3]
+    source.write_text("def f():\n    # Imported here: a reason.\n    from nir.ir import parse_module\n    return parse_module\n")
+    assert local_imports_without_reason(str(source)) == []
 
 
 def test_ruff_is_clean():

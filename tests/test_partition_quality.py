@@ -56,7 +56,7 @@ def test_encoder_with_embeddings_is_at_most_two_clusters(compiled):
 
 
 def test_lstm_cell_math_runs_on_the_accelerator_inside_the_loop(imported, compiled):
-    from passes.control_flow import graph_functions
+    from nir.ir.control_flow import graph_functions
 
     module, _ = imported("lstm")
     module = module.clone()

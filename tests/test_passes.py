@@ -88,8 +88,8 @@ def test_batch_specialize_never_touches_known_dimensions(imported):
 
 @pytest.mark.parametrize("name", [*ZOO, "efficientnetb0", "convnext_tiny", "encoder", "lstm"])
 def test_default_pipeline_places_every_op_with_a_reason(imported, name):
+    from nir.ir.control_flow import graph_functions
     from nir.pipeline import default_pipeline
-    from passes.control_flow import graph_functions
 
     module, _ = _fresh(imported, name)
     PassManager.parse(default_pipeline()).run(module)

@@ -25,7 +25,9 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 from xdsl.passes import ModulePass
 
+from backends.neuronx.lowering import LoweringError, lower_cluster
 from backends.neuronx.target import NeuronxTarget
+from nir.ir.control_flow import graph_functions, loop_conditions
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.queries import set_cpu_reason
@@ -33,7 +35,6 @@ from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager.registry import register_pass
 from nir.target import Target, get_target
 from passes.cluster import DEFAULT_MAX_CLUSTER_BYTES, ClusterPass, dissolve
-from passes.control_flow import graph_functions, loop_conditions
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class Failure:
 
 
 def lowering_failure(cluster: ClusterOp, target: Target) -> Failure | None:
+    # Imported here: NeuronOp's graph is TensorFlow's, which listing the passes (nir opt) must not load.
     from backends.neuron.neuron_op import cluster_graph
-    from backends.neuronx.lowering import LoweringError, lower_cluster
 
     # Placeholders named input_<i> and no versions: already the canonical form emission uses.
     inner, inputs, outputs = cluster_graph(cluster, [f"input_{i}" for i in range(len(cluster.inputs))])

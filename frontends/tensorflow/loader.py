@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from frontends.tensorflow.attrs import shape_proto_to_dims
 from frontends.tensorflow.checkpoint import (
     CHECKPOINT_KEY_ATTR,
     CheckpointWeights,
@@ -29,6 +30,7 @@ from frontends.tensorflow.checkpoint import (
 from frontends.tensorflow.importer import SignatureInfo, TensorSpec, split_tensor_name
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS, asset_files
 from frontends.tensorflow.object_graph import has_object_graph
+from frontends.tensorflow.opdefs import node_output_dtypes
 from nir.errors import NirInputError
 from nir.ir.names import unique_name
 
@@ -130,7 +132,6 @@ def meta_graph_with_tags(proto, tags: tuple[str, ...]):
 
 
 def signature_info(meta_graph, key: str, tags: tuple[str, ...]):
-    from frontends.tensorflow.attrs import shape_proto_to_dims
 
     sig = meta_graph.signature_def[key]
 
@@ -235,7 +236,6 @@ def cut_at_signature_inputs(graph_def, signature):
     import tensorflow as tf
     from tensorflow.core.framework import node_def_pb2
 
-    from frontends.tensorflow.opdefs import node_output_dtypes
 
     nodes = {n.name: n for n in graph_def.node}
     library = {f.signature.name: f for f in graph_def.library.function}

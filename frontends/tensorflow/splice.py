@@ -20,6 +20,7 @@ graph with weights left on CPU takes the saver's way (`can_splice`): they become
 
 from __future__ import annotations
 
+from frontends.tensorflow.attrs import dims_to_shape_proto
 from frontends.tensorflow.importer import full_tensor_name
 from frontends.tensorflow.loader import meta_graph_with_tags, read_saved_model_proto
 from frontends.tensorflow.object_graph import (
@@ -28,6 +29,7 @@ from frontends.tensorflow.object_graph import (
     rename_functions_in_graph,
     take_payloads,
 )
+from frontends.tensorflow.variables import movable_constants
 from frontends.tensorflow.wire import Frame, framed
 from nir.errors import NirInputError
 from nir.ir.names import unique_name
@@ -45,7 +47,6 @@ def can_splice(graph_def, variable_min_elements: int | None = None) -> bool:
     """True when the compiled graph needs nothing but its inputs and small constants: no
     resource of its own, and no constant the writer would make a variable (weights left on CPU
     belong in the checkpoint, never in saved_model.pb)."""
-    from frontends.tensorflow.variables import movable_constants
 
     nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
     if any(n.op in _STATEFUL_RESOURCES for n in nodes):
@@ -216,7 +217,6 @@ def _call_from_graph(meta_graph, signature, name: str) -> None:
     signature's own Placeholders."""
     from tensorflow.core.framework import attr_value_pb2
 
-    from frontends.tensorflow.attrs import dims_to_shape_proto
 
     graph_def = meta_graph.graph_def
     definition = meta_graph.signature_def[signature.key]

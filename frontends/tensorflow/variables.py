@@ -19,6 +19,14 @@ from __future__ import annotations
 import math
 import os
 
+from frontends.tensorflow.checkpoint import (
+    CHECKPOINT_KEY_ATTR,
+    CheckpointWeights,
+    checkpoint_prefix,
+    has_checkpoint,
+    variable_keys,
+    with_weights,
+)
 from frontends.tensorflow.wire import fields, framed, varint_field
 
 VARIABLE_MIN_BYTES = 1024  # smaller constants (shapes, axes, scalars) stay in the graph
@@ -119,7 +127,6 @@ def _graph_without_weights(data: bytes, keys: dict[str, str]) -> bytes:
     and a `_nir_checkpoint_key` attr naming each one's key added, rebuilt field by field
     (GraphDef.node = 1; NodeDef.name = 1, attr = 5 as entries of key = 1 and value = 2;
     AttrValue.tensor = 8; TensorProto.tensor_content = 4)."""
-    from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
 
     def tensor(s: int, e: int) -> bytes:
         return _rebuilt(data, s, e, {4: lambda *_: None})
@@ -363,14 +370,6 @@ def variables_to_constants(graph_def, meta_graph, model_dir: str):
     from tensorflow.core.framework import graph_pb2
     from tensorflow.python.framework import tensor_util
 
-    from frontends.tensorflow.checkpoint import (
-        CHECKPOINT_KEY_ATTR,
-        CheckpointWeights,
-        checkpoint_prefix,
-        has_checkpoint,
-        variable_keys,
-        with_weights,
-    )
 
     keys = variable_keys(meta_graph)
     if not has_checkpoint(model_dir):

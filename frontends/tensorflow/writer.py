@@ -15,9 +15,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
+from frontends.tensorflow.attrs import dims_to_shape_proto
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS, attach_assets
 from frontends.tensorflow.object_graph import save_with_object_graph, take_payloads
 from frontends.tensorflow.splice import can_splice, splice_compiled_signature
+from frontends.tensorflow.variables import CheckpointParts, add_saver, constants_to_variables, neuron_op_without_weights
 from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
 
@@ -91,7 +93,6 @@ def signature_def_of(signature):
     """A SignatureDef from nir's SignatureInfo (names, dtypes and shapes of each tensor)."""
     from tensorflow.core.protobuf import meta_graph_pb2
 
-    from frontends.tensorflow.attrs import dims_to_shape_proto
 
     sig = meta_graph_pb2.SignatureDef(method_name=signature.method_name)
     for entries, specs in ((sig.inputs, signature.inputs), (sig.outputs, signature.outputs)):
@@ -180,12 +181,6 @@ def needs_light_neuron_ops(graph_def) -> bool:
 def write_saved_model_contents(export_dir: str, graph_def, signature, variable_min_elements: int | None = None) -> None:
     """Write the SavedModel into `export_dir` (which must not exist). Consumes `graph_def`:
     its large constants become variables."""
-    from frontends.tensorflow.variables import (
-        CheckpointParts,
-        add_saver,
-        constants_to_variables,
-        neuron_op_without_weights,
-    )
 
     os.makedirs(os.path.join(export_dir, "variables"))
     checkpoint = CheckpointParts(os.path.join(export_dir, "variables"))

@@ -54,3 +54,11 @@ def retype(value, new_type: Attribute):
     new_value = Rewriter.replace_value_with_new_type(value, new_type)
     new_value.name_hint = hint
     return new_value
+
+
+def describe_type(ir_type) -> str:
+    """A value's type as nir's reports print it: `1x224x224x3:f32`, `?x8:i32`, `scalar:f32`."""
+    shape = tf_shape(ir_type)
+    element = getattr(ir_type, "element_type", ir_type)
+    dims = "?" if shape is None else "x".join("?" if d < 0 else str(d) for d in shape) or "scalar"
+    return f"{dims}:{element}"

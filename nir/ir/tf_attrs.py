@@ -172,7 +172,6 @@ def _parse_splat(parser: AttrParser, tensor_type: TensorType) -> bytes:
 
 
 def _parse_literal_elements(parser: AttrParser, tensor_type: TensorType) -> bytes:
-    from nir.ir.dtypes import numpy_dtype_of_ir_type
 
     dtype = np.dtype(numpy_dtype_of_ir_type(tensor_type.element_type))
     values: list[float | int] = []

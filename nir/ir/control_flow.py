@@ -1,4 +1,5 @@
-"""Functional control flow (While, If, Case and their stateless forms) as the passes see it.
+"""Functional control flow (While, If, Case and their stateless forms) as the IR holds it: the
+queries every layer above uses (passes, the API, the backends).
 
 The bodies of these ops are private functions of the module. They hold real work (an LSTM's
 cell math runs in its While body), so the passes that partition a graph treat them as graphs

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from backends.neuron.neuron_op import neuron_ops
+from backends.neuronx.emit import lowered_node
+from backends.neuronx.lowering import input_specs, run_both
+from nir.compile_driver import export_with_neuron_ops
+
 
 def random_feeds(graph_def: bytes, input_names: tuple[str, ...], rng: np.random.RandomState) -> list[np.ndarray]:
     import tensorflow as tf
 
-    from backends.neuronx.lowering import input_specs
 
     feeds = []
     for spec in input_specs(tf.compat.v1.GraphDef.FromString(graph_def), input_names):
@@ -33,10 +37,6 @@ def random_feeds(graph_def: bytes, input_names: tuple[str, ...], rng: np.random.
 def verify_clusters(module, target: str = "inferentia2", seed: int = 0) -> list[dict]:
     """[{cluster, outputs, max_abs_diff, max_rel_diff}] for every cluster of the module, which
     the pipeline has already partitioned."""
-    from backends.neuron.neuron_op import neuron_ops
-    from backends.neuronx.emit import lowered_node
-    from backends.neuronx.lowering import run_both
-    from nir.compile_driver import export_with_neuron_ops
 
     graph_def, _ = export_with_neuron_ops(module, False, target)
     rng = np.random.RandomState(seed)

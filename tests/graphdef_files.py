@@ -1,10 +1,14 @@
-"""A plain frozen GraphDef (.pb) with named inputs and outputs -> NIR module."""
+"""Tests' own frontend for a plain frozen GraphDef (.pb) with named inputs and outputs: the
+fuzzer and the error tests write graphs TensorFlow's SavedModel writer would not."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 
+from frontends.tensorflow.attrs import shape_proto_to_dims
+from frontends.tensorflow.importer import SignatureInfo, TensorSpec, import_graph_def, split_tensor_name
+from frontends.tensorflow.opdefs import node_output_dtypes
 from nir.errors import NirInputError
 
 
@@ -26,9 +30,6 @@ def read_graph_def(path: str):
 
 def signature_for(graph_def, inputs: Sequence[str], outputs: Sequence[str], key: str = "serving_default"):
     """A signature keyed by node name: inputs are Placeholders, outputs any 'node[:port]'."""
-    from frontends.tensorflow.attrs import shape_proto_to_dims
-    from frontends.tensorflow.importer import SignatureInfo, TensorSpec, split_tensor_name
-    from frontends.tensorflow.opdefs import node_output_dtypes
 
     nodes = {n.name: n for n in graph_def.node}
     library = {f.signature.name: f for f in graph_def.library.function}
@@ -59,7 +60,6 @@ def signature_for(graph_def, inputs: Sequence[str], outputs: Sequence[str], key:
 
 
 def import_graph_def_file(path: str, inputs: Sequence[str], outputs: Sequence[str]):
-    from frontends.tensorflow.importer import import_graph_def
 
     graph_def = read_graph_def(path)
     return import_graph_def(graph_def, signature_for(graph_def, inputs, outputs))

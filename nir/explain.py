@@ -17,6 +17,7 @@ from xdsl.dialects.builtin import ModuleOp
 from nir.ir.control_flow import graph_functions
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
+from nir.ir.placement import NOT_PLACED_SENTENCE
 from nir.ir.queries import cpu_reason
 from nir.ir.shapes import describe_type
 from nir.ir.tf_dialect import TFNodeOp
@@ -65,7 +66,7 @@ def explain_module(module: ModuleOp) -> dict:
 
 def _reason(op: TFNodeOp) -> str:
 
-    return cpu_reason(op) or "not placed by legalize"
+    return cpu_reason(op) or NOT_PLACED_SENTENCE
 
 
 def _explain_block(block, where: str, cpu: Counter, nodes: dict, clusters: list) -> None:

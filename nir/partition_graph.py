@@ -21,6 +21,7 @@ from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 from nir.ir.control_flow import CONTROL_FLOW_OPS, body_names, graph_functions
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
+from nir.ir.placement import NOT_PLACED_SENTENCE, CpuReason
 from nir.ir.queries import cpu_reason
 from nir.ir.shapes import describe_type
 from nir.ir.tf_dialect import TFNodeOp
@@ -34,35 +35,23 @@ class ReasonCategory:
     key: str
     title: str
     colour: str
-    matches: tuple[str, ...]  # substrings of a reason that put it in this category
 
 
-# Checked in order: the first category whose substring a reason contains is its category.
-REASON_CATEGORIES = (
-    ReasonCategory("no-fuse-ops", "user's no_fuse_ops", "#c9a0dc", ("listed in no_fuse_ops",)),
-    ReasonCategory("call", "function call not inlined", "#e06666", ("function call not inlined",)),
-    ReasonCategory("io-stand-in", "graph input/output stand-in", "#d9d9d9", ("graph input or output stand-in",)),
-    ReasonCategory("unsupported-op", "op type not supported", "#f4a6a6", ("op type ",)),
-    ReasonCategory("dtype", "dtype not supported", "#f6b26b", ("dtype ",)),
-    ReasonCategory("boundary-dtype", "int64/float64 crossing a cluster boundary", "#f9cb9c",
-                   ("tensor entering its cluster", "tensor leaving its cluster")),
-    ReasonCategory("dynamic-shape", "shape not fully static", "#ffe599", ("shape not fully static",)),
-    ReasonCategory("control-edge", "control edge", "#a4c2f4", ("control edge",)),
-    ReasonCategory("loop-condition", "loop condition", "#b4a7d6", ("in a loop condition",)),
-    ReasonCategory("small-cluster", "cluster below minimum_segment_size", "#d9ead3", ("in a cluster of",)),
-    ReasonCategory("constant-only", "computes from constants only", "#eeeeee", ("computes from constants alone",)),
-    ReasonCategory("shared-constant", "constant also read on CPU", "#f3f3f3", ("Const also read outside",)),
-    ReasonCategory("not-legalized", "not placed by legalize", "#cccccc", ("not placed by legalize",)),
-)
-OTHER = ReasonCategory("other", "other", "#b7b7b7", ())
-CATEGORIES = {c.key: c for c in (*REASON_CATEGORIES, OTHER)}
+# The legend's colour of each kind of CPU reason (nir.ir.placement says which kind a reason is).
+_COLOURS = {
+    CpuReason.NO_FUSE_OPS: "#c9a0dc", CpuReason.NOT_INLINED: "#e06666", CpuReason.IO_STAND_IN: "#d9d9d9",
+    CpuReason.NEVER_ON_TARGET: "#f4cccc", CpuReason.UNSUPPORTED_OP: "#f4a6a6", CpuReason.DTYPE: "#f6b26b",
+    CpuReason.BOUNDARY_DTYPE_IN: "#f9cb9c", CpuReason.BOUNDARY_DTYPE_OUT: "#f9cb9c",
+    CpuReason.DYNAMIC_SHAPE: "#ffe599", CpuReason.CONTROL_EDGE: "#a4c2f4", CpuReason.LOOP_CONDITION: "#b4a7d6",
+    CpuReason.SMALL_CLUSTER: "#d9ead3", CpuReason.CONSTANT_ONLY: "#eeeeee", CpuReason.SHARED_CONSTANT: "#f3f3f3",
+    CpuReason.NOT_PLACED: "#cccccc", CpuReason.OTHER: "#b7b7b7",
+}
+CATEGORIES = {kind.key: ReasonCategory(kind.key, kind.title, _COLOURS[kind]) for kind in CpuReason}
+OTHER = CATEGORIES[CpuReason.OTHER.key]
 
 
-def reason_category(reason: str) -> ReasonCategory:
-    for category in REASON_CATEGORIES:
-        if any(text in reason for text in category.matches):
-            return category
-    return OTHER
+def reason_category(reason: str | None) -> ReasonCategory:
+    return CATEGORIES[CpuReason.of(reason).key]
 
 
 @dataclass
@@ -154,7 +143,7 @@ def _kind(op: Operation) -> tuple:
 
     if isinstance(op, ClusterOp):
         return ("cluster", id(op))
-    return ("cpu", reason_category(cpu_reason(op) or "not placed by legalize").key)
+    return ("cpu", reason_category(cpu_reason(op)).key)
 
 
 def _group_ops(block: Block) -> list[list[Operation]]:
@@ -255,7 +244,7 @@ def _cluster_box(box_id: str, cluster: ClusterOp) -> Box:
 
 def _cpu_box(box_id: str, group: list[Operation]) -> Box:
 
-    reasons = Counter(cpu_reason(op) or "not placed by legalize" for op in group)
+    reasons = Counter(cpu_reason(op) or NOT_PLACED_SENTENCE for op in group)
     category = reason_category(reasons.most_common(1)[0][0])
     types = Counter(op.tf_type for op in group)
     if len(group) == 1:

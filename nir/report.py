@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from nir.explain import explain_module
+from nir.ir.placement import CpuReason
 
 _tf_logger = logging.getLogger("tensorflow")
 ON_NEURON_RATIO_THRESHOLD = 0.3
@@ -18,19 +19,19 @@ def info(message: str, *args) -> None:
 
 def no_cluster_message(module) -> str:
     """Why a pipeline produced no NeuronOp, from the reasons legalize left on the ops."""
-    rows = [r for r in explain_module(module)["cpu"] if r["reason"] != "graph input or output stand-in"]
+    rows = [r for r in explain_module(module)["cpu"] if CpuReason.of(r["reason"]) is not CpuReason.IO_STAND_IN]
     total = sum(r["count"] for r in rows)
-    if rows and all(r["reason"] == "not placed by legalize" for r in rows):
+    if rows and all(CpuReason.of(r["reason"]) is CpuReason.NOT_PLACED for r in rows):
         why = "no op was placed by legalize: the pipeline has no legalize pass, or none before cluster"
     else:
-        placed = [r for r in rows if r["reason"] == "not placed by legalize"]
+        placed = [r for r in rows if CpuReason.of(r["reason"]) is CpuReason.NOT_PLACED]
         reasons: dict[str, int] = {}
         for row in rows:
             if row not in placed:
                 reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
         why = f"{total} ops stayed on CPU, most for: " + "; ".join(f"{r} ({n} op{'' if n == 1 else 's'})" for r, n in top)
-        if any(r.startswith("shape not fully static") for r, _ in top):
+        if any(CpuReason.of(r) is CpuReason.DYNAMIC_SHAPE for r, _ in top):
             why += " (does the pipeline run shape-inference before legalize?)"
         if not reasons:
             why = "every op was placed on the target, but no cluster was formed: does the pipeline run cluster?"

@@ -33,6 +33,7 @@ from xdsl.passes import ModulePass
 
 from nir.ir.control_flow import graph_functions
 from nir.ir.patterns import apply_patterns
+from nir.ir.placement import CpuReason
 from nir.ir.queries import graph_ops, mark_on_target, set_cpu_reason
 from nir.ir.shapes import element_type, is_static
 from nir.ir.tf_dialect import GraphBoundary, TFNodeOp
@@ -53,11 +54,11 @@ def _has_bad_dtype(op: TFNodeOp, unsupported: frozenset[str]) -> str | None:
 
 def cpu_reason_for(op: TFNodeOp, target: Target, no_fuse: frozenset[str], rules: PlacementRules) -> str | None:
     if op.node_name in no_fuse:
-        return "listed in no_fuse_ops"
+        return CpuReason.NO_FUSE_OPS.marker
     if (why := op.properties.get(NOT_INLINED)) is not None:
         return f"function call not inlined: {why.data}"
     if op.has_trait(GraphBoundary):
-        return "graph input or output stand-in"
+        return CpuReason.IO_STAND_IN.marker
     if op.tf_type in rules.never_on_target:
         return f"{op.tf_type} is never placed on {target.name}"
     if (bad := _has_bad_dtype(op, rules.unsupported_dtypes)) is not None:
@@ -67,9 +68,9 @@ def cpu_reason_for(op: TFNodeOp, target: Target, no_fuse: frozenset[str], rules:
         why = f" ({declined.data}, so it was not rewritten)" if isinstance(declined, StringAttr) else ""
         return f"op type {op.tf_type} not supported by {target.name}{why}"
     if not all(is_static(v.type) for v in [*op.data_operands, *op.data_results]):
-        return "shape not fully static"
+        return CpuReason.DYNAMIC_SHAPE.marker
     if op.control_operands or op.control.uses:
-        return "control edge"
+        return CpuReason.CONTROL_EDGE.marker
     return None
 
 
@@ -77,7 +78,7 @@ def forced_reason(reason: str) -> str | None:
     """What is left of `reason` for an op named in force-fuse-ops: forcing vouches that the
     compiler takes the op type; it cannot make the other rules false (no_fuse_ops, graph
     stand-ins, dtypes, static shapes, control edges all hold whatever the op table says)."""
-    if reason.startswith("op type "):
+    if CpuReason.of(reason) is CpuReason.UNSUPPORTED_OP:
         return None
     return f"{reason} (force_fuse_ops cannot override this)"
 

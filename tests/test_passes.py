@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from frontends.tensorflow.exporter import export_module
 from nir.ir import ClusterOp, TFNodeOp, parse_module, print_module
 from nir.ir.module import entry_function
+from nir.ir.placement import CpuReason
 from nir.ir.queries import cpu_reason, is_on_target
 from nir.ir.shape_functions import SHAPE_FUNCTIONS
 from nir.passmanager import PassManager
@@ -97,6 +98,8 @@ def test_default_pipeline_places_every_op_with_a_reason(imported, name):
         for op in fn.body.block.ops:
             if isinstance(op, TFNodeOp):
                 assert cpu_reason(op), f"{op.node_name} is on CPU without a reason"
+                # Every sentence the passes write is of a known kind (the picture's legend, explain).
+                assert CpuReason.of(cpu_reason(op)) is not CpuReason.OTHER, cpu_reason(op)
             elif isinstance(op, ClusterOp):
                 for inner in op.block.ops:
                     assert not isinstance(inner, TFNodeOp) or is_on_target(inner)
@@ -208,3 +211,9 @@ def test_clustering_random_dags(text):
 
     for a, b in zip(run(reference), run(module)):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", [k for k in CpuReason if k.marker is not None])
+def test_each_kind_of_cpu_reason_is_recognized_by_its_own_words(kind):
+    assert CpuReason.of(f"x {kind.marker} y") is kind
+

@@ -18,6 +18,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 
+from nir.ir.attr_names import ARG_NODE, INPUT_KEY, OUTPUT_KEY
 from nir.ir.control_flow import CONTROL_FLOW_OPS, body_names, graph_functions
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
@@ -257,11 +258,11 @@ def _cpu_box(box_id: str, group: list[Operation]) -> Box:
 
 
 def _arg_name(fn: func.FuncOp, i: int) -> str:
-    return _attr_text(fn.arg_attrs, i, ("tf.input_key", "tf.node_name")) or f"#{i}"
+    return _attr_text(fn.arg_attrs, i, (INPUT_KEY, ARG_NODE)) or f"#{i}"
 
 
 def _result_name(fn: func.FuncOp, i: int) -> str:
-    return _attr_text(fn.res_attrs, i, ("tf.output_key",)) or f"#{i}"
+    return _attr_text(fn.res_attrs, i, (OUTPUT_KEY,)) or f"#{i}"
 
 
 def _attr_text(attrs, i: int, keys: tuple[str, ...]) -> str | None:

@@ -20,11 +20,11 @@ from xdsl.dialects.builtin import DictionaryAttr, FunctionType, IntegerAttr, Mod
 from xdsl.passes import ModulePass
 
 from nir.errors import NirInputError
-from nir.ir.module import INPUT_KEY, entry_function
+from nir.ir.attr_names import BATCH_AXIS, INPUT_KEY
+from nir.ir.module import entry_function
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.passmanager.registry import register_pass
 
-BATCH_AXIS = "nir.batch_axis"
 _HINT = (
     "batch_size is not sufficient to determine the shape of input tensor '{key}' (shape {shape}); "
     "pass model_shape_feed_dict={{'{key}': [...]}} (nir: input-shapes) with its full shape"

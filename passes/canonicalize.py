@@ -36,7 +36,8 @@ from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter
 
-from nir.ir.control_flow import CONTROL_RET, graph_functions, refresh_function_type
+from nir.ir.attr_names import CONTROL_RET
+from nir.ir.control_flow import graph_functions, refresh_function_type
 from nir.ir.module import entry_function
 from nir.ir.op_facts import FORWARDING, GRAPH_BOUNDARY, V1_LOOP_OPS, is_stateful, op_types_with
 from nir.ir.patterns import TFRewritePattern, apply_patterns, constant, forward, has_control_edges, replace

@@ -51,10 +51,11 @@ from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.shapes import element_type, is_static
 
 DEFAULT_MAX_CLUSTER_BYTES = 1 << 30  # the weights twice (GraphDef and NEFF) stay under 2 GiB
+from nir.ir.attr_names import ON_TARGET
 from nir.ir.control_flow import graph_functions, loop_conditions
 from nir.ir.module import entry_function
 from nir.ir.op_facts import is_loop_back_edge
-from nir.ir.queries import ON_TARGET, is_on_target, mark_on_target, set_cpu_reason
+from nir.ir.queries import is_on_target, mark_on_target, set_cpu_reason
 from nir.ir.tf_dialect import Free, TFNodeOp, create_tf_op
 from nir.ir.tf_types import ControlType, OpaqueDType
 from nir.passmanager.registry import register_pass

@@ -31,6 +31,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
+from nir.ir.attr_names import NOT_INLINED, REWRITE_DECLINED
 from nir.ir.control_flow import graph_functions
 from nir.ir.patterns import apply_patterns
 from nir.ir.placement import CpuReason
@@ -40,8 +41,7 @@ from nir.ir.tf_dialect import GraphBoundary, TFNodeOp
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
 from nir.target import PlacementRules, Target, get_target, placement_rules
-from passes.inline_calls import NOT_INLINED
-from passes.rewrites import REWRITE_DECLINED, legalization_patterns
+from passes.rewrites import legalization_patterns
 
 
 def _has_bad_dtype(op: TFNodeOp, unsupported: frozenset[str]) -> str | None:

@@ -37,6 +37,7 @@ from xdsl.ir import Attribute, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter
 from xdsl.rewriter import InsertPoint
 
+from nir.ir.attr_names import REWRITE_DECLINED
 from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.patterns import TFRewritePattern
 from nir.ir.queries import const_value
@@ -44,7 +45,6 @@ from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 
-REWRITE_DECLINED = "nir.rewrite_declined"
 I32 = IntegerType(32)
 MAX_ONE_HOT_ELEMENTS = 1 << 22  # 16 MiB of float32 one-hot rows on the device
 

@@ -25,6 +25,7 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, Module
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
+from nir.ir.attr_names import BATCH_AXES, BATCH_AXIS
 from nir.ir.control_flow import (
     CASE_OPS,
     CONTROL_FLOW_OPS,
@@ -45,7 +46,6 @@ from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.ir.tf_dialect import ForwardsInput, MetadataOnly, TFNodeOp
 from nir.passmanager.registry import register_pass
-from passes.batch_specialize import BATCH_AXIS
 
 logger = logging.getLogger("nir")
 
@@ -102,7 +102,6 @@ def tensorflow_shapes(op: TFNodeOp, shapes: list[Shape], values: list[np.ndarray
     return [None if t.shape.rank is None else tuple(-1 if d is None else d for d in t.shape.as_list()) for t in outputs]
 
 
-BATCH_AXES = "nir.batch_axes"
 TENSOR_LIST_OPS = frozenset({
     "TensorListFromTensor", "TensorListReserve", "EmptyTensorList", "TensorListSetItem",
     "TensorListPushBack", "TensorListGetItem", "TensorListStack",

@@ -35,6 +35,7 @@ from frontends.tensorflow.importer import (
 )
 from frontends.tensorflow.opdefs import function_output_names
 from nir.errors import NirError
+from nir.ir.attr_names import MODULE_METHOD, MODULE_TAGS
 from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
@@ -222,8 +223,8 @@ def export_module(
     signatures = {fn.sym_name.data: _function_signature(fn) for fn in library_ops}
     for fn in library_ops:
         graph_def.library.function.append(_function_def(fn, signatures, lower_cluster, graph_def.versions))
-    tags = tuple(a.data for a in module.attributes["tf.tags"].data)  # type: ignore[union-attr]
-    method = module.attributes.get("tf.method_name")
+    tags = tuple(a.data for a in module.attributes[MODULE_TAGS].data)  # type: ignore[union-attr]
+    method = module.attributes.get(MODULE_METHOD)
     key = module.attributes.get(MODULE_SIGNATURE_KEY)
     signature = SignatureInfo(
         key.data if isinstance(key, StringAttr) else entry.sym_name.data,

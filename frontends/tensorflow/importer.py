@@ -30,25 +30,29 @@ from frontends.tensorflow.attrs import attrs_to_ir, shape_proto_to_dims
 from frontends.tensorflow.checkpoint import CHECKPOINT_KEY_ATTR
 from frontends.tensorflow.opdefs import node_output_dtypes, op_def_for, output_args
 from nir.errors import NirInputError
+from nir.ir.attr_names import (
+    ARG_ATTRS,
+    ARG_NODE,
+    CONTROL_RET,
+    ENTRY_FUNCTION_ATTR,
+    FUNC_ATTRS,
+    INPUT_KEY,
+    MODULE_METHOD,
+    MODULE_MIN_CONSUMER,
+    MODULE_PRODUCER,
+    MODULE_SIGNATURE_KEY,
+    MODULE_TAGS,
+    OUTPUT_KEY,
+    STATEFUL,
+)
 from nir.ir.dtypes import ir_type_of_dtype
-from nir.ir.module import ENTRY_FUNCTION_ATTR, INPUT_KEY, OUTPUT_KEY
 from nir.ir.op_facts import is_loop_back_edge
 from nir.ir.shapes import tensor_type
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import CONTROL, TFNodeOp, create_tf_op, name_hint
 
 # Attribute keys nir uses on functions, arguments and results.
-ARG_NODE = "tf.node_name"
-ARG_ATTRS = "tf.attrs"
-CONTROL_RET = "tf.control_ret"
-FUNC_ATTRS = "tf.function_attrs"
-STATEFUL = "tf.is_stateful"
-MODULE_TAGS = "tf.tags"
 MODULE_SIGNATURE = ENTRY_FUNCTION_ATTR
-MODULE_SIGNATURE_KEY = "tf.signature_key"
-MODULE_METHOD = "tf.method_name"
-MODULE_PRODUCER = "tf.producer"
-MODULE_MIN_CONSUMER = "tf.min_consumer"
 
 _DERIVED_ATTRS = ("_output_shapes",)
 

@@ -21,6 +21,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FunctionType, ModuleOp
 from xdsl.ir import Attribute, SSAValue
 
+from nir.ir.attr_names import CONTROL_RET
 from nir.ir.module import entry_function
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, ListAttr
@@ -30,7 +31,6 @@ WHILE_OPS = frozenset({"While", "StatelessWhile"})
 IF_OPS = frozenset({"If", "StatelessIf"})
 CASE_OPS = frozenset({"Case", "StatelessCase"})
 CONTROL_FLOW_OPS = WHILE_OPS | IF_OPS | CASE_OPS
-CONTROL_RET = "tf.control_ret"
 MAX_WIDENINGS = 8
 
 Shape = tuple[int, ...] | None

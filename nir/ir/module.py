@@ -6,12 +6,10 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 
 from nir.errors import NirInputError
+from nir.ir.attr_names import ENTRY_FUNCTION_ATTR
 
-ENTRY_FUNCTION_ATTR = "tf.signature"
 # Argument and result attributes of the entry function: the signature's key of each input and
 # output (passes read them, e.g. batch-specialize's input-shapes), set by the frontend.
-INPUT_KEY = "tf.input_key"
-OUTPUT_KEY = "tf.output_key"
 
 
 def entry_function(module: ModuleOp) -> func.FuncOp:

@@ -11,13 +11,12 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, StringAttr
 from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
 
+from nir.ir.attr_names import BATCH_AXES, BATCH_AXIS, CPU_REASON, ON_TARGET
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp
 
 # Properties (not TF attributes, so they never reach a GraphDef) that passes leave on ops.
-CPU_REASON = "nir.cpu_reason"
-ON_TARGET = "nir.target"
 
 
 def graph_ops(fn: func.FuncOp) -> Iterator[TFNodeOp]:
@@ -46,14 +45,14 @@ def carries_batch(value: SSAValue) -> bool:
         if isinstance(op, ClusterOp):
             terminator = op.block.last_op
             return isinstance(terminator, YieldOp) and carries_batch(terminator.values[value.index])
-        axes = op.properties.get("nir.batch_axes")
+        axes = op.properties.get(BATCH_AXES)
         return isinstance(axes, ArrayAttr) and axes.data[value.index] == IntegerAttr(0, 64)
     if isinstance(value, BlockArgument):
         parent = value.block.parent_op()
         if isinstance(parent, ClusterOp):
             return carries_batch(parent.inputs[value.index])
         if isinstance(parent, func.FuncOp) and parent.arg_attrs:
-            axis = parent.arg_attrs.data[value.index].data.get("nir.batch_axis")
+            axis = parent.arg_attrs.data[value.index].data.get(BATCH_AXIS)
             return isinstance(axis, IntegerAttr) and axis.value.data == 0
     return False
 

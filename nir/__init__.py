@@ -36,6 +36,9 @@ _LAZY = {
     "PassManager": ("nir.passmanager", "PassManager"),
     "PipelineError": ("nir.passmanager", "PipelineError"),
     "register_pass": ("nir.passmanager", "register_pass"),
+    "default_pipeline": ("nir.pipeline", "default_pipeline"),
+    "CompileOptions": ("nir.options", "CompileOptions"),
+    # The pipeline template default_pipeline() fills in; kept for one release (it does not parse as is).
     "DEFAULT_PIPELINE": ("nir.pipeline", "DEFAULT_PIPELINE"),
     "import_saved_model": ("nir.pipeline", "import_saved_model"),
     "NeuronModel": ("nir.tracing", "NeuronModel"),
@@ -61,7 +64,9 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "__version__",
+    "CompileOptions",
     "DEFAULT_PIPELINE",
+    "default_pipeline",
     "NirError",
     "NeuronModel",
     "NirInputError",

@@ -28,7 +28,7 @@ def dump(tmp_path_factory) -> str:
 
 def test_opt_dce_on_1000_ops(benchmark, dump):
     benchmark.group = "nir opt (fresh process)"
-    check = "import sys, nir.cli; code = nir.cli.main(['opt', sys.argv[1], '-p', 'dce', '-o', '/dev/null']); " \
+    check = "import sys, nir.cli; code = nir.cli.main(['opt', sys.argv[1], '-p', 'tf-dce', '-o', '/dev/null']); " \
             "assert code == 0 and 'tensorflow' not in sys.modules, code"
     benchmark.pedantic(lambda: subprocess.run([sys.executable, "-c", check, dump], check=True), rounds=5, iterations=1)
     benchmark.extra_info["ops"] = 1000

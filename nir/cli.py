@@ -284,9 +284,10 @@ def _run_opt_pipeline(args, source: str, where: str):
     from nir.ir import parse_module
     from nir.passmanager import PassManager
 
-    # With verification on, the pass manager checks the input before the first pass (the
-    # TF-aware verifier includes xDSL's structural one): verifying while parsing would do it twice.
-    module = parse_module(source, where, verify=args.no_verify)
+    verify_each_pass = not args.no_verify
+    # The pass manager verifies the input before the first pass (the TF-aware verifier includes
+    # xDSL's structural one), so the parser verifies only when the pass manager will not.
+    module = parse_module(source, where, verify=not verify_each_pass)
     after_pass = []
     if args.svg_after:
         from nir.partition_svg import DrawPartition  # drawing only when asked: nir opt starts fast
@@ -299,7 +300,7 @@ def _run_opt_pipeline(args, source: str, where: str):
         print_ir_after_change=args.print_ir_after_change,
         dump_dir=args.dump_dir,
         timing=args.timing,
-        verify_each=not args.no_verify,
+        verify_each=verify_each_pass,
         # As compile does: a dump directory also gets the reproducer of a failing pass.
         reproducer_dir=args.reproducer_dir or args.dump_dir,
         elide_above=None if args.no_elide else 1024,
@@ -423,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("opt", help="run a pass pipeline on IR text (like mlir-opt)")
     p.add_argument("input", nargs="?", help="IR file (default: stdin)")
-    p.add_argument("-p", "--pass-pipeline", help="e.g. 'shape-inference,legalize,cluster,dce'")
+    p.add_argument("-p", "--pass-pipeline", help="e.g. 'tf-shape-inference,tf-legalize,tf-cluster,tf-dce'")
     p.add_argument("--list-passes", action="store_true")
     p.add_argument("--print-ir-before", help="comma-separated pass names")
     p.add_argument("--print-ir-after", help="comma-separated pass names")

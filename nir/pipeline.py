@@ -8,15 +8,15 @@ from nir.passmanager import PassManager
 from nir.target import target_class
 
 DEFAULT_PIPELINE = (
-    "inline-calls,batch-specialize{{batch-size={batch_size}{input_shapes}}},shape-inference,canonicalize,"
-    "sink-loop-constants,constant-fold{constant_fold_options},"
-    "legalize{{target={target}{legalize_options}}},"
-    "cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{target_step}{pruning}dce"
+    "tf-inline-calls,tf-batch-specialize{{batch-size={batch_size}{input_shapes}}},tf-shape-inference,tf-canonicalize,"
+    "tf-sink-loop-constants,tf-constant-fold{constant_fold_options},"
+    "tf-legalize{{target={target}{legalize_options}}},"
+    "tf-cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{target_step}{pruning}tf-dce"
 )
 # {target_step}: what the target runs after cluster (Target.pipeline_step; lower-clusters for
 # the HLO targets). {pruning}: nir.trace's automatic placement, as the original's: small and
 # cheap clusters back to CPU.
-PRUNING_PASS = "prune-clusters{{keep-largest-ratio={ratio}}},"
+PRUNING_PASS = "tf-prune-clusters{{keep-largest-ratio={ratio}}},"
 
 
 def default_pipeline(

@@ -79,7 +79,8 @@ def specialize_shape(key: str, shape, batch_size: int, override) -> tuple[int, .
 class BatchSpecializePass(ModulePass):
     """Fix the signature inputs' shapes: unknown dim 0 := batch-size, or input-shapes."""
 
-    name = "batch-specialize"
+    name = "tf-batch-specialize"
+    aliases = ("batch-specialize",)  # the name until nir 0.1; dropped in 0.3
 
     batch_size: int = 1
     input_shapes: str = ""  # "name:1x224x224x3;other:1x128"

@@ -143,7 +143,8 @@ def drop_pure_control_edges(block) -> dict:
 class CanonicalizePass(ModulePass):
     """Fold Identity chains and constant-fold small shape arithmetic, then drop dead ops."""
 
-    name = "canonicalize"
+    name = "tf-canonicalize"
+    aliases = ("canonicalize",)  # the name until nir 0.1; dropped in 0.3
 
     fold_constants: bool = True
 

@@ -373,7 +373,8 @@ def topologically_sort(block: Block) -> None:
 class ClusterPass(ModulePass):
     """Group target ops into cycle-free neuron.cluster ops (see the module docstring)."""
 
-    name = "cluster"
+    name = "tf-cluster"
+    aliases = ("cluster",)  # the name until nir 0.1; dropped in 0.3
 
     minimum_segment_size: int = 2
     max_cluster_bytes: int = DEFAULT_MAX_CLUSTER_BYTES

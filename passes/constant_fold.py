@@ -260,7 +260,8 @@ def fold_block(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> int:
 class ConstantFoldPass(ModulePass):
     """Replace everything computed from constants alone (and static shapes) by constants."""
 
-    name = "constant-fold"
+    name = "tf-constant-fold"
+    aliases = ("constant-fold",)  # the name until nir 0.1; dropped in 0.3
 
     max_growth_bytes: int = 1024
     dynamic_batch: bool = False

@@ -44,7 +44,8 @@ def remove_dead_ops(fn: func.FuncOp) -> int:
 class DeadCodeEliminationPass(ModulePass):
     """Remove side-effect-free ops (and clusters) whose results are not used."""
 
-    name = "dce"
+    name = "tf-dce"
+    aliases = ("dce",)  # the name until nir 0.1; dropped in 0.3
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in graph_functions(op):

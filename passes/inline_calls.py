@@ -164,7 +164,8 @@ def remove_unreferenced_functions(module: ModuleOp) -> None:
 class InlineCallsPass(ModulePass):
     """Inline every function call the frontend left, so no call hides a shape or cuts a cluster."""
 
-    name = "inline-calls"
+    name = "tf-inline-calls"
+    aliases = ("inline-calls",)  # the name until nir 0.1; dropped in 0.3
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         functions = private_functions(op)

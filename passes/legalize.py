@@ -88,7 +88,8 @@ def forced_reason(reason: str) -> str | None:
 class LegalizePass(ModulePass):
     """Mark each op as placed on the target or on CPU with the reason; rewrite ops the target lacks."""
 
-    name = "legalize"
+    name = "tf-legalize"
+    aliases = ("legalize",)  # the name until nir 0.1; dropped in 0.3
 
     target: str = "inferentia"
     no_fuse_ops: tuple[str, ...] = ()

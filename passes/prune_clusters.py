@@ -98,7 +98,8 @@ def prune_block(block: Block, keep_largest_ratio: float, drop_cheap: bool) -> No
 class PruneClustersPass(ModulePass):
     """Send small and cheap clusters back to CPU, as the original's automatic trace does."""
 
-    name = "prune-clusters"
+    name = "tf-prune-clusters"
+    aliases = ("prune-clusters",)  # the name until nir 0.1; dropped in 0.3
 
     keep_largest_ratio: float = 0.8
     drop_cheap: bool = True

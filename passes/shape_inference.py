@@ -283,7 +283,8 @@ class _Inference:
 class ShapeInferencePass(ModulePass):
     """Infer static shapes for every tensor (Python shape functions, TensorFlow as fallback)."""
 
-    name = "shape-inference"
+    name = "tf-shape-inference"
+    aliases = ("shape-inference",)  # the name until nir 0.1; dropped in 0.3
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         fallbacks = infer_shapes(op)

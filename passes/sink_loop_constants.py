@@ -95,7 +95,8 @@ def sink_constants_of(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> int:
 class SinkLoopConstantsPass(ModulePass):
     """Copy constants a loop or branch is passed (and a loop never changes) into its body."""
 
-    name = "sink-loop-constants"
+    name = "tf-sink-loop-constants"
+    aliases = ("sink-loop-constants",)  # the name until nir 0.1; dropped in 0.3
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         bodies = graph_functions(op)

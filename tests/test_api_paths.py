@@ -253,7 +253,7 @@ def test_compiler_recovery_false_raises_instead_of_falling_back(zoo, tmp_path, f
 
 def test_pipeline_as_a_string_and_as_a_pass_manager(zoo, tmp_path, fake_neuron_cc, node_named):
     relu = node_named("Relu")
-    text = default_pipeline().replace("legalize{target=inferentia}", f'legalize{{target=inferentia no-fuse-ops="{relu}"}}')
+    text = default_pipeline().replace("tf-legalize{target=inferentia}", f'legalize{{target=inferentia no-fuse-ops="{relu}"}}')
     out, report = compile_cut(zoo, tmp_path, pipeline=text, neuron_cc=fake_neuron_cc)
     # Relu on CPU leaves MatMul+BiasAdd (2 ops) before it: still a cluster; Relu is outside.
     assert report["NumClusters"] == 2 and "Relu" not in op_types_on_neuron(out)
@@ -326,7 +326,7 @@ def test_cli_compile_options(zoo, tmp_path, fake_neuron_cc, node_named):
 
 def test_cli_compile_of_a_pipeline_that_makes_no_cluster_exits_3(zoo, tmp_path, fake_neuron_cc):
     result = nir_cli("compile", zoo["cumsum_cut"], str(tmp_path / "out"), "--neuron-cc", fake_neuron_cc,
-                     "--pipeline", "batch-specialize{batch-size=1},legalize,cluster,dce")
+                     "--pipeline", "tf-batch-specialize{batch-size=1},tf-legalize,tf-cluster,tf-dce")
     assert result.returncode == 3, result.stderr
     assert "the pipeline produced no cluster" in result.stderr
     assert "shape not fully static" in result.stderr and "does the pipeline run shape-inference" in result.stderr

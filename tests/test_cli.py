@@ -83,7 +83,7 @@ def test_opt_with_dce_never_imports_tensorflow(imported, tmp_path):
     dump.write_text(print_module(module))
     check = (
         "import sys, nir.cli\n"
-        "code = nir.cli.main(['opt', sys.argv[1], '-p', 'dce', '-o', sys.argv[2]])\n"
+        "code = nir.cli.main(['opt', sys.argv[1], '-p', 'tf-dce', '-o', sys.argv[2]])\n"
         "assert code == 0, code\n"
         "print(sorted(m for m in sys.modules if m == 'tensorflow' or m.startswith('tensorflow.')))\n"
     )
@@ -104,17 +104,17 @@ def test_opt_split_input_file_verify_diagnostics_and_traceback(tmp_path):
     good, bad = piece.format(n="good", attrs="{T = f32} "), piece.format(n="bad", attrs="")
     path = tmp_path / "pieces.mlir"
     path.write_text(good + "// -----\n// expected-error {{[required-attr] node 'relu'}}\n" + bad)
-    ok = nir("opt", str(path), "-p", "dce", "--split-input-file", "--verify-diagnostics")
+    ok = nir("opt", str(path), "-p", "tf-dce", "--split-input-file", "--verify-diagnostics")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.count("builtin.module") == 1 and "@good" in ok.stdout
     path.write_text(good + "// -----\n// expected-error {{[dtype]}}\n" + bad)
-    wrong = nir("opt", str(path), "-p", "dce", "--split-input-file", "--verify-diagnostics")
+    wrong = nir("opt", str(path), "-p", "tf-dce", "--split-input-file", "--verify-diagnostics")
     assert wrong.returncode == 1 and "expected error '[dtype]' not produced" in wrong.stderr
     path.write_text(bad)
-    plain = nir("opt", str(path), "-p", "dce")
+    plain = nir("opt", str(path), "-p", "tf-dce")
     assert plain.returncode == 1 and "Traceback" not in plain.stderr
     assert "the input IR is invalid, before any pass ran: [required-attr] node 'relu'" in plain.stderr
-    traced = nir("--traceback", "opt", str(path), "-p", "dce")
+    traced = nir("--traceback", "opt", str(path), "-p", "tf-dce")
     assert traced.returncode == 1 and "Traceback (most recent call last)" in traced.stderr and "TFVerifyError" in traced.stderr
 
 

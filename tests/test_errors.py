@@ -195,7 +195,7 @@ def test_ir_syntax_error_names_line_and_column(tmp_path):
         parse_module(text, "bad.mlir")
     path = tmp_path / "bad.mlir"
     path.write_text(text)
-    result = subprocess.run([sys.executable, "-m", "nir.cli", "opt", str(path), "-p", "dce"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "nir.cli", "opt", str(path), "-p", "tf-dce"], capture_output=True, text=True)
     assert result.returncode == 1 and "bad.mlir:3:" in result.stderr
 
 

@@ -145,13 +145,13 @@ def test_opt_draws_after_the_passes_asked_for(zoo, tmp_path):
                               capture_output=True, text=True)
     assert imported.returncode == 0, imported.stderr
     dumps = str(tmp_path / "dumps")
-    pipeline = "batch-specialize,shape-inference,legalize,cluster,dce"
+    pipeline = "tf-batch-specialize,tf-shape-inference,tf-legalize,tf-cluster,tf-dce"
 
     def opt(*extra):
         return subprocess.run([sys.executable, "-m", "nir.cli", "opt", source, "-p", pipeline, "-o", os.devnull, *extra],
                               capture_output=True, text=True)
 
-    result = opt("--dump-dir", dumps, "--svg-after", "legalize,cluster")
+    result = opt("--dump-dir", dumps, "--svg-after", "tf-legalize,tf-cluster")
     assert result.returncode == 0, result.stderr
     assert sorted(n for n in os.listdir(dumps) if n.endswith(".svg")) == ["003-legalize.svg", "004-cluster.svg"]
     after_cluster = ET.parse(os.path.join(dumps, "004-cluster.svg")).getroot()
@@ -166,4 +166,4 @@ def test_svg_after_needs_a_dump_directory():
     from nir.passmanager import PassManager, PipelineError
 
     with pytest.raises(PipelineError, match=r"svg_after writes into the dump directory: give dump_dir \(--dump-dir\) too"):
-        PassManager.parse("legalize,cluster", after_pass=[DrawPartition(("cluster",))])
+        PassManager.parse("tf-legalize,tf-cluster", after_pass=[DrawPartition(("cluster",))])

@@ -1,4 +1,10 @@
-"""Runs the FileCheck tests in tests/filecheck/: each file's `// RUN:` line, as lit would."""
+"""Runs the FileCheck tests in tests/filecheck/: each file's `// RUN:` line, as lit would.
+
+    dialects/    the tf and neuron dialects: printing, parsing and verifying
+    transforms/  one file per pass (named after it, without its tf- prefix), and more for a
+                 pass's larger parts (legalize_einsum.mlir)
+    pipelines/   several passes together
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ import sys
 import pytest
 
 HERE = os.path.join(os.path.dirname(__file__), "filecheck")
-FILES = sorted(glob.glob(os.path.join(HERE, "*.mlir")))
+LAYOUT = ("dialects", "transforms", "pipelines")
+FILES = sorted(glob.glob(os.path.join(HERE, "*", "*.mlir")))
 
 
 def run_lines(path: str) -> list[str]:
@@ -20,7 +27,7 @@ def run_lines(path: str) -> list[str]:
         return [line.split("RUN:", 1)[1].strip() for line in f if line.startswith("// RUN:")]
 
 
-@pytest.mark.parametrize("path", FILES, ids=[os.path.basename(f) for f in FILES])
+@pytest.mark.parametrize("path", FILES, ids=[os.path.relpath(f, HERE) for f in FILES])
 def test_filecheck(path):
     lines = run_lines(path)
     assert lines, f"{path} has no RUN line"
@@ -35,16 +42,22 @@ def test_filecheck(path):
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
 
 
+def test_every_file_is_in_its_place():
+    assert not glob.glob(os.path.join(HERE, "*.mlir")), "FileCheck files go in dialects/, transforms/ or pipelines/"
+    assert sorted(os.listdir(HERE)) == sorted(LAYOUT)
+    assert all(glob.glob(os.path.join(HERE, folder, "*.mlir")) for folder in LAYOUT)
+
+
 def test_every_pass_has_its_own_file_of_three_cases_or_more():
-    """One `<pass>.mlir` per built-in pass, run with --split-input-file, its cases separated by
-    `// -----` and each opened by a CHECK-LABEL (MLIR's convention), or expecting an error
-    (--verify-diagnostics)."""
+    """One `transforms/<pass>.mlir` per built-in pass, run with --split-input-file, its cases
+    separated by `// -----` and each opened by a CHECK-LABEL (MLIR's convention), or expecting
+    an error (--verify-diagnostics)."""
     from nir.passmanager import available_passes
 
     builtin = [name for name, cls in available_passes().items() if cls.__module__.split(".")[0] in ("passes", "backends", "nir")]
     assert len(builtin) >= 10
     for name in builtin:
-        path = os.path.join(HERE, name.replace("-", "_") + ".mlir")
+        path = os.path.join(HERE, "transforms", name.removeprefix("tf-").replace("-", "_") + ".mlir")
         assert os.path.exists(path), f"pass '{name}' has no FileCheck file {os.path.basename(path)}"
         text = open(path).read()
         assert all(name in line and "--split-input-file" in line for line in run_lines(path)), path

@@ -53,7 +53,7 @@ def _at_least_as_precise(ours, theirs) -> bool:
 @pytest.mark.parametrize("name", ZOO)
 def test_shape_inference_matches_tensorflow_on_every_tensor(imported, name):
     module, _ = _fresh(imported, name)
-    PassManager.parse("batch-specialize{batch-size=2}").run(module)
+    PassManager.parse("tf-batch-specialize{batch-size=2}").run(module)
     fallbacks = infer_shapes(module)
     expected = tensorflow_shapes_of(module)
     differences = []
@@ -73,16 +73,16 @@ def test_batch_specialize_errors_name_the_input_and_the_fix(imported):
 
     module, _ = _fresh(imported, "two_io")
     with pytest.raises(PassFailedError) as err:
-        PassManager.parse('batch-specialize{input-shapes="ids:2x9"}').run(module)
+        PassManager.parse('tf-batch-specialize{input-shapes="ids:2x9"}').run(module)
     assert isinstance(err.value.__cause__, NirInputError)
     assert "disagrees with the model's known shape" in str(err.value)
     with pytest.raises(PassFailedError, match="not inputs of the signature; its inputs are"):
-        PassManager.parse('batch-specialize{input-shapes="nope:1"}').run(_fresh(imported, "two_io")[0])
+        PassManager.parse('tf-batch-specialize{input-shapes="nope:1"}').run(_fresh(imported, "two_io")[0])
 
 
 def test_batch_specialize_never_touches_known_dimensions(imported):
     module, _ = _fresh(imported, "transformer")
-    PassManager.parse("batch-specialize{batch-size=3}").run(module)
+    PassManager.parse("tf-batch-specialize{batch-size=3}").run(module)
     (arg,) = entry_function(module).args
     assert arg.type.get_shape() == (3, 16, 32)
 
@@ -137,7 +137,7 @@ def test_legalize_rewrites_only_what_the_target_lacks():
         "    func.return %a : tensor<2x3xf32>\n  }\n}\n"
     )
     module = parse_module(text)
-    PassManager.parse("legalize").run(module)
+    PassManager.parse("tf-legalize").run(module)
     out = print_module(module)
     assert '"tf.Erfc"' not in out and '"tf.Erf"' in out and '"tf.Sub"' in out
     assert '"tf.SelectV2"' not in out and '"tf.Select"' in out
@@ -186,7 +186,7 @@ def test_clustering_random_dags(text):
 
     reference = parse_module(text)
     module = parse_module(text)
-    PassManager.parse("legalize,cluster{minimum-segment-size=1}").run(module)  # verifies after each pass
+    PassManager.parse("tf-legalize,tf-cluster{minimum-segment-size=1}").run(module)  # verifies after each pass
     fn = entry_function(module)
     seen = set()
     for op in fn.body.block.ops:

@@ -16,10 +16,10 @@ from xdsl.passes import ModulePass
 from nir.ir import parse_module, print_module
 from nir.passmanager import PassFailedError, PassManager, PipelineError, available_passes, register_pass
 
-SMALL = os.path.join(os.path.dirname(__file__), "filecheck", "legalize_cluster_dce.mlir")
+SMALL = os.path.join(os.path.dirname(__file__), "filecheck", "pipelines", "legalize_cluster_dce.mlir")
 PIPELINE = (
-    'batch-specialize{batch-size=4},shape-inference,legalize{target="inferentia"},'
-    "cluster{minimum-segment-size=3},dce"
+    'tf-batch-specialize{batch-size=4},tf-shape-inference,tf-legalize{target="inferentia"},'
+    "tf-cluster{minimum-segment-size=3},tf-dce"
 )
 
 
@@ -31,9 +31,9 @@ def small_module() -> ModuleOp:
 def test_pipeline_string_round_trips():
     manager = PassManager.parse(PIPELINE)
     text = manager.pipeline_string()
-    assert text == 'batch-specialize{batch-size=4},shape-inference,legalize,cluster{minimum-segment-size=3},dce'
+    assert text == 'tf-batch-specialize{batch-size=4},tf-shape-inference,tf-legalize,tf-cluster{minimum-segment-size=3},tf-dce'
     assert PassManager.parse(text).passes == manager.passes
-    assert str(PassManager.parse('legalize{no-fuse-ops="a","b"}')) == 'legalize{no-fuse-ops="a","b"}'
+    assert str(PassManager.parse('tf-legalize{no-fuse-ops="a","b"}')) == 'tf-legalize{no-fuse-ops="a","b"}'
 
 
 def test_python_and_string_pipelines_are_the_same():
@@ -46,55 +46,55 @@ def test_python_and_string_pipelines_are_the_same():
 
 def test_unknown_pass_lists_the_valid_ones():
     with pytest.raises(PipelineError) as err:
-        PassManager.parse("shape-inference,clustr")
+        PassManager.parse("tf-shape-inference,clustr")
     assert "unknown pass 'clustr'" in str(err.value)
-    assert "did you mean cluster" in str(err.value)
-    for name in ("batch-specialize", "canonicalize", "dce", "legalize", "shape-inference"):
+    assert "did you mean tf-cluster" in str(err.value)
+    for name in ("tf-batch-specialize", "tf-canonicalize", "tf-dce", "tf-legalize", "tf-shape-inference"):
         assert name in str(err.value)
 
 
 def test_unknown_option_lists_the_valid_ones():
-    with pytest.raises(PipelineError, match="pass 'cluster' has no option 'min-size'; its options: minimum-segment-size"):
-        PassManager.parse("cluster{min-size=2}")
+    with pytest.raises(PipelineError, match="pass 'tf-cluster' has no option 'min-size'; its options: minimum-segment-size"):
+        PassManager.parse("tf-cluster{min-size=2}")
 
 
 def test_badly_typed_option_is_an_error():
     with pytest.raises(PipelineError, match="cluster"):
-        PassManager.parse("cluster{minimum-segment-size=many}")
+        PassManager.parse("tf-cluster{minimum-segment-size=many}")
 
 
 def test_dumps_parse_back_and_match_the_in_memory_ir(tmp_path):
     module = small_module()
-    manager = PassManager.parse("legalize,cluster,dce", dump_dir=str(tmp_path))
+    manager = PassManager.parse("tf-legalize,tf-cluster,tf-dce", dump_dir=str(tmp_path))
     manager.run(module)
     files = sorted(os.listdir(tmp_path))
-    assert files == ["000-input.mlir", "001-legalize.mlir", "002-cluster.mlir", "003-dce.mlir"]
+    assert files == ["000-input.mlir", "001-tf-legalize.mlir", "002-tf-cluster.mlir", "003-tf-dce.mlir"]
     for name in files:
         with open(tmp_path / name) as f:
             text = f.read()
         assert print_module(parse_module(text)) == text
-    with open(tmp_path / "003-dce.mlir") as f:
+    with open(tmp_path / "003-tf-dce.mlir") as f:
         assert f.read() == print_module(module)
 
 
 def test_print_ir_after_change_only_prints_changes():
     stream = io.StringIO()
-    PassManager.parse("dce,dce", print_ir_after_change=True, ir_stream=stream).run(small_module())
-    assert stream.getvalue().count("IR Dump After dce (changed)") == 1
+    PassManager.parse("tf-dce,tf-dce", print_ir_after_change=True, ir_stream=stream).run(small_module())
+    assert stream.getvalue().count("IR Dump After tf-dce (changed)") == 1
 
 
 def test_print_ir_before_and_after_named_passes():
     stream = io.StringIO()
-    PassManager.parse("legalize,cluster", print_ir_before=["cluster"], print_ir_after=["legalize"], ir_stream=stream).run(small_module())
-    assert "IR Dump Before cluster" in stream.getvalue()
-    assert "IR Dump After legalize" in stream.getvalue()
-    assert "IR Dump After cluster" not in stream.getvalue()
+    PassManager.parse("tf-legalize,tf-cluster", print_ir_before=["cluster"], print_ir_after=["legalize"], ir_stream=stream).run(small_module())
+    assert "IR Dump Before tf-cluster" in stream.getvalue()
+    assert "IR Dump After tf-legalize" in stream.getvalue()
+    assert "IR Dump After tf-cluster" not in stream.getvalue()
 
 
 def test_timing_report():
-    manager = PassManager.parse("legalize,cluster,dce", timing=True)
+    manager = PassManager.parse("tf-legalize,tf-cluster,tf-dce", timing=True)
     manager.run(small_module())
-    assert [t.name for t in manager.timings] == ["legalize", "cluster", "dce"]
+    assert [t.name for t in manager.timings] == ["tf-legalize", "tf-cluster", "tf-dce"]
     assert manager.timings[-1].ops_after < manager.timings[-1].ops_before
     report = manager.timing_report()
     assert "Total execution time" in report and "cluster" in report and "%" in report
@@ -113,15 +113,15 @@ class _ExplodingPass(ModulePass):
 
 def test_failing_pass_writes_a_reproducer(tmp_path):
     module = small_module()
-    manager = PassManager.parse("legalize,test-explode,dce", reproducer_dir=str(tmp_path))
+    manager = PassManager.parse("tf-legalize,test-explode,tf-dce", reproducer_dir=str(tmp_path))
     with pytest.raises(PassFailedError, match="pass 'test-explode' failed: RuntimeError: boom") as err:
         manager.run(module)
     with open(err.value.reproducer) as f:
         text = f.read()
-    assert "--pass-pipeline='test-explode,dce'" in text
+    assert "--pass-pipeline='test-explode,tf-dce'" in text
     reparsed = parse_module(text)
     expected = small_module()
-    PassManager.parse("legalize").run(expected)
+    PassManager.parse("tf-legalize").run(expected)
     assert print_module(reparsed) == print_module(expected)
 
 
@@ -141,11 +141,11 @@ def test_plugin_pass_is_found_through_its_entry_point(tmp_path):
         "from nir.ir import PatternPass;"
         "assert issubclass(available_passes()['fold-identity'], PatternPass);"
         "assert 'count-ops' in available_passes();"
-        "print(PassManager.parse('fold-identity{keep-named=\"b\"},dce').pipeline_string())"
+        "print(PassManager.parse('fold-identity{keep-named=\"b\"},tf-dce').pipeline_string())"
     )
     result = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == 'fold-identity{keep-named="b"},dce'
+    assert result.stdout.strip() == 'fold-identity{keep-named="b"},tf-dce'
     ir = (
         'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
         '  func.func @main(%x: tensor<1xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1xf32> {tf.output_key = "y"}) {\n'
@@ -219,3 +219,34 @@ def test_a_third_target_is_one_package_and_one_entry_point(tmp_path, zoo):
     assert len(folders) == 3
     assert all(sorted(os.listdir(workdir / d)) == ["command.sh", "graph_def.pb", "toy.neff", "toy.toy-cc.log"]
                for d in folders)
+
+
+def test_former_pass_names_still_work_for_one_release():
+    """The passes took a tf- prefix (xDSL has its own dce, canonicalize, shape-inference); a
+    pipeline written with the old names runs the same passes and says what they are called now."""
+    with pytest.warns(DeprecationWarning, match="pass 'dce' is now named 'tf-dce'"):
+        manager = PassManager.parse("legalize,cluster{minimum-segment-size=3},dce", print_ir_after=["cluster"],
+                                    ir_stream=io.StringIO())
+    assert manager.pipeline_string() == "tf-legalize,tf-cluster{minimum-segment-size=3},tf-dce"
+    manager.run(small_module())
+    assert "IR Dump After tf-cluster" in manager.ir_stream.getvalue()
+
+
+def test_xdsl_opt_runs_nirs_dialects_and_passes(tmp_path):
+    """xDSL's own driver finds nir through the `xdsl.universe` entry point: it parses tf ops and
+    runs nir's passes by name, beside its own (the tf- prefix keeps the names apart)."""
+    source = tmp_path / "small.mlir"
+    source.write_text(
+        'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
+        '  func.func @main(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}) {\n'
+        '    %a, %a_c = "tf.Relu"(%x) <{node_name = "a"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)\n'
+        '    %b, %b_c = "tf.Tanh"(%a) <{node_name = "b"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)\n'
+        "    func.return %b : tensor<1x4xf32>\n  }\n}\n"
+    )
+    code = "import sys; from xdsl.tools.xdsl_opt import main; sys.argv[0] = 'xdsl-opt'; sys.exit(main())"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(source), "-p", "tf-legalize,tf-cluster,tf-dce,dce"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count('"neuron.cluster"') == 1 and '"tf.Tanh"' in result.stdout

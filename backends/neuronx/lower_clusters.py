@@ -69,7 +69,8 @@ def lowering_failure(cluster: ClusterOp, target: Target) -> Failure | None:
 class LowerClustersPass(ModulePass):
     """Lower every cluster to HLO with tf2xla; send what does not lower to CPU, with tf2xla's reason."""
 
-    name = "lower-clusters"
+    name = "tf-lower-clusters"
+    aliases = ("lower-clusters",)  # the name until nir 0.1; dropped in 0.3
 
     target: str = "inferentia2"
     neuron_cc: str = ""

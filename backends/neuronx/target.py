@@ -127,7 +127,7 @@ class NeuronxTarget(Target):
     @classmethod
     def pipeline_step(cls, name: str, minimum_segment_size: int, cluster_options: str, compiler: str | None) -> str:
         quoted = f' neuron-cc="{compiler}"' if compiler else ""
-        return f"lower-clusters{{target={name} minimum-segment-size={minimum_segment_size}{cluster_options}{quoted}}},"
+        return f"tf-lower-clusters{{target={name} minimum-segment-size={minimum_segment_size}{cluster_options}{quoted}}},"
 
     def emit(self, graph_def, workdir: str, compiler: str, compiler_args: Sequence[str]) -> list:
         # Imported here: emission loads TensorFlow, which registering the target must not.

@@ -196,12 +196,6 @@ def dims_to_shape_proto(dims: tuple[int, ...] | None) -> tensor_shape_pb2.Tensor
     return proto
 
 
-def tensor_proto_from_ir(attr: TensorAttr) -> tensor_pb2.TensorProto:
-    proto = tensor_pb2.TensorProto()
-    write_tensor_proto(proto, attr)
-    return proto
-
-
 def write_tensor_proto(proto: tensor_pb2.TensorProto, attr: TensorAttr) -> None:
     """Fill `proto` (a field of the message being built) with the constant: its bytes are
     copied once, straight into place, which matters for weights of hundreds of MB."""

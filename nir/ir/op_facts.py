@@ -60,10 +60,6 @@ def is_loop_back_edge(user_type: str, source_type: str) -> bool:
     return user_type in LOOP_MERGE_OPS and source_type in LOOP_NEXT_ITERATION_OPS
 
 
-def has_fact(op_type: str, fact: str) -> bool:
-    return fact in NIR_FACTS.get(op_type, ())
-
-
 def op_types_with(fact: str) -> frozenset[str]:
     return frozenset(op for op, facts in NIR_FACTS.items() if fact in facts)
 
@@ -166,6 +162,12 @@ def _live_signature(op_type: str) -> OpSignature | None:
 
     op_def = op_def_registry.get(op_type)
     return None if op_def is None else signature_of_op_def(op_def)
+
+
+def known_op_types() -> frozenset[str]:
+    """Every op type nir knows without TensorFlow: its snapshot of TensorFlow's OpDefs, and the
+    op types plug-ins and backends declared."""
+    return frozenset(_snapshot()) | frozenset(_DECLARED)
 
 
 def op_signature(op_type: str) -> OpSignature | None:

@@ -23,7 +23,7 @@ from nir.errors import NirError
 from nir.ir.context import make_context
 from nir.ir.text import DEFAULT_ELIDE_ABOVE, print_module
 from nir.ir.verifier import verify_tf_module
-from nir.passmanager.registry import PipelineError, pass_from_spec, pass_spec_string
+from nir.passmanager.registry import PipelineError, canonical_pass_name, pass_from_spec, pass_spec_string
 
 
 class PassFailedError(NirError):
@@ -97,8 +97,8 @@ class PassManager:
 
     def __post_init__(self) -> None:
         self.passes = tuple(self.passes)
-        self.print_ir_before = frozenset(self.print_ir_before)
-        self.print_ir_after = frozenset(self.print_ir_after)
+        self.print_ir_before = frozenset(map(canonical_pass_name, self.print_ir_before))
+        self.print_ir_after = frozenset(map(canonical_pass_name, self.print_ir_after))
         self.after_pass = tuple(self.after_pass)
         for hook in self.after_pass:
             if not self.dump_dir:
@@ -170,7 +170,7 @@ def _check_pass_names(names: frozenset[str], passes: Sequence[ModulePass], optio
     import difflib
 
     known = {p.name for p in passes}
-    for name in sorted(names - {"all"} - known):
+    for name in sorted({canonical_pass_name(n) for n in names} - {"all"} - known):
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise PipelineError(f"{option} names '{name}', which is not a pass of this pipeline ({', '.join(sorted(known))}){hint}")
@@ -192,7 +192,7 @@ class _InstrumentedRun:
             os.makedirs(manager.dump_dir, exist_ok=True)
 
     def _wants(self, names: frozenset[str], pass_: ModulePass) -> bool:
-        return "all" in names or pass_.name in names
+        return "all" in names or pass_.name in {canonical_pass_name(n) for n in names}
 
     def _emit(self, title: str, text: str) -> None:
         stream = self.manager.ir_stream or sys.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import warnings
 from importlib.metadata import entry_points
 
 from xdsl.passes import ModulePass, get_pass_option_infos
@@ -26,6 +27,8 @@ ENTRY_POINT_GROUP = "nir.passes"
 
 logger = logging.getLogger("nir")
 _REGISTRY: dict[str, type[ModulePass]] = {}
+# A pass's former names (its `aliases`), still accepted in pipelines for one release.
+_ALIASES: dict[str, str] = {}
 _loaded = False
 
 
@@ -42,6 +45,8 @@ def register_pass(cls: type[ModulePass]) -> type[ModulePass]:
             f"and {cls.__module__}.{cls.__qualname__}"
         )
     _REGISTRY[cls.name] = cls
+    for alias in getattr(cls, "aliases", ()):
+        _ALIASES[alias] = cls.name
     return cls
 
 
@@ -92,6 +97,12 @@ def available_passes() -> dict[str, type[ModulePass]]:
     return dict(sorted(_REGISTRY.items()))
 
 
+def canonical_pass_name(name: str) -> str:
+    """`name`, or the current name of the pass formerly called `name`."""
+    _load_all()
+    return _ALIASES.get(name, name)
+
+
 def pass_summary(cls: type[ModulePass]) -> str:
     doc = (cls.__doc__ or "").strip()
     return doc.splitlines()[0] if doc else ""
@@ -107,6 +118,11 @@ def pass_options(cls: type[ModulePass]) -> list[tuple[str, str, str | None]]:
 
 def pass_from_spec(spec: ArgSpec) -> ModulePass:
     passes = available_passes()
+    if spec.name not in passes and spec.name in _ALIASES:
+        current = _ALIASES[spec.name]
+        warnings.warn(f"pass '{spec.name}' is now named '{current}'; the old name goes in nir 0.3",
+                      DeprecationWarning, stacklevel=2)
+        spec = dataclasses.replace(spec, name=current)
     cls = passes.get(spec.name)
     if cls is None:
         close = difflib.get_close_matches(spec.name, passes, n=3)

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p dce --split-input-file | filecheck %s
+// RUN: nir opt %s -p tf-dce --split-input-file | filecheck %s
 
 // A chain nobody reads goes in one pass, last op first.
 builtin.module attributes {tf.signature = "dead_chain", tf.tags = ["serve"]} {

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p legalize | filecheck %s
+// RUN: nir opt %s -p tf-legalize | filecheck %s
 
 // MultiHeadAttention's two einsums become Transpose/Reshape/BatchMatMul; the op keeps its node name.
 builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {

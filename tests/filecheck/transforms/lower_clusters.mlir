@@ -1,5 +1,5 @@
-// RUN: nir opt %s -p 'lower-clusters{target=inferentia2 minimum-segment-size=2}' --split-input-file | filecheck %s
-// RUN: nir opt %s -p 'lower-clusters{target=inferentia}' --split-input-file | filecheck --check-prefix=GRAPHDEF %s
+// RUN: nir opt %s -p 'tf-lower-clusters{target=inferentia2 minimum-segment-size=2}' --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-lower-clusters{target=inferentia}' --split-input-file | filecheck --check-prefix=GRAPHDEF %s
 
 // A cluster tf2xla lowers stays as it is.
 builtin.module attributes {tf.signature = "lowers", tf.tags = ["serve"]} {

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'batch-specialize{batch-size=4}' --split-input-file --verify-diagnostics | filecheck %s
+// RUN: nir opt %s -p 'tf-batch-specialize{batch-size=4}' --split-input-file --verify-diagnostics | filecheck %s
 
 // An unknown dimension 0 becomes the batch size, and the argument records that it carries the
 // batch; shapes downstream are shape-inference's job.

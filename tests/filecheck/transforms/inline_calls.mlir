@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'inline-calls,legalize' --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-inline-calls,tf-legalize' --split-input-file | filecheck %s
 
 // A call Grappler left (Keras marks some layers _noinline) is replaced by its body, node names
 // prefixed with the call's; the function goes. A call to a function the model lacks stays,

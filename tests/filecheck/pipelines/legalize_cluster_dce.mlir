@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'legalize{target=inferentia no-fuse-ops="keep_on_cpu"},cluster,dce' | filecheck %s
+// RUN: nir opt %s -p 'tf-legalize{target=inferentia no-fuse-ops="keep_on_cpu"},tf-cluster,tf-dce' | filecheck %s
 
 // Every op gets a placement or a reason; legal ops on both sides of an unsupported op form two
 // clusters (one cluster would close a cycle through the CPU op); the dead op goes.

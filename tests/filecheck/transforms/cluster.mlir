@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'cluster{minimum-segment-size=2}' --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-cluster{minimum-segment-size=2}' --split-input-file | filecheck %s
 
 // Ops legalize placed on the target, connected, become one cluster; its inputs are the block's
 // arguments and its outputs what neuron.yield names.

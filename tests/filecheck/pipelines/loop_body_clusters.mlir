@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'shape-inference,canonicalize,sink-loop-constants,constant-fold,legalize,cluster,dce' | filecheck %s
+// RUN: nir opt %s -p 'tf-shape-inference,tf-canonicalize,tf-sink-loop-constants,tf-constant-fold,tf-legalize,tf-cluster,tf-dce' | filecheck %s
 
 // The body of a While is partitioned like the entry function: its math becomes a cluster that
 // runs at every iteration, with the loop-invariant weight sunk into the body (no NeuronOp input),

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'legalize{no-fuse-ops="keep" force-fuse-ops="compiled","forced" supported-op-types="Add","Relu","Tanh","Identity","Sub","Erf","Const","BatchMatMul","MatMul","Transpose","Reshape","Exp","Sum"}' --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-legalize{no-fuse-ops="keep" force-fuse-ops="compiled","forced" supported-op-types="Add","Relu","Tanh","Identity","Sub","Erf","Const","BatchMatMul","MatMul","Transpose","Reshape","Exp","Sum"}' --split-input-file | filecheck %s
 
 // Every op is placed, or stays on CPU with the reason nir explain reports.
 builtin.module attributes {tf.signature = "reasons", tf.tags = ["serve"]} {

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p legalize | filecheck %s
+// RUN: nir opt %s -p tf-legalize | filecheck %s
 
 // A GatherV2 on a constant table becomes a one-hot matmul; int64 ids are cast to int32 first.
 builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {

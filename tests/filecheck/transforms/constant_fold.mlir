@@ -1,5 +1,5 @@
-// RUN: nir opt %s -p constant-fold --split-input-file | filecheck %s
-// RUN: nir opt %s -p 'shape-inference,constant-fold{dynamic-batch=true}' --split-input-file | filecheck --check-prefix=DYNAMIC %s
+// RUN: nir opt %s -p tf-constant-fold --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-shape-inference,tf-constant-fold{dynamic-batch=true}' --split-input-file | filecheck --check-prefix=DYNAMIC %s
 
 // Batch-norm parameter arithmetic and static shape arithmetic become constants; work on the
 // input stays; a fold that would turn a scalar into a big tensor does not happen.

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'cluster{minimum-segment-size=1},prune-clusters{keep-largest-ratio=0.8}' --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-cluster{minimum-segment-size=1},tf-prune-clusters{keep-largest-ratio=0.8}' --split-input-file | filecheck %s
 
 // The largest cluster holds 5 of the 6 clustered ops (over 80%): it alone stays; the other
 // cluster's op goes back to CPU with the rule that pruned it.

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p sink-loop-constants --split-input-file | filecheck %s
+// RUN: nir opt %s -p tf-sink-loop-constants --split-input-file | filecheck %s
 
 // A weight a While hands to its body unchanged at every iteration becomes a Const inside the
 // body, where it is read; a loop variable the body changes stays an argument, and the

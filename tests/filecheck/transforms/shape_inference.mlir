@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'batch-specialize{batch-size=4},shape-inference' --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-batch-specialize{batch-size=4},tf-shape-inference' --split-input-file | filecheck %s
 
 // The unknown batch becomes 4 and flows through conv (SAME, stride 2), pooling, reshape with -1,
 // matmul and a Shape -> StridedSlice -> Pack chain; data tensors record that dim 0 is the batch,

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p canonicalize --split-input-file | filecheck %s
+// RUN: nir opt %s -p tf-canonicalize --split-input-file | filecheck %s
 
 // Identity chains fold away, pure control edges go, small shape arithmetic becomes a Const.
 builtin.module attributes {tf.signature = "fold_chains", tf.tags = ["serve"]} {

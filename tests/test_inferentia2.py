@@ -176,3 +176,32 @@ def test_neuronx_cc_stand_in_refuses_opcodes_outside_its_table(compiled_inf2, tm
     bad_target = subprocess.run([sys.executable, FAKE_NEURONX_CC, "compile", "model.hlo_module.pb", "--framework", "XLA",
                                  "--target", "inf1"], cwd=folder, capture_output=True, text=True)
     assert bad_target.returncode == 2 and "invalid choice: 'inf1'" in bad_target.stderr
+
+
+def test_emission_checks_each_hlo_against_its_neuron_op(compiled_inf2):
+    """The runtime feeds a NeuronOp's inputs to its HLO's parameters in order: the emitted HLO
+    of every cluster matches its NeuronOp, and a NeuronOp whose order differs is refused,
+    naming the first position."""
+    from backends.neuron.workdir import folder_name
+    from backends.neuronx.hlo_signature import SignatureMismatch, check_hlo_signature, hlo_tensors, neuron_op_tensors
+
+    out, workdir, _ = compiled_inf2("two_io")
+    nodes = neuron_ops(graph_def_of(out))
+    assert nodes
+    swapped = 0
+    for node in nodes:
+        with open(os.path.join(workdir, folder_name(node), "model.hlo_module.pb"), "rb") as f:
+            hlo = f.read()
+        check_hlo_signature(node, hlo)
+        parameters, results = hlo_tensors(hlo)
+        assert parameters == neuron_op_tensors(node, "input") and results == neuron_op_tensors(node, "output")
+        if len(set(parameters)) > 1:
+            for attr in ("input_dtypes", "input_shapes"):
+                values = getattr(node.attr[attr].list, "type" if attr == "input_dtypes" else "shape")
+                items = list(values)
+                del values[:]
+                values.extend(reversed(items))
+            with pytest.raises(SignatureMismatch, match=r"input 0 is .*, HLO parameter 0 is "):
+                check_hlo_signature(node, hlo)
+            swapped += 1
+    assert swapped, "two_io has no cluster with two different inputs: the check was not exercised"

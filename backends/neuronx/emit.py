@@ -19,6 +19,7 @@ from tensorflow.core.framework import graph_pb2
 from backends.compile_jobs import EmittedCluster
 from backends.neuron.neuron_op import canonical_cluster_graph, neuron_ops
 from backends.neuron.workdir import cluster_folder, write_command_script
+from backends.neuronx.hlo_signature import check_hlo_signature
 from backends.neuronx.lowering import LoweringError, lower_cluster
 from nir.target import Target
 
@@ -55,6 +56,7 @@ def emit_hlo_clusters(
             # Only a pipeline without lower-clusters gets here: the cluster stays on CPU.
             logger.warning("cluster %s stays on CPU: tf2xla cannot lower it: %s", node.name, err.message)
             continue
+        check_hlo_signature(node, lowered.hlo_module)
         with open(os.path.join(folder, HLO_FILE), "wb") as f:
             f.write(lowered.hlo_module)
         with open(os.path.join(folder, HLO_TEXT_FILE), "w") as f:

@@ -74,3 +74,21 @@ builtin.module attributes {tf.signature = "inputs", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @inputs
 // CHECK:       "tf.Exp"(%x) <{node_name = "exp"
 // CHECK:       "tf.Shape"(%x) <{node_name = "shape"
+
+// -----
+
+// An op whose data inputs are constant but which waits for a computed op (a control edge)
+// is not folded: the Const it would become could run before what it waits for.
+builtin.module attributes {tf.signature = "waits", tf.tags = ["serve"]} {
+  func.func @waits(%x: tensor<2xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<2xf32> {tf.output_key = "y"}, tensor<2xf32> {tf.output_key = "z"}) {
+    %c, %c_c = "tf.Const"() <{node_name = "c"}> {dtype = f32, value = #tf.tensor<tensor<2xf32>, [1.0, 2.0]>} : () -> (tensor<2xf32>, !tf.control)
+    %r, %r_c = "tf.Relu"(%x) <{node_name = "r"}> {T = f32} : (tensor<2xf32>) -> (tensor<2xf32>, !tf.control)
+    %n, %n_c = "tf.Neg"(%c, %r_c) <{node_name = "n"}> {T = f32} : (tensor<2xf32>, !tf.control) -> (tensor<2xf32>, !tf.control)
+    %m, %m_c = "tf.Neg"(%c) <{node_name = "m"}> {T = f32} : (tensor<2xf32>) -> (tensor<2xf32>, !tf.control)
+    func.return %n, %m : tensor<2xf32>, tensor<2xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @waits
+// CHECK:       %n, %n_c = "tf.Neg"(%c, %r_c) {T = f32}
+// CHECK:       %m, %m_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<2xf32>, [-1.0, -2.0]>}

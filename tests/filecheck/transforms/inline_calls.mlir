@@ -69,3 +69,32 @@ builtin.module attributes {tf.signature = "twice", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @twice
 // CHECK:       %[[FIRST:[^,]*]], %{{.*}} = "tf.Relu6"(%x) <{node_name = "first/relu6"
 // CHECK:       "tf.Relu6"(%[[FIRST]]) <{node_name = "second/relu6"
+
+// -----
+
+// The call's control edges survive inlining, as TensorFlow's inliner keeps them: what the call
+// waited for, the body's first ops wait for (through `<call>/input_control_node`), and what
+// waited for the call waits for a NoOp named like it, which waits for the body's results.
+builtin.module attributes {tf.signature = "call_control", tf.tags = ["serve"]} {
+  func.func @call_control(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
+    %before, %before_c = "tf.Relu"(%x) <{node_name = "before"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    %y, %y_c = "tf.PartitionedCall"(%x, %before_c) <{node_name = "call"}> {Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, config = "", config_proto = "", executor_type = "", f = #tf.func<@body, {}>} : (tensor<4xf32>, !tf.control) -> (tensor<4xf32>, !tf.control)
+    %after, %after_c = "tf.Tanh"(%x, %y_c) <{node_name = "after"}> {T = f32} : (tensor<4xf32>, !tf.control) -> (tensor<4xf32>, !tf.control)
+    %s, %s_c = "tf.AddV2"(%y, %after) <{node_name = "s"}> {T = f32} : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %s : tensor<4xf32>
+  }
+  func.func private @body(%a: tensor<4xf32> {tf.input_key = "a"}) -> (tensor<4xf32> {tf.output_key = "out"}) {
+    %k, %k_c = "tf.Const"() <{node_name = "k"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, [1.0, 2.0, 3.0, 4.0]>} : () -> (tensor<4xf32>, !tf.control)
+    %n, %n_c = "tf.Mul"(%a, %k) <{node_name = "mul"}> {T = f32} : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %n : tensor<4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @call_control
+// CHECK:       %before, %before_c = "tf.Relu"(%x) <{nir.cpu_reason = "control edge"}>
+// CHECK-NEXT:  %call.input_control_node = "tf.NoOp"(%before_c)
+// CHECK-NEXT:  %k, %k_c = "tf.Const"(%call.input_control_node) <{node_name = "call/k"
+// CHECK-NEXT:  %n, %n_c = "tf.Mul"(%x, %k) <{node_name = "call/mul"
+// CHECK-NEXT:  %call = "tf.NoOp"(%n_c)
+// CHECK-NEXT:  %after, %after_c = "tf.Tanh"(%x, %call) <{nir.cpu_reason = "control edge"}>
+// CHECK-NEXT:  "tf.AddV2"(%n, %after) <{nir.target = "inferentia"}>

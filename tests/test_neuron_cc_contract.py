@@ -103,6 +103,15 @@ GOOD_CONFIG = json.dumps({"inputs": {"x:0": [[1, 4], "float32"]}, "outputs": ["y
     ("output missing", lambda tf, x: tf.nn.relu(x, name="y"),
      json.dumps({"inputs": {"x:0": [[1, 4], "float32"]}, "outputs": ["z:0"]}), [],
      "ERROR: io-config output 'z:0' is not a tensor of the graph"),
+    # The checks that stand between nir and two real io-config bugs (a dtype the cluster does
+    # not take, an input the cluster reads but the io-config does not feed):
+    ("wrong input dtype", lambda tf, x: tf.nn.relu(x, name="y"),
+     json.dumps({"inputs": {"x:0": [[1, 4], "int32"]}, "outputs": ["y:0"]}), [],
+     "ERROR: io-config input 'x:0' is [1, 4]/int32, the Placeholder [1, 4]/float32"),
+    ("unfed Placeholder", lambda tf, x: tf.add(x, tf.compat.v1.placeholder(tf.float32, [1, 4], name="z"), name="y"),
+     GOOD_CONFIG, [], "ERROR: Placeholders ['z'] are not inputs in --io-config"),
+    ("string tensor of a supported op", lambda tf, x: tf.identity(tf.constant(["a"], name="s"), name="y"),
+     GOOD_CONFIG, [], "ERROR: node 's' (Const) has a string tensor, which Inferentia cannot hold"),
     ("wrong input shape", lambda tf, x: tf.nn.relu(x, name="y"),
      json.dumps({"inputs": {"x:0": [[2, 4], "float32"]}, "outputs": ["y:0"]}), [],
      "ERROR: io-config input 'x:0' is [2, 4]/float32, the Placeholder [1, 4]/float32"),

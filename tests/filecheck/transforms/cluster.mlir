@@ -56,3 +56,23 @@ builtin.module attributes {tf.signature = "int64_boundary", tf.tags = ["serve"]}
 // CHECK:         "tf.Relu"
 // CHECK:         "tf.Tanh"
 // CHECK:       "tf.ArgMax"{{.*}}nir.cpu_reason = "i64 tensor leaving its cluster"
+
+// -----
+
+// An int64 tensor may not enter a cluster either: the op that reads it stays on CPU, with the
+// reason, and the cluster starts after it.
+builtin.module attributes {tf.signature = "int64_in", tf.tags = ["serve"]} {
+  func.func @int64_in(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %ids: tensor<1x4xi64> {tf.input_key = "ids", tf.node_name = "ids"}) -> (tensor<1x4xf32> {tf.output_key = "y"}) {
+    %c, %c_c = "tf.Cast"(%ids) <{node_name = "c", nir.target = "inferentia"}> {SrcT = i64, DstT = f32, Truncate = false} : (tensor<1x4xi64>) -> (tensor<1x4xf32>, !tf.control)
+    %a, %a_c = "tf.AddV2"(%x, %c) <{node_name = "a", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>, tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %b, %b_c = "tf.Tanh"(%a) <{node_name = "b", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    func.return %b : tensor<1x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @int64_in
+// CHECK:       %c, %c_c = "tf.Cast"(%ids) <{node_name = "c", nir.cpu_reason = "i64 tensor entering its cluster"}>
+// CHECK-NEXT:  "neuron.cluster"(%x, %c)
+// CHECK:         "tf.AddV2"
+// CHECK:         "tf.Tanh"
+// CHECK:         "neuron.yield"

@@ -57,3 +57,37 @@ builtin.module attributes {tf.signature = "dead_cluster", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @dead_cluster
 // CHECK-NOT: cluster_name = "dead"
 // CHECK:     cluster_name = "live"
+
+// -----
+
+// Loop and branch bodies are graphs too: what nothing reads inside a While's body and
+// condition goes, the loop's own arguments and results stay.
+builtin.module attributes {tf.signature = "loop_bodies", tf.tags = ["serve"]} {
+  func.func @loop_bodies(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
+    %i, %i_c = "tf.Const"() <{node_name = "i"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
+    %l:2, %l_c = "tf.While"(%i, %x) <{node_name = "loop"}> {T = #tf.list<[i32, f32]>, body = #tf.func<@body, {}>, cond = #tf.func<@cond, {}>, parallel_iterations = 10 : i64, is_stateless = true, output_shapes = #tf.list<[#tf.shape<[]>, #tf.shape<[4]>]>, shape = #tf.shape<unranked>} : (tensor<i32>, tensor<4xf32>) -> (tensor<i32>, tensor<4xf32>, !tf.control)
+    func.return %l#1 : tensor<4xf32>
+  }
+  func.func private @body(%n: tensor<i32> {tf.input_key = "n"}, %h: tensor<4xf32> {tf.input_key = "h"}) -> (tensor<i32> {tf.output_key = "n_next"}, tensor<4xf32> {tf.output_key = "h_next"}) {
+    %one, %one_c = "tf.Const"() <{node_name = "one"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [1]>} : () -> (tensor<i32>, !tf.control)
+    %next, %next_c = "tf.AddV2"(%n, %one) <{node_name = "next"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i32>, !tf.control)
+    %unused, %unused_c = "tf.Exp"(%h) <{node_name = "unused"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    %t, %t_c = "tf.Tanh"(%h) <{node_name = "t"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %next, %t : tensor<i32>, tensor<4xf32>
+  }
+  func.func private @cond(%n: tensor<i32> {tf.input_key = "n"}, %h: tensor<4xf32> {tf.input_key = "h"}) -> (tensor<i1> {tf.output_key = "go"}) {
+    %three, %three_c = "tf.Const"() <{node_name = "three"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [3]>} : () -> (tensor<i32>, !tf.control)
+    %dead, %dead_c = "tf.Neg"(%h) <{node_name = "dead"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    %go, %go_c = "tf.Less"(%n, %three) <{node_name = "go"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i1>, !tf.control)
+    func.return %go : tensor<i1>
+  }
+}
+
+// CHECK-LABEL: func.func @loop_bodies
+// CHECK:       "tf.While"(%i, %x)
+// CHECK-LABEL: func.func private @body
+// CHECK-NOT:   "tf.Exp"
+// CHECK:       %t, %t_c = "tf.Tanh"(%h)
+// CHECK-LABEL: func.func private @cond
+// CHECK-NOT:   "tf.Neg"
+// CHECK:       "tf.Less"(%n, %three)

@@ -64,3 +64,19 @@ builtin.module attributes {tf.signature = "concat", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @concat
 // CHECK:       "tf.ConcatV2"(%a, %b, %axis) <{node_name = "cat", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x7xf32>, !tf.control)
 // CHECK:       %shape, %shape_c = "tf.Shape"(%c) {{.*}} -> (tensor<2xi32>, !tf.control)
+
+// -----
+
+// MatMul's transpose attributes decide which dimensions meet: [2,3] x [5,3]^T is [2,5], and
+// [3,2]^T x [3,5] is [2,5].
+builtin.module attributes {tf.signature = "transposed_matmul", tf.tags = ["serve"]} {
+  func.func @transposed_matmul(%a: tensor<2x3xf32> {tf.input_key = "a", tf.node_name = "a"}, %b: tensor<5x3xf32> {tf.input_key = "b", tf.node_name = "b"}, %c: tensor<3x2xf32> {tf.input_key = "c", tf.node_name = "c"}, %d: tensor<3x5xf32> {tf.input_key = "d", tf.node_name = "d"}) -> (tensor<*xf32> {tf.output_key = "ab"}, tensor<*xf32> {tf.output_key = "cd"}) {
+    %ab, %ab_c = "tf.MatMul"(%a, %b) <{node_name = "ab"}> {T = f32, transpose_a = false, transpose_b = true} : (tensor<2x3xf32>, tensor<5x3xf32>) -> (tensor<*xf32>, !tf.control)
+    %cd, %cd_c = "tf.MatMul"(%c, %d) <{node_name = "cd"}> {T = f32, transpose_a = true, transpose_b = false} : (tensor<3x2xf32>, tensor<3x5xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %ab, %cd : tensor<*xf32>, tensor<*xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @transposed_matmul
+// CHECK:       %ab, %ab_c = "tf.MatMul"(%a, %b) {{.*}} -> (tensor<2x5xf32>, !tf.control)
+// CHECK:       %cd, %cd_c = "tf.MatMul"(%c, %d) {{.*}} -> (tensor<2x5xf32>, !tf.control)

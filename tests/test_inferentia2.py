@@ -205,3 +205,28 @@ def test_emission_checks_each_hlo_against_its_neuron_op(compiled_inf2):
                 check_hlo_signature(node, hlo)
             swapped += 1
     assert swapped, "two_io has no cluster with two different inputs: the check was not exercised"
+
+
+def test_clusters_lowering_to_opcodes_neuronx_cc_lacks_stay_on_cpu(zoo, tmp_path, neuronx_cc):
+    """nir holds each lowered cluster to the opcodes neuronx-cc lists. For inferentia2,
+    cumsum_cut is one cluster (tf2xla lowers Cumsum too); with a compiler that lacks `tanh`
+    it goes to CPU whole, each op saying why."""
+    from nir.compile_driver import CompileSetup, Job, pipeline_module
+    from nir.explain import explain_module
+    from nir.options import CompileOptions
+
+    def partition(compiler: str) -> dict:
+        options = CompileOptions.of(target="inferentia2", neuron_cc=compiler)
+        module, _ = pipeline_module(Job(zoo["cumsum_cut"], None, 1, None), CompileSetup.of(options), None)
+        return explain_module(module)
+
+    assert len(partition(neuronx_cc)["clusters"]) == 1
+    with open(os.path.join(os.path.dirname(FAKE_NEURONX_CC), "neuronx_cc_xla_ops.txt")) as f:
+        table = [line for line in f.read().splitlines() if line.strip() != "tanh"]
+    (tmp_path / "ops.txt").write_text("\n".join(table) + "\n")
+    # A launcher of its own: nir keeps each compiler's table per path.
+    lacking = write_launcher(str(tmp_path), FAKE_NEURONX_CC, "neuronx-cc", env={"FAKE_NEURONX_CC_OPS": tmp_path / "ops.txt"})
+    report = partition(lacking)
+    assert report["clusters"] == []
+    why = f"its cluster lowers to HLO tanh, which neuronx-cc does not take ({lacking} list-operators --framework XLA)"
+    assert {"MatMul", "Tanh", "Cumsum", "Relu"} <= {r["op_type"] for r in report["cpu"] if r["reason"] == why}

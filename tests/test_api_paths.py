@@ -308,7 +308,7 @@ def test_cli_compile_options(zoo, tmp_path, fake_neuron_cc, node_named):
     assert [shape for shape, _ in config["inputs"].values()] == [[2, 8]]
     (command,) = read_all(workdir, "command.sh")
     assert command.rstrip().endswith("--fp32-cast matmult")
-    assert os.path.isfile(os.path.join(dumps, "000-input.mlir")) and "IR Dump After dce" in result.stderr
+    assert os.path.isfile(os.path.join(dumps, "000-input.mlir")) and "IR Dump After tf-dce" in result.stderr
     signature = graph_of(out).signature_def["serving_default"]
     assert signature.inputs["x"].tensor_shape.dim[0].size == -1
 

@@ -200,12 +200,12 @@ def test_dynamic_batch_marks_batch_axes_and_unknown_signature_batch(zoo, tmp_pat
     assert all(info.tensor_shape.dim[0].size == -1 for info in signature.outputs.values())
     fixed = str(tmp_path / "fixed")
     tfn.saved_model.compile(zoo["two_io"], fixed, neuron_cc=fake_neuron_cc, progress=False, dynamic_batch_size=False)
-    for node in _neuron_ops(fixed):
-        assert set(node.attr["input_batch_axis"].list.i) == {-1}
+    (node,) = _neuron_ops(fixed)
+    assert set(node.attr["input_batch_axis"].list.i) == {-1}
     automatic = str(tmp_path / "automatic")
     tfn.saved_model.compile(zoo["two_io"], automatic, batch_size=4, neuron_cc=fake_neuron_cc, progress=False)
-    for node in _neuron_ops(automatic):  # the original's default: on, since every tensor carries the batch
-        assert set(node.attr["input_batch_axis"].list.i) == set(node.attr["output_batch_axis"].list.i) == {0}
+    (node,) = _neuron_ops(automatic)  # the original's default: on, since every tensor carries the batch
+    assert set(node.attr["input_batch_axis"].list.i) == set(node.attr["output_batch_axis"].list.i) == {0}
 
 
 @pytest.mark.parametrize("terminal", [False, True], ids=["pipe", "terminal"])

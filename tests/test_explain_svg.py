@@ -153,12 +153,12 @@ def test_opt_draws_after_the_passes_asked_for(zoo, tmp_path):
 
     result = opt("--dump-dir", dumps, "--svg-after", "tf-legalize,tf-cluster")
     assert result.returncode == 0, result.stderr
-    assert sorted(n for n in os.listdir(dumps) if n.endswith(".svg")) == ["003-legalize.svg", "004-cluster.svg"]
-    after_cluster = ET.parse(os.path.join(dumps, "004-cluster.svg")).getroot()
+    assert sorted(n for n in os.listdir(dumps) if n.endswith(".svg")) == ["003-tf-legalize.svg", "004-tf-cluster.svg"]
+    after_cluster = ET.parse(os.path.join(dumps, "004-tf-cluster.svg")).getroot()
     assert len(groups(after_cluster, "nir-cluster")) == 2
-    assert not groups(ET.parse(os.path.join(dumps, "003-legalize.svg")).getroot(), "nir-cluster")
+    assert not groups(ET.parse(os.path.join(dumps, "003-tf-legalize.svg")).getroot(), "nir-cluster")
     typo = opt("--dump-dir", dumps, "--svg-after", "clutser")
-    assert typo.returncode == 1 and "did you mean 'cluster'" in typo.stderr
+    assert typo.returncode == 1 and "did you mean 'tf-cluster'" in typo.stderr
 
 
 def test_svg_after_needs_a_dump_directory():

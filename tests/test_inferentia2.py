@@ -66,7 +66,9 @@ def test_zoo_compiles_for_inferentia2_and_inlines_to_the_original(compiled_inf2,
         assert module.computations and "HloModule" in open(os.path.join(folder, "model.hlo.txt")).read()
         command = open(os.path.join(folder, "command.sh")).read()
         assert "compile model.hlo_module.pb --framework XLA --target inf2 --output model.neff" in command
-    for node in neuron_ops(graph_def_of(out)):
+    nodes = neuron_ops(graph_def_of(out))
+    assert len(nodes) == report["NumClusters"]
+    for node in nodes:
         assert neuron_op_target(node) == "inferentia2"
         assert node.attr["executable"].s.startswith(b"NIR-TEST-NEFFX")
     inlined = os.path.join(os.path.dirname(out), f"{name}-inlined")

@@ -106,7 +106,9 @@ def test_inlined_compiled_model_gives_the_original_outputs(zoo, compiled, name):
 @pytest.mark.parametrize("name", ZOO)
 def test_no_cluster_without_inputs_reaches_the_backend(compiled, name):
     _, out, _ = compiled(name)
-    for node in _all_neuron_ops(out):
+    nodes = _all_neuron_ops(out)
+    assert nodes, f"{name} compiled to no NeuronOp: nothing was checked"
+    for node in nodes:
         assert node.input and node.attr["input_names"].list.s, f"{node.name} has no inputs"
 
 

@@ -182,7 +182,7 @@ assert "toy-chip" in target_names(), target_names()
 model_dir, out, workdir, toy_cc = sys.argv[2:6]
 report = nir.saved_model.compile(model_dir, out, target="toy-chip", neuron_cc=toy_cc, compiler_workdir=workdir)
 graph = tf.saved_model.load(out).signatures["serving_default"].graph.as_graph_def()
-nodes = [n for f in graph.library.function for n in neuron_ops(f)] + neuron_ops(graph)
+nodes = neuron_ops(graph)  # the graph's own and its functions' 
 print(report["NumClusters"], report["NumCompiledClusters"],
       sorted({neuron_op_target(n) for n in nodes}), sorted({n.attr["executable"].s[:7] for n in nodes}))
 """

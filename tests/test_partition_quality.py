@@ -219,3 +219,31 @@ def test_nested_loops_with_a_growing_loop_carried_tensor(tmp_path, fake_neuron_c
     tfn.saved_model.inline_neuron_ops(out, inlined)
     feeds = random_feeds(model)
     assert_same_outputs(run_signature(model, feeds), run_signature(inlined, feeds), rtol=1e-4)
+
+
+# name -> (clusters, on-target share of TF ops) with dynamic_batch_size False, then True,
+# measured on the default pipeline. A change that splits a model or moves ops to CPU fails
+# here; one that improves a figure updates it (issue 24 is about the dynamic-batch column).
+PARTITIONS = {
+    "mobilenetv2": ((1, 0.997), (1, 0.997)),
+    "two_io": ((1, 0.968), (1, 0.968)),
+    "transformer": ((1, 0.991), (2, 0.946)),
+    "control_flow": ((2, 0.233), (2, 0.233)),
+    "convnext_tiny": ((1, 0.999), (19, 0.914)),
+    "encoder": ((1, 0.996), (3, 0.955)),
+    "lstm": ((3, 0.444), (4, 0.554)),
+}
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static-batch", "dynamic-batch"])
+@pytest.mark.parametrize("name", sorted(PARTITIONS))
+def test_partition_quality_does_not_regress(imported, name, dynamic):
+    module, _ = imported(name)
+    module = module.clone()
+    PassManager.parse(default_pipeline(dynamic_batch=dynamic)).run(module)
+    clusters = [op for op in module.walk() if isinstance(op, ClusterOp)]
+    inside = sum(1 for c in clusters for op in c.block.ops if isinstance(op, TFNodeOp))
+    outside = sum(1 for op in module.walk() if isinstance(op, TFNodeOp) and not isinstance(op.parent_op(), ClusterOp))
+    expected_clusters, ratio_floor = PARTITIONS[name][dynamic]
+    assert len(clusters) == expected_clusters
+    assert inside / (inside + outside) >= ratio_floor - 1e-9

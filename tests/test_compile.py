@@ -228,3 +228,47 @@ def test_progress_is_whole_lines_unless_stderr_is_a_terminal(monkeypatch, capsys
     else:
         assert "\r" not in err
         assert [line.split()[2] for line in err.splitlines()] == ["1/8", "2/8", "4/8", "6/8", "8/8"]
+
+
+def test_dynamic_batch_axes_follow_each_tensor(tmp_path, fake_neuron_cc):
+    """A cluster fed a batch tensor and a fixed one, and giving a batch tensor and a fixed one:
+    each NeuronOp tensor's batch axis says which it is (0 or -1), in NeuronOp order, and the
+    model answers at a batch size it was not compiled for."""
+    import numpy as np
+    import tensorflow as tf
+
+    class Mixed(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.random.RandomState(3).standard_normal((4, 4)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x"),
+                                      tf.TensorSpec([4], tf.float32, name="bias")])
+        def __call__(self, x, bias):
+            hidden = tf.nn.relu(tf.matmul(x, self.w) + bias)
+            scale = tf.tanh(tf.matmul(tf.reshape(bias, [1, 4]), self.w))
+            # Three outputs against two inputs: swapped axis lists cannot look right by chance.
+            return {"hidden": tf.tanh(hidden * 2.0), "shifted": tf.nn.relu(hidden - 1.0),
+                    "scale": tf.nn.sigmoid(scale * 3.0)}
+
+    model, compiled, inlined = (str(tmp_path / n) for n in ("model", "compiled", "inlined"))
+    module = Mixed()
+    tf.saved_model.save(module, model, signatures=module.__call__)
+    tfn.saved_model.compile(model, compiled, batch_size=2, dynamic_batch_size=True, neuron_cc=fake_neuron_cc,
+                            minimum_segment_size=1, progress=False)
+    nodes = _neuron_ops(compiled)
+    assert nodes
+    seen = set()
+    for node in nodes:
+        for side in ("input", "output"):
+            shapes = node.attr[f"{side}_shapes"].list.shape
+            axes = list(node.attr[f"{side}_batch_axis"].list.i)
+            # The batch-carrying tensors are the ones whose dimension 0 is the compiled batch (2)
+            # and rank 2; the bias (rank 1) and the scale ([1, 4]) are not.
+            assert axes == [0 if len(s.dim) == 2 and s.dim[0].size == 2 else -1 for s in shapes], (node.name, side)
+            seen |= set(axes)
+    assert seen == {0, -1}, "the model has no cluster mixing batch and fixed tensors"
+    tfn.saved_model.inline_neuron_ops(compiled, inlined)
+    feeds = {"x": np.random.RandomState(4).standard_normal((5, 4)).astype(np.float32),
+             "bias": np.random.RandomState(5).standard_normal(4).astype(np.float32)}
+    assert_same_outputs(run_signature(model, feeds), run_signature(inlined, feeds))

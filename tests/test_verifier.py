@@ -227,3 +227,87 @@ def test_one_name_per_op_and_it_reads_back():
     assert "block1/act" in names and "block1/v1.2" in names
     written = parse_module(GRAPH.replace(' <{node_name = "tanh"}>', ""))
     assert op_named(written, "t").tf_type == "Tanh"  # named by its SSA name
+
+
+LOOP = """
+builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
+  func.func @main(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<3x2xf32> {tf.output_key = "y"}, tensor<4xf32> {tf.output_key = "z"}) {
+    %i, %i_c = "tf.Const"() <{node_name = "i"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
+    %l:2, %l_c = "tf.While"(%i, %x) <{node_name = "loop"}> {T = #tf.list<[i32, f32]>, body = #tf.func<@body, {}>, cond = #tf.func<@cond, {}>, parallel_iterations = 10 : i64, is_stateless = true, output_shapes = #tf.list<[#tf.shape<[]>, #tf.shape<[4]>]>, shape = #tf.shape<unranked>} : (tensor<i32>, tensor<4xf32>) -> (tensor<i32>, tensor<4xf32>, !tf.control)
+    %m, %m_c = "tf.Const"() <{node_name = "m"}> {dtype = f32, value = #tf.tensor<tensor<2x3xf32>, splat 1.0>} : () -> (tensor<2x3xf32>, !tf.control)
+    %perm, %perm_c = "tf.Const"() <{node_name = "perm"}> {dtype = i32, value = #tf.tensor<tensor<2xi32>, [1, 0]>} : () -> (tensor<2xi32>, !tf.control)
+    %t, %t_c = "tf.Transpose"(%m, %perm) <{node_name = "transpose"}> {T = f32, Tperm = i32} : (tensor<2x3xf32>, tensor<2xi32>) -> (tensor<3x2xf32>, !tf.control)
+    func.return %t, %l#1 : tensor<3x2xf32>, tensor<4xf32>
+  }
+  func.func private @body(%n: tensor<i32> {tf.input_key = "n"}, %h: tensor<4xf32> {tf.input_key = "h"}) -> (tensor<i32> {tf.output_key = "n_next"}, tensor<4xf32> {tf.output_key = "h_next"}) {
+    %one, %one_c = "tf.Const"() <{node_name = "one"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [1]>} : () -> (tensor<i32>, !tf.control)
+    %next, %next_c = "tf.AddV2"(%n, %one) <{node_name = "next"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i32>, !tf.control)
+    %th, %th_c = "tf.Tanh"(%h) <{node_name = "th"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %next, %th : tensor<i32>, tensor<4xf32>
+  }
+  func.func private @cond(%n: tensor<i32> {tf.input_key = "n"}, %h: tensor<4xf32> {tf.input_key = "h"}) -> (tensor<i1> {tf.output_key = "go"}) {
+    %three, %three_c = "tf.Const"() <{node_name = "three"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [3]>} : () -> (tensor<i32>, !tf.control)
+    %go, %go_c = "tf.Less"(%n, %three) <{node_name = "go"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i1>, !tf.control)
+    func.return %go : tensor<i1>
+  }
+}
+"""
+
+
+def _function(module, name):
+    from xdsl.dialects import func
+
+    return next(f for f in module.ops if isinstance(f, func.FuncOp) and f.sym_name.data == name)
+
+
+def body_takes_one_more_argument(module):
+    """Adds a loop variable to the body (its signature and attributes kept consistent) but not
+    to the While that runs it."""
+    from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, StringAttr
+
+    from nir.ir.control_flow import refresh_function_type
+
+    body = _function(module, "body")
+    body.body.block.insert_arg(TensorType(f32, [4]), len(body.body.block.args))
+    body.arg_attrs = ArrayAttr([*body.arg_attrs.data, DictionaryAttr({"tf.input_key": StringAttr("extra")})])
+    refresh_function_type(body)
+
+
+def perm_changed_in_place(module):
+    """Gives the Transpose's perm constant a new value, leaving the Transpose (and its declared
+    result type) as it was: only the constant op changes."""
+    import numpy as np
+    from xdsl.dialects.builtin import TensorType as Tensor
+    from xdsl.dialects.builtin import i32
+
+    perm = op_named(module, "perm")
+    perm.attributes["value"] = TensorAttr.from_numpy(np.array([0, 1], np.int32), Tensor(i32, [2]))
+
+
+def argument_without_attributes(module):
+    body = _function(module, "body")
+    body.body.block.insert_arg(TensorType(f32, [4]), len(body.body.block.args))
+    from nir.ir.control_flow import refresh_function_type
+
+    refresh_function_type(body)
+
+
+LOOP_CASES = [
+    (body_takes_one_more_argument, "call-arity", "loop", "While passes 2 arguments to @body, which takes 3"),
+    (perm_changed_in_place, "shape", "transpose", "result 0 is tensor<3x2xf32>, but its operands give shape [2, 3]"),
+    (argument_without_attributes, "arg-attrs", "body", "function @body has 3 arguments but 2 argument attribute entries"),
+]
+
+
+@pytest.mark.parametrize(("edit", "rule", "node", "message"), LOOP_CASES, ids=[c[0].__name__ for c in LOOP_CASES])
+def test_functions_calls_and_constant_payloads_are_checked(edit, rule, node, message):
+    """The corruptions the verifier let through: a body whose arity no longer matches its
+    loop, a constant changed in place under an op that was verified before (its stamp now
+    covers constant payloads), a function argument without attributes."""
+    module = parse_module(LOOP)
+    manager = PassManager([BreakingPass(), BreakingPass(edit=edit.__name__), BreakingPass()])
+    with pytest.raises(PassFailedError) as err:
+        manager.run(module)
+    text = str(err.value)
+    assert text.startswith(f"pass 'buggy' left invalid IR: [{rule}] node '{node}': "), text
+    assert message in text

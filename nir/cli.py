@@ -230,8 +230,11 @@ SPLIT_MARKER = "// -----"
 
 
 def _cmd_opt(args) -> int:
+    import time
+
     from nir.ir import print_module
-    from nir.passmanager import PipelineError, available_passes, pass_options, pass_summary
+    from nir.passmanager import PassTiming, PipelineError, available_passes, pass_options, pass_summary
+    from nir.passmanager.manager import count_ops
 
     if args.list_passes:
         for name, cls in available_passes().items():
@@ -251,7 +254,7 @@ def _cmd_opt(args) -> int:
     for index, (text, first_line) in enumerate(chunks):
         where = f"{name} (split {index + 1}, from line {first_line + 1})" if args.split_input_file else name
         try:
-            module = _run_opt_pipeline(args, text, where)
+            module, manager, parse_timing = _run_opt_pipeline(args, text, where)
         except PipelineError:
             raise  # the pipeline or its options, not this piece: the same for every piece
         except Exception as err:  # noqa: BLE001 - each split reports and the others still run
@@ -261,7 +264,11 @@ def _cmd_opt(args) -> int:
             continue
         if args.verify_diagnostics:
             failures += _expected_but_missing(text, where)
+        started = time.perf_counter()
         outputs.append(print_module(module, elide))
+        if args.timing:
+            printing = PassTiming("(print)", time.perf_counter() - started, count_ops(module), count_ops(module))
+            sys.stderr.write(manager.timing_report([parse_timing], [printing]))
     _write(args.output, f"\n{SPLIT_MARKER}\n".join(outputs))
     return EXIT_ERROR if failures else EXIT_OK
 
@@ -281,13 +288,18 @@ def split_input(source: str) -> list[tuple[str, int]]:
 
 
 def _run_opt_pipeline(args, source: str, where: str):
+    import time
+
     from nir.ir import parse_module
-    from nir.passmanager import PassManager
+    from nir.passmanager import PassManager, PassTiming
+    from nir.passmanager.manager import count_ops
 
     verify_each_pass = not args.no_verify
     # The pass manager verifies the input before the first pass (the TF-aware verifier includes
     # xDSL's structural one), so the parser verifies only when the pass manager will not.
+    started = time.perf_counter()
     module = parse_module(source, where, verify=not verify_each_pass)
+    parse_timing = PassTiming("(parse)", time.perf_counter() - started, 0, count_ops(module))
     after_pass = []
     if args.svg_after:
         from nir.partition_svg import DrawPartition  # drawing only when asked: nir opt starts fast
@@ -307,9 +319,7 @@ def _run_opt_pipeline(args, source: str, where: str):
         after_pass=after_pass,
     )
     manager.run(module)
-    if args.timing:
-        sys.stderr.write(manager.timing_report())
-    return module
+    return module, manager, parse_timing
 
 
 EXPECTED_ERROR = re.compile(r"//\s*expected-error\s*\{\{(.*?)\}\}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -149,3 +150,14 @@ def test_a_flag_left_out_keeps_the_python_default():
 
     args = build_parser().parse_args(["compile", "in", "out", "--target", "trainium", "--no-fuse-ops", "a,b", "--no-cache"])
     assert _compile_options(args) == {"target": "trainium", "no_fuse_ops": ["a", "b"], "compile_cache": False}
+
+
+def test_opt_timing_counts_parse_verify_and_print(tmp_path):
+    """`nir opt --timing` accounts for the whole run: parsing and printing (most of a run on a
+    big dump) and verification, beside each pass."""
+    path = os.path.join(os.path.dirname(__file__), "filecheck", "pipelines", "legalize_cluster_dce.mlir")
+    result = subprocess.run([sys.executable, "-m", "nir.cli", "opt", path, "-p", "tf-legalize,tf-dce", "--timing",
+                             "-o", os.devnull], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[-1] for line in result.stderr.splitlines() if "%" in line and "Total" not in line]
+    assert names == ["(parse)", "tf-legalize", "tf-dce", "(verify)", "(print)"]

@@ -94,6 +94,8 @@ class PassManager:
     ir_stream: TextIO | None = None
     after_pass: Sequence[AfterPassHook] = ()
     timings: list[PassTiming] = field(default_factory=list, init=False)
+    # Time spent verifying (after every pass, and the input), which is no pass's own.
+    verify_seconds: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         self.passes = tuple(self.passes)
@@ -132,6 +134,7 @@ class PassManager:
     def run(self, module: ModuleOp, ctx: Context | None = None) -> ModuleOp:
         ctx = ctx or make_context()
         self.timings = []
+        self.verify_seconds = 0.0
         if not self._instrumented:
             PassPipeline(self.passes).apply(ctx, module)
             return module
@@ -147,8 +150,12 @@ class PassManager:
             raise PassFailedError(f"pass '{name}' failed: {type(err).__name__}: {err}", reproducer) from err
         return module
 
-    def timing_report(self) -> str:
-        total = sum(t.seconds for t in self.timings) or 1e-12
+    def timing_report(self, before: Sequence[PassTiming] = (), after: Sequence[PassTiming] = ()) -> str:
+        """The passes' times, with the verifier's (when it ran) and the caller's own steps
+        around the pipeline (`before`: parsing; `after`: printing), so the total is the run's."""
+        verify = [PassTiming("(verify)", self.verify_seconds, 0, 0)] if self.verify_each else []
+        rows = [*before, *self.timings, *verify, *after]
+        total = sum(t.seconds for t in rows) or 1e-12
         lines = [
             "===" + "-" * 70 + "===",
             "  nir pass execution timing report",
@@ -157,7 +164,7 @@ class PassManager:
             "",
             f"  {'Wall time':>10}  {'share':>6}  {'ops before':>10}  {'ops after':>9}  name",
         ]
-        for t in self.timings:
+        for t in rows:
             lines.append(
                 f"  {t.seconds:10.4f}  {100 * t.seconds / total:5.1f}%  {t.ops_before:10d}  "
                 f"{t.ops_after:9d}  {t.name}"
@@ -244,6 +251,7 @@ class _InstrumentedRun:
     def _verify(self, module: ModuleOp, previous: ModulePass | None) -> None:
         """The TF-aware verifier; on failure the IR as the pass left it is dumped (MLIR's
         print-ir-after-failure) and the reproducer holds the IR before it and the error."""
+        started = time.perf_counter()
         try:
             verify_tf_module(module)
         except Exception as err:
@@ -254,6 +262,8 @@ class _InstrumentedRun:
                 path = self._dump(f"{previous.name}-failed", module)
                 message += f"\nIR after the failing pass: {path}"
             raise PassFailedError(message, self.write_reproducer(previous, str(err))) from err
+        finally:
+            self.manager.verify_seconds += time.perf_counter() - started
 
     def _dump(self, name: str, module: ModuleOp, text: str | None = None) -> str:
         path = os.path.join(self.manager.dump_dir, f"{self.index:03d}-{name}.mlir")

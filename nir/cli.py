@@ -232,6 +232,7 @@ SPLIT_MARKER = "// -----"
 def _cmd_opt(args) -> int:
     import time
 
+    from nir.errors import NirError
     from nir.ir import print_module
     from nir.passmanager import PassTiming, PipelineError, available_passes, pass_options, pass_summary
     from nir.passmanager.manager import count_ops
@@ -258,9 +259,9 @@ def _cmd_opt(args) -> int:
         except PipelineError:
             raise  # the pipeline or its options, not this piece: the same for every piece
         except Exception as err:  # noqa: BLE001 - each split reports and the others still run
-            if not args.verify_diagnostics and not args.split_input_file:
+            if not isinstance(err, NirError):
                 raise
-            failures += _report_split(args, err, text, where)
+            failures += _report_split(args, err, text, where, name, first_line)
             continue
         if args.verify_diagnostics:
             failures += _expected_but_missing(text, where)
@@ -323,21 +324,57 @@ def _run_opt_pipeline(args, source: str, where: str):
 
 
 EXPECTED_ERROR = re.compile(r"//\s*expected-error\s*\{\{(.*?)\}\}")
+_OP_LINE = re.compile(r'^\s*%([^\s,:=]+)[^=]*= "tf\.')
+_NODE_NAME = re.compile(r'node_name = "((?:[^"\\]|\\.)*)"')
 
 
-def _report_split(args, err: Exception, text: str, where: str) -> int:
-    """1 if this failure counts against the run: with --verify-diagnostics, a failure whose
-    message holds every `// expected-error {{...}}` text of its split is what was asked for."""
+def node_lines(text: str) -> dict[str, int]:
+    """Node name -> the (0-based) line of `text` that defines it: the op's `node_name`, or the
+    node name its SSA name spells when the printer left `node_name` out."""
+    from nir.ir.tf_dialect import node_name_of_hint
+
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines()):
+        op = _OP_LINE.match(line)
+        if op is None:
+            continue
+        named = _NODE_NAME.search(line)
+        lines.setdefault(named.group(1) if named else node_name_of_hint(op.group(1)), number)
+    return lines
+
+
+def error_line(err: Exception, text: str) -> int | None:
+    """The line of `text` defining the node a verifier error names, if it names one."""
+    cause = err
+    while cause is not None and getattr(cause, "node", None) is None:
+        cause = cause.__cause__
+    return None if cause is None else node_lines(text).get(cause.node)
+
+
+def _report_split(args, err: Exception, text: str, where: str, name: str, first_line: int) -> int:
+    """1 if this failure counts against the run. With --verify-diagnostics, a failure is what
+    was asked for when its message holds every `// expected-error {{...}}` text of its piece
+    and, when it names a node, the comment is on the line just above that node's op (as
+    mlir-opt anchors a diagnostic to its line). Errors name `file:line` of the node's op."""
     message = str(err)
+    line = error_line(err, text)
+    located = f"{name}:{first_line + line + 1}" if line is not None else where
     if args.verify_diagnostics:
         expected = EXPECTED_ERROR.findall(text)
         missing = [e for e in expected if e not in message]
-        if expected and not missing:
+        lines = text.splitlines()
+        anchored = line is None or (line > 0 and EXPECTED_ERROR.search(lines[line - 1]) is not None)
+        if expected and not missing and anchored:
             return 0
-        what = f"expected error '{missing[0]}' not produced" if missing else "unexpected error"
-        sys.stderr.write(f"nir: {where}: {what}; the error was: {message}\n")
+        if missing:
+            what = f"expected error '{missing[0]}' not produced"
+        elif expected:
+            what = "the expected error is not on the line above the op it is about"
+        else:
+            what = "unexpected error"
+        sys.stderr.write(f"nir: {located}: {what}; the error was: {message}\n")
         return 1
-    sys.stderr.write(f"nir: error: {message if message.startswith(where) else f'{where}: {message}'}\n")
+    sys.stderr.write(f"nir: error: {located}: {message}\n")
     if args.traceback:
         traceback.print_exception(err)
     return 1

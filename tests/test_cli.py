@@ -104,11 +104,14 @@ def test_opt_split_input_file_verify_diagnostics_and_traceback(tmp_path):
              "    func.return %r : tensor<2xf32>\n  }}\n}}\n")
     good, bad = piece.format(n="good", attrs="{T = f32} "), piece.format(n="bad", attrs="")
     path = tmp_path / "pieces.mlir"
-    path.write_text(good + "// -----\n// expected-error {{[required-attr] node 'relu'}}\n" + bad)
+    def expecting(text: str) -> str:  # the comment goes on the line above the op it is about
+        return bad.replace("    %r, %r_c", f"    // expected-error {{{{{text}}}}}\n    %r, %r_c")
+
+    path.write_text(good + "// -----\n" + expecting("[required-attr] node 'relu'"))
     ok = nir("opt", str(path), "-p", "tf-dce", "--split-input-file", "--verify-diagnostics")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.count("builtin.module") == 1 and "@good" in ok.stdout
-    path.write_text(good + "// -----\n// expected-error {{[dtype]}}\n" + bad)
+    path.write_text(good + "// -----\n" + expecting("[dtype]"))
     wrong = nir("opt", str(path), "-p", "tf-dce", "--split-input-file", "--verify-diagnostics")
     assert wrong.returncode == 1 and "expected error '[dtype]' not produced" in wrong.stderr
     path.write_text(bad)
@@ -161,3 +164,37 @@ def test_opt_timing_counts_parse_verify_and_print(tmp_path):
     assert result.returncode == 0, result.stderr
     names = [line.split()[-1] for line in result.stderr.splitlines() if "%" in line and "Total" not in line]
     assert names == ["(parse)", "tf-legalize", "tf-dce", "(verify)", "(print)"]
+
+
+BAD_RELU = """builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
+  func.func @main(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
+    %ok, %ok_c = "tf.Tanh"(%x) {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    COMMENT
+    %relu, %relu_c = "tf.Relu"(%ok) : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %relu : tensor<4xf32>
+  }
+}
+"""
+
+
+def test_opt_errors_name_file_and_line_and_expected_errors_are_anchored(tmp_path):
+    """An invalid op is reported at its file:line; --verify-diagnostics accepts an expected
+    error only on the line just above the op it is about."""
+    def opt(comment: str, *extra):
+        path = tmp_path / "bad.mlir"
+        path.write_text(BAD_RELU.replace("COMMENT", comment))
+        return path, subprocess.run([sys.executable, "-m", "nir.cli", "opt", str(path), *extra],
+                                    capture_output=True, text=True)
+
+    path, plain = opt("// nothing expected here")
+    assert plain.returncode == 1
+    assert f"nir: error: {path}:5: the input IR is invalid, before any pass ran: [required-attr] node 'relu'" in plain.stderr
+    _, anchored = opt("// expected-error {{Relu needs attribute 'T'}}", "--verify-diagnostics")
+    assert anchored.returncode == 0, anchored.stderr
+    moved = BAD_RELU.replace("    COMMENT\n", "").replace(
+        '    %ok, %ok_c', "    // expected-error {{Relu needs attribute 'T'}}\n    %ok, %ok_c")
+    (tmp_path / "moved.mlir").write_text(moved)
+    misplaced = subprocess.run([sys.executable, "-m", "nir.cli", "opt", str(tmp_path / "moved.mlir"), "--verify-diagnostics"],
+                               capture_output=True, text=True)
+    assert misplaced.returncode == 1
+    assert "the expected error is not on the line above the op it is about" in misplaced.stderr

@@ -59,7 +59,7 @@ class Target:
 
     rules: ClassVar[PlacementRules] = PlacementRules()
     neff_file: ClassVar[str] = "graph_def.neff"
-    # The executable to look for on PATH; `compiler` of every instance.
+    # The executable looked for on PATH when the user names no compiler.
     compiler_name: ClassVar[str] = "neuron-cc"
 
     @property
@@ -75,7 +75,7 @@ class Target:
     @classmethod
     def pipeline_step(cls, name: str, minimum_segment_size: int, cluster_options: str, compiler: str | None) -> str:
         """Passes (a pipeline-string fragment ending in ",") this target runs after `cluster`:
-        what its compiler needs checked before emission. None by default."""
+        what its compiler needs checked before emission. Nothing by default."""
         return ""
 
     def emit(self, graph_def, workdir: str, compiler: str, compiler_args: Sequence[str]) -> list:
@@ -122,11 +122,11 @@ def _load_all() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
     # Imported here: nir.passmanager's package imports the IR verifier, which imports this module.
     from nir.passmanager.registry import load_entry_points
 
     load_entry_points(ENTRY_POINT_GROUP, "target", register_target)
+    _loaded = True  # only once it worked: a failure is raised again, not hidden by an empty registry
 
 
 def load_targets() -> None:

@@ -88,8 +88,8 @@ def _load_all() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
     load_entry_points(ENTRY_POINT_GROUP, "pass", _register_plugin_pass)
+    _loaded = True  # only once it worked: a failure is raised again, not hidden by an empty registry
 
 
 def available_passes() -> dict[str, type[ModulePass]]:

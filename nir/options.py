@@ -60,7 +60,8 @@ class CompileOptions:
     neuron_cc: str | None = option(None, "path of the target's compiler (default: on PATH), also asked for its op table")
     compiler_args: tuple[str, ...] = option((), "extra arguments for the compiler")
     compiler_timeout: float = option(DEFAULT_COMPILER_TIMEOUT, "seconds one compile may take")
-    compiler_recovery: bool = option(True, "False: as strict")
+    compiler_recovery: bool = option(
+        True, "a cluster that fails to compile stays on CPU; False fails the compile instead, as strict does")
     strict: bool | None = option(None, "fail unless every cluster compiles (default: NEURON_CC_FLAGS' --must-compile)")
     max_num_compilers: int | None = option(None, "compiler processes at once (default: by memory and cores)")
     executor: str = option("local", "where compiles run: local, or ray[:ADDRESS] (pip install 'nir[ray]')")

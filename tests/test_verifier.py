@@ -311,3 +311,17 @@ def test_functions_calls_and_constant_payloads_are_checked(edit, rule, node, mes
     text = str(err.value)
     assert text.startswith(f"pass 'buggy' left invalid IR: [{rule}] node '{node}': "), text
     assert message in text
+
+
+def test_a_node_name_ending_in_digits_is_read_as_written():
+    """xDSL keeps a value's name without a trailing `_<digits>`; an op written without
+    `node_name` still gets the name its result spells (Keras names most nodes `..._1`), and
+    keeps it through print and parse."""
+    from nir.ir import print_module
+
+    text = GRAPH.replace('%r, %r_c = "tf.Relu"(%c) <{node_name = "relu"}>', '%blk.act_1, %r_c = "tf.Relu"(%c)').replace(
+        '"tf.Tanh"(%r)', '"tf.Tanh"(%blk.act_1)')
+    module = parse_module(text)
+    assert op_named(module, "blk/act_1").tf_type == "Relu"
+    again = parse_module(print_module(module))
+    assert op_named(again, "blk/act_1").tf_type == "Relu"

@@ -61,11 +61,36 @@ def ops_named_by_their_values(module: ModuleOp) -> dict[TFNodeOp, dict]:
     return named
 
 
-def name_ops_by_their_values(module: ModuleOp, source_name: str) -> None:
-    """Give each TF op written without `node_name` the name its first value spells."""
+class _SpellingParser(Parser):
+    """xDSL's parser, remembering each op's result names as written: xDSL keeps a value's name
+    without a trailing `_<digits>` (its own uniquing suffix), and Keras ends most node names
+    that way (`block/act_1`), so the name hint alone would give the op another node's name."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spelled: list[str] = []  # the first result's name of each op with results, in text order
+
+    def _parse_op_result_list(self):
+        results = super()._parse_op_result_list()
+        if results:
+            self.spelled.append(results[0][0].text[1:])
+        return results
+
+
+def name_ops_by_their_values(module: ModuleOp, source_name: str, spelled: list[str] | None = None) -> None:
+    """Give each TF op written without `node_name` the name its first value spells (as written,
+    when `spelled` has the parser's record: the first result name of each op with results,
+    in text order, which is the walk's order)."""
+    written = {}
+    if spelled is not None:
+        with_results = [op for op in module.walk() if op.results]
+        if len(with_results) == len(spelled):
+            written = dict(zip(with_results, spelled))
     for op in module.walk():
         if isinstance(op, TFNodeOp) and NODE_NAME not in op.properties:
-            hint = naming_value(op).name_hint
+            hint = written.get(op)
+            if hint is None or hint.isdigit():  # `%0` is anonymous, as in MLIR
+                hint = naming_value(op).name_hint
             if hint is None:
                 raise IRSyntaxError(f"{source_name}: a {op.name} has neither a node_name property nor a named "
                                     "first result to take its name from")
@@ -76,7 +101,7 @@ def parse_module(text: str, source_name: str = "<string>", verify: bool = True) 
     """Parse MLIR text made by `print_module` (or by hand) into a module, and verify it."""
     parser = None
     try:
-        parser = Parser(make_context(), text, name=source_name)  # lexes the first token
+        parser = _SpellingParser(make_context(), text, name=source_name)  # lexes the first token
         parsed = parser.parse_module()
     except ParseError as err:
         raise IRSyntaxError(f"{source_name}: invalid IR:\n{err}") from None
@@ -87,7 +112,7 @@ def parse_module(text: str, source_name: str = "<string>", verify: bool = True) 
         if parser is not None:
             message = parser._current_token.span.print_with_context(message)  # noqa: SLF001
         raise IRSyntaxError(f"{source_name}: invalid IR:\n{message}") from None
-    name_ops_by_their_values(parsed, source_name)
+    name_ops_by_their_values(parsed, source_name, parser.spelled)
     if verify:
         try:
             parsed.verify()

@@ -118,22 +118,21 @@ def _stamp(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> tuple:
     first, so an unchanged op costs one tuple build. A constant operand's payload is part of it
     (a pass may give the Const a new value in place), and so are the signatures of the
     functions a call or control-flow op runs."""
-    payloads = tuple(v.owner.attributes.get("value") for v in op.operands
-                     if isinstance(v.owner, TFNodeOp) and v.owner.tf_type == "Const")
-    callees = tuple(functions[name].function_type for name in _callees(op, functions) if name in functions)
+    # Comparing op names, not tf_type: this runs for every op after every pass.
+    payloads = tuple(v.owner.attributes.get("value") for v in op.operands if getattr(v.owner, "name", None) == "tf.Const")
+    callees = ()
+    if op.name in _CALLING_OPS or op.name[3:] in functions:
+        callees = tuple(functions[name].function_type for name in _callees(op, functions) if name in functions)
     return (op._operands, op.results, tuple(r.type for r in op.results), tuple(op.attributes.items()),  # noqa: SLF001
             payloads, callees)
 
 
 def _callees(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> list[str]:
-    if op.tf_type in functions:
-        return [op.tf_type]
-    if op.tf_type in CALLS or op.tf_type in WHILE_OPS or op.tf_type in IF_OPS or op.tf_type in CASE_OPS:
-        return body_names(op)
-    return []
+    return [op.tf_type] if op.tf_type in functions else body_names(op)
 
 
 CALLS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+_CALLING_OPS = frozenset(f"tf.{t}" for t in CALLS | WHILE_OPS | IF_OPS | CASE_OPS)
 
 
 def check_arg_attrs(fn: func.FuncOp) -> None:

@@ -282,8 +282,6 @@ def input_shapes(model_shape_feed_dict, model_feed_dict, signature, fed_tensors:
     """model_feed_dict > model_shape_feed_dict, as the 'input-shapes' option of batch-specialize.
     Feeds are keyed by signature key or tensor name; `fed_tensors` (key -> tensor name before
     the graph was cut at the input) adds the inputs' original names."""
-
-
     keys = {s.key: s for s in signature.inputs}
     tensor_keys = {s.tensor_name: s.key for s in signature.inputs}
     tensor_keys.update({s.tensor_name.split(":")[0]: s.key for s in signature.inputs})

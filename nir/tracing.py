@@ -137,7 +137,6 @@ def batch_size_of(example_inputs) -> int | None:
 
 
 def _load(concrete, batch_size: int | None):
-
     return load_concrete_function(concrete, batch_size, _output_keys(concrete.structured_outputs))
 
 
@@ -218,7 +217,6 @@ class NeuronModel:
         return self._function
 
     def _build_function(self):
-
         by_key_out = {s.key: s for s in self.signature.outputs}
         inputs = [s.tensor_name for s in self._input_specs]
         outputs = [by_key_out[k].tensor_name for k in self._structure.output_keys]

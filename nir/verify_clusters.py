@@ -37,7 +37,6 @@ def random_feeds(graph_def: bytes, input_names: tuple[str, ...], rng: np.random.
 def verify_clusters(module, target: str = "inferentia2", seed: int = 0) -> list[dict]:
     """[{cluster, outputs, max_abs_diff, max_rel_diff}] for every cluster of the module, which
     the pipeline has already partitioned."""
-
     graph_def, _ = export_with_neuron_ops(module, False, target)
     rng = np.random.RandomState(seed)
     rows = []

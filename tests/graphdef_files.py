@@ -30,7 +30,6 @@ def read_graph_def(path: str):
 
 def signature_for(graph_def, inputs: Sequence[str], outputs: Sequence[str], key: str = "serving_default"):
     """A signature keyed by node name: inputs are Placeholders, outputs any 'node[:port]'."""
-
     nodes = {n.name: n for n in graph_def.node}
     library = {f.signature.name: f for f in graph_def.library.function}
 
@@ -60,6 +59,5 @@ def signature_for(graph_def, inputs: Sequence[str], outputs: Sequence[str], key:
 
 
 def import_graph_def_file(path: str, inputs: Sequence[str], outputs: Sequence[str]):
-
     graph_def = read_graph_def(path)
     return import_graph_def(graph_def, signature_for(graph_def, inputs, outputs))

@@ -124,7 +124,6 @@ def tensor_proto_to_ir(proto: tensor_pb2.TensorProto) -> TensorAttr:
 
 
 def _dtype_enum_name(dtype: int) -> str:
-
     return types_pb2.DataType.Name(dtype)[3:].lower()
 
 

@@ -132,7 +132,6 @@ def meta_graph_with_tags(proto, tags: tuple[str, ...]):
 
 
 def signature_info(meta_graph, key: str, tags: tuple[str, ...]):
-
     sig = meta_graph.signature_def[key]
 
     def specs(entries: Mapping) -> tuple[TensorSpec, ...]:
@@ -232,7 +231,6 @@ def cut_at_signature_inputs(graph_def, signature):
     single-output node becomes a Placeholder of its own name; another fed tensor gets a new
     Placeholder, `<node>/nir_input_<port>`, which its readers read instead. What then feeds
     nothing the outputs need is pruned. Returns (graph_def, signature)."""
-
     import tensorflow as tf
     from tensorflow.core.framework import node_def_pb2
 

@@ -47,7 +47,6 @@ def can_splice(graph_def, variable_min_elements: int | None = None) -> bool:
     """True when the compiled graph needs nothing but its inputs and small constants: no
     resource of its own, and no constant the writer would make a variable (weights left on CPU
     belong in the checkpoint, never in saved_model.pb)."""
-
     nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
     if any(n.op in _STATEFUL_RESOURCES for n in nodes):
         return False

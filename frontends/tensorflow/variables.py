@@ -127,7 +127,6 @@ def _graph_without_weights(data: bytes, keys: dict[str, str]) -> bytes:
     and a `_nir_checkpoint_key` attr naming each one's key added, rebuilt field by field
     (GraphDef.node = 1; NodeDef.name = 1, attr = 5 as entries of key = 1 and value = 2;
     AttrValue.tensor = 8; TensorProto.tensor_content = 4)."""
-
     def tensor(s: int, e: int) -> bytes:
         return _rebuilt(data, s, e, {4: lambda *_: None})
 

@@ -181,7 +181,6 @@ def needs_light_neuron_ops(graph_def) -> bool:
 def write_saved_model_contents(export_dir: str, graph_def, signature, variable_min_elements: int | None = None) -> None:
     """Write the SavedModel into `export_dir` (which must not exist). Consumes `graph_def`:
     its large constants become variables."""
-
     os.makedirs(os.path.join(export_dir, "variables"))
     checkpoint = CheckpointParts(os.path.join(export_dir, "variables"))
     meta_graph = meta_graph_of(signature)

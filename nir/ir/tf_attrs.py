@@ -81,7 +81,6 @@ class TensorAttr(Data[TensorPayload]):
 
     def numpy(self) -> np.ndarray:
         """The payload as a read-only numpy array (a view of the bytes, no copy)."""
-
         payload = self.data
         if payload.data is None:
             raise ValueError("this constant was parsed from elided text and has no data")
@@ -165,14 +164,12 @@ def _element_literal(value) -> str:
 
 
 def _parse_splat(parser: AttrParser, tensor_type: TensorType) -> bytes:
-
     dtype = np.dtype(numpy_dtype_of_ir_type(tensor_type.element_type))
     value = _parse_number(parser)
     return np.full(math.prod(tensor_type.get_shape()), value, np.float64 if dtype.kind == "f" else object).astype(dtype).tobytes()
 
 
 def _parse_literal_elements(parser: AttrParser, tensor_type: TensorType) -> bytes:
-
     dtype = np.dtype(numpy_dtype_of_ir_type(tensor_type.element_type))
     values: list[float | int] = []
     if parser.parse_optional_punctuation("]") is None:

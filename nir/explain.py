@@ -17,8 +17,7 @@ from xdsl.dialects.builtin import ModuleOp
 from nir.ir.control_flow import graph_functions
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
-from nir.ir.placement import NOT_PLACED_SENTENCE
-from nir.ir.queries import cpu_reason
+from nir.ir.queries import stated_cpu_reason
 from nir.ir.shapes import describe_type
 from nir.ir.tf_dialect import TFNodeOp
 from nir.partition_svg import partition_svg
@@ -43,7 +42,6 @@ def ops_between_clusters(block) -> list:
 def explain_module(module: ModuleOp) -> dict:
     """{"cuts": [{node, op_type, reason}], "cpu": [{op_type, reason, count, nodes}],
     "clusters": [{name, ops, op_types, inputs, outputs}]}."""
-
     entry = entry_function(module)
     cpu: Counter = Counter()
     nodes: dict = {}
@@ -53,7 +51,7 @@ def explain_module(module: ModuleOp) -> dict:
         where = "" if fn is entry else fn.sym_name.data
         _explain_block(fn.body.block, where, cpu, nodes, clusters)
         cuts.extend(
-            {"node": op.node_name, "op_type": op.tf_type, "reason": _reason(op),
+            {"node": op.node_name, "op_type": op.tf_type, "reason": stated_cpu_reason(op),
              **({"function": where} if where else {})}
             for op in ops_between_clusters(fn.body.block)
         )
@@ -64,15 +62,10 @@ def explain_module(module: ModuleOp) -> dict:
     return {"cuts": cuts, "cpu": rows, "clusters": clusters}
 
 
-def _reason(op: TFNodeOp) -> str:
-
-    return cpu_reason(op) or NOT_PLACED_SENTENCE
-
-
 def _explain_block(block, where: str, cpu: Counter, nodes: dict, clusters: list) -> None:
     for op in block.ops:
         if isinstance(op, TFNodeOp):
-            key = (op.tf_type, _reason(op))
+            key = (op.tf_type, stated_cpu_reason(op))
             cpu[key] += 1
             nodes.setdefault(key, []).append(op.node_name)
         elif isinstance(op, ClusterOp):
@@ -123,7 +116,6 @@ def svg(source, *, layout: str = "auto", title: str | None = None, pipeline: str
     """The partition as SVG text. `source` is a module the pipeline already ran on, or a
     SavedModel directory, which is imported and run through `pipeline` (default: the default
     pipeline at `batch_size`). layout: "auto" (Graphviz dot when installed), "dot" or "python"."""
-
     if isinstance(source, ModuleOp):
         return partition_svg(source, layout, title or "")
 

@@ -22,8 +22,8 @@ from nir.ir.attr_names import ARG_NODE, INPUT_KEY, OUTPUT_KEY
 from nir.ir.control_flow import CONTROL_FLOW_OPS, body_names, graph_functions
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
-from nir.ir.placement import NOT_PLACED_SENTENCE, CpuReason
-from nir.ir.queries import cpu_reason
+from nir.ir.placement import CpuReason
+from nir.ir.queries import cpu_reason, stated_cpu_reason
 from nir.ir.shapes import describe_type
 from nir.ir.tf_dialect import TFNodeOp
 
@@ -89,7 +89,6 @@ class Panel:
 
 def partition_graph(module: ModuleOp) -> list[Panel]:
     """The entry function's panel, then one per control-flow body that holds a cluster."""
-
     entry = entry_function(module)
     functions = graph_functions(module)
     runners = _body_runners(functions)
@@ -104,7 +103,6 @@ def partition_graph(module: ModuleOp) -> list[Panel]:
 
 def _body_runners(functions: list[func.FuncOp]) -> dict[str, str]:
     """body function name -> ", run by While 'node'": which op of which graph runs it."""
-
     runners = {}
     for fn in functions:
         for op in fn.body.block.ops:
@@ -141,7 +139,6 @@ def _drawn(op: Operation) -> bool:
 
 
 def _kind(op: Operation) -> tuple:
-
     if isinstance(op, ClusterOp):
         return ("cluster", id(op))
     return ("cpu", reason_category(cpu_reason(op)).key)
@@ -244,8 +241,7 @@ def _cluster_box(box_id: str, cluster: ClusterOp) -> Box:
 
 
 def _cpu_box(box_id: str, group: list[Operation]) -> Box:
-
-    reasons = Counter(cpu_reason(op) or NOT_PLACED_SENTENCE for op in group)
+    reasons = Counter(stated_cpu_reason(op) for op in group)
     category = reason_category(reasons.most_common(1)[0][0])
     types = Counter(op.tf_type for op in group)
     if len(group) == 1:

@@ -31,14 +31,13 @@ from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 
 from nir.ir.attr_names import NOT_INLINED
-from nir.ir.control_flow import control_returns, data_returns, private_functions, reference_counts
+from nir.ir.control_flow import CALL_OPS, control_returns, data_returns, private_functions, reference_counts
 from nir.ir.module import entry_function
 from nir.ir.names import unique_name
 from nir.ir.tf_attrs import FuncAttr, PlaceholderAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
 from nir.passmanager.registry import register_pass
 
-CALL_OPS = frozenset({"StatefulPartitionedCall", "PartitionedCall"})
 MAX_DEPTH = 32  # nested calls deeper than this are taken for recursion
 
 

@@ -24,15 +24,13 @@ from importlib import resources
 from backends.compile_cache import default_cache_root
 from backends.neuron.rules import NEURON_RULES
 from backends.neuronx.lowering import forget_lowerings
+from nir.ir.control_flow import CALL_OPS, CONTROL_FLOW_OPS
 from nir.target import Target, find_compiler, list_operators
 
 COMPILER = "neuronx-cc"
 # nir's target name -> neuronx-cc's --target.
 COMPILER_TARGETS = {"inferentia2": "inf2", "trainium": "trn1"}
-_STRUCTURAL = frozenset({
-    "While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase",
-    "PartitionedCall", "StatefulPartitionedCall", "NeuronOp",
-})
+_STRUCTURAL = CONTROL_FLOW_OPS | CALL_OPS | {"NeuronOp"}
 
 
 @functools.lru_cache(maxsize=1)

@@ -31,6 +31,7 @@ WHILE_OPS = frozenset({"While", "StatelessWhile"})
 IF_OPS = frozenset({"If", "StatelessIf"})
 CASE_OPS = frozenset({"Case", "StatelessCase"})
 CONTROL_FLOW_OPS = WHILE_OPS | IF_OPS | CASE_OPS
+CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 MAX_WIDENINGS = 8
 
 Shape = tuple[int, ...] | None

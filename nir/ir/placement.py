@@ -46,4 +46,4 @@ class CpuReason(Enum):
 
 
 # What explain and the picture say of an op no pass placed or refused.
-NOT_PLACED_SENTENCE = "not placed by legalize"
+NOT_PLACED_SENTENCE = CpuReason.NOT_PLACED.marker

@@ -13,6 +13,7 @@ from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
 
 from nir.ir.attr_names import BATCH_AXES, BATCH_AXIS, CPU_REASON, ON_TARGET
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
+from nir.ir.placement import NOT_PLACED_SENTENCE
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp
 
@@ -65,6 +66,12 @@ def set_cpu_reason(op: Operation, reason: str) -> None:
 def cpu_reason(op: Operation) -> str | None:
     reason = op.properties.get(CPU_REASON)
     return reason.data if isinstance(reason, StringAttr) else None
+
+
+def stated_cpu_reason(op: Operation) -> str:
+    """The reason an op stays on CPU, as reports state it: what the pass recorded, or that no
+    pass placed it."""
+    return cpu_reason(op) or NOT_PLACED_SENTENCE
 
 
 def mark_on_target(op: Operation, target: str) -> None:

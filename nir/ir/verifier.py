@@ -48,7 +48,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, TypeAttribute
 from xdsl.utils.exceptions import VerifyException
 
-from nir.ir.control_flow import CASE_OPS, IF_OPS, WHILE_OPS, body_names, data_returns
+from nir.ir.control_flow import CALL_OPS, CASE_OPS, IF_OPS, WHILE_OPS, body_names, data_returns
 from nir.ir.dtypes import ir_type_of_dtype_name
 from nir.ir.op_facts import ArgDef, OpSignature, is_loop_back_edge, op_signature
 from nir.ir.queries import const_value
@@ -131,8 +131,7 @@ def _callees(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> list[str]:
     return [op.tf_type] if op.tf_type in functions else body_names(op)
 
 
-CALLS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
-_CALLING_OPS = frozenset(f"tf.{t}" for t in CALLS | WHILE_OPS | IF_OPS | CASE_OPS)
+_CALLING_OPS = frozenset(f"tf.{t}" for t in CALL_OPS | WHILE_OPS | IF_OPS | CASE_OPS)
 
 
 def check_arg_attrs(fn: func.FuncOp) -> None:
@@ -163,7 +162,7 @@ def check_call_arity(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> None:
         branches = op.attributes.get("branches")
         items = branches.items.data if isinstance(branches, ListAttr) else ()
         expected = [(b, inputs - 1, outputs) for b in items]
-    elif op.tf_type in CALLS:
+    elif op.tf_type in CALL_OPS:
         expected = [(op.attributes.get("f"), inputs, outputs)]
     elif op.tf_type in functions:
         expected = [(op.tf_type, inputs, outputs)]

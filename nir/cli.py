@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sys
+import time
 import traceback
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -138,8 +139,6 @@ def _positive_int(text: str, option: str) -> int:
 
 
 def _cmd_cache(args) -> int:
-    import time
-
     from backends.compile_cache import CompileCache, default_cache_root
 
     cache = CompileCache(args.cache_dir or default_cache_root())
@@ -230,8 +229,6 @@ SPLIT_MARKER = "// -----"
 
 
 def _cmd_opt(args) -> int:
-    import time
-
     from nir.errors import NirError
     from nir.ir import print_module
     from nir.passmanager import PassTiming, PipelineError, available_passes, pass_options, pass_summary
@@ -268,7 +265,8 @@ def _cmd_opt(args) -> int:
         started = time.perf_counter()
         outputs.append(print_module(module, elide))
         if args.timing:
-            printing = PassTiming("(print)", time.perf_counter() - started, count_ops(module), count_ops(module))
+            size = count_ops(module)
+            printing = PassTiming("(print)", time.perf_counter() - started, size, size)
             sys.stderr.write(manager.timing_report([parse_timing], [printing]))
     _write(args.output, f"\n{SPLIT_MARKER}\n".join(outputs))
     return EXIT_ERROR if failures else EXIT_OK

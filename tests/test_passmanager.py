@@ -125,16 +125,21 @@ def test_failing_pass_writes_a_reproducer(tmp_path):
     assert print_module(reparsed) == print_module(expected)
 
 
+def install_example(name: str, site):
+    """pip-install the example package tests/<name> into the folder `site` (what a user's
+    `pip install` of a plug-in does, without touching this environment); returns `site`."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+         "--quiet", "--target", str(site), os.path.join(os.path.dirname(__file__), name)],
+        check=True, capture_output=True,
+    )
+    return site
+
+
 def test_plugin_pass_is_found_through_its_entry_point(tmp_path):
     """Install the example plug-in package for real, then use its passes (a pattern pass and a
     module pass) by name."""
-    target = tmp_path / "site"
-    example = os.path.join(os.path.dirname(__file__), "plugin_example")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-         "--quiet", "--target", str(target), example],
-        check=True, capture_output=True,
-    )
+    target = install_example("plugin_example", tmp_path / "site")
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "from nir.passmanager import PassManager, available_passes;"
@@ -196,13 +201,7 @@ open(sys.argv[sys.argv.index("--output") + 1], "wb").write(b"TOYNEFF" + hashlib.
 def test_a_third_target_is_one_package_and_one_entry_point(tmp_path, zoo):
     """Install the example target package for real (nothing of nir changes), then compile a
     model for it: its placement rules, op table, emission, compiler and NEFF name are used."""
-    site = tmp_path / "site"
-    example = os.path.join(os.path.dirname(__file__), "target_example")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-         "--quiet", "--target", str(site), example],
-        check=True, capture_output=True,
-    )
+    site = install_example("target_example", tmp_path / "site")
     toy_cc = tmp_path / "toy-cc"
     toy_cc.write_text(TOY_CC.format(python=sys.executable))
     toy_cc.chmod(0o755)

@@ -36,7 +36,7 @@ class InferentiaTarget(Target):
         # Imported here: emission loads TensorFlow, which registering the target must not.
         from backends.inferentia.emit import emit_clusters
 
-        return emit_clusters(graph_def, workdir, compiler, compiler_args)
+        return emit_clusters(graph_def, workdir, compiler, compiler_args, self)
 
 
 def find_neuron_cc(explicit: str | None = None) -> str | None:

@@ -44,7 +44,9 @@ from nir.ir.module import entry_function
 from nir.ir.queries import graph_ops
 from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
+from nir.ir.tf_attrs import FuncAttr, ListAttr, PlaceholderAttr
 from nir.ir.tf_dialect import ForwardsInput, MetadataOnly, TFNodeOp
+from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
 
 logger = logging.getLogger("nir")
@@ -100,6 +102,26 @@ def tensorflow_shapes(op: TFNodeOp, shapes: list[Shape], values: list[np.ndarray
         tf.graph_util.import_graph_def(graph_def, name="")
     outputs = graph.get_operation_by_name(op.node_name).outputs
     return [None if t.shape.rank is None else tuple(-1 if d is None else d for d in t.shape.as_list()) for t in outputs]
+
+
+def tensorflow_judges_alone(op: TFNodeOp) -> bool:
+    """Whether TensorFlow refusing this op, built alone on placeholders of its operands' types and
+    shapes, means it refuses the op: not for a call of a function (the single-op graph has no
+    library), an op of a plug-in or a function body's attribute placeholder, or a TF1 ref
+    variable's reader."""
+    from tensorflow.python.framework import op_def_registry
+
+    if op_def_registry.get(op.tf_type) is None:
+        return False
+    if any(isinstance(a, (FuncAttr, PlaceholderAttr)) or (isinstance(a, ListAttr) and any(
+            isinstance(i, FuncAttr) for i in a.items.data)) for a in op.attributes.values()):
+        return False
+    return not any(isinstance(element_type(v.type), OpaqueDType) and element_type(v.type).dtype.data.endswith("_ref")
+                   for v in op.data_operands)
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 TENSOR_LIST_OPS = frozenset({
@@ -227,7 +249,10 @@ class _Inference:
             self.fallbacks[op.tf_type] += 1
             try:
                 new = tensorflow_shapes(op, shapes, values)
-            except Exception as err:  # TF rejects ops it cannot build alone (e.g. functions)
+            except Exception as err:  # TensorFlow refuses the op, or cannot build it alone
+                if tensorflow_judges_alone(op):
+                    raise ShapeConflictError(f"'{op.node_name}' ({op.tf_type}): TensorFlow refuses it: "
+                                             f"{_first_line(err)}") from None
                 logger.debug("TensorFlow shape inference failed for %s: %s", op.node_name, err)
                 new = None
         if new is not None:
@@ -235,7 +260,10 @@ class _Inference:
         self.track_batch(op)
         value_function = VALUE_FUNCTIONS.get(op.tf_type)
         if value_function is not None and op.data_results:
-            value = value_function(op, values, shapes)
+            try:
+                value = value_function(op, values, shapes)
+            except (ValueError, IndexError, TypeError):  # a value only the run can have (or refuse)
+                value = None
             if value is not None:
                 self.values[op.data_results[0]] = value
 

@@ -10,13 +10,19 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
 from zoo import tree_digest
 
 import nir as tfn
 from nir.errors import NirError, NirInputError
+from nir.passmanager import register_pass
+from nir.pipeline import default_pipeline
 
 
 @pytest.fixture()
@@ -298,3 +304,38 @@ def test_plain_graph_def_with_named_inputs_and_outputs(zoo, tmp_path):
     (tmp_path / "junk.pb").write_bytes(b"\xff\xff\xff")
     with pytest.raises(NirInputError, match="is not a binary GraphDef"):
         import_graph_def_file(str(tmp_path / "junk.pb"), ["x"], ["probs"])
+
+
+@register_pass
+@dataclass(frozen=True)
+class FeedMatMulRank3(ModulePass):
+    """A researcher's pass with a bug: the first MatMul's left operand goes through an ExpandDims,
+    so MatMul is fed a rank-3 tensor TensorFlow refuses."""
+
+    name = "test-feed-matmul-rank-3"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from xdsl.dialects.builtin import i32
+
+        from nir.ir import constant, entry_function
+        from nir.ir.shapes import tensor_type, tf_shape
+        from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+
+        matmul = next(o for o in entry_function(op).walk() if isinstance(o, TFNodeOp) and o.tf_type == "MatMul")
+        a = matmul.data_operands[0]
+        axis = constant(matmul, "bug_axis", np.array(0, np.int32), i32)
+        expanded = create_tf_op("ExpandDims", matmul.node_name + "/bug_expanded", [a, axis.data_results[0]],
+                                [tensor_type(a.type.element_type, (1, *tf_shape(a.type)))],
+                                {"T": a.type.element_type, "Tdim": i32})
+        matmul.parent_block().insert_ops_before([axis, expanded], matmul)
+        matmul.operands = [expanded.data_results[0], *matmul.operands[1:]]
+
+
+def test_a_pass_that_breaks_the_graph_is_named_and_nothing_is_written(model, tmp_path):
+    """A plug-in pass that makes a graph TensorFlow would refuse is stopped right after it
+    (not blamed on a later pass), with the node and the rule; compile writes nothing."""
+    pipeline = default_pipeline().replace("tf-shape-inference,", "tf-shape-inference,test-feed-matmul-rank-3,")
+    out = str(tmp_path / "out")
+    expect_error(model, out, r"pass 'test-feed-matmul-rank-3' left invalid IR: \[shape\] node '[^']*MatMul[^']*': "
+                 r"MatMul '[^']*': a must be rank 2 but is rank 3", error=NirError, pipeline=pipeline)
+    assert not os.path.exists(out)

@@ -82,7 +82,40 @@ def result_disagrees(module):
     retype(relu.data_results[0], TensorType(f32, [1, 8, 8, 5]))
 
 
+def conv_fed_rank_3(module):
+    """Squeezes the batch off the Conv2D's input: a rank-3 input TensorFlow's Conv2D refuses."""
+    from xdsl.dialects.builtin import IntegerAttr, i64
+
+    from nir.ir.tf_attrs import ListAttr
+
+    conv = op_named(module, "conv")
+    x = conv.data_operands[0]
+    squeeze = create_tf_op("Squeeze", "squeezed", [x], [TensorType(f32, [8, 8, 3])],
+                           {"T": f32, "squeeze_dims": ListAttr([IntegerAttr(0, i64)])})
+    conv.parent_block().insert_op_before(squeeze, conv)
+    conv.operands = [squeeze.data_results[0], *conv.operands[1:]]
+
+
+def ensure_shape_contradicts(module):
+    """An EnsureShape whose shape contradicts its input's known shape."""
+    from nir.ir.tf_attrs import ShapeAttr
+
+    relu = op_named(module, "relu")
+    ensure = create_tf_op("EnsureShape", "ensured", [relu.data_results[0]], [TensorType(f32, [1, 8, 8, 4])],
+                          {"T": f32, "shape": ShapeAttr((1, 8, 8, 5))})
+    relu.parent_block().insert_op_after(ensure, relu)
+
+
+def padding_misspelled(module):
+    from xdsl.dialects.builtin import StringAttr
+
+    op_named(module, "conv").attributes["padding"] = StringAttr("same")
+
+
 CASES = [
+    (conv_fed_rank_3, "shape", "conv", "input must be rank 4 but is rank 3 ([8,8,3])"),
+    (ensure_shape_contradicts, "shape", "ensured", "the input and the shape it is ensured to have must have equal shapes"),
+    (padding_misspelled, "attr-value", "conv", "attribute 'padding' is same, not one of SAME, VALID, EXPLICIT"),
     (relu7, "registered-op", "relu", "op type 'Relu7' is not registered"),
     (drop_t, "required-attr", "relu", "needs attribute 'T'"),
     (duplicate_name, "unique-name", "relu", "a second tf.Tanh has the name"),

@@ -107,10 +107,16 @@ class OpSignature:
     outputs: tuple[ArgDef, ...] = ()
     attrs: dict[str, tuple[str, bool]] = field(default_factory=dict)
     checked: bool = True  # False: declared by a plug-in without a signature; only its name is known
+    # The OpDef's constraints on attribute values: a minimum (of an int, or of a list's length),
+    # or the allowed values (strings, or dtype names such as "DT_FLOAT").
+    minimums: dict[str, int] = field(default_factory=dict)
+    allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def encode(self) -> list:
-        return [int(self.stateful), [a.encode() for a in self.inputs], [a.encode() for a in self.outputs],
-                [f"{n}:{kind}{'=' if default else ''}" for n, (kind, default) in self.attrs.items()]]
+        row = [int(self.stateful), [a.encode() for a in self.inputs], [a.encode() for a in self.outputs],
+               [f"{n}:{kind}{'=' if default else ''}" for n, (kind, default) in self.attrs.items()]]
+        constraints = {**{n: m for n, m in self.minimums.items()}, **{n: list(v) for n, v in self.allowed.items()}}
+        return [*row, constraints] if constraints else row
 
     @staticmethod
     def decode(name: str, row: list) -> OpSignature:
@@ -118,8 +124,11 @@ class OpSignature:
         for text in row[3]:
             attr, kind = text.split(":", 1)
             attrs[attr] = (kind.rstrip("="), kind.endswith("="))
+        constraints = row[4] if len(row) > 4 else {}
         return OpSignature(name, bool(row[0]), tuple(map(ArgDef.decode, row[1])),
-                           tuple(map(ArgDef.decode, row[2])), attrs)
+                           tuple(map(ArgDef.decode, row[2])), attrs,
+                           minimums={n: c for n, c in constraints.items() if isinstance(c, int)},
+                           allowed={n: tuple(c) for n, c in constraints.items() if isinstance(c, list)})
 
 
 def signature_of_op_def(op_def) -> OpSignature:
@@ -131,8 +140,16 @@ def signature_of_op_def(op_def) -> OpSignature:
         return ArgDef(a.name, dtype, a.type_attr, a.number_attr, a.type_list_attr, a.is_ref)
 
     attrs = {a.name: (a.type, a.HasField("default_value")) for a in op_def.attr}
+    minimums = {a.name: a.minimum for a in op_def.attr if a.has_minimum}
+    allowed = {}
+    for a in op_def.attr:
+        values = a.allowed_values.list
+        if values.s:
+            allowed[a.name] = tuple(v.decode() for v in values.s)
+        elif values.type:
+            allowed[a.name] = tuple(types_pb2.DataType.Name(t) for t in values.type)
     return OpSignature(op_def.name, op_def.is_stateful, tuple(map(arg, op_def.input_arg)),
-                       tuple(map(arg, op_def.output_arg)), attrs)
+                       tuple(map(arg, op_def.output_arg)), attrs, minimums=minimums, allowed=allowed)
 
 
 _DECLARED: dict[str, OpSignature] = {}

@@ -34,6 +34,7 @@ module took 2.2 s per pass on the 50k-op benchmark graph, the stamps take 0.2 s)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from xdsl.dialects import func
@@ -254,6 +255,42 @@ def check_attrs(op: TFNodeOp, signature: OpSignature) -> None:
         if not isinstance(attr, expected) or (kind == "bool" and not _is_bool(attr)):
             raise TFVerifyError("attr-kind", op.node_name,
                                 f"{op.tf_type} attribute '{name}' must be a {kind}, not {attr}")
+        check_attr_value(op, signature, name, attr)
+
+
+def check_attr_value(op: TFNodeOp, signature: OpSignature, name: str, attr: Attribute) -> None:
+    """The OpDef's own constraints (an int's or a list's minimum, a string's or a dtype's allowed
+    values), and the few TensorFlow's MLIR verifier adds (`_MLIR_MINIMUMS`)."""
+    minimum = signature.minimums.get(name, _MLIR_MINIMUMS.get((op.tf_type, name)))
+    if minimum is not None:
+        size = len(attr.items.data) if isinstance(attr, ListAttr) else getattr(getattr(attr, "value", None), "data", None)
+        if isinstance(size, int) and size < minimum:
+            what = "length" if isinstance(attr, ListAttr) else "value"
+            raise TFVerifyError("attr-value", op.node_name,
+                                f"{op.tf_type} attribute '{name}' has {what} {size}, less than its minimum {minimum}")
+    allowed = signature.allowed.get(name)
+    if allowed is None:
+        return
+    values = attr.items.data if isinstance(attr, ListAttr) else (attr,)
+    for value in values:
+        if isinstance(value, StringAttr):
+            ok, spelled = value.data in allowed, value.data
+        elif isinstance(value, TypeAttribute):
+            ok, spelled = value in _ir_types(allowed), str(value)
+        else:
+            continue
+        if not ok:
+            raise TFVerifyError("attr-value", op.node_name,
+                                f"{op.tf_type} attribute '{name}' is {spelled}, not one of {', '.join(allowed)}")
+
+
+# TensorFlow's MLIR dialect refuses these though their OpDefs set no minimum.
+_MLIR_MINIMUMS = {(t, "parallel_iterations"): 1 for t in WHILE_OPS}
+
+
+@functools.cache
+def _ir_types(dtype_names: tuple[str, ...]) -> frozenset[Attribute]:
+    return frozenset(ir_type_of_dtype_name(n) for n in dtype_names if n.startswith("DT_"))
 
 
 def _is_bool(attr: Attribute) -> bool:

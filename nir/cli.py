@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -210,10 +211,12 @@ def _draw_partition(module, args) -> None:
 
 def _cmd_import(args) -> int:
     from nir.ir import print_module
+    from nir.ir.text import payloads_beside
     from nir.pipeline import import_saved_model
 
     module, _ = import_saved_model(args.model_dir, getattr(args, "tags", None), getattr(args, "signature_def_key", None))
-    _write(args.output, print_module(module, None if args.no_elide else 1024))
+    payloads = payloads_beside(args.output) if args.output not in (None, "-") else None
+    _write(args.output, print_module(module, None if args.no_elide else 1024, payloads))
     return EXIT_OK
 
 
@@ -231,6 +234,7 @@ SPLIT_MARKER = "// -----"
 def _cmd_opt(args) -> int:
     from nir.errors import NirError
     from nir.ir import print_module
+    from nir.ir.text import payloads_beside
     from nir.passmanager import PassTiming, PipelineError, available_passes, pass_options, pass_summary
     from nir.passmanager.manager import count_ops
 
@@ -248,6 +252,9 @@ def _cmd_opt(args) -> int:
     name = args.input or "<stdin>"
     chunks = split_input(source) if args.split_input_file else [(source, 0)]
     elide = None if args.no_elide else 1024
+    # Weights over the limit go to a payloads folder beside the output file, as a dump's do;
+    # on stdout they can only print elided.
+    out_payloads = payloads_beside(args.output) if args.output not in (None, "-") else None
     outputs, failures = [], 0
     for index, (text, first_line) in enumerate(chunks):
         where = f"{name} (split {index + 1}, from line {first_line + 1})" if args.split_input_file else name
@@ -263,7 +270,7 @@ def _cmd_opt(args) -> int:
         if args.verify_diagnostics:
             failures += _expected_but_missing(text, where)
         started = time.perf_counter()
-        outputs.append(print_module(module, elide))
+        outputs.append(print_module(module, elide, out_payloads))
         if args.timing:
             size = count_ops(module)
             printing = PassTiming("(print)", time.perf_counter() - started, size, size)
@@ -297,8 +304,10 @@ def _run_opt_pipeline(args, source: str, where: str):
     # The pass manager verifies the input before the first pass (the TF-aware verifier includes
     # xDSL's structural one), so the parser verifies only when the pass manager will not.
     started = time.perf_counter()
-    module = parse_module(source, where, verify=not verify_each_pass)
+    module = parse_module(source, where, verify=not verify_each_pass, payloads=_input_payloads(args))
     parse_timing = PassTiming("(parse)", time.perf_counter() - started, 0, count_ops(module))
+    if not args.allow_elided:
+        refuse_elided_constants(module, where)
     after_pass = []
     if args.svg_after:
         from nir.partition_svg import DrawPartition  # drawing only when asked: nir opt starts fast
@@ -319,6 +328,33 @@ def _run_opt_pipeline(args, source: str, where: str):
     )
     manager.run(module)
     return module, manager, parse_timing
+
+
+def _input_payloads(args) -> str | None:
+    from nir.ir.text import payloads_beside
+
+    if args.payloads:
+        return args.payloads
+    if args.input in (None, "-"):
+        return None
+    folder = payloads_beside(args.input)
+    return folder if os.path.isdir(folder) else None
+
+
+def refuse_elided_constants(module, where: str) -> None:
+    """A constant printed `__elided__` has lost its value; passes would take it for an unknown
+    one and fold, place and cluster differently than the run that printed it."""
+    from nir.errors import NirInputError
+    from nir.ir.tf_attrs import TensorAttr
+    from nir.ir.tf_dialect import TFNodeOp
+
+    for op in module.walk():
+        value = op.attributes.get("value") if isinstance(op, TFNodeOp) else None
+        if isinstance(value, TensorAttr) and value.data.is_elided:
+            raise NirInputError(
+                f"{where}: constant '{op.node_name}' is printed __elided__, so its value is lost and passes would "
+                "treat it as unknown: re-run from a dump directory (its payloads/ folder holds every weight), "
+                "print with --no-elide, or pass --allow-elided to accept unknown values")
 
 
 EXPECTED_ERROR = re.compile(r"//\s*expected-error\s*\{\{(.*?)\}\}")
@@ -480,7 +516,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timing", action="store_true", help="print a per-pass timing report")
     p.add_argument("--no-verify", action="store_true")
     p.add_argument("--reproducer-dir")
-    p.add_argument("--no-elide", action="store_true")
+    p.add_argument("--no-elide", action="store_true", help="print every weight in the output text")
+    p.add_argument("--payloads", metavar="DIR",
+                   help="folder of the input's stored weights (default: payloads/ beside the input file)")
+    p.add_argument("--allow-elided", action="store_true",
+                   help="accept constants printed __elided__ (their values are unknown to every pass)")
     p.add_argument("--split-input-file", action="store_true",
                    help="run each piece of the input between '// -----' lines on its own; outputs joined by the same line")
     p.add_argument("--verify-diagnostics", action="store_true",

@@ -37,6 +37,7 @@ from nir.ir.dtypes import ir_type_of_dtype, numpy_dtype_of_ir_type
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.queries import carries_batch
+from nir.ir.text import DEFAULT_ELIDE_ABOVE
 from nir.options import CompileOptions, NeuronCcFlags
 from nir.passmanager import PassManager
 from nir.pipeline import default_pipeline, import_saved_model
@@ -209,7 +210,8 @@ def pipeline_module(job: Job, s: CompileSetup, reproducer_dir: str | None):
             neuron_cc=s.compiler_path, target=s.options.target, max_cluster_bytes=s.options.max_cluster_bytes,
             keep_largest_ratio=s.options.keep_largest_ratio,
         )
-    instrumentation = {"dump_dir": s.options.dump_dir, "print_ir_after": ("all",) if s.options.print_ir_after_all else ()}
+    instrumentation = {"dump_dir": s.options.dump_dir, "print_ir_after": ("all",) if s.options.print_ir_after_all else (),
+                       "elide_above": None if s.options.no_elide else DEFAULT_ELIDE_ABOVE}
     manager = pipeline if isinstance(pipeline, PassManager) else PassManager.parse(pipeline, **instrumentation)
     if manager.reproducer_dir is None:
         manager.reproducer_dir = reproducer_dir

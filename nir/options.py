@@ -73,7 +73,8 @@ class CompileOptions:
         False, "the original's rule for CPU constants: variables when over constant_size_to_exclude elements")
     constant_size_to_exclude: int = option(1024, "with convert_constants_to_variables: elements a constant may have")
     # Watching it.
-    dump_dir: str | None = option(None, "write the IR before and after every pass here")
+    dump_dir: str | None = option(None, "write the IR before and after every pass here (big weights in its payloads/)")
+    no_elide: bool = option(False, "dumps print every weight in the text instead of in the dump directory's payloads/")
     print_ir_after_all: bool = option(False, "print the IR after every pass to stderr")
     progress: bool = option(True, "show the compile progress line")
 

@@ -150,6 +150,7 @@ SEED_BUILDERS: dict[str, Callable[[], Seed]] = {
 
 @functools.cache
 def seeds() -> tuple[Seed, ...]:
+    tf.keras.utils.set_random_seed(0)
     return tuple(build() for build in SEED_BUILDERS.values())
 
 
@@ -294,7 +295,8 @@ def mutate_const_value(graph_def, rng: random.Random) -> str | None:
 
 
 def mutate_attr(graph_def, rng: random.Random) -> str | None:
-    candidates = [(n, k) for n in _all_nodes(graph_def) for k in n.attr if k not in _UNTOUCHED_ATTRS]
+    # Sorted: a protobuf map's order is not the same in every process.
+    candidates = [(n, k) for n in _all_nodes(graph_def) for k in sorted(n.attr) if k not in _UNTOUCHED_ATTRS]
     rng.shuffle(candidates)
     for node, key in candidates:
         attr = node.attr[key]
@@ -326,7 +328,7 @@ def _attr_text(attr) -> str:
 
 
 def mutate_drop_attr(graph_def, rng: random.Random) -> str | None:
-    candidates = [(n, k) for n in _all_nodes(graph_def) for k in n.attr if k not in ("_class", "_output_shapes")]
+    candidates = [(n, k) for n in _all_nodes(graph_def) for k in sorted(n.attr) if k not in ("_class", "_output_shapes")]
     if not candidates:
         return None
     node, key = rng.choice(candidates)

@@ -240,8 +240,9 @@ def test_constants_of_one_value_print_as_a_splat_and_parse_back_bit_exact():
 
 
 def test_one_name_per_op_and_it_reads_back():
-    """A node name the SSA name can spell is printed once, as the SSA name; the others keep
-    their node_name property; parsing gives every op its name back."""
+    """Values are named after their node; a node name the SSA name can spell is printed once,
+    as the SSA name; the others keep their node_name property; parsing gives every op its name
+    back."""
     from nir.ir import print_module
 
     module = parse_module(GRAPH)
@@ -254,7 +255,7 @@ def test_one_name_per_op_and_it_reads_back():
     text = print_module(module)
     assert '%block1.act, %block1.act_c = "tf.Abs"(%x) {T = f32}' in text
     assert '"tf.Neg"(%x) <{node_name = "block1/v1.2"}>' in text
-    assert '"tf.Relu"(%c) <{node_name = "relu"}>' in text  # hand-written `%r` does not spell "relu"
+    assert '%relu, %relu_c = "tf.Relu"(%conv) {T = f32}' in text  # hand-written `%r` is printed as its node
     names = sorted(op.node_name for op in parse_module(text).walk() if isinstance(op, TFNodeOp))
     assert names == sorted(op.node_name for op in module.walk() if isinstance(op, TFNodeOp))
     assert "block1/act" in names and "block1/v1.2" in names

@@ -47,7 +47,7 @@ from nir.ir.attr_names import (
 )
 from nir.ir.dtypes import ir_type_of_dtype
 from nir.ir.op_facts import is_loop_back_edge
-from nir.ir.shapes import tensor_type
+from nir.ir.shapes import element_type, tensor_type
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import CONTROL, TFNodeOp, create_tf_op, name_hint
 
@@ -416,7 +416,13 @@ def lower_function(
     results: list[SSAValue] = []
     res_attrs: list[DictionaryAttr] = []
     for out in signature.output_arg:
-        results.append(builder.value_of(ret[out.name], f"function '{signature.name}'"))
+        value = builder.value_of(ret[out.name], f"function '{signature.name}'")
+        declared = ir_type_of_dtype(out.type) if out.type else None
+        if declared is not None and element_type(value.type) != declared:
+            raise GraphImportError(
+                f"function '{signature.name}' returns {element_type(value.type)} as '{out.name}', which its "
+                f"signature declares {declared}")
+        results.append(value)
         res_attrs.append(DictionaryAttr({OUTPUT_KEY: StringAttr(out.name)}))
     for ret_name in signature.control_output:
         results.append(builder.value_of("^" + fdef.control_ret[ret_name], signature.name))

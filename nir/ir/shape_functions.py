@@ -649,7 +649,7 @@ def _fill(op, shapes, values):
     dims = _dims(values[0])
     if dims is None:
         return [(-1,) * shapes[0][0]] if _static(shapes[0]) else None
-    if any(d < -1 for d in dims):
+    if any(d < 0 for d in dims):
         _fail(op, f"dims {dims} must be non-negative")
     return [tuple(dims)]
 
@@ -720,6 +720,9 @@ def _strided_slice(op, shapes, values):
     begin, end, strides = _dims(values[1]), _dims(values[2]), _dims(values[3])
     if strides is not None and 0 in strides:
         _fail(op, f"strides {strides} must be non-zero")
+    shrink = attr_int(op, "shrink_axis_mask")
+    if strides is not None and any(shrink & (1 << i) and s < 0 for i, s in enumerate(strides)):
+        _fail(op, f"a negative stride where shrink_axis_mask {shrink} takes one index: strides are {strides}")
     if x is None or begin is None or end is None or strides is None:
         return None
     probe = tuple(d if d >= 0 else _UNKNOWN_PROBE for d in x)
@@ -738,7 +741,7 @@ _UNKNOWN_PROBE = 1_000_003
 @register_shape_function("GatherV2")
 def _gather(op, shapes, values):
     params, indices = shapes[0], shapes[1]
-    _with_rank_at_most(op, "axis", shapes[2], 1)
+    _with_rank(op, "axis", shapes[2], 0)
     axis = _dims(values[2])
     if params is None or indices is None or axis is None:
         return None
@@ -748,7 +751,7 @@ def _gather(op, shapes, values):
         batch += len(indices)
     if not 0 <= batch <= a or batch > len(indices):
         _fail(op, f"batch_dims {attr_int(op, 'batch_dims')} must be in [0, axis {a}] and at most the indices' rank")
-    _merge(op, "batch dimensions of params and indices", params[:batch], indices[:batch])
+    # TensorFlow builds the graph even when the batch dims differ; its kernel refuses them.
     return [tuple(params[:a]) + tuple(indices[batch:]) + tuple(params[a + 1 :])]
 
 
@@ -783,6 +786,8 @@ def _tile(op, shapes, values):
     if x is not None and shapes[1] is not None:
         _same_dim(op, "multiples length and input rank", shapes[1][0], len(x))
     multiples = _dims(values[1])
+    if multiples is not None and any(m < 0 for m in multiples):
+        _fail(op, f"multiples {multiples} must be non-negative")
     if x is None or multiples is None:
         return None
     return [tuple(d * m if d >= 0 else -1 for d, m in zip(x, multiples))]
@@ -807,9 +812,14 @@ def _broadcast_to(op, shapes, values):
 @register_shape_function("Einsum")
 def _einsum(op, shapes, values):
     equation = attr_str(op, "equation").replace(" ", "")
-    if "..." in equation or "->" not in equation or any(s is None for s in shapes):
+    if "..." in equation or "->" not in equation:
         return None
     inputs, output = equation.split("->")
+    for label in output:
+        if not label.isalpha() or label not in inputs:
+            _fail(op, f"the output label '{label}' of '{equation}' is not a label of its inputs")
+    if any(s is None for s in shapes):
+        return None
     sizes: dict[str, int] = {}
     for letters, shape in zip(inputs.split(","), shapes):
         if len(letters) != len(shape):  # type: ignore[arg-type]
@@ -888,6 +898,24 @@ def _strided_slice_value(op, values, shapes):
         return None
     key = _strided_slice_key(op, *(_dims(v) for v in values[1:4]), values[0].ndim)
     return np.asarray(values[0][key])
+
+
+@_value_function("Range")
+def _range_value(op, values, shapes):
+    if any(v is None for v in values[:3]):
+        return None
+    start, limit, delta = (np.asarray(v).item() for v in values[:3])
+    if delta == 0 or math.ceil(abs((limit - start) / delta)) > MAX_VALUE_ELEMENTS:
+        return None
+    return np.arange(start, limit, delta).astype(numpy_dtype_of_ir_type(op.data_results[0].type.element_type))
+
+
+@_value_function("Fill")
+def _fill_value(op, values, shapes):
+    dims = _dims(values[0])
+    if dims is None or values[1] is None or any(d < 0 for d in dims) or math.prod(dims) > MAX_VALUE_ELEMENTS:
+        return None
+    return np.full(dims, np.asarray(values[1]).reshape(()), dtype=np.asarray(values[1]).dtype)
 
 
 @_value_function("Cast")

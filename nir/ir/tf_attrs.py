@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,23 +31,75 @@ from xdsl.printer import Printer
 from nir.ir.dtypes import numpy_dtype_of_ir_type
 
 ELIDED_KEYWORD = "__elided__"
+STORED_KEYWORD = "stored"
 SPLAT_KEYWORD = "splat"
 _MAX_LITERAL_ELEMENTS = 16
 
-# Payloads above this many bytes print as __elided__; None prints everything.
+# Payloads above this many bytes print as __elided__ (or `stored`, with a store); None prints
+# everything.
 _elide_above: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "nir_elide_above", default=None
 )
 
 
+class PayloadStore:
+    """A folder of constant payloads, one file per distinct payload, named by a hash of its
+    bytes: a dump prints `stored "<key>"` where it would elide, and parsing it back reads the
+    bytes, so a dump re-runs with every weight. Dumps of one pipeline share the folder, and a
+    weight no pass changed is written once."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    @staticmethod
+    def key_of(data: bytes) -> str:
+        return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+    def put(self, data: bytes) -> str:
+        key = self.key_of(data)
+        path = os.path.join(self.directory, key)
+        if not os.path.exists(path):
+            os.makedirs(self.directory, exist_ok=True)
+            staging = f"{path}.{os.getpid()}.tmp"
+            with open(staging, "wb") as f:
+                f.write(data)
+            os.replace(staging, path)  # a reader never sees half a payload
+        return key
+
+    def get(self, key: str) -> bytes | None:
+        path = os.path.join(self.directory, os.path.basename(key))
+        if not os.path.isfile(path):
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+
+
+_payload_store: contextvars.ContextVar[PayloadStore | None] = contextvars.ContextVar(
+    "nir_payload_store", default=None
+)
+
+
 @contextlib.contextmanager
-def elide_payloads_above(num_bytes: int | None) -> Iterator[None]:
-    """Print constant payloads larger than `num_bytes` as `__elided__` inside this block."""
+def elide_payloads_above(num_bytes: int | None, store: PayloadStore | None = None) -> Iterator[None]:
+    """Inside this block, constant payloads larger than `num_bytes` print as `__elided__`, or
+    as `stored "<key>"` with their bytes put in `store`."""
     token = _elide_above.set(num_bytes)
+    store_token = _payload_store.set(store)
     try:
         yield
     finally:
         _elide_above.reset(token)
+        _payload_store.reset(store_token)
+
+
+@contextlib.contextmanager
+def reading_payloads_from(store: PayloadStore | None) -> Iterator[None]:
+    """Parse `stored` payloads from `store` inside this block."""
+    token = _payload_store.set(store)
+    try:
+        yield
+    finally:
+        _payload_store.reset(token)
 
 
 @dataclass(frozen=True)
@@ -109,6 +163,8 @@ class TensorAttr(Data[TensorPayload]):
                 encoding = "proto"
             if parser.parse_optional_keyword(ELIDED_KEYWORD) is not None:
                 return TensorPayload(tensor_type, None, encoding)
+            if parser.parse_optional_keyword(STORED_KEYWORD) is not None:
+                return TensorPayload(tensor_type, _stored_payload(parser), encoding)
             if parser.parse_optional_punctuation("[") is not None:
                 data = _parse_literal_elements(parser, tensor_type)
                 return TensorPayload(tensor_type, data, encoding)
@@ -131,12 +187,30 @@ class TensorAttr(Data[TensorPayload]):
             if payload.encoding == "proto":
                 printer.print_string("proto ")
             limit = _elide_above.get()
-            if payload.data is None or (limit is not None and len(payload.data) > limit):
+            store = _payload_store.get()
+            if payload.data is not None and limit is not None and len(payload.data) > limit and store is not None:
+                printer.print_string(f'{STORED_KEYWORD} "{store.put(payload.data)}"')
+            elif payload.data is None or (limit is not None and len(payload.data) > limit):
                 printer.print_string(ELIDED_KEYWORD)
             elif (literal := _literal_elements(self)) is not None:
                 printer.print_string(literal)
             else:
                 printer.print_string('"0x' + payload.data.hex().upper() + '"')
+
+
+def _stored_payload(parser: AttrParser) -> bytes:
+    key = parser.parse_str_literal("stored payload key")
+    store = _payload_store.get()
+    if store is None:
+        parser.raise_error(f"payload '{key}' is stored in the payloads folder beside the dump it was printed "
+                           "in; parse the dump from its own folder (or give that folder with --payloads)")
+    data = store.get(key)
+    if data is None:
+        parser.raise_error(f"payload '{key}' is not in {store.directory}: the dump's payloads folder is "
+                           "missing or from another run")
+    if PayloadStore.key_of(data) != key:
+        parser.raise_error(f"payload '{key}' in {store.directory} does not hash to its name: the file was changed")
+    return data
 
 
 def _literal_elements(attr: TensorAttr) -> str | None:

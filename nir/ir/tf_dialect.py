@@ -163,14 +163,6 @@ def naming_value(op: TFNodeOp) -> SSAValue:
     return op.results[0]
 
 
-def is_named_by_its_values(op: TFNodeOp) -> bool:
-    """Whether the op's node name can be read back from its first value's SSA name, so the
-    text need not say it twice (the printer also checks no other value takes that name)."""
-    name = op.node_name
-    hint = naming_value(op).name_hint
-    return hint is not None and "." not in name and name_hint(name) == hint and node_name_of_hint(hint) == name
-
-
 def create_tf_op(
     op_type: str,
     node_name: str,

@@ -19,6 +19,7 @@ once. Each rule has a name that errors print:
 - `call-arity`: an op that runs functions (While's body and cond, If's and Case's branches, a
   PartitionedCall's `f`, a node calling a library function by name) passes each as many
   arguments as it takes and gets back as many results as the op gives;
+- `call-types`: and with the same element types, in order;
 - `arg-attrs`: a function has one entry of argument (and result) attributes per argument (and
   result), or none: the printer and the exporter would drop an argument without one.
 
@@ -181,6 +182,25 @@ def check_call_arity(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> None:
         if results != gives:
             raise TFVerifyError("call-arity", op.node_name,
                                 f"@{name} returns {results} values where {op.tf_type} needs {gives}")
+        passed = op.data_operands[len(op.data_operands) - takes:]
+        check_call_types(op, name, "argument", [v.type for v in passed], [a.type for a in fn.body.block.args])
+        if op.tf_type not in WHILE_OPS or name == _func_name(op.attributes.get("body")):
+            check_call_types(op, name, "result", [r.type for r in data_returns(fn)], [r.type for r in op.data_results])
+
+
+def _func_name(attr) -> str | None:
+    return attr.function_name if isinstance(attr, FuncAttr) else attr if isinstance(attr, str) else None
+
+
+def check_call_types(op: TFNodeOp, name: str, what: str, given: list[Attribute], taken: list[Attribute]) -> None:
+    """Element types must match across a call (TensorFlow's MLIR verifier compares them; ref
+    variables read as their plain dtype)."""
+    for index, (a, b) in enumerate(zip(given, taken)):
+        have, want = _dereferenced(element_type(a)), _dereferenced(element_type(b))
+        if have != want:
+            raise TFVerifyError("call-types", op.node_name,
+                                f"{what} {index} of {op.tf_type}'s call of @{name} is {have} on one side and {want} "
+                                "on the other")
 
 
 def _blocks_of(op: Operation) -> Iterator[Block]:

@@ -21,7 +21,7 @@ from xdsl.utils.arg_spec import ArgSpecParseError, parse_pipeline
 
 from nir.errors import NirError
 from nir.ir.context import make_context
-from nir.ir.text import DEFAULT_ELIDE_ABOVE, print_module
+from nir.ir.text import DEFAULT_ELIDE_ABOVE, payloads_beside, print_module
 from nir.ir.verifier import verify_tf_module
 from nir.passmanager.registry import PipelineError, canonical_pass_name, pass_from_spec, pass_spec_string
 
@@ -246,7 +246,7 @@ class _InstrumentedRun:
             if self._wants(frozenset(hook.passes), previous):
                 hook(previous.name, module, os.path.join(m.dump_dir, f"{self.index:03d}-{previous.name}"))
         if m.dump_dir:
-            self._dump(previous.name, module, text)
+            self._dump(previous.name, module)
 
     def _verify(self, module: ModuleOp, previous: ModulePass | None) -> None:
         """The TF-aware verifier; on failure the IR as the pass left it is dumped (MLIR's
@@ -265,11 +265,14 @@ class _InstrumentedRun:
         finally:
             self.manager.verify_seconds += time.perf_counter() - started
 
-    def _dump(self, name: str, module: ModuleOp, text: str | None = None) -> str:
+    def _dump(self, name: str, module: ModuleOp) -> str:
+        """Write the module as the pass left it; its big constants go to the dump directory's
+        payloads folder, so `nir opt` on this file re-runs with every weight."""
         path = os.path.join(self.manager.dump_dir, f"{self.index:03d}-{name}.mlir")
         self.index += 1
+        text = print_module(module, self.manager.elide_above, payloads_beside(self.manager.dump_dir))
         with open(path, "w") as f:
-            f.write(text if text is not None else print_module(module, self.manager.elide_above))
+            f.write(text)
         return path
 
     def write_reproducer(self, failing: ModulePass | None = None, error: str = "") -> str | None:

@@ -21,16 +21,20 @@ builtin.module attributes {tf.signature = "attrs", tf.tags = ["serve"]} {
 
 // -----
 
-// Node names that are not SSA names (slashes, a trailing _N) stay in the node_name property.
+// An SSA name spells its node name exactly, `/` as `.` and a trailing _N included (Keras ends
+// most names so); a node name the SSA name cannot spell back (one holding `.`) stays in the
+// node_name property.
 builtin.module attributes {tf.signature = "names", tf.tags = ["serve"]} {
   func.func @names(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
     %a, %a_c = "tf.Relu"(%x) <{node_name = "block/act_1"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
-    func.return %a : tensor<4xf32>
+    %b, %b_c = "tf.Tanh"(%a) <{node_name = "block/v1.2"}> {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %b : tensor<4xf32>
   }
 }
 
 // CHECK-LABEL: func.func @names
-// CHECK:       "tf.Relu"(%x) <{node_name = "block/act_1"}> {T = f32}
+// CHECK:       %block.act_1, %block.act_1_c = "tf.Relu"(%x) {T = f32}
+// CHECK:       %block.v1.2, %block.v1.2_c = "tf.Tanh"(%block.act_1) <{node_name = "block/v1.2"}> {T = f32}
 
 // -----
 

@@ -28,7 +28,7 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   }
 }
 
-// CHECK:      "tf.While"(%i, %x, %w) <{node_name = "loop", nir.cpu_reason = "op type While not supported by inferentia"}>
+// CHECK:      %loop, {{.*}} = "tf.While"(%i, %x, %w) <{nir.cpu_reason = "op type While not supported by inferentia"}>
 // CHECK-SAME: -> (tensor<i32>, tensor<1x4xf32>, tensor<4x4xf32>, !tf.control)
 // CHECK:      func.func private @body(%n: tensor<i32> {{.*}}, %h: tensor<1x4xf32>
 // CHECK:      %next, %next_c = "tf.AddV2"(%n, %{{.*}}) <{nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"}>

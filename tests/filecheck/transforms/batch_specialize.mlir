@@ -11,7 +11,7 @@ builtin.module attributes {tf.signature = "unknown_batch", tf.tags = ["serve"]} 
 
 // CHECK-LABEL: func.func @unknown_batch
 // CHECK-SAME:  (%x: tensor<4x8xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64})
-// CHECK:       "tf.Relu"(%x) <{node_name = "relu"}> {T = f32} : (tensor<4x8xf32>) -> (tensor<?x8xf32>, !tf.control)
+// CHECK:       %relu, %relu_c = "tf.Relu"(%x) {T = f32} : (tensor<4x8xf32>) -> (tensor<?x8xf32>, !tf.control)
 
 // -----
 

@@ -19,7 +19,7 @@ builtin.module attributes {tf.signature = "fold_chains", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @fold_chains
 // CHECK-NOT: "tf.Identity"
 // CHECK-NOT: "tf.NoOp"
-// CHECK:     "tf.Relu"(%x) <{node_name = "relu"}>
+// CHECK:     %relu, %relu_c = "tf.Relu"(%x)
 // CHECK:     %shape, %shape_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
 // CHECK-NOT: "tf.Mul"
 // CHECK:     "tf.Reshape"
@@ -39,8 +39,8 @@ builtin.module attributes {tf.signature = "keep_ordered", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @keep_ordered
 // CHECK:     %[[RND:.*]], %[[RND_C:.*]] = "tf.RandomUniform"
-// CHECK:     "tf.Identity"(%x, %[[RND_C]]) <{node_name = "after_random"}>
-// CHECK:     "tf.Identity"(%x) <{node_name = "refined"}>
+// CHECK:     %after_random, %after_random_c = "tf.Identity"(%x, %[[RND_C]])
+// CHECK:     %refined, %refined_c = "tf.Identity"(%x)
 
 // -----
 

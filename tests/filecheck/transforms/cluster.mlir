@@ -71,7 +71,7 @@ builtin.module attributes {tf.signature = "int64_in", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @int64_in
-// CHECK:       %c, %c_c = "tf.Cast"(%ids) <{node_name = "c", nir.cpu_reason = "i64 tensor entering its cluster"}>
+// CHECK:       %c, %c_c = "tf.Cast"(%ids) <{nir.cpu_reason = "i64 tensor entering its cluster"}>
 // CHECK-NEXT:  "neuron.cluster"(%x, %c)
 // CHECK:         "tf.AddV2"
 // CHECK:         "tf.Tanh"

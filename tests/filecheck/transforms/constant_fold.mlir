@@ -24,7 +24,7 @@ builtin.module attributes {tf.signature = "batch_norm", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @batch_norm
 // CHECK:      %bn.rsqrt, %bn.rsqrt_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<4xf32>, [0.5, 1.0, 0.333333{{[0-9]*}}, 0.25]>}
-// CHECK:      "tf.Mul"(%x, %{{.*}}) <{node_name = "bn/mul"
+// CHECK:      %bn.mul, %bn.mul_c = "tf.Mul"(%x, %{{.*}})
 // CHECK:      %flat_shape, %flat_shape_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
 // CHECK:      %flat, %flat_c = "tf.Reshape"(%{{.*}}, %{{.*}})
 // CHECK:      %big, %big_c = "tf.Fill"({{.*}})
@@ -56,8 +56,8 @@ builtin.module attributes {tf.signature = "weights", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @weights
 // CHECK:       %w_t, %w_t_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<2x3xf32>, [1.0, 3.0, 5.0, 2.0, 4.0, 6.0]>}
-// CHECK:       "tf.MatMul"(%x, %{{.*}}) <{node_name = "dense"
-// CHECK:       "tf.RandomUniform"(%shape) <{node_name = "noise"
+// CHECK:       %dense, %dense_c = "tf.MatMul"(%x, %{{.*}})
+// CHECK:       %noise, %noise_c = "tf.RandomUniform"(%shape)
 // CHECK-NOT:   "tf.Transpose"
 
 // -----
@@ -72,8 +72,8 @@ builtin.module attributes {tf.signature = "inputs", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @inputs
-// CHECK:       "tf.Exp"(%x) <{node_name = "exp"
-// CHECK:       "tf.Shape"(%x) <{node_name = "shape"
+// CHECK:       %exp, %exp_c = "tf.Exp"(%x)
+// CHECK:       %shape, %shape_c = "tf.Shape"(%x)
 
 // -----
 

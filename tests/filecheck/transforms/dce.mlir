@@ -32,7 +32,7 @@ builtin.module attributes {tf.signature = "side_effects", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @side_effects
 // CHECK:     %rnd, %rnd_c = "tf.RandomUniform"(%s) {
-// CHECK:     "tf.Exp"(%x) <{node_name = "ordered"}>
+// CHECK:     %ordered, %ordered_c = "tf.Exp"(%x)
 // CHECK:     "tf.Relu"
 
 // -----

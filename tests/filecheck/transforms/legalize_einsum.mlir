@@ -28,4 +28,4 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 // CHECK:      %proj, %proj_c = "tf.Reshape"({{[^)]*}})
 // CHECK-SAME: -> (tensor<2x5x4x3xf32>
 // A diagonal is not handled: it stays, and the reason says why.
-// CHECK:      "tf.Einsum"(%m) <{node_name = "diag", {{.*}}nir.cpu_reason = "op type Einsum not supported by inferentia (einsum with a repeated letter in 'ii' (diagonal or trace), so it was not rewritten)"
+// CHECK:      %diag, %diag_c = "tf.Einsum"(%m) <{{{.*}}nir.cpu_reason = "op type Einsum not supported by inferentia (einsum with a repeated letter in 'ii' (diagonal or trace), so it was not rewritten)"

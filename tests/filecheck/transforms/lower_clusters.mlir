@@ -41,7 +41,7 @@ builtin.module attributes {tf.signature = "refused", tf.tags = ["serve"]} {
 // CHECK:       "neuron.cluster"(%x)
 // CHECK:         "tf.Relu"
 // CHECK:         "tf.Tanh"
-// CHECK:       "tf.Reshape"{{.*}}node_name = "reshape", nir.cpu_reason = "tf2xla cannot lower it: {{.*}}compile-time constant
+// CHECK:       %reshape, %reshape_c = "tf.Reshape"{{.*}}nir.cpu_reason = "tf2xla cannot lower it: {{.*}}compile-time constant
 // GRAPHDEF-LABEL: func.func @refused
 // GRAPHDEF:       "neuron.cluster"(%x, %s) <{cluster_name = "mixed"}>
 
@@ -64,6 +64,6 @@ builtin.module attributes {tf.signature = "too_small_after", tf.tags = ["serve"]
 // CHECK-LABEL: func.func @too_small_after
 // CHECK-NOT:   "neuron.cluster"
 // CHECK:       %a, %a_c = "tf.Relu"(%x) <{nir.cpu_reason = "in a cluster of 1 op(s), below minimum_segment_size=2"}>
-// CHECK:       node_name = "reshape", nir.cpu_reason = "tf2xla cannot lower it:
+// CHECK:       %reshape, %reshape_c = {{.*}}nir.cpu_reason = "tf2xla cannot lower it:
 // GRAPHDEF-LABEL: func.func @too_small_after
 // GRAPHDEF:       "neuron.cluster"(%x, %s) <{cluster_name = "pair"}>

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'tf-batch-specialize{batch-size=4},tf-shape-inference' --split-input-file | filecheck %s
+// RUN: nir opt %s --allow-elided -p 'tf-batch-specialize{batch-size=4},tf-shape-inference' --split-input-file | filecheck %s
 
 // The unknown batch becomes 4 and flows through conv (SAME, stride 2), pooling, reshape with -1,
 // matmul and a Shape -> StridedSlice -> Pack chain; data tensors record that dim 0 is the batch,
@@ -29,7 +29,7 @@ builtin.module attributes {tf.signature = "conv_net", tf.tags = ["serve"]} {
 // CHECK: "tf.StridedSlice"{{.*}} -> (tensor<i32>, !tf.control)
 // CHECK: "tf.Pack"{{.*}} -> (tensor<2xi32>, !tf.control)
 // CHECK: "tf.Reshape"{{.*}} -> (tensor<4x512xf32>, !tf.control)
-// CHECK: "tf.MatMul"(%flat, %k) <{node_name = "logits", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x10xf32>, !tf.control)
+// CHECK: %logits, %logits_c = "tf.MatMul"(%flat, %k) <{nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x10xf32>, !tf.control)
 
 // -----
 
@@ -46,7 +46,7 @@ builtin.module attributes {tf.signature = "broadcast", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @broadcast
 // CHECK-SAME:  -> (tensor<3x4xf32>
 // CHECK:       "tf.AddV2"(%a, %b){{.*}} -> (tensor<4x3xf32>, !tf.control)
-// CHECK:       "tf.Transpose"(%s, %p){{.*}} -> (tensor<3x4xf32>, !tf.control)
+// CHECK:       "tf.Transpose"(%sum, %perm){{.*}} -> (tensor<3x4xf32>, !tf.control)
 
 // -----
 
@@ -62,8 +62,8 @@ builtin.module attributes {tf.signature = "concat", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @concat
-// CHECK:       "tf.ConcatV2"(%a, %b, %axis) <{node_name = "cat", nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x7xf32>, !tf.control)
-// CHECK:       %shape, %shape_c = "tf.Shape"(%c) {{.*}} -> (tensor<2xi32>, !tf.control)
+// CHECK:       %cat, %cat_c = "tf.ConcatV2"(%a, %b, %axis) <{nir.batch_axes = [0 : i64]}>{{.*}} -> (tensor<4x7xf32>, !tf.control)
+// CHECK:       %shape, %shape_c = "tf.Shape"(%cat) {{.*}} -> (tensor<2xi32>, !tf.control)
 
 // -----
 

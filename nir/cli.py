@@ -42,6 +42,7 @@ CLI_OPTIONS: dict[str, dict] = {
     "pipeline": {},
     "dump_dir": {},
     "print_ir_after_all": {"action": "store_true"},
+    "no_elide": {"action": "store_true"},
     "dynamic_batch_size": {"action": argparse.BooleanOptionalAction},
     "compiler_args": {"type": str.split, "metavar": "'ARG ARG'"},
     "compiler_timeout": {"type": float, "metavar": "SECONDS"},
@@ -60,7 +61,8 @@ CLI_OPTIONS: dict[str, dict] = {
 # CompileOptions fields only the Python API takes: arrays, nir.trace's own, and an alias.
 PYTHON_ONLY_OPTIONS = frozenset({"model_shape_feed_dict", "model_feed_dict", "keep_largest_ratio", "compiler_recovery"})
 MODEL_OPTIONS = ("tags", "signature_def_key", "target", "neuron_cc", "minimum_segment_size", "no_fuse_ops",
-                 "force_fuse_ops", "supported_op_types", "max_cluster_bytes", "pipeline", "dump_dir", "print_ir_after_all")
+                 "force_fuse_ops", "supported_op_types", "max_cluster_bytes", "pipeline", "dump_dir", "no_elide",
+                 "print_ir_after_all")
 COMPILER_OPTIONS = ("compiler_args", "compiler_timeout", "strict", "max_num_compilers", "executor",
                     "compiler_memory_gb", "cache_dir", "compile_cache", "convert_constants_to_variables",
                     "constant_size_to_exclude", "progress")
@@ -180,12 +182,23 @@ def _partitioned(args):
 def _cmd_explain(args) -> int:
     from nir.explain import explain_module, format_report, to_json
 
-    module = _partitioned(args)
+    module = _read_dump(args.model_dir) if os.path.isfile(args.model_dir) else _partitioned(args)
     report = explain_module(module)
     if args.svg or args.html:
         _draw_partition(module, args)
     sys.stdout.write(to_json(report) + "\n" if args.json else format_report(report, args.nodes))
     return EXIT_OK
+
+
+def _read_dump(path: str):
+    """A dump (`--dump-dir`'s `NNN-<pass>.mlir`), explained as that pass left it."""
+    from nir.ir import parse_module
+    from nir.ir.text import payloads_beside
+
+    with open(path) as f:
+        text = f.read()
+    folder = payloads_beside(path)
+    return parse_module(text, path, payloads=folder if os.path.isdir(folder) else None)
 
 
 def _cmd_verify_clusters(args) -> int:
@@ -478,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_cache)
 
     p = sub.add_parser("explain", help="report why ops stay on CPU and what each cluster holds")
-    p.add_argument("model_dir")
+    p.add_argument("model_dir", help="a SavedModel, or an .mlir dump to explain as its pass left it")
     _add_model_options(p)
     p.add_argument("--json", action="store_true", help="the report as JSON (node names included)")
     p.add_argument("--nodes", action="store_true", help="list the node name of every op left on CPU")

@@ -74,3 +74,49 @@ def test_nir_opt_refuses_elided_constants_unless_allowed(imported, tmp_path):
 
     with pytest.raises(NirInputError, match=r"constant '[^']+' is printed __elided__, so its value is lost"):
         refuse_elided_constants(parse_module(path.read_text()), str(path))
+
+
+def test_nir_explain_reads_a_dump_as_its_pass_left_it(imported, tmp_path, capsys):
+    from nir.cli import main
+
+    module, _ = imported("two_io")
+    passes = list(PassManager.parse(default_pipeline()).passes)
+    dumps = dumped_run(module.clone(), passes, tmp_path / "run")
+    after_cluster = next(d for d in dumps if d.name.endswith("tf-cluster.mlir"))
+    assert main(["explain", str(after_cluster), "--json"]) == 0
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["clusters"] and report["clusters"][0]["ops"] > 0
+
+
+def test_deleting_one_op_of_resnet50_changes_only_its_line_and_its_readers(imported, tmp_path):
+    """Keras names most nodes `..._N`; their values print as exactly that, so deleting an op
+    leaves every other name alone: its own line goes, and each reader's line changes (at most
+    3 lines for an op with one or two readers)."""
+    import difflib
+    import random
+
+    from nir.ir.module import entry_function
+    from nir.ir.tf_dialect import TFNodeOp
+
+    module, _ = imported("resnet50")
+    module = module.clone()
+    PassManager.parse("tf-inline-calls,tf-batch-specialize{batch-size=1},tf-shape-inference").run(module)
+    payloads = str(tmp_path / "payloads")
+    before = print_module(module, payloads=payloads).splitlines()
+    forwardable = [op for op in entry_function(module).walk() if isinstance(op, TFNodeOp) and op.data_operands
+                   and len(op.data_results) == 1 and op.data_results[0].type == op.data_operands[0].type
+                   and not op.control.uses]
+    for op in random.Random(0).sample(forwardable, 5):
+        readers = {use.operation for use in op.data_results[0].uses}
+        op.data_results[0].replace_all_uses_with(op.data_operands[0])
+        op.detach()
+        op.erase()
+        after = print_module(module, payloads=payloads).splitlines()
+        changed = [d for d in difflib.unified_diff(before, after, lineterm="", n=0)
+                   if d.startswith("-") and not d.startswith("---")]
+        assert len(changed) == 1 + len(readers), (op.node_name, changed)
+        if len(readers) <= 2:
+            assert len(changed) <= 3
+        before = after

@@ -106,6 +106,13 @@ def ensure_shape_contradicts(module):
     relu.parent_block().insert_op_after(ensure, relu)
 
 
+def returns_what_the_function_type_does_not_say(module):
+    from xdsl.dialects.builtin import FunctionType
+
+    fn = entry_function(module)
+    fn.function_type = FunctionType.from_lists([TensorType(f32, [1, 8, 8, 3])], [TensorType(f32, [1, 8, 8, 5])])
+
+
 def padding_misspelled(module):
     from xdsl.dialects.builtin import StringAttr
 
@@ -115,6 +122,8 @@ def padding_misspelled(module):
 CASES = [
     (conv_fed_rank_3, "shape", "conv", "input must be rank 4 but is rank 3 ([8,8,3])"),
     (ensure_shape_contradicts, "shape", "ensured", "the input and the shape it is ensured to have must have equal shapes"),
+    (returns_what_the_function_type_does_not_say, "structure", "func.return in @main",
+     "Expected arguments to have the same types as the function output types"),
     (padding_misspelled, "attr-value", "conv", "attribute 'padding' is same, not one of SAME, VALID, EXPLICIT"),
     (relu7, "registered-op", "relu", "op type 'Relu7' is not registered"),
     (drop_t, "required-attr", "relu", "needs attribute 'T'"),

@@ -587,11 +587,13 @@ def _squeeze(op, shapes, values):
 
 @register_shape_function("ExpandDims")
 def _expand_dims(op, shapes, values):
-    x, dim = shapes[0], shapes[1]
-    if dim is not None and _num_elements(dim) not in (None, 1):
-        _fail(op, f"'dim' must hold a single value, its shape is {_shape_text(dim)}")
+    x = shapes[0]
     axis = _dims(values[1])
-    if x is None or axis is None:
+    if axis is None:  # TensorFlow checks 'dim' only once its value is known
+        return None
+    if len(axis) != 1:
+        _fail(op, f"'dim' must hold a single value, not {axis}")
+    if x is None:
         return None
     if not -len(x) - 1 <= axis[0] <= len(x):
         _fail(op, f"dim {axis[0]} is not in the interval [{-len(x) - 1}, {len(x)}]")

@@ -20,6 +20,8 @@ once. Each rule has a name that errors print:
   PartitionedCall's `f`, a node calling a library function by name) passes each as many
   arguments as it takes and gets back as many results as the op gives;
 - `call-types`: and with the same element types, in order;
+- `structure`: what xDSL's own verifiers check (a function's type against its arguments and
+  returns, terminators, the types a dialect op declares);
 - `arg-attrs`: a function has one entry of argument (and result) attributes per argument (and
   result), or none: the printer and the exporter would drop an argument without one.
 
@@ -73,19 +75,30 @@ class TFVerifyError(VerifyException):
 
 def verify_tf_module(module: ModuleOp) -> None:
     """Raise for the first op that breaks a rule: xDSL's structural checks (each op's own
-    verifier), then the rules above."""
-    module.verify(verify_nested_ops=False)
+    verifier, reported as the `structure` rule), then the rules above."""
+    check_structure(module)
     functions = {fn.sym_name.data: fn for fn in module.ops if isinstance(fn, func.FuncOp)}
     # Signatures first: the calls' rules below read them.
     for fn in functions.values():
         if fn.body.blocks:
             check_arg_attrs(fn)
     for fn in module.ops:
-        fn.verify(verify_nested_ops=False)
+        check_structure(fn)
         if isinstance(fn, func.FuncOp) and fn.body.blocks:
             verify_function(fn, functions)
         else:
-            fn.verify()
+            check_structure(fn, nested=True)
+
+
+def check_structure(op: Operation, nested: bool = False) -> None:
+    """xDSL's own verifier of the op (a function's type against its arguments, a terminator,
+    operand types the dialect declares), its error named as a rule like the others."""
+    try:
+        op.verify(verify_nested_ops=nested)
+    except TFVerifyError:
+        raise
+    except VerifyException as err:
+        raise TFVerifyError("structure", _name(op), str(err).strip()) from None
 
 
 def verify_function(fn: func.FuncOp, functions: dict[str, func.FuncOp]) -> None:
@@ -93,19 +106,19 @@ def verify_function(fn: func.FuncOp, functions: dict[str, func.FuncOp]) -> None:
     for block in _blocks_of(fn):
         check_dominance(block)
         if block.last_op is not None:  # whether it may end the block depends on its place, not on itself
-            block.last_op.verify(verify_nested_ops=False)
+            check_structure(block.last_op)
     for op in fn.walk():
         if op is fn:
             continue
         if not isinstance(op, TFNodeOp):
-            op.verify(verify_nested_ops=False)
+            check_structure(op)
             continue
         if op.node_name in seen:
             raise TFVerifyError("unique-name", op.node_name, f"a second {op.name} has the name of a {seen[op.node_name].name}")
         seen[op.node_name] = op
         stamp = _stamp(op, functions)
         if getattr(op, _STAMP, None) != stamp:
-            op.verify(verify_nested_ops=False)
+            check_structure(op)
             verify_tf_op(op, functions)
             setattr(op, _STAMP, stamp)
 
@@ -226,7 +239,14 @@ def check_dominance(block: Block) -> None:
 
 
 def _name(op: Operation) -> str:
-    return op.node_name if isinstance(op, TFNodeOp) else op.name
+    if isinstance(op, TFNodeOp):
+        return op.node_name
+    if isinstance(op, func.FuncOp):
+        return "@" + op.sym_name.data
+    fn = op.parent_op()
+    while fn is not None and not isinstance(fn, func.FuncOp):
+        fn = fn.parent_op()
+    return op.name if fn is None else f"{op.name} in @{fn.sym_name.data}"
 
 
 def verify_tf_op(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> None:

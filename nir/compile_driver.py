@@ -17,7 +17,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -116,6 +116,7 @@ class Prepared:
     no_cluster_message: str | None
     report: dict | None = None
     compiled: tuple | None = None  # (graph_def, signature) of a job kept in memory
+    last_pass_of: dict[str, str] = field(default_factory=dict)  # see PassManager.last_pass_of
 
 
 def compile_jobs(jobs: list[Job], s: CompileSetup) -> list[Prepared]:
@@ -158,7 +159,8 @@ def compile_jobs(jobs: list[Job], s: CompileSetup) -> list[Prepared]:
             if p.job.new_model_dir is None:
                 p.compiled = (final, signature)
             else:
-                write_output(p.job.new_model_dir, final, signature, p.job.model_dir, s.options.variable_min_elements)
+                write_output(p.job.new_model_dir, final, signature, p.job.model_dir, s.options.variable_min_elements,
+                             p.last_pass_of)
             del final
             report["NumClustersFromCache"] = sum(
                 1 for r in results if r.from_cache and os.path.dirname(r.folder) == p.workdir
@@ -177,7 +179,8 @@ def compile_jobs(jobs: list[Job], s: CompileSetup) -> list[Prepared]:
 
 def _prepare(job: Job, workdir: str, s: CompileSetup) -> Prepared:
     """One model: import, run the pipeline, and emit its clusters' compile jobs into `workdir`."""
-    module, loaded = pipeline_module(job, s, workdir if job.compiler_workdir else s.options.dump_dir)
+    last_pass_of: dict[str, str] = {}
+    module, loaded = pipeline_module(job, s, workdir if job.compiler_workdir else s.options.dump_dir, last_pass_of)
     graph_def, signature = partitioned_graph_and_signature(module, loaded, s)
     no_clusters = None if neuron_ops(graph_def) else no_cluster_message(module)
     del module
@@ -188,11 +191,13 @@ def _prepare(job: Job, workdir: str, s: CompileSetup) -> Prepared:
     if s.compiler_path is not None or job.compiler_workdir is not None:
         clusters = emit(graph_def, signature, workdir, s.compiler_path or s.target.compiler, s.compiler_args,
                          s.target, keep_model=job.compiler_workdir is not None)
-    return Prepared(job, loaded.num_session_ops, graph_def, signature, workdir, clusters, no_clusters)
+    return Prepared(job, loaded.num_session_ops, graph_def, signature, workdir, clusters, no_clusters,
+                    last_pass_of=last_pass_of)
 
 
-def pipeline_module(job: Job, s: CompileSetup, reproducer_dir: str | None):
-    """Import the job's model and run the pipeline on it; returns (module, LoadedModel)."""
+def pipeline_module(job: Job, s: CompileSetup, reproducer_dir: str | None, last_pass_of: dict | None = None):
+    """Import the job's model and run the pipeline on it; returns (module, LoadedModel).
+    `last_pass_of` receives, by node name, the last pass that made or changed each node."""
     if job.loaded is None:
         module, loaded = import_saved_model(job.model_dir, s.options.tags, s.options.signature_def_key)
     else:
@@ -216,6 +221,8 @@ def pipeline_module(job: Job, s: CompileSetup, reproducer_dir: str | None):
     if manager.reproducer_dir is None:
         manager.reproducer_dir = reproducer_dir
     manager.run(module)
+    if last_pass_of is not None:
+        last_pass_of.update(manager.last_pass_of)
     return_freed_memory()
     return module, loaded
 

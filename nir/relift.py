@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 
 from backends.neuron.neuron_op import (
@@ -30,6 +31,7 @@ from frontends.tensorflow.loader import load_saved_model, main_op_name, read_sav
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, asset_files
 from frontends.tensorflow.object_graph import copy_with_new_proto, has_object_graph, signatures_reaching, written_by_nir
 from frontends.tensorflow.variables import variables_to_constants
+from frontends.tensorflow.gate import Refusal, TensorFlowRefusesGraph, tensorflow_refusal
 from frontends.tensorflow.writer import atomic_directory, check_new_model_dir, write_saved_model
 from nir.errors import NirInputError
 from nir.report import log_report
@@ -74,12 +76,26 @@ def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: s
     return report
 
 
-def write_output(new_model_dir: str, graph_def, signature, model_dir: str | None, variable_min_elements: int | None = None) -> None:
-    """write_saved_model, with NeuronOp declared to TensorFlow first when the output keeps its
-    input's object graph: TF2's saver loads the compiled signature, NeuronOps and all."""
-    if signature.object_graph_from is not None:
-        register_neuron_op()
+def write_output(new_model_dir: str, graph_def, signature, model_dir: str | None, variable_min_elements: int | None = None,
+                 last_pass_of: Mapping[str, str] | None = None) -> None:
+    """write_saved_model, once TensorFlow has built the graph (the last gate: nothing is written
+    if it refuses), with NeuronOp declared to TensorFlow first. `last_pass_of`: the pass that
+    last changed each node, named when TensorFlow refuses one."""
+    register_neuron_op()
+    refusal = tensorflow_refusal(graph_def)
+    if refusal is not None:
+        raise TensorFlowRefusesGraph(refusal_message(refusal, new_model_dir, last_pass_of or {}))
     write_saved_model(new_model_dir, graph_def, signature, model_dir, variable_min_elements)
+
+
+def refusal_message(refusal: Refusal, new_model_dir: str, last_pass_of: Mapping[str, str]) -> str:
+    where = f"node '{refusal.node}' of {refusal.graph}" if refusal.node else refusal.graph
+    culprit = last_pass_of.get(refusal.node or "")
+    blame = (f" (last changed by pass '{culprit}')" if culprit else
+             " (no pass changed it: the exporter, relift or a backend wrote it so)")
+    first_line = refusal.message.splitlines()[0].rstrip(".")
+    return (f"TensorFlow refuses {where}{blame}: {first_line}; nothing was written to '{new_model_dir}'. "
+            "This is a bug of nir or of a plug-in: please report it with the model and this message")
 
 
 def relift_and_count(graph_def, signature, workdir: str, session_ops: int | None):

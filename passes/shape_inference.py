@@ -250,7 +250,9 @@ class _Inference:
             try:
                 new = tensorflow_shapes(op, shapes, values)
             except Exception as err:  # TensorFlow refuses the op, or cannot build it alone
-                if tensorflow_judges_alone(op):
+                # "with input shapes" marks an error of the op's shape function itself, not of
+                # building a node alone (a colocation with a node the one-op graph lacks, ...).
+                if "with input shapes" in str(err) and tensorflow_judges_alone(op):
                     raise ShapeConflictError(f"'{op.node_name}' ({op.tf_type}): TensorFlow refuses it: "
                                              f"{_first_line(err)}") from None
                 logger.debug("TensorFlow shape inference failed for %s: %s", op.node_name, err)

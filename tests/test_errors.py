@@ -339,3 +339,43 @@ def test_a_pass_that_breaks_the_graph_is_named_and_nothing_is_written(model, tmp
     expect_error(model, out, r"pass 'test-feed-matmul-rank-3' left invalid IR: \[shape\] node '[^']*MatMul[^']*': "
                  r"MatMul '[^']*': a must be rank 2 but is rank 3", error=NirError, pipeline=pipeline)
     assert not os.path.exists(out)
+
+
+def test_tensorflow_is_the_last_gate_before_writing(model, tmp_path, monkeypatch):
+    """A graph broken after the last pass (here: relift gives a MatMul an input of the wrong
+    rank, as a backend bug would) is imported into TensorFlow before anything is written; its
+    refusal names the node and the pass that last changed it, and nothing is written."""
+    import nir.compile_driver as driver
+
+    relift = driver.relift_and_count
+
+    def broken_relift(*args, **kwargs):
+        graph_def, signature, report = relift(*args, **kwargs)
+        matmul = next(n for n in graph_def.node if n.op == "MatMul")
+        matmul.attr["transpose_a"].b = not matmul.attr["transpose_a"].b
+        return graph_def, signature, report
+
+    monkeypatch.setattr(driver, "relift_and_count", broken_relift)
+    out = str(tmp_path / "out")
+    expect_error(model, out, r"TensorFlow refuses node '[^']*(?i:matmul)[^']*' of the graph \(last changed by pass "
+                 r"'tf-[a-z-]+'\): .*nothing was written", error=NirError)
+    assert not os.path.exists(out)
+
+
+def test_the_gate_imports_graphs_without_their_weights():
+    from tensorflow.core.framework import graph_pb2
+
+    from frontends.tensorflow.gate import _without_payloads, tensorflow_refusal
+
+    graph_def = graph_pb2.GraphDef()
+    const = graph_def.node.add(name="w", op="Const")
+    const.attr["dtype"].type = 1
+    const.attr["value"].tensor.CopyFrom(__import__("tensorflow").make_tensor_proto(np.ones((64, 64), np.float32)))
+    relu = graph_def.node.add(name="r", op="Relu", input=["w"])
+    relu.attr["T"].type = 1
+    light = _without_payloads(graph_def)
+    assert light.ByteSize() < 200 < graph_def.ByteSize()
+    assert tensorflow_refusal(graph_def) is None
+    relu.attr["T"].type = 3
+    refusal = tensorflow_refusal(graph_def)
+    assert refusal.node == "r" and "float" in refusal.message

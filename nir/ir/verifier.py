@@ -73,9 +73,10 @@ class TFVerifyError(VerifyException):
         self.node = node
 
 
-def verify_tf_module(module: ModuleOp) -> None:
+def verify_tf_module(module: ModuleOp, checked: list[TFNodeOp] | None = None) -> None:
     """Raise for the first op that breaks a rule: xDSL's structural checks (each op's own
-    verifier, reported as the `structure` rule), then the rules above."""
+    verifier, reported as the `structure` rule), then the rules above. `checked` receives the
+    TF ops checked anew (made or changed since their last check)."""
     check_structure(module)
     functions = {fn.sym_name.data: fn for fn in module.ops if isinstance(fn, func.FuncOp)}
     # Signatures first: the calls' rules below read them.
@@ -85,7 +86,7 @@ def verify_tf_module(module: ModuleOp) -> None:
     for fn in module.ops:
         check_structure(fn)
         if isinstance(fn, func.FuncOp) and fn.body.blocks:
-            verify_function(fn, functions)
+            verify_function(fn, functions, checked)
         else:
             check_structure(fn, nested=True)
 
@@ -101,7 +102,7 @@ def check_structure(op: Operation, nested: bool = False) -> None:
         raise TFVerifyError("structure", _name(op), str(err).strip()) from None
 
 
-def verify_function(fn: func.FuncOp, functions: dict[str, func.FuncOp]) -> None:
+def verify_function(fn: func.FuncOp, functions: dict[str, func.FuncOp], checked: list[TFNodeOp] | None = None) -> None:
     seen: dict[str, TFNodeOp] = {}
     for block in _blocks_of(fn):
         check_dominance(block)
@@ -121,6 +122,8 @@ def verify_function(fn: func.FuncOp, functions: dict[str, func.FuncOp]) -> None:
             check_structure(op)
             verify_tf_op(op, functions)
             setattr(op, _STAMP, stamp)
+            if checked is not None:
+                checked.append(op)
 
 
 _STAMP = "_nir_verified"

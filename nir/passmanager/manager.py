@@ -96,6 +96,10 @@ class PassManager:
     timings: list[PassTiming] = field(default_factory=list, init=False)
     # Time spent verifying (after every pass, and the input), which is no pass's own.
     verify_seconds: float = field(default=0.0, init=False)
+    # Node name -> the last pass that made or changed that node (its operands, results or
+    # attributes), as the verifier's re-checks see it: an error found later (TensorFlow refusing
+    # the written graph) names the pass to look at.
+    last_pass_of: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.passes = tuple(self.passes)
@@ -252,8 +256,11 @@ class _InstrumentedRun:
         """The TF-aware verifier; on failure the IR as the pass left it is dumped (MLIR's
         print-ir-after-failure) and the reproducer holds the IR before it and the error."""
         started = time.perf_counter()
+        checked: list = []
         try:
-            verify_tf_module(module)
+            verify_tf_module(module, checked)
+            if previous is not None:
+                self.manager.last_pass_of.update((op.node_name, previous.name) for op in checked)
         except Exception as err:
             if previous is None:
                 raise PassFailedError(f"the input IR is invalid, before any pass ran: {err}") from err

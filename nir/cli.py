@@ -201,6 +201,17 @@ def _read_dump(path: str):
     return parse_module(text, path, payloads=folder if os.path.isdir(folder) else None)
 
 
+def _cmd_diff(args) -> int:
+    from nir.ir.diff import diff_modules
+
+    changes = diff_modules(_read_dump(args.a), _read_dump(args.b))
+    for change in changes:
+        print(change)
+    if not changes:
+        print("no op differs")
+    return EXIT_ERROR if changes else EXIT_OK
+
+
 def _cmd_verify_clusters(args) -> int:
     from nir.verify_clusters import format_rows, verify_clusters
 
@@ -540,6 +551,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a piece holding '// expected-error {{text}}' must fail with that text; the others must succeed")
     p.add_argument("-o", "--output")
     p.set_defaults(run=_cmd_opt)
+
+    p = sub.add_parser("diff", help="what changed between two IR dumps, op by op (matched by node name); exit 1 if any")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.set_defaults(run=_cmd_diff)
 
     p = sub.add_parser("relift", help="build the SavedModel from a workdir compiled elsewhere")
     p.add_argument("compiler_workdir")

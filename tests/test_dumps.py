@@ -120,3 +120,36 @@ def test_deleting_one_op_of_resnet50_changes_only_its_line_and_its_readers(impor
         if len(readers) <= 2:
             assert len(changed) <= 3
         before = after
+
+
+DIFF_A = """
+builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
+  func.func @main(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<2x4xf32> {tf.output_key = "y"}) {
+    %gone, %gone_c = "tf.Neg"(%x) {T = f32} : (tensor<2x4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    %act_1, %act_1_c = "tf.Relu"(%gone) {T = f32} : (tensor<2x4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    %same, %same_c = "tf.Tanh"(%act_1) {T = f32} : (tensor<2x4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    func.return %same : tensor<2x4xf32>
+  }
+}
+"""
+
+
+def test_nir_diff_matches_ops_by_node_name_and_says_what_changed(tmp_path, capsys):
+    from nir.cli import main
+
+    b = (DIFF_A.replace('    %gone, %gone_c = "tf.Neg"(%x) {T = f32} : (tensor<2x4xf32>) -> (tensor<2x4xf32>, !tf.control)\n', "")
+         .replace('"tf.Relu"(%gone) {T = f32}', '"tf.Relu6"(%x) <{nir.target = "inferentia"}> {T = f32}')
+         .replace('func.return %same', '%new, %new_c = "tf.Exp"(%same) {T = f32} : (tensor<2x4xf32>) -> (tensor<2x4xf32>, !tf.control)\n'
+                  '    func.return %same'))
+    (tmp_path / "a.mlir").write_text(DIFF_A)
+    (tmp_path / "b.mlir").write_text(b)
+    assert main(["diff", str(tmp_path / "a.mlir"), str(tmp_path / "b.mlir")]) == 1
+    out = capsys.readouterr().out
+    assert out == ("- @main: gone (Neg)\n"
+                   "~ @main: act_1 (Relu6)\n"
+                   "    op type Relu -> Relu6\n"
+                   "    operands gone -> arg0\n"
+                   '    property nir.target: (none) -> "inferentia"\n'
+                   "+ @main: new (Exp)\n")
+    assert main(["diff", str(tmp_path / "a.mlir"), str(tmp_path / "a.mlir")]) == 0
+    assert capsys.readouterr().out == "no op differs\n"

@@ -26,12 +26,12 @@ from backends.neuron.tensorflow_op import register_neuron_op
 from backends.neuron.workdir import folder_name, load_workdir_model
 from frontends.tensorflow.attrs import shape_proto_to_dims
 from frontends.tensorflow.checkpoint import with_weights
+from frontends.tensorflow.gate import Refusal, TensorFlowRefusesGraph, tensorflow_refusal
 from frontends.tensorflow.importer import SignatureInfo, TensorSpec
 from frontends.tensorflow.loader import load_saved_model, main_op_name, read_saved_model_proto
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, asset_files
 from frontends.tensorflow.object_graph import copy_with_new_proto, has_object_graph, signatures_reaching, written_by_nir
 from frontends.tensorflow.variables import variables_to_constants
-from frontends.tensorflow.gate import Refusal, TensorFlowRefusesGraph, tensorflow_refusal
 from frontends.tensorflow.writer import atomic_directory, check_new_model_dir, write_saved_model
 from nir.errors import NirInputError
 from nir.report import log_report

@@ -524,13 +524,11 @@ def nir_verdict(case: Case) -> str | None:
     """None if nir's frontend imports the graph and the verifier accepts it before and after
     shape inference; else nir's error. Raises NirCrashed for an unclear error."""
     from graphdef_files import signature_for
-
-    from frontends.tensorflow.importer import import_graph_def
     from xdsl.utils.exceptions import VerifyException
 
+    from frontends.tensorflow.importer import import_graph_def
     from nir.errors import NirError
     from nir.passmanager import PassFailedError, PassManager
-
     from passes.shape_inference import ShapeInferencePass
 
     try:

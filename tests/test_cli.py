@@ -81,7 +81,7 @@ def test_opt_with_dce_never_imports_tensorflow(imported, tmp_path):
 
     module, _ = imported("two_io")
     dump = tmp_path / "two_io.mlir"
-    dump.write_text(print_module(module))
+    dump.write_text(print_module(module, payloads=str(tmp_path / "payloads")))  # as --dump-dir writes it
     check = (
         "import sys, nir.cli\n"
         "code = nir.cli.main(['opt', sys.argv[1], '-p', 'tf-dce', '-o', sys.argv[2]])\n"
@@ -92,7 +92,7 @@ def test_opt_with_dce_never_imports_tensorflow(imported, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]", f"nir opt imported TensorFlow: {run.stdout[:300]}"
-    assert parse_module((tmp_path / "out.mlir").read_text())
+    assert parse_module((tmp_path / "out.mlir").read_text(), payloads=str(tmp_path / "payloads"))
 
 
 def test_opt_split_input_file_verify_diagnostics_and_traceback(tmp_path):

@@ -6,8 +6,8 @@ import io
 import os
 from collections import Counter
 
-from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.ir import SSAValue
+from xdsl.dialects.builtin import ModuleOp, StringAttr, UnknownLoc
+from xdsl.ir import Operation, SSAValue
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import ParseError
@@ -88,6 +88,14 @@ class _NodeNamePrinter(Printer):
         super().__init__(**kwargs)
         self._wanted = names
         self._claimed = frozenset(names.values())
+
+    def print_op(self, op: Operation) -> None:
+        super().print_op(op)
+        # A location the input gave (`loc("model.py":12:3)`) is kept, as mlir-opt keeps it;
+        # ops without one print none, not `loc(unknown)`.
+        if isinstance(op, TFNodeOp) and not isinstance(op.location, UnknownLoc):
+            self.print_string(" ")
+            self.print_attribute(op.location)
 
     def print_ssa_value(self, value: SSAValue) -> str:
         name = self._ssa_values.get(value)

@@ -61,3 +61,18 @@ builtin.module attributes {tf.signature = "control", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @control
 // CHECK:       %b, %b_c = "tf.Tanh"(%x, %a_c) {T = f32} : (tensor<4xf32>, !tf.control) -> (tensor<4xf32>, !tf.control)
+
+// -----
+
+// A source location given in the input stays on its op through passes and dumps.
+builtin.module attributes {tf.signature = "located", tf.tags = ["serve"]} {
+  func.func @located(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
+    %a, %a_c = "tf.Relu"(%x) {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control) loc("model.py":12:3)
+    %b, %b_c = "tf.Tanh"(%a) {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %b : tensor<4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @located
+// CHECK:       %a, %a_c = "tf.Relu"(%x) {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control) loc("model.py":12:3)
+// CHECK-NEXT:  %b, %b_c = "tf.Tanh"(%a) {T = f32} : (tensor<4xf32>) -> (tensor<4xf32>, !tf.control){{$}}

@@ -170,7 +170,7 @@ _UNARY = (
     "Identity Snapshot StopGradient PreventGradient CheckNumbers CheckNumerics Relu Relu6 Elu Selu "
     "LeakyRelu Sigmoid Tanh Softplus Softsign Exp Expm1 Log Log1p Sqrt Rsqrt Square Neg "
     "Abs Sign Floor Ceil Round Rint Reciprocal Inv Sin Cos Tan Asin Acos Atan Sinh Cosh Erf Erfc "
-    "Cast IsNan IsInf IsFinite LogicalNot OnesLike ZerosLike Gelu"
+    "Cast IsNan IsInf IsFinite LogicalNot OnesLike ZerosLike Gelu ClipByValue Invert Roll"
 ).split()
 
 

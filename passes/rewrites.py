@@ -187,6 +187,36 @@ class SelectV2ToSelect(LegalizationPattern):
         return True
 
 
+class SelectV2BroadcastToSelect(LegalizationPattern):
+    """SelectV2 that broadcasts (a mask of [batch, 1] over [batch, units], a scalar branch) is
+    Select of its operands broadcast to the result's shape: exact, and both are in targets'
+    op tables that lack SelectV2 (inf1's), so a masked RNN is not cut by its mask."""
+
+    op_types = frozenset({"SelectV2"})
+    requires = "Select"
+
+    def applies_to(self, supported_ops: frozenset[str]) -> bool:
+        return super().applies_to(supported_ops) and "BroadcastTo" in supported_ops
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool | str:
+        out = op.data_results[0].type
+        if not is_static(out) or not all(is_static(v.type) for v in op.data_operands):
+            return "SelectV2 with a dynamic shape, so it was not rewritten to Select"
+        shape = tuple(out.get_shape())
+        operands = [self._broadcast(build, v, shape, name) for v, name in zip(op.data_operands, ("condition", "t", "e"))]
+        build.replace_op_type("Select", operands=operands)
+        return True
+
+    @staticmethod
+    def _broadcast(build: OpBuilder, value: SSAValue, shape: tuple[int, ...], name: str) -> SSAValue:
+        if tuple(value.type.get_shape()) == shape:
+            return value
+        target = build.const(f"{name}_shape", np.array(shape, np.int32), I32)
+        element = element_type(value.type)
+        return build.op("BroadcastTo", f"{name}_broadcast", [value, target], tensor_type(element, shape),
+                        {"T": element, "Tidx": I32})
+
+
 class ErfcToErf(LegalizationPattern):
     """Erfc(x) = 1 - Erf(x), exactly as Keras 3 lowers it when Erfc is missing."""
 
@@ -369,6 +399,7 @@ def embedding_lookup(op: TFNodeOp, build: OpBuilder) -> bool | str:
 
 LEGALIZATION_PATTERNS: tuple[LegalizationPattern, ...] = (
     RenameOp("StopGradient", "Identity"), RenameOp("AddV2", "Add"), FusedBatchNormV3ToV1(), BatchMatMulV2ToV1(), SelectV2ToSelect(),
+    SelectV2BroadcastToSelect(),
     ErfcToErf(), EinsumToMatMul(), EmbeddingLookupToOneHotMatMul(),
 )
 

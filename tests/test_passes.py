@@ -217,3 +217,37 @@ def test_clustering_random_dags(text):
 def test_each_kind_of_cpu_reason_is_recognized_by_its_own_words(kind):
     assert CpuReason.of(f"x {kind.marker} y") is kind
 
+
+
+def test_a_broadcasting_select_v2_becomes_select_of_broadcasts_with_the_same_answers():
+    """A mask [2, 1] over [2, 4] and a scalar branch: SelectV2, which inf1's table lacks,
+    becomes Select of BroadcastTo's, which it has, and the graph answers as before."""
+    import numpy as np
+    import tensorflow as tf
+
+    from frontends.tensorflow.exporter import export_module
+
+    text = (
+        'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
+        '  func.func @main(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %m: tensor<2x1xi1> {tf.input_key = "m", tf.node_name = "m"}) -> (tensor<2x4xf32> {tf.output_key = "y"}) {\n'
+        '    %zero, %zero_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<f32>, [0.0]>} : () -> (tensor<f32>, !tf.control)\n'
+        '    %masked, %masked_c = "tf.SelectV2"(%m, %x, %zero) {T = f32} : (tensor<2x1xi1>, tensor<2x4xf32>, tensor<f32>) -> (tensor<2x4xf32>, !tf.control)\n'
+        '    %y, %y_c = "tf.Tanh"(%masked) {T = f32} : (tensor<2x4xf32>) -> (tensor<2x4xf32>, !tf.control)\n'
+        "    func.return %y : tensor<2x4xf32>\n  }\n}\n"
+    )
+
+    def answers(module):
+        graph_def, _ = export_module(module)
+        with tf.Graph().as_default() as graph:
+            tf.graph_util.import_graph_def(graph_def, name="")
+            with tf.compat.v1.Session(graph=graph) as session:
+                feeds = {"x:0": np.arange(8, dtype=np.float32).reshape(2, 4) - 3, "m:0": np.array([[True], [False]])}
+                return session.run("y:0", feeds)
+
+    before = answers(parse_module(text))
+    module = parse_module(text)
+    PassManager.parse("tf-legalize").run(module)
+    out = print_module(module)
+    assert '"tf.SelectV2"' not in out
+    assert out.count('"tf.BroadcastTo"') == 2 and '%masked, %masked_c = "tf.Select"' in out
+    np.testing.assert_array_equal(answers(module), before)

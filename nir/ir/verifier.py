@@ -320,12 +320,13 @@ def check_attr_value(op: TFNodeOp, signature: OpSignature, name: str, attr: Attr
     values = attr.items.data if isinstance(attr, ListAttr) else (attr,)
     for value in values:
         if isinstance(value, StringAttr):
-            ok, spelled = value.data in allowed, value.data
+            ok = value.data in allowed
         elif isinstance(value, TypeAttribute):
-            ok, spelled = value in _allowed_types(op.tf_type, name), str(value)
+            ok = value in _allowed_types(op.tf_type, name)
         else:
             continue
         if not ok:
+            spelled = value.data if isinstance(value, StringAttr) else str(value)
             raise TFVerifyError("attr-value", op.node_name,
                                 f"{op.tf_type} attribute '{name}' is {spelled}, not one of {', '.join(allowed)}")
 

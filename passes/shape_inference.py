@@ -120,6 +120,32 @@ def tensorflow_judges_alone(op: TFNodeOp) -> bool:
                    for v in op.data_operands)
 
 
+# Which operand of each TensorList op is an element shape, and which must be a scalar.
+_ELEMENT_SHAPE_OPERAND = {"TensorListReserve": 0, "EmptyTensorList": 0, "TensorListFromTensor": 1,
+                          "TensorListStack": 1, "TensorListGetItem": 2}
+_SCALAR_OPERANDS = {"TensorListReserve": (1,), "EmptyTensorList": (1,), "TensorListGetItem": (1,),
+                    "TensorListSetItem": (1,)}
+
+
+def check_tensor_list_operands(op: TFNodeOp, shapes: list[Shape], values: list[np.ndarray | None]) -> None:
+    """What TensorFlow's TensorList shape functions (and its MLIR verifier) refuse: an element
+    shape of rank above 1 or a scalar one other than -1 (unknown rank), and an index or count
+    that is not a scalar. nir follows element shapes itself (`track_tensor_list`), so these
+    ops never reach TensorFlow's own shape functions."""
+    index = _ELEMENT_SHAPE_OPERAND.get(op.tf_type)
+    if index is not None and index < len(shapes):
+        shape, value = shapes[index], values[index]
+        if shape is not None and len(shape) > 1:
+            raise ShapeConflictError(f"'{op.node_name}' ({op.tf_type}): element_shape must be at most rank 1, not {shape}")
+        if shape == () and value is not None and int(np.asarray(value).reshape(-1)[0]) != -1:
+            raise ShapeConflictError(f"'{op.node_name}' ({op.tf_type}): a scalar element_shape must be -1 (unknown "
+                                     f"rank), not {int(np.asarray(value).reshape(-1)[0])}")
+    for position in _SCALAR_OPERANDS.get(op.tf_type, ()):
+        if position < len(shapes) and shapes[position] not in (None, ()):
+            raise ShapeConflictError(f"'{op.node_name}' ({op.tf_type}): operand {position} must be a scalar, "
+                                     f"not of shape {shapes[position]}")
+
+
 def _first_line(err: Exception) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
@@ -243,6 +269,8 @@ class _Inference:
                 self.element_shapes.update(
                     {r: e for r, e in zip(op.data_results, elements) if e is not None}
                 )
+        if op.tf_type in TENSOR_LIST_OPS:
+            check_tensor_list_operands(op, shapes, values)
         if op.tf_type in TENSOR_LIST_OPS or op.has_trait(ForwardsInput):
             new = self.track_tensor_list(op, shapes, values, new)
         if new is None and op.data_results:
@@ -293,6 +321,9 @@ class _Inference:
             old = tf_shape(op.data_results[0].type)
             if element is not None:
                 count = old[0] if old and len(old) == len(element) + 1 else -1
+                stated = op.attributes.get("num_elements")  # -1 unless the list's length is known
+                if count < 0 and isinstance(stated, IntegerAttr) and stated.value.data >= 0:
+                    count = stated.value.data
                 return [(count, *element)]
         return new
 

@@ -12,7 +12,7 @@ from nir.ir.module import entry_function
 from nir.ir.placement import CpuReason
 from nir.ir.queries import cpu_reason, is_on_target
 from nir.ir.shape_functions import SHAPE_FUNCTIONS
-from nir.passmanager import PassManager
+from nir.passmanager import PassFailedError, PassManager
 from passes.shape_inference import infer_shapes
 
 ZOO = ["resnet50", "mobilenetv2", "two_io", "transformer", "tf1_two_signatures", "control_flow"]
@@ -69,7 +69,6 @@ def test_shape_inference_matches_tensorflow_on_every_tensor(imported, name):
 
 def test_batch_specialize_errors_name_the_input_and_the_fix(imported):
     from nir.errors import NirInputError
-    from nir.passmanager import PassFailedError
 
     module, _ = _fresh(imported, "two_io")
     with pytest.raises(PassFailedError) as err:
@@ -251,3 +250,23 @@ def test_a_broadcasting_select_v2_becomes_select_of_broadcasts_with_the_same_ans
     assert '"tf.SelectV2"' not in out
     assert out.count('"tf.BroadcastTo"') == 2 and '%masked, %masked_c = "tf.Select"' in out
     np.testing.assert_array_equal(answers(module), before)
+
+
+@pytest.mark.parametrize(("element_shape", "message"), [
+    ("tensor<1x2xi32>, [1, 2]", "element_shape must be at most rank 1"),
+    ("tensor<i32>, [5]", r"a scalar element_shape must be -1 \(unknown rank\), not 5"),
+])
+def test_tensor_list_element_shapes_are_checked_as_tensorflow_checks_them(element_shape, message):
+    """nir follows TensorList element shapes itself, so TensorFlow's shape functions never see
+    these ops: what they refuse is refused here (found by the verifier's oracle on an LSTM)."""
+    type_text, literal = element_shape.split(", ", 1)
+    text = (
+        'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
+        '  func.func @main(%x: tensor<3x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<3x4xf32> {tf.output_key = "y"}) {\n'
+        f'    %es, %es_c = "tf.Const"() {{dtype = i32, value = #tf.tensor<{type_text}, {literal}>}} : () -> ({type_text}, !tf.control)\n'
+        '    %l, %l_c = "tf.TensorListFromTensor"(%x, %es) {element_dtype = f32, shape_type = i32} : (tensor<3x4xf32>, '
+        f'{type_text}) -> (tensor<!tf.dtype<"variant">>, !tf.control)\n'
+        "    func.return %x : tensor<3x4xf32>\n  }\n}\n"
+    )
+    with pytest.raises(PassFailedError, match=message):
+        PassManager.parse("tf-shape-inference").run(parse_module(text))

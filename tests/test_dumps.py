@@ -153,3 +153,20 @@ def test_nir_diff_matches_ops_by_node_name_and_says_what_changed(tmp_path, capsy
                    "+ @main: new (Exp)\n")
     assert main(["diff", str(tmp_path / "a.mlir"), str(tmp_path / "a.mlir")]) == 0
     assert capsys.readouterr().out == "no op differs\n"
+
+
+def test_a_second_result_named_like_another_node_takes_a_dollar_and_reads_back():
+    """`split` gives `%a, %a_1`, but a node is named `a_1` (Keras names nodes so): the node keeps
+    its name, the second result prints `%a$1`, and the text reads back to itself."""
+    text = (
+        'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
+        '  func.func @main(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<2xf32> {tf.output_key = "y"}) {\n'
+        '    %n, %n_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)\n'
+        '    %s:2, %s_c = "tf.Split"(%n, %x) <{node_name = "a"}> {T = f32, num_split = 2 : i64} : (tensor<i32>, tensor<4xf32>) -> (tensor<2xf32>, tensor<2xf32>, !tf.control)\n'
+        '    %b, %b_c = "tf.Relu"(%s#1) <{node_name = "a_1"}> {T = f32} : (tensor<2xf32>) -> (tensor<2xf32>, !tf.control)\n'
+        "    func.return %b : tensor<2xf32>\n  }\n}\n"
+    )
+    out = print_module(parse_module(text))
+    assert '%a, %a$1, %a_c = "tf.Split"(%n, %x) {T = f32, num_split = 2 : i64}' in out
+    assert '%a_1, %a_1_c = "tf.Relu"(%a$1) {T = f32}' in out
+    assert print_module(parse_module(out)) == out

@@ -193,12 +193,11 @@ def _cmd_explain(args) -> int:
 def _read_dump(path: str):
     """A dump (`--dump-dir`'s `NNN-<pass>.mlir`), explained as that pass left it."""
     from nir.ir import parse_module
-    from nir.ir.text import payloads_beside
+    from nir.ir.text import stored_payloads_of
 
     with open(path) as f:
         text = f.read()
-    folder = payloads_beside(path)
-    return parse_module(text, path, payloads=folder if os.path.isdir(folder) else None)
+    return parse_module(text, path, payloads=stored_payloads_of(path))
 
 
 def _cmd_diff(args) -> int:
@@ -355,14 +354,11 @@ def _run_opt_pipeline(args, source: str, where: str):
 
 
 def _input_payloads(args) -> str | None:
-    from nir.ir.text import payloads_beside
+    from nir.ir.text import stored_payloads_of
 
     if args.payloads:
         return args.payloads
-    if args.input in (None, "-"):
-        return None
-    folder = payloads_beside(args.input)
-    return folder if os.path.isdir(folder) else None
+    return None if args.input in (None, "-") else stored_payloads_of(args.input)
 
 
 def refuse_elided_constants(module, where: str) -> None:

@@ -86,6 +86,12 @@ class OpBuilder:
         return self.op("Reshape", suffix, [x, shape_value], tensor_type(element_type(x.type), shape),
                        {"T": element_type(x.type), "Tshape": I32})
 
+    def broadcast_to(self, suffix: str, x: SSAValue, shape: Sequence[int]) -> SSAValue:
+        if tuple(shape) == tf_shape(x.type):
+            return x
+        target = self.const(f"{suffix}/shape", np.array(shape, np.int32), I32)
+        return self.op("BroadcastTo", suffix, [x, target], tensor_type(element_type(x.type), shape),
+                       {"T": element_type(x.type), "Tidx": I32})
 
     def replace_op_type(self, new_type: str, attrs: dict[str, Attribute] | None = None,
                         operands: Sequence[SSAValue] | None = None, results: int | None = None) -> TFNodeOp:
@@ -203,18 +209,10 @@ class SelectV2BroadcastToSelect(LegalizationPattern):
         if not is_static(out) or not all(is_static(v.type) for v in op.data_operands):
             return "SelectV2 with a dynamic shape, so it was not rewritten to Select"
         shape = tuple(out.get_shape())
-        operands = [self._broadcast(build, v, shape, name) for v, name in zip(op.data_operands, ("condition", "t", "e"))]
+        operands = [build.broadcast_to(f"{name}_broadcast", v, shape)
+                    for v, name in zip(op.data_operands, ("condition", "t", "e"))]
         build.replace_op_type("Select", operands=operands)
         return True
-
-    @staticmethod
-    def _broadcast(build: OpBuilder, value: SSAValue, shape: tuple[int, ...], name: str) -> SSAValue:
-        if tuple(value.type.get_shape()) == shape:
-            return value
-        target = build.const(f"{name}_shape", np.array(shape, np.int32), I32)
-        element = element_type(value.type)
-        return build.op("BroadcastTo", f"{name}_broadcast", [value, target], tensor_type(element, shape),
-                        {"T": element, "Tidx": I32})
 
 
 class ErfcToErf(LegalizationPattern):

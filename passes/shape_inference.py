@@ -32,6 +32,7 @@ from nir.ir.control_flow import (
     IF_OPS,
     WHILE_OPS,
     Specializations,
+    body_names,
     data_returns,
     private_functions,
     reference_counts,
@@ -39,14 +40,13 @@ from nir.ir.control_flow import (
     specialize_branches,
     specialize_while,
 )
-from nir.ir.dtypes import dtype_of_ir_type
+from nir.ir.dtypes import dtype_of_ir_type, is_ref_type
 from nir.ir.module import entry_function
 from nir.ir.queries import graph_ops
 from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
-from nir.ir.tf_attrs import FuncAttr, ListAttr, PlaceholderAttr
+from nir.ir.tf_attrs import PlaceholderAttr
 from nir.ir.tf_dialect import ForwardsInput, MetadataOnly, TFNodeOp
-from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
 
 logger = logging.getLogger("nir")
@@ -111,13 +111,11 @@ def tensorflow_judges_alone(op: TFNodeOp) -> bool:
     variable's reader."""
     from tensorflow.python.framework import op_def_registry
 
-    if op_def_registry.get(op.tf_type) is None:
+    if op_def_registry.get(op.tf_type) is None or body_names(op):
         return False
-    if any(isinstance(a, (FuncAttr, PlaceholderAttr)) or (isinstance(a, ListAttr) and any(
-            isinstance(i, FuncAttr) for i in a.items.data)) for a in op.attributes.values()):
+    if any(isinstance(a, PlaceholderAttr) for a in op.attributes.values()):
         return False
-    return not any(isinstance(element_type(v.type), OpaqueDType) and element_type(v.type).dtype.data.endswith("_ref")
-                   for v in op.data_operands)
+    return not any(is_ref_type(element_type(v.type)) for v in op.data_operands)
 
 
 # Which operand of each TensorList op is an element shape, and which must be a scalar.

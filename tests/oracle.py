@@ -379,31 +379,34 @@ def mutate_rewire(graph_def, rng: random.Random) -> str | None:
     return f"node '{node.name}' ({node.op}) input {index} <- '{source.name}' ({source.op})"
 
 
+def _node_reading(graph_def, rng: random.Random, inputs: int = 1):
+    """A node with at least `inputs` data inputs, or None."""
+    users = [n for n in graph_def.node if len(_data_inputs(n)) >= inputs]
+    return rng.choice(users) if users else None
+
+
 def mutate_drop_input(graph_def, rng: random.Random) -> str | None:
-    users = [n for n in graph_def.node if _data_inputs(n)]
-    if not users:
+    node = _node_reading(graph_def, rng)
+    if node is None:
         return None
-    node = rng.choice(users)
     index = rng.choice(_data_inputs(node))
     del node.input[index]
     return f"node '{node.name}' ({node.op}) without input {index}"
 
 
 def mutate_extra_input(graph_def, rng: random.Random) -> str | None:
-    users = [n for n in graph_def.node if _data_inputs(n)]
-    if not users:
+    node = _node_reading(graph_def, rng)
+    if node is None:
         return None
-    node = rng.choice(users)
     inputs = _data_inputs(node)
     node.input.insert(inputs[-1] + 1, node.input[rng.choice(inputs)])
     return f"node '{node.name}' ({node.op}) with an extra input"
 
 
 def mutate_swap_inputs(graph_def, rng: random.Random) -> str | None:
-    users = [n for n in graph_def.node if len(_data_inputs(n)) >= 2]
-    if not users:
+    node = _node_reading(graph_def, rng, inputs=2)
+    if node is None:
         return None
-    node = rng.choice(users)
     a, b = rng.sample(_data_inputs(node), 2)
     node.input[a], node.input[b] = node.input[b], node.input[a]
     return f"node '{node.name}' ({node.op}) inputs {a} and {b} swapped"

@@ -76,6 +76,10 @@ def _node_named_in(message: str) -> str | None:
     return None if match is None else (match.group(1) or match.group(2))
 
 
+def _holds_weights(value) -> bool:
+    return value.HasField("tensor") and value.tensor.ByteSize() > _SMALL_PAYLOAD
+
+
 def _without_payloads(graph_def) -> graph_pb2.GraphDef:
     """A copy of `graph_def` whose big constants keep their dtype and shape but not their
     bytes, and whose NeuronOps keep neither their embedded graph nor their NEFF."""
@@ -86,7 +90,7 @@ def _without_payloads(graph_def) -> graph_pb2.GraphDef:
         copy = light.node.add(name=node.name, op=node.op, device=node.device)
         copy.input.extend(node.input)
         for key, value in node.attr.items():
-            if key == "value" and value.HasField("tensor") and value.tensor.ByteSize() > _SMALL_PAYLOAD:
+            if key == "value" and _holds_weights(value):
                 tensor = copy.attr[key].tensor
                 tensor.dtype = value.tensor.dtype
                 tensor.tensor_shape.CopyFrom(value.tensor.tensor_shape)
@@ -100,7 +104,7 @@ def _without_payloads(graph_def) -> graph_pb2.GraphDef:
 def _drop_payloads(graph_def) -> None:
     for node in graph_def.node:
         value = node.attr.get("value")
-        if value is not None and value.HasField("tensor") and value.tensor.ByteSize() > _SMALL_PAYLOAD:
+        if value is not None and _holds_weights(value):
             dtype, shape = value.tensor.dtype, tensor_shape_pb2.TensorShapeProto()
             shape.CopyFrom(value.tensor.tensor_shape)
             value.tensor.Clear()

@@ -79,6 +79,11 @@ def ir_type_of_dtype(dtype: int) -> Attribute:
         raise NirInputError(f"unknown TensorFlow dtype enum value {dtype} (DT_INVALID or newer than this TensorFlow)") from None
 
 
+def is_ref_type(ir_type: Attribute) -> bool:
+    """A TF1 reference dtype (`float_ref`: a variable read in place)."""
+    return isinstance(ir_type, OpaqueDType) and ir_type.dtype.data.endswith("_ref")
+
+
 def dtype_of_ir_type(ir_type: Attribute) -> int:
     """TF DataType enum value of an IR element type."""
     if not _TO_IR:

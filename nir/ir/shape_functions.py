@@ -106,23 +106,24 @@ def _fail(op: TFNodeOp, message: str) -> NoReturn:
     raise ShapeMismatchError(f"{op.tf_type} '{op.node_name}': {message}")
 
 
-def _shape_text(shape: Shape) -> str:
-    return "unranked" if shape is None else "[" + ",".join("?" if d < 0 else str(d) for d in shape) + "]"
+def shape_text(shape: Shape, separator: str = ",") -> str:
+    """`[2,?,4]` (TensorFlow's spelling in its errors), or "unranked"."""
+    return "unranked" if shape is None else "[" + separator.join("?" if d < 0 else str(d) for d in shape) + "]"
 
 
 def _with_rank(op: TFNodeOp, what: str, shape: Shape, rank: int) -> None:
     if shape is not None and len(shape) != rank:
-        _fail(op, f"{what} must be rank {rank} but is rank {len(shape)} ({_shape_text(shape)})")
+        _fail(op, f"{what} must be rank {rank} but is rank {len(shape)} ({shape_text(shape)})")
 
 
 def _with_rank_at_least(op: TFNodeOp, what: str, shape: Shape, rank: int) -> None:
     if shape is not None and len(shape) < rank:
-        _fail(op, f"{what} must be at least rank {rank} but is rank {len(shape)} ({_shape_text(shape)})")
+        _fail(op, f"{what} must be at least rank {rank} but is rank {len(shape)} ({shape_text(shape)})")
 
 
 def _with_rank_at_most(op: TFNodeOp, what: str, shape: Shape, rank: int) -> None:
     if shape is not None and len(shape) > rank:
-        _fail(op, f"{what} must be at most rank {rank} but is rank {len(shape)} ({_shape_text(shape)})")
+        _fail(op, f"{what} must be at most rank {rank} but is rank {len(shape)} ({shape_text(shape)})")
 
 
 def _merge(op: TFNodeOp, what: str, a: Shape, b: Shape) -> Shape:
@@ -132,11 +133,11 @@ def _merge(op: TFNodeOp, what: str, a: Shape, b: Shape) -> Shape:
     if b is None:
         return a
     if len(a) != len(b):
-        _fail(op, f"{what} must have equal rank ({_shape_text(a)} vs {_shape_text(b)})")
+        _fail(op, f"{what} must have equal rank ({shape_text(a)} vs {shape_text(b)})")
     out = []
     for x, y in zip(a, b):
         if x >= 0 and y >= 0 and x != y:
-            _fail(op, f"{what} must have equal shapes ({_shape_text(a)} vs {_shape_text(b)})")
+            _fail(op, f"{what} must have equal shapes ({shape_text(a)} vs {shape_text(b)})")
         out.append(x if x >= 0 else y)
     return tuple(out)
 
@@ -157,7 +158,8 @@ def _axis(op: TFNodeOp, what: str, axis: int, rank: int | None) -> int | None:
 
 def _scalar(op: TFNodeOp, what: str, shape: Shape, value: np.ndarray | None) -> int | None:
     _with_rank(op, what, shape, 0)
-    return None if value is None else int(np.asarray(value).reshape(-1)[0]) if np.asarray(value).size else None
+    dims = _dims(value)
+    return dims[0] if dims else None
 
 
 def _num_elements(shape: Shape) -> int | None:
@@ -239,7 +241,7 @@ def broadcast(*shapes: Shape) -> Shape:
         dims = [s[len(s) - rank + i] if len(s) - rank + i >= 0 else 1 for s in shapes]  # type: ignore[arg-type]
         known = {d for d in dims if d != 1 and d >= 0}
         if len(known) > 1:
-            raise ShapeMismatchError(f"shapes {', '.join(map(_shape_text, shapes))} do not broadcast")
+            raise ShapeMismatchError(f"shapes {', '.join(map(shape_text, shapes))} do not broadcast")
         if known:
             out.append(known.pop())
         elif any(d < 0 for d in dims):
@@ -302,7 +304,7 @@ def _placeholder(op, shapes, values):
     declared = getattr(attr, "data", None)
     if op.tf_type == "PlaceholderWithDefault" and declared is not None and shapes[0] is not None:
         if len(declared) != len(shapes[0]) or any(d >= 0 and i >= 0 and d != i for d, i in zip(declared, shapes[0])):
-            _fail(op, f"the default value's shape {_shape_text(shapes[0])} is not {_shape_text(declared)}")
+            _fail(op, f"the default value's shape {shape_text(shapes[0])} is not {shape_text(declared)}")
     return [declared]
 
 
@@ -450,7 +452,7 @@ def _fused_batch_norm(op, shapes, values):
     x = shapes[0]
     ranks = _BATCH_NORM_RANKS[op.tf_type]
     if x is not None and len(x) not in ranks:
-        _fail(op, f"x must be rank {' or '.join(map(str, ranks))} but is rank {len(x)} ({_shape_text(x)})")
+        _fail(op, f"x must be rank {' or '.join(map(str, ranks))} but is rank {len(x)} ({shape_text(x)})")
     channel_axis = 1 if attr_str(op, "data_format", "NHWC").startswith("NC") else -1
     c = x[channel_axis] if x is not None else -1
     training = attr_int(op, "is_training", 1)
@@ -496,7 +498,7 @@ def _reshape(op, shapes, values):
             else:
                 target[target.index(-1)] = total // known
     elif total is not None and total != known:
-        _fail(op, f"cannot reshape a tensor of {total} elements ({_shape_text(shapes[0])}) to {target} ({known} elements)")
+        _fail(op, f"cannot reshape a tensor of {total} elements ({shape_text(shapes[0])}) to {target} ({known} elements)")
     return [tuple(target)]
 
 
@@ -525,7 +527,7 @@ def _concat(op, shapes, values):
     rank = len(ranked[0])
     for shape in ranked:
         if len(shape) != rank:
-            _fail(op, f"inputs must have equal rank ({_shape_text(ranked[0])} vs {_shape_text(shape)})")
+            _fail(op, f"inputs must have equal rank ({shape_text(ranked[0])} vs {shape_text(shape)})")
     if axis is None:
         return [(-1,) * rank]
     a = _axis(op, "concatenation axis", axis, rank)
@@ -687,7 +689,7 @@ def _slice(op, shapes, values):
     out = []
     for b, s, d in zip(begin, size, x):
         if b < 0 or s < -1 or (d >= 0 and (b > d or (s >= 0 and b + s > d))):
-            _fail(op, f"requires 0 <= begin <= begin + size <= dimension, not begin {begin}, size {size} of {_shape_text(x)}")
+            _fail(op, f"requires 0 <= begin <= begin + size <= dimension, not begin {begin}, size {size} of {shape_text(x)}")
         out.append((d - b if d >= 0 else -1) if s == -1 else s)
     return [tuple(out)]
 
@@ -732,7 +734,7 @@ def _strided_slice(op, shapes, values):
     try:
         shape = _view(probe)[key].shape
     except IndexError as err:
-        _fail(op, f"the slice {begin}:{end}:{strides} does not fit {_shape_text(x)} ({err})")
+        _fail(op, f"the slice {begin}:{end}:{strides} does not fit {shape_text(x)} ({err})")
     # A dim computed from an unknown one is unknown; the probe makes any such dim huge.
     return [tuple(-1 if d > _UNKNOWN_PROBE // 2 else d for d in shape)]
 
@@ -777,7 +779,7 @@ def _pad(op, shapes, values):
         for d, (before, after) in zip(x, pads):
             if d >= 0 and max(before, after) > d - offset:
                 _fail(op, f"paddings {pads.tolist()} must be no greater than the dimension size {'' if offset == 0 else 'minus 1 '}"
-                          f"of {_shape_text(x)}")
+                          f"of {shape_text(x)}")
     return [tuple(d + int(p[0]) + int(p[1]) if d >= 0 else -1 for d, p in zip(x, pads))]
 
 
@@ -800,14 +802,14 @@ def _broadcast_to(op, shapes, values):
     x = shapes[0]
     _with_rank(op, "shape", shapes[1], 1)
     if x is not None and shapes[1] is not None and shapes[1][0] >= 0 and len(x) > shapes[1][0]:
-        _fail(op, f"input {_shape_text(x)} has a higher rank than the target shape's {shapes[1][0]}")
+        _fail(op, f"input {shape_text(x)} has a higher rank than the target shape's {shapes[1][0]}")
     target = _dims(values[1])
     if target is None:
         return None
     if x is not None:
         for d, t in zip(reversed(x), reversed(target)):
             if d >= 0 and t >= 0 and d != 1 and d != t:
-                _fail(op, f"input {_shape_text(x)} does not broadcast to {target}")
+                _fail(op, f"input {shape_text(x)} does not broadcast to {target}")
     return [tuple(target)]
 
 

@@ -27,6 +27,12 @@ def payloads_beside(path: str) -> str:
     return os.path.join(folder, PAYLOADS_FOLDER)
 
 
+def stored_payloads_of(path: str) -> str | None:
+    """The payloads folder beside a dump to read, if there is one."""
+    folder = payloads_beside(path)
+    return folder if os.path.isdir(folder) else None
+
+
 class IRSyntaxError(NirInputError):
     """IR text that does not parse; the message carries the line and column."""
 

@@ -53,14 +53,13 @@ from xdsl.ir import Attribute, Block, Operation, TypeAttribute
 from xdsl.utils.exceptions import VerifyException
 
 from nir.ir.control_flow import CALL_OPS, CASE_OPS, IF_OPS, WHILE_OPS, body_names, data_returns
-from nir.ir.dtypes import ir_type_of_dtype_name
+from nir.ir.dtypes import ir_type_of_dtype_name, is_ref_type
 from nir.ir.op_facts import ArgDef, OpSignature, is_loop_back_edge, op_signature
 from nir.ir.queries import const_value
-from nir.ir.shape_functions import MAX_VALUE_ELEMENTS, SHAPE_FUNCTIONS, ShapeMismatchError
+from nir.ir.shape_functions import MAX_VALUE_ELEMENTS, SHAPE_FUNCTIONS, ShapeMismatchError, shape_text
 from nir.ir.shapes import element_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, ListAttr, PlaceholderAttr, ShapeAttr, TensorAttr
 from nir.ir.tf_dialect import TFNodeOp
-from nir.ir.tf_types import OpaqueDType
 from nir.target import load_targets
 
 
@@ -171,22 +170,23 @@ def check_call_arity(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> None:
     inputs, outputs = len(op.data_operands), len(op.data_results)
     if op.tf_type in WHILE_OPS:
         body, cond = op.attributes.get("body"), op.attributes.get("cond")
-        expected = [(body, inputs, inputs), (cond, inputs, 1)]
+        # (function, arguments it takes, results it gives, whether those are the op's results)
+        expected = [(body, inputs, inputs, True), (cond, inputs, 1, False)]
         if outputs != inputs:
             raise TFVerifyError("call-arity", op.node_name, f"{op.tf_type} takes {inputs} loop variables but gives {outputs}")
     elif op.tf_type in IF_OPS:
-        expected = [(op.attributes.get(k), inputs - 1, outputs) for k in ("then_branch", "else_branch")]
+        expected = [(op.attributes.get(k), inputs - 1, outputs, True) for k in ("then_branch", "else_branch")]
     elif op.tf_type in CASE_OPS:
         branches = op.attributes.get("branches")
         items = branches.items.data if isinstance(branches, ListAttr) else ()
-        expected = [(b, inputs - 1, outputs) for b in items]
+        expected = [(b, inputs - 1, outputs, True) for b in items]
     elif op.tf_type in CALL_OPS:
-        expected = [(op.attributes.get("f"), inputs, outputs)]
+        expected = [(op.attributes.get("f"), inputs, outputs, True)]
     elif op.tf_type in functions:
-        expected = [(op.tf_type, inputs, outputs)]
+        expected = [(op.tf_type, inputs, outputs, True)]
     else:
         return
-    for callee, takes, gives in expected:
+    for callee, takes, gives, gives_op_results in expected:
         name = callee.function_name if isinstance(callee, FuncAttr) else callee
         fn = functions.get(name) if isinstance(name, str) else None
         if fn is None or not fn.body.blocks:
@@ -200,12 +200,8 @@ def check_call_arity(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> None:
                                 f"@{name} returns {results} values where {op.tf_type} needs {gives}")
         passed = op.data_operands[len(op.data_operands) - takes:]
         check_call_types(op, name, "argument", [v.type for v in passed], [a.type for a in fn.body.block.args])
-        if op.tf_type not in WHILE_OPS or name == _func_name(op.attributes.get("body")):
+        if gives_op_results:
             check_call_types(op, name, "result", [r.type for r in data_returns(fn)], [r.type for r in op.data_results])
-
-
-def _func_name(attr) -> str | None:
-    return attr.function_name if isinstance(attr, FuncAttr) else attr if isinstance(attr, str) else None
 
 
 def check_call_types(op: TFNodeOp, name: str, what: str, given: list[Attribute], taken: list[Attribute]) -> None:
@@ -389,7 +385,7 @@ def check_args(op: TFNodeOp, args: tuple[ArgDef, ...], types: list[Attribute], w
 
 def _dereferenced(dtype: Attribute) -> Attribute:
     """TF1 ref variables feed ops that take the plain dtype (TensorFlow reads them)."""
-    if isinstance(dtype, OpaqueDType) and dtype.dtype.data.endswith("_ref"):
+    if is_ref_type(dtype):
         return ir_type_of_dtype_name("DT_" + dtype.dtype.data[:-4].upper())
     return dtype
 
@@ -410,7 +406,7 @@ def check_shapes(op: TFNodeOp) -> None:
         declared = tf_shape(result.type)
         if not _compatible(declared, shape):
             raise TFVerifyError("shape", op.node_name,
-                                f"result {index} is {result.type}, but its operands give shape {_shape_text(shape)}")
+                                f"result {index} is {result.type}, but its operands give shape {shape_text(shape, ', ')}")
 
 
 def _compatible(a, b) -> bool:
@@ -418,6 +414,3 @@ def _compatible(a, b) -> bool:
         return True
     return len(a) == len(b) and all(x < 0 or y < 0 or x == y for x, y in zip(a, b))
 
-
-def _shape_text(shape) -> str:
-    return "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"

@@ -40,7 +40,8 @@ def tensorflow_refusal(graph_def: graph_pb2.GraphDef) -> Refusal | None:
     Op types TensorFlow does not know (a plug-in target's) are not judged."""
     from tensorflow.python.framework import op_def_registry
 
-    if all(op_def_registry.get(n.op) is not None or n.op in _library(graph_def) for n in graph_def.node):
+    library = {f.signature.name for f in graph_def.library.function}
+    if all(op_def_registry.get(n.op) is not None or n.op in library for n in graph_def.node):
         message = _import_error(_without_payloads(graph_def))
         if message is not None:
             return Refusal("the graph", _node_named_in(message), message)
@@ -54,10 +55,6 @@ def tensorflow_refusal(graph_def: graph_pb2.GraphDef) -> Refusal | None:
         if message is not None:
             return Refusal(f"NeuronOp '{node.name}'", _node_named_in(message), message)
     return None
-
-
-def _library(graph_def) -> set[str]:
-    return {f.signature.name for f in graph_def.library.function}
 
 
 def _import_error(graph_def) -> str | None:

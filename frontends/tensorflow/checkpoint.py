@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from frontends.tensorflow.bundle import BundleReader, CorruptCheckpoint, NotReadableHere
 from nir.errors import NirInputError
 
 CHECKPOINT_KEY_ATTR = "_nir_checkpoint_key"
@@ -180,7 +181,9 @@ def freeze_without_weights(graph_def, output_nodes: Iterable[str], keys: Mapping
 
 
 class CheckpointWeights:
-    """Reads one variable at a time from a checkpoint (TensorFlow's checkpoint reader)."""
+    """Reads one variable at a time from a checkpoint: numeric variables by nir's own reader
+    (bundle.py: one copy of the bytes, none kept by TensorFlow's allocator), the rest by
+    TensorFlow's checkpoint reader."""
 
     def __init__(self, prefix: str):
         from tensorflow.python.training import py_checkpoint_reader
@@ -190,8 +193,19 @@ class CheckpointWeights:
             self._reader = py_checkpoint_reader.NewCheckpointReader(prefix)
         except Exception as err:  # noqa: BLE001 - TensorFlow raises its own error types here
             raise _unreadable(prefix, err) from None
+        try:
+            self._bundle: BundleReader | None = BundleReader(prefix)
+        except (NotReadableHere, CorruptCheckpoint, OSError):
+            self._bundle = None  # TensorFlow's reader opened it: let it read, or say what is wrong
 
     def __call__(self, key: str) -> np.ndarray:
+        if self._bundle is not None and key in self._bundle.entries:
+            try:
+                return self._bundle.read(key)
+            except NotReadableHere:
+                pass
+            except (CorruptCheckpoint, OSError) as err:
+                raise _unreadable(self.prefix, err, key) from None
         try:
             return self._reader.get_tensor(key)
         except Exception as err:  # noqa: BLE001

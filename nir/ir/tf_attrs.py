@@ -127,7 +127,7 @@ class TensorAttr(Data[TensorPayload]):
 
     @staticmethod
     def from_numpy(array: np.ndarray, ir_type: TensorType) -> TensorAttr:
-        return TensorAttr(TensorPayload(ir_type, np.ascontiguousarray(array).tobytes()))
+        return TensorAttr(TensorPayload(ir_type, _bytes_of(array)))
 
     @property
     def tensor_type(self) -> TensorType:
@@ -196,6 +196,17 @@ class TensorAttr(Data[TensorPayload]):
                 printer.print_string(literal)
             else:
                 printer.print_string('"0x' + payload.data.hex().upper() + '"')
+
+
+def _bytes_of(array: np.ndarray) -> bytes:
+    """The array's bytes: the `bytes` object it views when it views one whole and in order (a
+    weight read from a checkpoint), else a copy."""
+    base = array.base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, bytes) and array.flags.c_contiguous and array.nbytes == len(base):
+        return base
+    return np.ascontiguousarray(array).tobytes()
 
 
 def _stored_payload(parser: AttrParser) -> bytes:

@@ -11,11 +11,13 @@ import pytest
 import tensorflow as tf
 from test_errors import expect_error
 
+from frontends.tensorflow import bundle
 from frontends.tensorflow.bundle import BundleReader, CorruptCheckpoint, NotReadableHere
 from frontends.tensorflow.checkpoint import CheckpointWeights
 
 DTYPES = [np.float32, np.float64, np.float16, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
           np.uint32, np.uint64, np.bool_]
+MANY = 400
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +30,8 @@ def many_dtypes(tmp_path_factory) -> str:
         shape = (3, 5 + i)
         raw = rng.integers(0, 2, shape) if dtype is np.bool_ else rng.standard_normal(shape) * 50
         values[f"v/{np.dtype(dtype).name}"] = tf.Variable(raw.astype(dtype))
-    for i in range(300):  # more entries than one 4 KiB index block holds
-        values[f"many/{i:04d}/kernel"] = tf.Variable(np.full((i % 7 + 1,), i, np.float32))
+    for i in range(MANY):  # long names: more than one block of the index (about 256 KB each)
+        values[f"many/{i:04d}/{'k' * 1000}"] = tf.Variable(np.full((i % 7 + 1,), i, np.float32))
     values["text"] = tf.Variable(["a", "bc"])
     values["brain"] = tf.Variable(tf.constant([1.5, -2.0], tf.bfloat16))
     checkpoint = tf.train.Checkpoint(**{k.replace("/", "_"): v for k, v in values.items()})
@@ -54,7 +56,7 @@ def test_every_variable_reads_as_tensorflow_reads_it(many_dtypes):
         assert value.dtype == expected.dtype and value.shape == expected.shape, key
         np.testing.assert_array_equal(value, expected)
         read_here += 1
-    assert read_here == len(DTYPES) + 300
+    assert read_here == len(DTYPES) + MANY
 
 
 def test_the_weights_reader_falls_back_to_tensorflow_for_what_it_leaves(many_dtypes):
@@ -63,6 +65,15 @@ def test_the_weights_reader_falls_back_to_tensorflow_for_what_it_leaves(many_dty
     for key in reader.get_variable_to_shape_map():
         if key.startswith(("text", "brain")):
             np.testing.assert_array_equal(weights(key), reader.get_tensor(key))
+
+
+def test_the_index_spans_several_blocks(many_dtypes):
+    """Else the test above would not show that blocks after the first are read."""
+    with open(many_dtypes + ".index", "rb") as f:
+        index = f.read()
+    _, position = bundle._block_handle(index, len(index) - bundle._FOOTER_BYTES)
+    index_handle, _ = bundle._block_handle(index, position)
+    assert len(list(bundle._block_entries(bundle._read_block(index, index_handle)))) > 1
 
 
 def _data_file(prefix: str) -> str:

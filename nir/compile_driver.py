@@ -31,6 +31,7 @@ from frontends.tensorflow.exporter import export_module, releasing_weights
 from frontends.tensorflow.importer import import_graph_def, split_tensor_name
 from frontends.tensorflow.main_op import restore_main_op
 from frontends.tensorflow.output_names import add_input_stand_ins, add_output_stand_ins
+from frontends.tensorflow.weights import WeightStore, weights_from, with_weight_values
 from frontends.tensorflow.writer import check_new_model_dir
 from nir.errors import NirError, NirInputError
 from nir.ir.dtypes import ir_type_of_dtype, numpy_dtype_of_ir_type
@@ -105,11 +106,13 @@ class Job:
 
 @dataclass
 class Prepared:
-    """One model, exported and emitted. Holds no IR: its weights went into `graph_def`."""
+    """One model, exported and emitted. Holds no IR: its large weights went to `weights`, which
+    `graph_def` refers to (frontends/tensorflow/weights.py), the rest into `graph_def`."""
 
     job: Job
     num_session_ops: int
     graph_def: object  # handed over to the writer at the end, then None
+    weights: object  # WeightStore, handed over with graph_def
     signature: object
     workdir: str
     clusters: list
@@ -154,14 +157,15 @@ def compile_jobs(jobs: list[Job], s: CompileSetup) -> list[Prepared]:
         reports = []
         for p in prepared:
             graph_def, p.graph_def = p.graph_def, None  # the writer consumes it
+            weights, p.weights = p.weights, None
             final, signature, report = relift_and_count(graph_def, p.signature, p.workdir, p.num_session_ops)
             del graph_def
             if p.job.new_model_dir is None:
-                p.compiled = (final, signature)
+                p.compiled = (with_weight_values(final, weights), signature)
             else:
                 write_output(p.job.new_model_dir, final, signature, p.job.model_dir, s.options.variable_min_elements,
-                             p.last_pass_of)
-            del final
+                             p.last_pass_of, weights)
+            del final, weights
             report["NumClustersFromCache"] = sum(
                 1 for r in results if r.from_cache and os.path.dirname(r.folder) == p.workdir
             )
@@ -181,7 +185,8 @@ def _prepare(job: Job, workdir: str, s: CompileSetup) -> Prepared:
     """One model: import, run the pipeline, and emit its clusters' compile jobs into `workdir`."""
     last_pass_of: dict[str, str] = {}
     module, loaded = pipeline_module(job, s, workdir if job.compiler_workdir else s.options.dump_dir, last_pass_of)
-    graph_def, signature = partitioned_graph_and_signature(module, loaded, s)
+    weights = WeightStore()
+    graph_def, signature = partitioned_graph_and_signature(module, loaded, s, weights)
     no_clusters = None if neuron_ops(graph_def) else no_cluster_message(module)
     del module
     return_freed_memory()
@@ -190,8 +195,8 @@ def _prepare(job: Job, workdir: str, s: CompileSetup) -> Prepared:
     clusters = []
     if s.compiler_path is not None or job.compiler_workdir is not None:
         clusters = emit(graph_def, signature, workdir, s.compiler_path or s.target.compiler, s.compiler_args,
-                         s.target, keep_model=job.compiler_workdir is not None)
-    return Prepared(job, loaded.num_session_ops, graph_def, signature, workdir, clusters, no_clusters,
+                         s.target, keep_model=job.compiler_workdir is not None, weights=weights)
+    return Prepared(job, loaded.num_session_ops, graph_def, weights, signature, workdir, clusters, no_clusters,
                     last_pass_of=last_pass_of)
 
 
@@ -227,11 +232,11 @@ def pipeline_module(job: Job, s: CompileSetup, reproducer_dir: str | None, last_
     return module, loaded
 
 
-def partitioned_graph_and_signature(module, loaded, s: CompileSetup):
+def partitioned_graph_and_signature(module, loaded, s: CompileSetup, weights: WeightStore | None = None):
     """The module after its pipeline as a GraphDef with one NeuronOp per cluster (none compiled
     yet), its signature outputs and main op under their original names. Consumes the module's
-    weights."""
-    with releasing_weights():
+    weights: into the graph, or, given `weights`, into that store (the graph refers to them)."""
+    with releasing_weights(weights):
         graph_def, signature = export_with_neuron_ops(module, s.options.dynamic_batch_size, s.options.target)
     graph_def, signature = add_output_stand_ins(graph_def, signature, replace(loaded.signature, init_op=None))
     graph_def, signature = add_input_stand_ins(graph_def, signature, loaded.fed_tensors)
@@ -280,10 +285,12 @@ def every_cluster_carries_batch(module) -> bool:
     )
 
 
-def emit(graph_def, signature, workdir: str, compiler: str, compiler_args, target, keep_model: bool = True):
-    clusters = target.emit(graph_def, workdir, compiler, compiler_args)
+def emit(graph_def, signature, workdir: str, compiler: str, compiler_args, target, keep_model: bool = True,
+         weights: WeightStore | None = None):
+    with weights_from(weights):
+        clusters = target.emit(graph_def, workdir, compiler, compiler_args)
     if keep_model:  # what `relift` needs; only worth writing into a workdir that is kept
-        save_workdir_model(workdir, graph_def, signature)
+        save_workdir_model(workdir, graph_def, signature, weights)
     return clusters
 
 

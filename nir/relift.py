@@ -77,15 +77,16 @@ def _finish(graph_def, signature, workdir: str, new_model_dir: str, model_dir: s
 
 
 def write_output(new_model_dir: str, graph_def, signature, model_dir: str | None, variable_min_elements: int | None = None,
-                 last_pass_of: Mapping[str, str] | None = None) -> None:
+                 last_pass_of: Mapping[str, str] | None = None, weights=None) -> None:
     """write_saved_model, once TensorFlow has built the graph (the last gate: nothing is written
     if it refuses), with NeuronOp declared to TensorFlow first. `last_pass_of`: the pass that
-    last changed each node, named when TensorFlow refuses one."""
+    last changed each node, named when TensorFlow refuses one. `weights`: the WeightStore the
+    graph refers to (the gate needs none of it)."""
     register_neuron_op()
     refusal = tensorflow_refusal(graph_def)
     if refusal is not None:
         raise TensorFlowRefusesGraph(refusal_message(refusal, new_model_dir, last_pass_of or {}))
-    write_saved_model(new_model_dir, graph_def, signature, model_dir, variable_min_elements)
+    write_saved_model(new_model_dir, graph_def, signature, model_dir, variable_min_elements, weights)
 
 
 def refusal_message(refusal: Refusal, new_model_dir: str, last_pass_of: Mapping[str, str]) -> str:

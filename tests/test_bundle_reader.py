@@ -108,3 +108,24 @@ def test_a_flipped_weight_byte_fails_the_compile_naming_the_variable(zoo, tmp_pa
         f.seek(entry.offset + entry.size // 2)
         f.write(bytes([byte[0] ^ 0x01]))
     expect_error(model, str(tmp_path / "out"), f"could not load variable '{key}'.*checksum")
+
+
+def test_a_sliced_variable_nir_wrote_is_read_back_whole(tmp_path, monkeypatch):
+    """nir's writer saves a variable over SAVE_BATCH_BYTES as slices (variables.py); the bundle
+    reader leaves those to TensorFlow's, which assembles them."""
+    from frontends.tensorflow import variables
+
+    monkeypatch.setattr(variables, "SAVE_BATCH_BYTES", 1000)
+    value = np.arange(40 * 30, dtype=np.float32).reshape(40, 30)
+    parts = variables.CheckpointParts(str(tmp_path))
+    parts.save_arrays(["big", "small"], [value, np.ones(3, np.int64)])
+    parts.finish()
+    prefix = str(tmp_path / "variables")
+    reader = BundleReader(prefix)
+    assert set(reader.entries) == {"big", "small"} and reader.num_shards > 2
+    assert len(reader.entries["big"].slices) > 1
+    with pytest.raises(NotReadableHere):
+        reader.read("big")
+    weights = CheckpointWeights(prefix)
+    np.testing.assert_array_equal(weights("big"), value)
+    np.testing.assert_array_equal(weights("small"), np.ones(3, np.int64))

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 
 from frontends.tensorflow.importer import SignatureInfo, TensorSpec
+from frontends.tensorflow.weights import embedded_graph_pieces, graph_pieces, write_pieces
 from nir.errors import NirInputError
 
 GRAPH_FILE = "nir-graph.pb"
@@ -30,8 +31,9 @@ def cluster_folder(workdir: str, node: node_def_pb2.NodeDef) -> str:
     """The NeuronOp's folder in the workdir, made, with the cluster's GraphDef in it."""
     folder = os.path.join(workdir, folder_name(node))
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "graph_def.pb"), "wb") as f:
-        f.write(node.attr["graph_def"].s)
+    # Written a piece at a time: a cluster's weights come from the compile's weight store as
+    # views, never joined into one more copy (weights.py).
+    write_pieces(os.path.join(folder, "graph_def.pb"), embedded_graph_pieces(node))
     return folder
 
 
@@ -43,9 +45,9 @@ def write_command_script(folder: str, command: Sequence[str], neff_file: str) ->
     os.chmod(path, 0o755)
 
 
-def save_workdir_model(workdir: str, graph_def: graph_pb2.GraphDef, signature) -> None:
-    with open(os.path.join(workdir, GRAPH_FILE), "wb") as f:
-        f.write(graph_def.SerializeToString(deterministic=True))
+def save_workdir_model(workdir: str, graph_def: graph_pb2.GraphDef, signature, weights=None) -> None:
+    """The whole model, weights in place (`weights`: the store `graph_def` refers to)."""
+    write_pieces(os.path.join(workdir, GRAPH_FILE), graph_pieces(graph_def, weights))
     with open(os.path.join(workdir, SIGNATURE_FILE), "w") as f:
         json.dump(asdict(signature), f, indent=2, sort_keys=True)
 

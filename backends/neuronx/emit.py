@@ -21,6 +21,7 @@ from backends.neuron.neuron_op import canonical_cluster_graph, neuron_ops
 from backends.neuron.workdir import cluster_folder, write_command_script
 from backends.neuronx.hlo_signature import check_hlo_signature
 from backends.neuronx.lowering import LoweringError, lower_cluster
+from frontends.tensorflow.weights import embedded_graph
 from nir.target import Target
 
 logger = logging.getLogger("nir")
@@ -37,7 +38,7 @@ def neuronx_cc_command(compiler: str, target: Target, compiler_args: Sequence[st
 
 def lowered_node(node) -> tuple[bytes, tuple[str, ...], tuple[str, ...]]:
     """A NeuronOp's cluster in the canonical form `lower-clusters` lowered (so the cache hits)."""
-    inner = graph_pb2.GraphDef.FromString(node.attr["graph_def"].s)
+    inner = embedded_graph(node)
     return canonical_cluster_graph(
         inner, [n.decode() for n in node.attr["input_names"].list.s], [n.decode() for n in node.attr["output_names"].list.s]
     )

@@ -106,7 +106,7 @@ def entries(prefix: str) -> tuple[int, dict[str, object]]:
         for key, value in _block_entries(_read_block(index, data_handle)):
             if key == b"":
                 header = tensor_bundle_pb2.BundleHeaderProto.FromString(value)
-            else:
+            elif not key.startswith(b"\x00"):  # a slice of a sliced variable: encoded, not a name
                 found[key.decode()] = tensor_bundle_pb2.BundleEntryProto.FromString(value)
     if header is None:
         raise CorruptCheckpoint(f"'{prefix}.index' has no bundle header")

@@ -195,8 +195,8 @@ class CheckpointWeights:
             raise _unreadable(prefix, err) from None
         try:
             self._bundle: BundleReader | None = BundleReader(prefix)
-        except (NotReadableHere, CorruptCheckpoint, OSError):
-            self._bundle = None  # TensorFlow's reader opened it: let it read, or say what is wrong
+        except Exception:  # noqa: BLE001 - any index nir cannot parse: TensorFlow's reader opened it
+            self._bundle = None  # so let it read, or say what is wrong
 
     def __call__(self, key: str) -> np.ndarray:
         if self._bundle is not None and key in self._bundle.entries:

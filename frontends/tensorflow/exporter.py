@@ -34,6 +34,7 @@ from frontends.tensorflow.importer import (
     TensorSpec,
 )
 from frontends.tensorflow.opdefs import function_output_names
+from frontends.tensorflow.weights import MIN_REFERENCED_BYTES, WeightStore, refer_to_payload
 from nir.errors import NirError
 from nir.ir.attr_names import MODULE_METHOD, MODULE_TAGS
 from nir.ir.dtypes import dtype_of_ir_type
@@ -89,7 +90,7 @@ def _graph_tensor_name(op: TFNodeOp, port: int) -> str:
 
 def emit_graph_op(op: TFNodeOp, names: GraphNames, graph_def: graph_pb2.GraphDef) -> None:
     """Add `op` as a node of `graph_def`. Under `releasing_weights()`, a Const gives up its
-    payload once it is in the graph."""
+    payload once it is in the graph, or, with a store, gives it to the store instead."""
     inputs = []
     for value in op.operands:
         name = names.tensor(value)
@@ -97,7 +98,13 @@ def emit_graph_op(op: TFNodeOp, names: GraphNames, graph_def: graph_pb2.GraphDef
             # A control token names its node; a data tensor name would make a data edge.
             name = "^" + name.lstrip("^").split(":")[0]
         inputs.append(name)
-    _fill_node(graph_def.node.add(), op, inputs)
+    node = graph_def.node.add()
+    store = _WEIGHT_STORE.get()
+    payload = _referable_payload(op) if store is not None else None
+    if payload is None:
+        _fill_node(node, op, inputs)
+    else:
+        _fill_node_referring(node, op, inputs, payload, store)
     if _RELEASE_WEIGHTS.get() and op.tf_type == "Const":
         release_payload(op)
     for port, result in enumerate(op.data_results):
@@ -105,19 +112,60 @@ def emit_graph_op(op: TFNodeOp, names: GraphNames, graph_def: graph_pb2.GraphDef
     names.names[op.control] = "^" + op.node_name
 
 
+def _referable_payload(op: TFNodeOp) -> TensorPayload | None:
+    """The payload of a Const worth keeping out of the graph (weights.py): raw and large."""
+    if op.tf_type != "Const":
+        return None
+    value = op.attributes.get("value")
+    if not isinstance(value, TensorAttr):
+        return None
+    payload = value.data
+    if payload.encoding != "raw" or payload.data is None or len(payload.data) < MIN_REFERENCED_BYTES:
+        return None
+    return payload
+
+
+def _fill_node_referring(node: node_def_pb2.NodeDef, op: TFNodeOp, input_names: list[str],
+                         payload: TensorPayload, store: WeightStore) -> None:
+    node.name, node.op, node.device = op.node_name, op.tf_type, op.device
+    node.input.extend(input_names)
+    write_attrs(node.attr, {k: v for k, v in op.attributes.items() if k != "value"})
+    tensor = node.attr["value"].tensor
+    tensor.dtype = dtype_of_ir_type(payload.type.element_type)
+    tensor.tensor_shape.CopyFrom(dims_to_shape_proto(payload.type.get_shape()))
+    refer_to_payload(node, payload.data, store)
+
+
 _RELEASE_WEIGHTS: contextvars.ContextVar[bool] = contextvars.ContextVar("nir_release_weights", default=False)
+_WEIGHT_STORE: contextvars.ContextVar[WeightStore | None] = contextvars.ContextVar("nir_export_store", default=None)
 
 
 @contextlib.contextmanager
-def releasing_weights() -> Iterator[None]:
+def releasing_weights(store: WeightStore | None = None) -> Iterator[None]:
     """Export that consumes the module's weights: each Const's payload is dropped from the IR
     as soon as its node holds the bytes, so a model's weights are not in memory twice (IR and
-    GraphDef) at the end of a compile. The module is left with elided constants."""
+    GraphDef) at the end of a compile. The module is left with elided constants.
+
+    With `store`, the large payloads of the entry function and its clusters go to `store`
+    instead of the graph (weights.py): the graph never holds them, and each leaves memory when
+    it is written."""
     token = _RELEASE_WEIGHTS.set(True)
+    store_token = _WEIGHT_STORE.set(store)
     try:
         yield
     finally:
         _RELEASE_WEIGHTS.reset(token)
+        _WEIGHT_STORE.reset(store_token)
+
+
+@contextlib.contextmanager
+def _weights_in_graph() -> Iterator[None]:
+    """Library functions are serialized whole by everything that writes them: no references."""
+    token = _WEIGHT_STORE.set(None)
+    try:
+        yield
+    finally:
+        _WEIGHT_STORE.reset(token)
 
 
 def release_payload(op: TFNodeOp) -> None:
@@ -221,8 +269,9 @@ def export_module(
     drop_dangling_colocation(graph_def)
     library_ops = [op for op in module.ops if isinstance(op, func.FuncOp) and op is not entry]
     signatures = {fn.sym_name.data: _function_signature(fn) for fn in library_ops}
-    for fn in library_ops:
-        graph_def.library.function.append(_function_def(fn, signatures, lower_cluster, graph_def.versions))
+    with _weights_in_graph():
+        for fn in library_ops:
+            graph_def.library.function.append(_function_def(fn, signatures, lower_cluster, graph_def.versions))
     tags = tuple(a.data for a in module.attributes[MODULE_TAGS].data)  # type: ignore[union-attr]
     method = module.attributes.get(MODULE_METHOD)
     key = module.attributes.get(MODULE_SIGNATURE_KEY)

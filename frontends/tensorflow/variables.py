@@ -27,6 +27,7 @@ from frontends.tensorflow.checkpoint import (
     variable_keys,
     with_weights,
 )
+from frontends.tensorflow.weights import WEIGHT_ATTR, WeightStore, has_references, weight_key
 from frontends.tensorflow.wire import fields, framed, varint_field
 
 VARIABLE_MIN_BYTES = 1024  # smaller constants (shapes, axes, scalars) stay in the graph
@@ -51,8 +52,8 @@ def movable_constants(graph_def, min_bytes: int = VARIABLE_MIN_BYTES, min_elemen
         if node.op == "Const"
         and node.name not in filters
         and node.attr["dtype"].type not in (types_pb2.DT_STRING, types_pb2.DT_RESOURCE, types_pb2.DT_VARIANT)
-        and (len(node.attr["value"].tensor.tensor_content) >= min_bytes if min_elements is None
-             else _elements(node) > min_elements and node.attr["value"].tensor.tensor_content)
+        and (_content_bytes(node) >= min_bytes if min_elements is None
+             else _elements(node) > min_elements and _content_bytes(node) > 0)
     ]
 
 
@@ -60,18 +61,27 @@ def _elements(node) -> int:
     return math.prod(d.size for d in node.attr["value"].tensor.tensor_shape.dim)
 
 
+def _content_bytes(node) -> int:
+    """Bytes of a Const's tensor_content, held or referred to (weights.py); 0 without one."""
+    if weight_key(node) is not None:
+        return _elements(node) * _numpy_dtype(node.attr["dtype"].type).itemsize
+    return len(node.attr["value"].tensor.tensor_content)
+
+
 def constants_to_variables(graph_def, min_bytes: int = VARIABLE_MIN_BYTES,
                            min_elements: int | None = None) -> list[tuple[str, object]]:
     """Turn the large Consts of `graph_def` into variables, in place: those of `min_bytes` or
     more, or, with `min_elements`, those of more elements (the original's
-    constant_size_to_exclude). Returns (checkpoint key, TensorProto of the value) per variable,
-    in graph order; the graph keeps none of the bytes."""
+    constant_size_to_exclude). Returns (checkpoint key, TensorProto of the value, key of its
+    payload in the weight store or None) per variable, in graph order; the graph keeps none of
+    the bytes."""
     from tensorflow.core.framework import tensor_pb2
 
     moved = []
     for node in movable_constants(graph_def, min_bytes, min_elements):
         value = tensor_pb2.TensorProto()
         value.CopyFrom(node.attr["value"].tensor)
+        stored = weight_key(node)
         dtype = node.attr["dtype"].type
         handle = graph_def.node.add()
         handle.name = f"{node.name}/nir_variable"
@@ -86,11 +96,12 @@ def constants_to_variables(graph_def, min_bytes: int = VARIABLE_MIN_BYTES,
         node.name, node.op, node.device = handle.name[: -len("/nir_variable")], "ReadVariableOp", device
         node.input.append(handle.name)
         node.attr["dtype"].type = dtype
-        moved.append((handle.name, value))
+        moved.append((handle.name, value, stored))
     return moved
 
 
-def neuron_op_without_weights(node, checkpoint: CheckpointParts, min_bytes: int = VARIABLE_MIN_BYTES) -> bytes:
+def neuron_op_without_weights(node, checkpoint: CheckpointParts, min_bytes: int = VARIABLE_MIN_BYTES,
+                              weights: WeightStore | None = None) -> bytes:
     """The serialized NeuronOp `node` with the large constants of its embedded GraphDef saved to
     `checkpoint` under `<NeuronOp name>/<Const name>`; each Const keeps its shape and names its
     key (`_nir_checkpoint_key`). For a model whose NeuronOps together pass protobuf's limit:
@@ -99,11 +110,14 @@ def neuron_op_without_weights(node, checkpoint: CheckpointParts, min_bytes: int 
     Works on the embedded graph's bytes, never parsed: each weight is fed to SaveV2 as a view
     of them, and the light graph is those bytes with the weights cut out, so a cluster's
     weights are in memory once more at most. `node` is not changed (a message's bytes are
-    freed only with the message)."""
+    freed only with the message). An embedded graph that refers to `weights` (weights.py) has
+    its payloads saved from the store instead."""
     import numpy as np
     from tensorflow.core.framework import node_def_pb2
 
     data = node.attr["graph_def"].s
+    if weights is not None and has_references(data):
+        return _neuron_op_saving_references(node, data, checkpoint, weights)
     weights = {name: spot for name, spot in tensor_content_offsets(data).items() if spot[3] >= min_bytes}
     for name, (dtype, shape, offset, length) in weights.items():
         numpy_dtype = _numpy_dtype(dtype)
@@ -119,6 +133,30 @@ def neuron_op_without_weights(node, checkpoint: CheckpointParts, min_bytes: int 
         if name != "graph_def":
             light.attr[name].CopyFrom(value)
     light.attr["graph_def"].s = light_graph
+    return light.SerializeToString(deterministic=True)
+
+
+def _neuron_op_saving_references(node, data: bytes, checkpoint: CheckpointParts, weights: WeightStore) -> bytes:
+    """neuron_op_without_weights for an embedded graph whose weights are in `weights`: each is
+    saved from the store and released, and its Const names its checkpoint key instead."""
+    import numpy as np
+    from tensorflow.core.framework import graph_pb2, node_def_pb2
+
+    inner = graph_pb2.GraphDef.FromString(data)
+    for inner_node in inner.node:
+        key = weight_key(inner_node)
+        if key is None:
+            continue
+        shape = [d.size for d in inner_node.attr["value"].tensor.tensor_shape.dim]
+        array = np.frombuffer(weights.get(key), _numpy_dtype(inner_node.attr["dtype"].type)).reshape(shape)
+        checkpoint.save_arrays([f"{node.name}/{inner_node.name}"], [array])
+        del array
+        weights.release(key)
+        del inner_node.attr[WEIGHT_ATTR]
+        inner_node.attr[CHECKPOINT_KEY_ATTR].s = f"{node.name}/{inner_node.name}".encode()
+    light = node_def_pb2.NodeDef()
+    light.CopyFrom(node)
+    light.attr["graph_def"].s = inner.SerializeToString(deterministic=True)
     return light.SerializeToString(deterministic=True)
 
 
@@ -249,31 +287,37 @@ class CheckpointParts:
             session.run(save, dict(zip(feeds, arrays)))
         self.parts.append(part)
 
-    def save_protos(self, items: list[tuple[str, object]]) -> None:
-        """Save (key, TensorProto) pairs as one part."""
+    def save_protos(self, items: list[tuple], weights: WeightStore | None = None) -> None:
+        """Save (key, TensorProto, weight-store key or None) items as one part; each payload
+        the store held is released once saved."""
         import numpy as np
 
         names, arrays = [], []
-        for key, value in items:
+        for key, value, stored in items:
             dtype = _numpy_dtype(value.dtype)
-            arrays.append(np.frombuffer(value.tensor_content, dtype).reshape([d.size for d in value.tensor_shape.dim]))
+            data = value.tensor_content if stored is None else weights.get(stored)
+            arrays.append(np.frombuffer(data, dtype).reshape([d.size for d in value.tensor_shape.dim]))
             names.append(key)
         self.save_arrays(names, arrays)
+        for _, _, stored in items:
+            if stored is not None:
+                weights.release(stored)
 
-    def save_batches(self, moved: list[tuple[str, object]]) -> None:
-        """Save `moved` in parts of about SAVE_BATCH_BYTES; consumes the list as it goes."""
-        batch: list[tuple[str, object]] = []
+    def save_batches(self, moved: list[tuple], weights: WeightStore | None = None) -> None:
+        """Save `moved` (constants_to_variables's items) in parts of about SAVE_BATCH_BYTES;
+        consumes the list, and the store's payloads, as it goes."""
+        batch: list[tuple] = []
         size = 0
         moved.reverse()
         while moved:
             item = moved.pop()
             batch.append(item)
-            size += len(item[1].tensor_content)
+            size += math.prod(d.size for d in item[1].tensor_shape.dim) * _numpy_dtype(item[1].dtype).itemsize
             if size >= SAVE_BATCH_BYTES:
-                self.save_protos(batch)
+                self.save_protos(batch, weights)
                 batch, size = [], 0
         if batch:
-            self.save_protos(batch)
+            self.save_protos(batch, weights)
 
     def finish(self) -> None:
         import tensorflow as tf
@@ -318,26 +362,26 @@ def add_saver(graph_def, moved: list[tuple[str, object]], meta_graph) -> None:
     def dtypes(values: list[int]):
         return lambda attr: attr.list.type.extend(values)
 
-    names = [name.encode() for name, _ in moved]
-    types = [value.dtype for _, value in moved]
+    names = [name.encode() for name, *_ in moved]
+    types = [value.dtype for _, value, *_ in moved]
     node("filename", "Const", value=string_tensor([b"model"], []), dtype=dtype(7))
     node("tensor_names", "Const", value=string_tensor(names, [len(names)]), dtype=dtype(7))
     node("shape_and_slices", "Const", value=string_tensor([b""] * len(names), [len(names)]), dtype=dtype(7))
     restore = node("RestoreV2", "RestoreV2", [f"{SAVER_SCOPE}/filename", f"{SAVER_SCOPE}/tensor_names",
                                                f"{SAVER_SCOPE}/shape_and_slices"], dtypes=dtypes(types))
     assigns = []
-    for index, (name, value) in enumerate(moved):
+    for index, (name, value, *_) in enumerate(moved):
         assign = node(f"assign_{index}", "AssignVariableOp", [name, f"{restore.name}:{index}"], dtype=dtype(value.dtype))
         assigns.append("^" + assign.name)
     node("restore_all", "NoOp", assigns)
     reads = []
-    for index, (name, value) in enumerate(moved):
+    for index, (name, value, *_) in enumerate(moved):
         read = node(f"read_{index}", "ReadVariableOp", [name], dtype=dtype(value.dtype))
         reads.append(read.name)
     save = node("SaveV2", "SaveV2", [f"{SAVER_SCOPE}/filename", f"{SAVER_SCOPE}/tensor_names",
                                      f"{SAVER_SCOPE}/shape_and_slices", *reads], dtypes=dtypes(types))
     node("control_dependency", "Identity", [f"{SAVER_SCOPE}/filename", "^" + save.name], T=dtype(7))
-    _declare_variables(meta_graph, [name for name, _ in moved], assigns, reads)
+    _declare_variables(meta_graph, [name for name, *_ in moved], assigns, reads)
     saver = meta_graph.saver_def
     saver.filename_tensor_name = f"{SAVER_SCOPE}/filename:0"
     saver.save_tensor_name = f"{SAVER_SCOPE}/control_dependency:0"

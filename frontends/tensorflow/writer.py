@@ -20,6 +20,7 @@ from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTI
 from frontends.tensorflow.object_graph import save_with_object_graph, take_payloads
 from frontends.tensorflow.splice import can_splice, splice_compiled_signature
 from frontends.tensorflow.variables import CheckpointParts, add_saver, constants_to_variables, neuron_op_without_weights
+from frontends.tensorflow.weights import WeightStore, node_pieces, pieces_size, release_weights_of, with_weight_values
 from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
 
@@ -132,12 +133,15 @@ class _SavedModelPb:
     (field 1: one entry per node) is framed by hand: a graph whose constants or NeuronOps hold
     the weights is never serialized whole, nor copied into a SavedModel message first."""
 
-    def __init__(self, graph_def, meta_graph, light_neuron_ops: dict[str, bytes] | None = None):
+    def __init__(self, graph_def, meta_graph, light_neuron_ops: dict[str, bytes] | None = None,
+                 weights: WeightStore | None = None):
         from tensorflow.core.framework import graph_pb2
 
         self.graph_def = graph_def
         self.light = light_neuron_ops or {}  # NeuronOps serialized without their weights
-        self.node_sizes = [len(self.light[n.name]) if n.name in self.light else n.ByteSize() for n in graph_def.node]
+        self.weights = weights  # what the graph's references name (weights.py)
+        self.node_sizes = [len(self.light[n.name]) if n.name in self.light else pieces_size(node_pieces(n, weights))
+                           for n in graph_def.node]
         shell = graph_pb2.GraphDef()
         shell.versions.CopyFrom(graph_def.versions)
         shell.library.CopyFrom(graph_def.library)
@@ -156,31 +160,37 @@ class _SavedModelPb:
         yield self.head
         for node, size in zip(self.graph_def.node, self.node_sizes):
             yield b"\x0a" + varint(size)
-            yield self.light[node.name] if node.name in self.light else node.SerializeToString(deterministic=True)
+            if node.name in self.light:
+                yield self.light[node.name]
+                continue
+            yield from node_pieces(node, self.weights)
+            if self.weights is not None:
+                release_weights_of(node, self.weights)  # written: its bytes may go
         yield self.rest
 
 
-def _embedded_bytes(graph_def) -> int:
+def _embedded_bytes(graph_def, weights: WeightStore | None = None) -> int:
     """Bytes the NeuronOps' embedded graphs and NEFFs add to saved_model.pb: almost all of it
     once the CPU part's weights are variables. Counted one NeuronOp at a time, since measuring
     the whole graph would serialize it whole."""
     return sum(
-        len(node.attr["graph_def"].s) + len(node.attr["executable"].s)
-        for node in graph_def.node if node.op == "NeuronOp"
+        pieces_size(node_pieces(node, weights)) for node in graph_def.node if node.op == "NeuronOp"
     )
 
 
 
 
-def needs_light_neuron_ops(graph_def) -> bool:
+def needs_light_neuron_ops(graph_def, weights: WeightStore | None = None) -> bool:
     """True when the NeuronOps' embedded graphs are too big for saved_model.pb, so their
     weights go to the checkpoint (neuron_op_without_weights)."""
-    return _embedded_bytes(graph_def) > PROTOBUF_LIMIT - (16 << 20)
+    return _embedded_bytes(graph_def, weights) > PROTOBUF_LIMIT - (16 << 20)
 
 
-def write_saved_model_contents(export_dir: str, graph_def, signature, variable_min_elements: int | None = None) -> None:
+def write_saved_model_contents(export_dir: str, graph_def, signature, variable_min_elements: int | None = None,
+                               weights: WeightStore | None = None) -> None:
     """Write the SavedModel into `export_dir` (which must not exist). Consumes `graph_def`:
-    its large constants become variables."""
+    its large constants become variables. `weights`: the store the graph's references name
+    (weights.py), emptied as each payload is written."""
     os.makedirs(os.path.join(export_dir, "variables"))
     checkpoint = CheckpointParts(os.path.join(export_dir, "variables"))
     meta_graph = meta_graph_of(signature)
@@ -189,10 +199,11 @@ def write_saved_model_contents(export_dir: str, graph_def, signature, variable_m
     if moved:
         add_saver(graph_def, moved, meta_graph)
     light = {}
-    if needs_light_neuron_ops(graph_def):
-        light = {n.name: neuron_op_without_weights(n, checkpoint) for n in graph_def.node if n.op == "NeuronOp"}
+    if needs_light_neuron_ops(graph_def, weights):
+        light = {n.name: neuron_op_without_weights(n, checkpoint, weights=weights)
+                 for n in graph_def.node if n.op == "NeuronOp"}
     try:
-        saved_model = _SavedModelPb(graph_def, meta_graph, light)
+        saved_model = _SavedModelPb(graph_def, meta_graph, light, weights)
     except (ValueError, RuntimeError) as err:  # protobuf refuses messages over 2 GiB
         raise NirInputError(
             f"the compiled graph cannot be serialized ({err}): saved_model.pb is limited to "
@@ -218,19 +229,26 @@ def write_saved_model_contents(export_dir: str, graph_def, signature, variable_m
         os.fsync(f.fileno())
     del saved_model, light
     graph_def.Clear()  # consumed
-    checkpoint.save_batches(moved)
+    checkpoint.save_batches(moved, weights)
     checkpoint.finish()
 
 
 def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str | None = None,
-                      variable_min_elements: int | None = None) -> None:
-    """Write the SavedModel, all or nothing. Consumes `graph_def` (see write_saved_model_contents)."""
+                      variable_min_elements: int | None = None, weights: WeightStore | None = None) -> None:
+    """Write the SavedModel, all or nothing. Consumes `graph_def` (see write_saved_model_contents)
+    and `weights`, the store its references name (weights.py)."""
     target = check_new_model_dir(new_model_dir, model_dir)
     with atomic_directory(target) as staging:
-        way = object_graph_way(graph_def, signature, variable_min_elements)
+        way = object_graph_way(graph_def, signature, variable_min_elements, weights)
         if way is None:
-            write_saved_model_contents(staging, graph_def, signature, variable_min_elements)
-        elif way == "splice":
+            write_saved_model_contents(staging, graph_def, signature, variable_min_elements, weights)
+            return
+        # Both ways that keep the object graph hand the graph to TensorFlow, which needs its
+        # weights in place; they are taken only below OBJECT_GRAPH_MAX_WEIGHT_BYTES or when the
+        # graph holds no weight the writer would make a variable.
+        graph_def = with_weight_values(graph_def, weights)
+        weights = None
+        if way == "splice":
             splice_compiled_signature(signature.object_graph_from, graph_def, signature, staging)
         else:
             flat = os.path.join(os.path.dirname(staging), "flat")
@@ -246,14 +264,15 @@ def _checkpoint_bytes(model_dir: str) -> int:
     return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder) if f.startswith("variables.data-"))
 
 
-def object_graph_way(graph_def, signature, variable_min_elements: int | None = None) -> str | None:
+def object_graph_way(graph_def, signature, variable_min_elements: int | None = None,
+                     weights: WeightStore | None = None) -> str | None:
     """How the output keeps its TF2 input's object graph: "splice" (the compiled signature
     spliced into the input's saved_model.pb, see splice.py), "saver" (the input's objects
     re-saved by TF2's saver, see object_graph.py), or None (a TF1-style SavedModel: the input
     has no object graph, or keeping it is not possible)."""
     if signature.object_graph_from is None:
         return None
-    if needs_light_neuron_ops(graph_def):
+    if needs_light_neuron_ops(graph_def, weights):
         logger.warning(
             "the NeuronOps of this model pass protobuf's 2 GiB limit, so their weights go to the "
             "checkpoint and the output is a TF1-style SavedModel: tf.saved_model.load(out) gives "

@@ -148,8 +148,7 @@ def node_pieces(node: node_def_pb2.NodeDef, store: WeightStore | None) -> list:
         shell = node_def_pb2.NodeDef()
         shell.CopyFrom(node)
         del shell.attr["graph_def"]
-        inner = graph_pb2.GraphDef.FromString(node.attr["graph_def"].s)
-        value = _framed(_ATTR_VALUE_S, graph_pieces(inner, store))
+        value = _framed(_ATTR_VALUE_S, node_pieces_of_embedded(node, store))
         return _with_attr_entry(shell.SerializeToString(deterministic=True), "graph_def", value)
     return [node.SerializeToString(deterministic=True)]
 
@@ -201,7 +200,7 @@ def embedded_graph_pieces(node: node_def_pb2.NodeDef) -> list:
     data = node.attr["graph_def"].s
     if not has_references(data):
         return [data]
-    return graph_pieces(graph_pb2.GraphDef.FromString(data), _require_active(node))
+    return node_pieces_of_embedded(node, _require_active(node))
 
 
 def embedded_graph(node: node_def_pb2.NodeDef) -> graph_pb2.GraphDef:
@@ -222,6 +221,22 @@ def with_weight_values(graph_def: graph_pb2.GraphDef, store: WeightStore | None)
     if store is None or not len(store):
         return graph_def
     return graph_pb2.GraphDef.FromString(b"".join(graph_pieces(graph_def, store)))
+
+
+def put_neuron_op_weights_in_place(graph_def: graph_pb2.GraphDef, store: WeightStore | None) -> None:
+    """Give each NeuronOp of `graph_def` its embedded graph with the weights in place, released
+    from `store`: for a writer that hands NeuronOps to TensorFlow as they are."""
+    if store is None:
+        return
+    for node in graph_def.node:
+        if node.op == "NeuronOp" and has_references(node.attr["graph_def"].s):
+            data = b"".join(node_pieces_of_embedded(node, store))
+            release_weights_of(node, store)
+            node.attr["graph_def"].s = data
+
+
+def node_pieces_of_embedded(node: node_def_pb2.NodeDef, store: WeightStore) -> list:
+    return graph_pieces(graph_pb2.GraphDef.FromString(node.attr["graph_def"].s), store)
 
 
 def release_weights_of(node: node_def_pb2.NodeDef, store: WeightStore) -> None:

@@ -20,7 +20,14 @@ from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTI
 from frontends.tensorflow.object_graph import save_with_object_graph, take_payloads
 from frontends.tensorflow.splice import can_splice, splice_compiled_signature
 from frontends.tensorflow.variables import CheckpointParts, add_saver, constants_to_variables, neuron_op_without_weights
-from frontends.tensorflow.weights import WeightStore, node_pieces, pieces_size, release_weights_of, with_weight_values
+from frontends.tensorflow.weights import (
+    WeightStore,
+    node_pieces,
+    pieces_size,
+    put_neuron_op_weights_in_place,
+    release_weights_of,
+    with_weight_values,
+)
 from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
 
@@ -243,17 +250,18 @@ def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str |
         if way is None:
             write_saved_model_contents(staging, graph_def, signature, variable_min_elements, weights)
             return
-        # Both ways that keep the object graph hand the graph to TensorFlow, which needs its
-        # weights in place; they are taken only below OBJECT_GRAPH_MAX_WEIGHT_BYTES or when the
-        # graph holds no weight the writer would make a variable.
-        graph_def = with_weight_values(graph_def, weights)
-        weights = None
         if way == "splice":
-            splice_compiled_signature(signature.object_graph_from, graph_def, signature, staging)
+            # TensorFlow imports the spliced graph whole: its weights go in place (it holds no
+            # weight the writer would make a variable, so only the NeuronOps' and filters').
+            splice_compiled_signature(signature.object_graph_from, with_weight_values(graph_def, weights), signature,
+                                      staging)
         else:
+            # The NeuronOps' payloads are set aside while TensorFlow re-saves the model, so
+            # they go back whole; the CPU part's weights stream from the store into `flat`.
+            put_neuron_op_weights_in_place(graph_def, weights)
             flat = os.path.join(os.path.dirname(staging), "flat")
             payloads = take_payloads(graph_def, "NeuronOp")
-            write_saved_model_contents(flat, graph_def, signature, variable_min_elements)
+            write_saved_model_contents(flat, graph_def, signature, variable_min_elements, weights)
             save_with_object_graph(signature.object_graph_from, signature.tags, signature.key, flat, staging, payloads)
 
 

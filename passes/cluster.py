@@ -379,6 +379,14 @@ class ClusterPass(ModulePass):
     minimum_segment_size: int = 2
     max_cluster_bytes: int = DEFAULT_MAX_CLUSTER_BYTES
 
+    def _pieces_under_the_byte_limit(self, groups, ops):
+        """(piece, whether max-cluster-bytes cut its group) for every group's pieces."""
+        for group in groups:
+            pieces = split_by_bytes(group, ops, self.max_cluster_bytes)
+            cut = pieces != [group]
+            for piece in pieces:
+                yield piece, cut
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         entry = entry_function(op)
         conditions = loop_conditions(op)
@@ -403,11 +411,15 @@ class ClusterPass(ModulePass):
                 candidate[i] = False
                 set_cpu_reason(ops[i], reason)
         kept = []
-        for group in (piece for g in groups for piece in split_by_bytes(g, ops, self.max_cluster_bytes)):
+        for group, cut in self._pieces_under_the_byte_limit(groups, ops):
             size = effective_size(group, ops, count_constants=not scope)
             if size < self.minimum_segment_size:
+                reason = f"in a cluster of {size} op(s), below minimum_segment_size={self.minimum_segment_size}"
+                if cut:  # the cause the user can change is the byte limit, not the segment size
+                    reason += (f" (cut to that size by max-cluster-bytes={self.max_cluster_bytes}: its weights and "
+                               "its neighbours' pass the limit together)")
                 for i in group:
-                    set_cpu_reason(ops[i], f"in a cluster of {size} op(s), below minimum_segment_size={self.minimum_segment_size}")
+                    set_cpu_reason(ops[i], reason)
             elif not has_runtime_input(group, ops):
                 for i in group:
                     set_cpu_reason(ops[i], CONSTANT_ONLY_REASON)

@@ -32,7 +32,13 @@ stays alive beside the folded result, so in the worst case (a weight transposed 
 and read as is by another) its bytes exist twice; never more.
 
 With `dynamic-batch`, shape ops on tensors that carry the batch are not folded: the compiled
-model runs at other batch sizes, so the batch dimension is not a constant there.
+model runs at other batch sizes, so the batch dimension is not a constant there. What is picked
+out of such a shape without its batch entry is still a constant (a sequence length
+`shape(x)[1]`, the channels `shape(x)[-1]`): the selections are run once with the batch entry
+replaced by a sentinel, and a result without the sentinel folds. A Reshape target whose only
+batch-dependent entry is the batch itself, at position 0 of a tensor that carries the batch
+there, becomes a constant with -1 in that place. Both keep the shape arithmetic of attention
+and patch layers out of the graph, where it would cut clusters.
 """
 
 from __future__ import annotations
@@ -233,8 +239,163 @@ def replace_with_const(result: SSAValue, value: np.ndarray, names: set[str]) -> 
         op.control.replace_all_uses_with(const.control)
 
 
+# Shape arithmetic run at several batch sizes: ops whose small results follow from their
+# inputs' values alone (never an op whose result size a value decides, such as Fill or Range).
+SHAPE_ARITHMETIC_OPS = frozenset({
+    "StridedSlice", "Slice", "GatherV2", "Gather", "Squeeze", "ExpandDims", "Reshape", "Identity", "Pack",
+    "ConcatV2", "Unpack", "ReverseV2", "Prod", "Sum", "Max", "Min", "Mul", "Add", "AddV2", "Sub", "Neg",
+    "FloorDiv", "FloorMod", "Maximum", "Minimum", "Cast",
+})
+_SHAPE_ELEMENTS = 16  # results larger than this are not shape arithmetic
+# The batch sizes the shape arithmetic is run at, beside the module's own: primes, so that no
+# result agrees at all of them by accident.
+_OTHER_BATCHES = (7919, 104729)
+
+
+def _batch_shapes(op: TFNodeOp, batch: int) -> list[np.ndarray] | None:
+    """What Shape/ShapeN gives at batch size `batch`, for static tensors that carry the batch."""
+    if op.tf_type not in ("Shape", "ShapeN") or op.control_operands:
+        return None
+    inputs = op.data_operands
+    if not inputs or not all(is_static(v.type) for v in inputs) or not any(carries_batch(v) for v in inputs):
+        return None
+    out_type = numpy_dtype_of_ir_type(element_type(op.data_results[0].type))
+    values = []
+    for v in inputs:
+        shape = np.array(tf_shape(v.type), dtype=out_type)
+        if carries_batch(v):
+            shape[0] = batch
+        values.append(shape)
+    return values
+
+
+def _is_shape_arithmetic(op: TFNodeOp, plan: _FoldPlan) -> bool:
+    return (op.tf_type in SHAPE_ARITHMETIC_OPS and not op.control_operands and bool(op.data_operands)
+            and all(plan.is_constant(v) for v in op.data_operands)
+            and all(_numeric_static(v) for v in [*op.data_operands, *op.data_results])
+            and all(math.prod(tf_shape(r.type)) <= _SHAPE_ELEMENTS and len(tf_shape(r.type)) <= 1
+                    for r in op.data_results))
+
+
+def plan_batch_shape_arithmetic(block: Block) -> tuple[_FoldPlan, list[TFNodeOp]]:
+    """The Shape ops of batch-carrying tensors, and the shape arithmetic that reads only them
+    and constants; returns (plan, the Shape ops)."""
+    plan = _FoldPlan([], set(), {})
+    shapes = []
+    reads_a_shape: set[SSAValue] = set()
+    for op in block.ops:
+        if not isinstance(op, TFNodeOp):
+            continue
+        if op.tf_type == "Const":
+            value = op.attributes.get("value")
+            if not op.control_operands and isinstance(value, TensorAttr) and not value.data.is_elided:
+                plan.constant.add(op)
+            continue
+        if _batch_shapes(op, 1) is not None:
+            shapes.append(op)
+            plan.constant.add(op)
+            reads_a_shape.update(op.data_results)
+        elif _is_shape_arithmetic(op, plan) and any(v in reads_a_shape for v in op.data_operands):
+            plan.folded.append(op)
+            plan.constant.add(op)
+            reads_a_shape.update(op.data_results)
+    return plan, shapes
+
+
+def fold_batch_free_shape_parts(block: Block) -> int:
+    """Under dynamic batch: fold the shape arithmetic on batch-carrying shapes whose results
+    are the same at every batch size, and turn Reshape targets whose one batch-dependent entry
+    TensorFlow can infer into constants with -1 there; returns how many constants were made."""
+    plan, shapes = plan_batch_shape_arithmetic(block)
+    wanted = materialized_results(plan)
+    if not wanted:
+        return 0
+    batch = _module_batch(shapes)
+    runs = []
+    try:
+        for b in (batch, *_OTHER_BATCHES):
+            plan.known = {r: v for op in shapes for r, v in zip(op.data_results, _batch_shapes(op, b))}
+            runs.append(evaluate(plan, wanted))
+    except Exception as err:  # noqa: BLE001 - as fold_block: an op TensorFlow rejects folds nothing
+        logger.warning("constant-fold: TensorFlow could not evaluate shape arithmetic (%s)", str(err).splitlines()[0])
+        return 0
+    folds = {}
+    for value in wanted:
+        folded = _batch_free(value, [run[value] for run in runs], (batch, *_OTHER_BATCHES))
+        if folded is not None:
+            folds[value] = folded
+    names = {op.node_name for op in block.ops if isinstance(op, TFNodeOp)}
+    for op in {value.owner for value in folds}:
+        if all(r in folds for r in op.data_results if r in wanted):  # the op goes: its constant takes its name
+            names.discard(op.node_name)
+    for value, folded in folds.items():
+        replace_with_const(value, folded, names)
+    if folds:
+        remove_dead_ops(block.parent.parent)
+    return len(folds)
+
+
+def _module_batch(shapes: list[TFNodeOp]) -> int:
+    """The batch size the module is specialized to: dim 0 of a batch-carrying tensor."""
+    return next(tf_shape(v.type)[0] for op in shapes for v in op.data_operands if carries_batch(v))
+
+
+def _batch_free(value: SSAValue, values: list[np.ndarray], batches: tuple[int, ...]) -> np.ndarray | None:
+    """A constant that `value` equals at every batch size, or None. `values` are its values at
+    `batches`. Either it is the same at all, or it is a Reshape target (every reader a Reshape
+    reading it as the shape) with one entry that changes: -1 there makes TensorFlow compute
+    that entry from the element count, exactly as the graph did."""
+    first = values[0]
+    changes = np.zeros(first.shape, bool)
+    for other in values[1:]:
+        changes |= other != first
+    if not changes.any():
+        return first
+    if first.ndim != 1 or changes.sum() != 1 or not value.uses:
+        return None
+    if not all(isinstance(use.operation, TFNodeOp) and use.operation.tf_type == "Reshape" and use.index == 1
+               for use in value.uses):
+        return None
+    target = first.copy()
+    position = int(np.flatnonzero(changes)[0])
+    if (np.delete(target, position) == -1).any():
+        return _resolved_other_unknown(value, values, batches, position)
+    target[position] = -1
+    return target
+
+
+def _resolved_other_unknown(value: SSAValue, values: list[np.ndarray], batches, position: int) -> np.ndarray | None:
+    """A target with the batch entry and a -1 (Flatten's [batch, -1]): when the entry is the
+    batch times a constant and every reshaped tensor carries the batch, the -1 is static."""
+    ratios = {float(v[position]) / b for v, b in zip(values, batches)}
+    target = values[0].copy()
+    if len(ratios) != 1 or (target == -1).sum() != 1:
+        return None
+    scale = ratios.pop() * math.prod(int(d) for i, d in enumerate(target) if i != position and d != -1)
+    resolved = set()
+    for use in value.uses:
+        source = use.operation.data_operands[0]
+        if not (carries_batch(source) and is_static(source.type)):
+            return None
+        # elements = batch * per_item = (ratio * batch) * (the other known entries) * unknown
+        unknown = math.prod(tf_shape(source.type)[1:]) / scale if scale > 0 else 0
+        if unknown <= 0 or unknown != int(unknown):
+            return None
+        resolved.add(int(unknown))
+    if len(resolved) != 1:
+        return None
+    target[target == -1] = resolved.pop()
+    target[position] = -1
+    return target
+
+
 def fold_block(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> int:
     """Fold what can be folded in `block`; returns the number of constants made."""
+    made = fold_batch_free_shape_parts(block) if dynamic_batch else 0
+    return made + _fold_constants(block, max_growth_bytes, dynamic_batch)
+
+
+def _fold_constants(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> int:
     plan = plan_folds(block, max_growth_bytes, dynamic_batch)
     wanted = materialized_results(plan)
     if not wanted:

@@ -79,10 +79,15 @@ class OpBuilder:
                        tensor_type(element_type(x.type), [shape[p] for p in perm]),
                        {"T": element_type(x.type), "Tperm": I32})
 
-    def reshape(self, suffix: str, x: SSAValue, shape: Sequence[int]) -> SSAValue:
+    def reshape(self, suffix: str, x: SSAValue, shape: Sequence[int], first_from_count: bool = False) -> SSAValue:
+        """Reshape `x` to `shape`. With `first_from_count`, the target says -1 for dim 0, so
+        TensorFlow computes it from the element count: the graph stays right when dim 0 of `x`
+        changes (a dynamic batch, an inlined cluster run at another batch), for a caller whose
+        dim 0 grows with x's."""
         if tuple(shape) == tf_shape(x.type):
             return x
-        shape_value = self.const(f"{suffix}/shape", np.array(shape, np.int32), I32)
+        target = [-1, *shape[1:]] if first_from_count and shape else list(shape)
+        shape_value = self.const(f"{suffix}/shape", np.array(target, np.int32), I32)
         return self.op("Reshape", suffix, [x, shape_value], tensor_type(element_type(x.type), shape),
                        {"T": element_type(x.type), "Tshape": I32})
 
@@ -380,7 +385,8 @@ def embedding_lookup(op: TFNodeOp, build: OpBuilder) -> bool | str:
     if ids_type != I32:  # int64 may not enter a cluster; vocabularies fit in int32
         ids = build.op("Cast", "ids_int32", [ids], tensor_type(I32, tf_shape(ids.type)),
                        {"SrcT": ids_type, "DstT": I32, "Truncate": BoolAttr.from_bool(False)})
-    column = build.reshape("ids_column", ids, [count, 1])
+    # The row count and the result's dim 0 follow the ids' dim 0 (a batch), never baked in.
+    column = build.reshape("ids_column", ids, [count, 1], first_from_count=True)
     rows = build.const("rows", np.arange(vocabulary, dtype=np.int32).reshape(1, vocabulary), I32)
     bool_type = IntegerType(1)
     hits = build.op("Equal", "one_hot_mask", [column, rows], tensor_type(bool_type, [count, vocabulary]),
@@ -390,7 +396,10 @@ def embedding_lookup(op: TFNodeOp, build: OpBuilder) -> bool | str:
     matrix = build.const("table", table_value.reshape(vocabulary, width), dtype)
     product = build.op("MatMul", "matmul", [one_hot, matrix], tensor_type(dtype, [count, width]), {
         "T": dtype, "transpose_a": BoolAttr.from_bool(False), "transpose_b": BoolAttr.from_bool(False)})
-    shape = build.const("shape", np.array(tf_shape(op.data_results[0].type), np.int32), I32)
+    result_shape = list(tf_shape(op.data_results[0].type))
+    if tf_shape(ids.type):
+        result_shape[0] = -1
+    shape = build.const("shape", np.array(result_shape, np.int32), I32)
     build.replace_op_type("Reshape", {"T": dtype, "Tshape": I32}, [product, shape])
     return True
 

@@ -32,11 +32,15 @@ builtin.module attributes {tf.signature = "batch_norm", tf.tags = ["serve"]} {
 // CHECK-NOT:  "tf.Shape"
 // CHECK-NOT:  "tf.Prod"
 
-// With dynamic batch, the shape of a tensor that carries the batch is not a constant.
+// With dynamic batch, the shape of a tensor that carries the batch is not a constant, but a
+// Reshape target whose one batch-dependent entry TensorFlow can infer is: -1 there.
 // DYNAMIC-LABEL: func.func @batch_norm
 // DYNAMIC:     %bn.rsqrt, %bn.rsqrt_c = "tf.Const"()
-// DYNAMIC:     %shape, %shape_c = "tf.Shape"(%{{.*}})
-// DYNAMIC:     "tf.Prod"
+// DYNAMIC:     %flat_shape, %flat_shape_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<1xi32>, [-1]>}
+// DYNAMIC:     %flat, %flat_c = "tf.Reshape"(%bn.mul, %flat_shape)
+// DYNAMIC-NOT: "tf.Shape"
+// DYNAMIC-NOT: "tf.Prod"
+// DYNAMIC:     func.return
 
 // -----
 
@@ -92,3 +96,38 @@ builtin.module attributes {tf.signature = "waits", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @waits
 // CHECK:       %n, %n_c = "tf.Neg"(%c, %r_c) {T = f32}
 // CHECK:       %m, %m_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<2xf32>, [-1.0, -2.0]>}
+
+// -----
+
+// Dynamic batch: what is picked out of a batch-carrying shape without the batch (the sequence
+// length) folds; a target that holds the batch and a -1 (Flatten) gets the -1 resolved and the
+// batch inferred; a shape that still holds the batch elsewhere (BroadcastTo's) stays computed.
+builtin.module attributes {tf.signature = "sequence", tf.tags = ["serve"]} {
+  func.func @sequence(%x: tensor<2x16x8xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64}) -> (tensor<16xi32> {tf.output_key = "positions"}, tensor<2x128xf32> {tf.output_key = "flat"}, tensor<2x16x8xf32> {tf.output_key = "ones"}) {
+    %shape, %shape_c = "tf.Shape"(%x) <{node_name = "shape"}> {T = f32, out_type = i32} : (tensor<2x16x8xf32>) -> (tensor<3xi32>, !tf.control)
+    %b1, %b1_c = "tf.Const"() <{node_name = "b1"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [1]>} : () -> (tensor<1xi32>, !tf.control)
+    %e2, %e2_c = "tf.Const"() <{node_name = "e2"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [2]>} : () -> (tensor<1xi32>, !tf.control)
+    %s1, %s1_c = "tf.Const"() <{node_name = "s1"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [1]>} : () -> (tensor<1xi32>, !tf.control)
+    %length, %length_c = "tf.StridedSlice"(%shape, %b1, %e2, %s1) <{node_name = "length"}> {T = i32, Index = i32, begin_mask = 0 : i64, end_mask = 0 : i64, ellipsis_mask = 0 : i64, new_axis_mask = 0 : i64, shrink_axis_mask = 1 : i64} : (tensor<3xi32>, tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> (tensor<i32>, !tf.control)
+    %zero, %zero_c = "tf.Const"() <{node_name = "zero"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
+    %one, %one_c = "tf.Const"() <{node_name = "one"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [1]>} : () -> (tensor<i32>, !tf.control)
+    %positions, %positions_c = "tf.Range"(%zero, %length, %one) <{node_name = "positions"}> {Tidx = i32} : (tensor<i32>, tensor<i32>, tensor<i32>) -> (tensor<16xi32>, !tf.control)
+    %b0, %b0_c = "tf.Const"() <{node_name = "b0"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [0]>} : () -> (tensor<1xi32>, !tf.control)
+    %batch, %batch_c = "tf.StridedSlice"(%shape, %b0, %b1, %s1) <{node_name = "batch"}> {T = i32, Index = i32, begin_mask = 0 : i64, end_mask = 0 : i64, ellipsis_mask = 0 : i64, new_axis_mask = 0 : i64, shrink_axis_mask = 1 : i64} : (tensor<3xi32>, tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> (tensor<i32>, !tf.control)
+    %minus, %minus_c = "tf.Const"() <{node_name = "minus"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [-1]>} : () -> (tensor<i32>, !tf.control)
+    %target, %target_c = "tf.Pack"(%batch, %minus) <{node_name = "target"}> {T = i32, N = 2 : i64, axis = 0 : i64} : (tensor<i32>, tensor<i32>) -> (tensor<2xi32>, !tf.control)
+    %flat, %flat_c = "tf.Reshape"(%x, %target) <{node_name = "flat"}> {T = f32, Tshape = i32} : (tensor<2x16x8xf32>, tensor<2xi32>) -> (tensor<2x128xf32>, !tf.control)
+    %fill, %fill_c = "tf.Const"() <{node_name = "fill"}> {dtype = f32, value = #tf.tensor<tensor<f32>, [1.0]>} : () -> (tensor<f32>, !tf.control)
+    %ones, %ones_c = "tf.BroadcastTo"(%fill, %shape) <{node_name = "ones"}> {T = f32, Tidx = i32} : (tensor<f32>, tensor<3xi32>) -> (tensor<2x16x8xf32>, !tf.control)
+    func.return %positions, %flat, %ones : tensor<16xi32>, tensor<2x128xf32>, tensor<2x16x8xf32>
+  }
+}
+
+// DYNAMIC-LABEL: func.func @sequence
+// DYNAMIC:     %shape, %shape_c = "tf.Shape"(%x)
+// DYNAMIC:     %positions, %positions_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<16xi32>, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]>}
+// DYNAMIC:     %target, %target_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<2xi32>, [-1, 128]>}
+// DYNAMIC:     %flat, %flat_c = "tf.Reshape"(%x, %target)
+// DYNAMIC:     %ones, %ones_c = "tf.BroadcastTo"(%fill, %shape)
+// DYNAMIC-NOT: "tf.StridedSlice"
+// DYNAMIC:     func.return

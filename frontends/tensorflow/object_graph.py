@@ -287,13 +287,18 @@ def _rename_in_attr(attr, renames: dict[str, str]) -> None:
             function.name = renames.get(function.name, function.name)
 
 
-def copy_with_new_proto(model_dir: str, proto, export_dir: str, pieces=None) -> None:
+def copy_with_new_proto(model_dir: str, proto, export_dir: str, pieces=None, write_variables=None) -> None:
     """Copy the SavedModel `model_dir` (variables, assets, everything) to `export_dir` with
     `proto` as its saved_model.pb (or the bytes `pieces` yields, when given): how a rewrite of
-    its graph (inlining, splicing) keeps the rest."""
+    its graph (inlining, splicing) keeps the rest. `write_variables(folder)`, when given, writes
+    variables/ instead of the copy."""
+    replaced = ("saved_model.pb", "saved_model.pbtxt", "fingerprint.pb", *(("variables",) if write_variables else ()))
     shutil.copytree(model_dir, export_dir, ignore=lambda folder, names: [
-        n for n in names if folder == model_dir and n in ("saved_model.pb", "saved_model.pbtxt", "fingerprint.pb")
+        n for n in names if folder == model_dir and n in replaced
     ])
+    if write_variables is not None:
+        os.makedirs(os.path.join(export_dir, "variables"))
+        write_variables(os.path.join(export_dir, "variables"))
     with open(os.path.join(export_dir, "saved_model.pb"), "wb") as f:
         for piece in pieces if pieces is not None else [proto.SerializeToString(deterministic=True)]:
             f.write(piece)

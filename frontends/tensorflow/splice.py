@@ -14,13 +14,22 @@ the input's library, and three small edits point at it:
 - `function_aliases` names the new function `nir_compiled/<key>`, which is how a model nir
   compiled is told apart (object_graph.written_by_nir).
 
-The variables, assets and every other function are the input's, copied unchanged. A compiled
-graph with weights left on CPU takes the saver's way (`can_splice`): they become variables.
+The variables, assets and every other function are the input's, copied unchanged. Weights
+the compiled graph leaves on CPU become variables the new function captures, added to the
+object graph and the checkpoint (captured_weights.py). A compiled graph with resources of its
+own (tables) takes the saver's way (`can_splice`).
 """
 
 from __future__ import annotations
 
 from frontends.tensorflow.attrs import dims_to_shape_proto
+from frontends.tensorflow.captured_weights import (
+    add_variable_objects,
+    checkpoint_object_graph,
+    restore_in_graph,
+    weights_as_arguments,
+    write_checkpoint,
+)
 from frontends.tensorflow.importer import full_tensor_name
 from frontends.tensorflow.loader import meta_graph_with_tags, read_saved_model_proto
 from frontends.tensorflow.object_graph import (
@@ -30,6 +39,7 @@ from frontends.tensorflow.object_graph import (
     take_payloads,
 )
 from frontends.tensorflow.variables import movable_constants
+from frontends.tensorflow.weights import WEIGHT_ATTR, node_pieces, put_neuron_op_weights_in_place
 from frontends.tensorflow.wire import Frame, framed
 from nir.errors import NirInputError
 from nir.ir.names import unique_name
@@ -44,36 +54,56 @@ _STATEFUL_RESOURCES = frozenset({
 
 
 def can_splice(graph_def, variable_min_elements: int | None = None) -> bool:
-    """True when the compiled graph needs nothing but its inputs and small constants: no
-    resource of its own, and no constant the writer would make a variable (weights left on CPU
-    belong in the checkpoint, never in saved_model.pb)."""
+    """True when the compiled graph has no resource of its own (a table, a variable): what it
+    reads is its inputs, constants, and weights the splice makes captured variables."""
     nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
-    if any(n.op in _STATEFUL_RESOURCES for n in nodes):
-        return False
-    return not movable_constants(graph_def, min_elements=variable_min_elements)
+    return not any(n.op in _STATEFUL_RESOURCES for n in nodes)
 
 
-def splice_compiled_signature(model_dir: str, graph_def, signature, export_dir: str) -> None:
+def leaves_weights_on_cpu(graph_def, variable_min_elements: int | None = None) -> bool:
+    return bool(movable_constants(graph_def, min_elements=variable_min_elements))
+
+
+def splice_compiled_signature(model_dir: str, graph_def, signature, export_dir: str, weights=None,
+                              variable_min_elements: int | None = None) -> None:
     """Write to `export_dir` the SavedModel `model_dir` with its `signature.key` signature
-    computed by `graph_def` (NeuronOps and all). TensorFlow must know every op type of
-    `graph_def` (a backend declares its fused op first)."""
+    computed by `graph_def` (NeuronOps and all), whose weights left on CPU become captured
+    variables. `weights`: the WeightStore `graph_def` refers to. TensorFlow must know every op
+    type of `graph_def` (a backend declares its fused op first). Raises CannotCapture, having
+    written nothing, when the input's checkpoint cannot take the weights."""
     proto = read_saved_model_proto(model_dir)
     meta_graph = meta_graph_with_tags(proto, tuple(signature.tags))
+    object_graph = None
+    if leaves_weights_on_cpu(graph_def, variable_min_elements):
+        object_graph = checkpoint_object_graph(model_dir, meta_graph)
+    moved = weights_as_arguments(graph_def, variable_min_elements) if object_graph is not None else []
+    put_neuron_op_weights_in_place(graph_def, weights)
     payloads = take_payloads(graph_def, "NeuronOp")
     taken = {f.signature.name for f in meta_graph.graph_def.library.function}
     renames = {f.signature.name: unique_name(f"nir_{f.signature.name}", taken) for f in graph_def.library.function}
     rename_functions_in_graph(graph_def, renames)
     name = unique_name(f"{FUNCTION_PREFIX}_{_safe(signature.key)}", taken)
-    functions = [function_def_of(graph_def, signature, name), *graph_def.library.function]
-    carrying = [f for f in functions if any(n.name in payloads for n in f.node_def)]
+    captured = [f"{handle}:0" for handle, *_ in moved]
+    functions = [function_def_of(graph_def, signature, name, captured), *graph_def.library.function]
+    carrying = [f for f in functions if any(n.name in payloads or WEIGHT_ATTR in n.attr for n in f.node_def)]
     meta_graph.graph_def.library.function.extend(f for f in functions if f not in carrying)
     _point_signature_at(meta_graph, signature, name)
-    _call_from_graph(meta_graph, signature, name)
+    handles, write_variables = [], None
+    if moved:
+        ids, keys = add_variable_objects(meta_graph, object_graph, moved)
+        meta_graph.object_graph_def.concrete_functions[name].bound_inputs.extend(ids)
+        handles = restore_in_graph(meta_graph, moved, keys)
+
+        def write_variables(folder: str) -> None:
+            write_checkpoint(model_dir, folder, object_graph, moved, keys, weights)
+    _call_from_graph(meta_graph, signature, name, handles)
     meta_graph.meta_info_def.function_aliases[SPLICED_ALIAS_PREFIX + signature.key] = name
-    copy_with_new_proto(model_dir, proto, export_dir, pieces=_saved_model_pieces(proto, meta_graph, carrying, payloads))
+    copy_with_new_proto(model_dir, proto, export_dir,
+                        pieces=_saved_model_pieces(proto, meta_graph, carrying, payloads, weights),
+                        write_variables=write_variables)
 
 
-def _saved_model_pieces(proto, meta_graph, carrying, payloads):
+def _saved_model_pieces(proto, meta_graph, carrying, payloads, weights=None):
     """saved_model.pb as pieces: `proto`, with the functions `carrying` NeuronOps added to
     `meta_graph`'s library and their payloads framed in place, never serialized whole (a
     cluster's weights are held once: in `payloads`). A second `graph_def` field (and `library`
@@ -87,23 +117,26 @@ def _saved_model_pieces(proto, meta_graph, carrying, payloads):
     for each in proto.meta_graphs:
         parts = [each.SerializeToString(deterministic=True)]
         if each is meta_graph and carrying:
-            library = Frame(2, [Frame(1, _function_parts(f, payloads)) for f in carrying])
+            library = Frame(2, [Frame(1, _function_parts(f, payloads, weights)) for f in carrying])
             parts.append(Frame(2, [library]))
         pieces.append(Frame(2, parts))
     for piece in pieces:
         yield from [piece] if isinstance(piece, bytes) else piece.pieces()
 
 
-def _function_parts(function, payloads) -> list:
-    """A FunctionDef's bytes with its NeuronOps' payload attributes framed from `payloads`."""
+def _function_parts(function, payloads, weights=None) -> list:
+    """A FunctionDef's bytes with its NeuronOps' payload attributes framed from `payloads`, and
+    its constants' weights from the store `weights` (weights.py)."""
     from tensorflow.core.framework import function_pb2
 
     light = function_pb2.FunctionDef()
     light.CopyFrom(function)
     del light.node_def[:]
-    light.node_def.extend(n for n in function.node_def if n.name not in payloads)
+    light.node_def.extend(n for n in function.node_def if n.name not in payloads and WEIGHT_ATTR not in n.attr)
     parts = [light.SerializeToString(deterministic=True)]
     for node in function.node_def:
+        if WEIGHT_ATTR in node.attr:
+            parts.append(Frame(3, node_pieces(node, weights)))
         if node.name in payloads:
             bare = type(node)()
             bare.CopyFrom(node)
@@ -115,8 +148,9 @@ def _function_parts(function, payloads) -> list:
     return parts
 
 
-def function_def_of(graph_def, signature, name: str):
-    """The FunctionDef computing `signature`'s outputs (in order) from its inputs (in order)."""
+def function_def_of(graph_def, signature, name: str, captured: list[str] = ()):
+    """The FunctionDef computing `signature`'s outputs (in order) from its inputs (in order),
+    then the `captured` tensors (variable handles) as further arguments."""
     import tensorflow as tf
     from tensorflow.python.framework import graph_to_function_def
 
@@ -124,12 +158,14 @@ def function_def_of(graph_def, signature, name: str):
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     inputs = [graph.get_tensor_by_name(full_tensor_name(s.tensor_name)) for s in signature.inputs]
+    inputs += [graph.get_tensor_by_name(t) for t in captured]
     outputs = [graph.get_tensor_by_name(full_tensor_name(s.tensor_name)) for s in signature.outputs]
     function = graph_to_function_def.graph_to_function_def(
         graph, _ops_between(inputs, outputs), inputs, outputs,
         out_names=_argument_names([s.key for s in signature.outputs]))
     function.signature.name = name
-    _name_arguments(function, _argument_names([s.key for s in signature.inputs]))
+    _name_arguments(function, _argument_names([s.key for s in signature.inputs]
+                                              + [f"captured_{i}" for i in range(len(captured))]))
     return function
 
 
@@ -211,9 +247,9 @@ def _signature_entry(objects, key: str):
     raise NirInputError(f"the object graph has no signature '{key}' to replace; re-export the model")
 
 
-def _call_from_graph(meta_graph, signature, name: str) -> None:
+def _call_from_graph(meta_graph, signature, name: str, handles: list[str] = ()) -> None:
     """TF1 loaders read the SignatureDef: it now reads a call of the new function, fed by the
-    signature's own Placeholders."""
+    signature's own Placeholders and the `handles` of the variables it captures."""
     from tensorflow.core.framework import attr_value_pb2
 
 
@@ -227,7 +263,8 @@ def _call_from_graph(meta_graph, signature, name: str) -> None:
             raise NirInputError(f"signature '{signature.key}' of the input has no input '{spec.key}'")
         call.input.append(definition.inputs[spec.key].name)
         definition.inputs[spec.key].tensor_shape.CopyFrom(dims_to_shape_proto(spec.shape))
-    call.attr["Tin"].list.type.extend(s.dtype for s in signature.inputs)
+    call.input.extend(handles)
+    call.attr["Tin"].list.type.extend([*(s.dtype for s in signature.inputs), *([20] * len(handles))])  # DT_RESOURCE
     call.attr["Tout"].list.type.extend(s.dtype for s in signature.outputs)
     call.attr["f"].func.name = name
     for attr in ("config", "config_proto", "executor_type"):

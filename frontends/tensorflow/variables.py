@@ -64,7 +64,7 @@ def _elements(node) -> int:
 def _content_bytes(node) -> int:
     """Bytes of a Const's tensor_content, held or referred to (weights.py); 0 without one."""
     if weight_key(node) is not None:
-        return _elements(node) * _numpy_dtype(node.attr["dtype"].type).itemsize
+        return _elements(node) * tensor_numpy_dtype(node.attr["dtype"].type).itemsize
     return len(node.attr["value"].tensor.tensor_content)
 
 
@@ -120,7 +120,7 @@ def neuron_op_without_weights(node, checkpoint: CheckpointParts, min_bytes: int 
         return _neuron_op_saving_references(node, data, checkpoint, weights)
     weights = {name: spot for name, spot in tensor_content_offsets(data).items() if spot[3] >= min_bytes}
     for name, (dtype, shape, offset, length) in weights.items():
-        numpy_dtype = _numpy_dtype(dtype)
+        numpy_dtype = tensor_numpy_dtype(dtype)
         view = np.frombuffer(data, dtype=numpy_dtype, count=length // numpy_dtype.itemsize, offset=offset)
         checkpoint.save_arrays([f"{node.name}/{name}"], [view.reshape(shape)])
         del view
@@ -148,7 +148,7 @@ def _neuron_op_saving_references(node, data: bytes, checkpoint: CheckpointParts,
         if key is None:
             continue
         shape = [d.size for d in inner_node.attr["value"].tensor.tensor_shape.dim]
-        array = np.frombuffer(weights.get(key), _numpy_dtype(inner_node.attr["dtype"].type)).reshape(shape)
+        array = np.frombuffer(weights.get(key), tensor_numpy_dtype(inner_node.attr["dtype"].type)).reshape(shape)
         checkpoint.save_arrays([f"{node.name}/{inner_node.name}"], [array])
         del array
         weights.release(key)
@@ -206,7 +206,7 @@ def _is_value_entry(data: bytes, start: int, end: int) -> bool:
     return 1 in entry and data[entry[1][0]:entry[1][1]] == b"value"
 
 
-def _numpy_dtype(dtype: int):
+def tensor_numpy_dtype(dtype: int):
     import numpy as np
     import tensorflow as tf
 
@@ -294,7 +294,7 @@ class CheckpointParts:
 
         names, arrays = [], []
         for key, value, stored in items:
-            dtype = _numpy_dtype(value.dtype)
+            dtype = tensor_numpy_dtype(value.dtype)
             data = value.tensor_content if stored is None else weights.get(stored)
             arrays.append(np.frombuffer(data, dtype).reshape([d.size for d in value.tensor_shape.dim]))
             names.append(key)
@@ -312,7 +312,7 @@ class CheckpointParts:
         while moved:
             item = moved.pop()
             batch.append(item)
-            size += math.prod(d.size for d in item[1].tensor_shape.dim) * _numpy_dtype(item[1].dtype).itemsize
+            size += math.prod(d.size for d in item[1].tensor_shape.dim) * tensor_numpy_dtype(item[1].dtype).itemsize
             if size >= SAVE_BATCH_BYTES:
                 self.save_protos(batch, weights)
                 batch, size = [], 0

@@ -89,7 +89,7 @@ class Frame:
         self.number, self.parts = number, parts
 
     def payload_size(self) -> int:
-        return sum(len(p) if isinstance(p, bytes) else p.size() for p in self.parts)
+        return sum(len(p) if isinstance(p, (bytes, memoryview)) else p.size() for p in self.parts)
 
     def size(self) -> int:
         payload = self.payload_size()
@@ -98,7 +98,7 @@ class Frame:
     def pieces(self) -> Iterator[bytes]:
         yield varint(self.number << 3 | LENGTH_DELIMITED) + varint(self.payload_size())
         for part in self.parts:
-            if isinstance(part, bytes):
+            if isinstance(part, (bytes, memoryview)):
                 yield part
             else:
                 yield from part.pieces()

@@ -16,9 +16,10 @@ import tempfile
 from collections.abc import Iterator
 
 from frontends.tensorflow.attrs import dims_to_shape_proto
+from frontends.tensorflow.captured_weights import CannotCapture
 from frontends.tensorflow.main_op import INIT_OP_SIGNATURE_KEY, MAIN_OP_COLLECTIONS, attach_assets
 from frontends.tensorflow.object_graph import save_with_object_graph, take_payloads
-from frontends.tensorflow.splice import can_splice, splice_compiled_signature
+from frontends.tensorflow.splice import can_splice, leaves_weights_on_cpu, splice_compiled_signature
 from frontends.tensorflow.variables import CheckpointParts, add_saver, constants_to_variables, neuron_op_without_weights
 from frontends.tensorflow.weights import (
     WeightStore,
@@ -26,7 +27,6 @@ from frontends.tensorflow.weights import (
     pieces_size,
     put_neuron_op_weights_in_place,
     release_weights_of,
-    with_weight_values,
 )
 from frontends.tensorflow.wire import varint
 from nir.errors import NirError, NirInputError
@@ -251,18 +251,20 @@ def write_saved_model(new_model_dir: str, graph_def, signature, model_dir: str |
             write_saved_model_contents(staging, graph_def, signature, variable_min_elements, weights)
             return
         if way == "splice":
-            # TensorFlow imports the spliced graph whole: its weights go in place (it holds no
-            # weight the writer would make a variable, so only the NeuronOps' and filters').
-            splice_compiled_signature(signature.object_graph_from, with_weight_values(graph_def, weights), signature,
-                                      staging)
-        else:
-            # The NeuronOps' payloads are set aside while TensorFlow re-saves the model, so
-            # they go back whole; the CPU part's weights stream from the store into `flat`.
-            put_neuron_op_weights_in_place(graph_def, weights)
-            flat = os.path.join(os.path.dirname(staging), "flat")
-            payloads = take_payloads(graph_def, "NeuronOp")
-            write_saved_model_contents(flat, graph_def, signature, variable_min_elements, weights)
-            save_with_object_graph(signature.object_graph_from, signature.tags, signature.key, flat, staging, payloads)
+            try:
+                splice_compiled_signature(signature.object_graph_from, graph_def, signature, staging, weights,
+                                          variable_min_elements)
+                return
+            except CannotCapture as reason:
+                logger.info("the weights left on CPU cannot join the input's checkpoint (%s): TF2's saver "
+                            "writes the output", reason)
+        # The saver's way. The NeuronOps' payloads are set aside while TensorFlow re-saves the
+        # model, so they go back whole; the CPU part's weights stream from the store into `flat`.
+        put_neuron_op_weights_in_place(graph_def, weights)
+        flat = os.path.join(os.path.dirname(staging), "flat")
+        payloads = take_payloads(graph_def, "NeuronOp")
+        write_saved_model_contents(flat, graph_def, signature, variable_min_elements, weights)
+        save_with_object_graph(signature.object_graph_from, signature.tags, signature.key, flat, staging, payloads)
 
 
 def _checkpoint_bytes(model_dir: str) -> int:
@@ -287,9 +289,10 @@ def object_graph_way(graph_def, signature, variable_min_elements: int | None = N
             "its signatures, not the object graph of '%s'", signature.object_graph_from,
         )
         return None
-    if can_splice(graph_def, variable_min_elements):
-        return "splice"
     weights = _checkpoint_bytes(signature.object_graph_from)
+    if can_splice(graph_def, variable_min_elements) and (
+            not leaves_weights_on_cpu(graph_def, variable_min_elements) or weights <= OBJECT_GRAPH_MAX_WEIGHT_BYTES):
+        return "splice"
     if weights > OBJECT_GRAPH_MAX_WEIGHT_BYTES:
         logger.warning(
             "'%s' holds %.1f GB of weights; TF2's saver would hold them in memory twice to keep "

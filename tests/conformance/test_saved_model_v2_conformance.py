@@ -273,7 +273,7 @@ def test_tf2_keras_models_compiled_answer_as_keras(build, tmp_path, fake_neuron_
 def test_weights_left_on_cpu_are_variables_of_a_tf2_output(zoo, tmp_path, monkeypatch):
     """Without a compiler every cluster stays on CPU: the compiled signature's weights (2 MB)
     become variables of the output's checkpoint, never constants of saved_model.pb, and the
-    object graph is kept (the saver's way: the compiled model hangs off the root)."""
+    object graph is kept (the spliced signature captures them: captured_weights.py)."""
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     out, inline = str(tmp_path / "out"), str(tmp_path / "inline")
     with pytest.warns(UserWarning, match="not installed"):
@@ -287,6 +287,39 @@ def test_weights_left_on_cpu_are_variables_of_a_tf2_output(zoo, tmp_path, monkey
     np.testing.assert_allclose(compiled.signatures["serving_default"](x=x)["y"],
                                reference.signatures["serving_default"](x=x)["y"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(compiled(x)["y"], reference(x)["y"], rtol=1e-6)
+
+
+def test_weights_left_on_cpu_are_captured_without_tensorflows_saver(zoo, tmp_path, monkeypatch):
+    """The splice gives the compiled signature its CPU weights as captured variables, by hand:
+    TensorFlow's loader and saver are never run (they cost 2.4 GB on ResNet50), the variables
+    are in the object graph and the checkpoint beside the input's own, and TF2's loader, the
+    module's own call and TF1's loader all answer as the input."""
+    import frontends.tensorflow.writer as writer
+    from frontends.tensorflow.bundle import BundleReader
+    from frontends.tensorflow.captured_weights import WEIGHTS_OBJECT
+
+    def no_saver(*args, **kwargs):
+        raise AssertionError("TensorFlow's saver was used")
+
+    monkeypatch.setattr(writer, "save_with_object_graph", no_saver)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    out = str(tmp_path / "out")
+    with pytest.warns(UserWarning, match="not installed"):
+        nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
+    input_keys = set(BundleReader(os.path.join(zoo["wide_mlp"], "variables", "variables")).entries)
+    output_keys = set(BundleReader(os.path.join(out, "variables", "variables")).entries)
+    captured = {k for k in output_keys if k.startswith(WEIGHTS_OBJECT + "/")}
+    assert input_keys <= output_keys and len(captured) >= 2 and output_keys == input_keys | captured
+    x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
+    reference, compiled = tf.saved_model.load(zoo["wide_mlp"]), tf.saved_model.load(out)
+    expected = reference.signatures["serving_default"](x=x)["y"].numpy()
+    np.testing.assert_allclose(compiled.signatures["serving_default"](x=x)["y"], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(compiled(x)["y"], reference(x)["y"], rtol=1e-6)
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], out)
+        definition = meta_graph.signature_def["serving_default"]
+        served = session.run(definition.outputs["y"].name, {definition.inputs["x"].name: x})
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("build", ["single_input_single_output", "3in_5out_stateful", "3in_5out_stateless"])

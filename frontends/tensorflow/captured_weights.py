@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from frontends.tensorflow.bundle import BundleReader
 from frontends.tensorflow.checkpoint import CheckpointWeights, checkpoint_prefix, has_checkpoint
 from frontends.tensorflow.variables import SAVE_BATCH_BYTES, CheckpointParts, constants_to_variables, tensor_numpy_dtype
 from nir.ir.names import unique_name
@@ -141,8 +142,6 @@ def write_checkpoint(model_dir: str, variables_dir: str, object_graph, moved: li
 def _tensors_to_save(model_dir: str, object_graph, moved: list[tuple], keys: list[str], weights):
     """(checkpoint key, array, weight-store key or None) of every tensor of the output's
     checkpoint, one at a time."""
-    from frontends.tensorflow.bundle import BundleReader
-
     prefix = checkpoint_prefix(model_dir)
     reader = CheckpointWeights(prefix)
     try:

@@ -50,7 +50,10 @@ def checkpoint_object_graph(model_dir: str, meta_graph):
         data = CheckpointWeights(checkpoint_prefix(model_dir))(OBJECT_GRAPH_KEY)
     except Exception as err:  # noqa: BLE001 - any reason the graph cannot be read means: do not capture
         raise CannotCapture(f"the input's checkpoint has no object graph ({err})") from None
-    graph = trackable_object_graph_pb2.TrackableObjectGraph.FromString(_as_bytes(data))
+    try:
+        graph = trackable_object_graph_pb2.TrackableObjectGraph.FromString(_as_bytes(data))
+    except Exception as err:  # noqa: BLE001 - protobuf's DecodeError, or a value that is no string
+        raise CannotCapture(f"the input's checkpoint object graph does not parse ({err})") from None
     if len(graph.nodes) != len(meta_graph.object_graph_def.nodes):
         raise CannotCapture("the checkpoint's object graph and the SavedModel's differ")
     return graph

@@ -322,6 +322,27 @@ def test_weights_left_on_cpu_are_captured_without_tensorflows_saver(zoo, tmp_pat
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_a_checkpoint_that_cannot_take_the_weights_falls_back_to_tensorflows_saver(zoo, tmp_path, monkeypatch):
+    """When the input's checkpoint object graph does not match its SavedModel (or does not
+    parse), the splice writes nothing and TensorFlow's saver writes the output instead."""
+    import frontends.tensorflow.splice as splice
+    from frontends.tensorflow.captured_weights import CannotCapture
+
+    def mismatched(*args):
+        raise CannotCapture("the checkpoint's object graph and the SavedModel's differ")
+
+    monkeypatch.setattr(splice, "checkpoint_object_graph", mismatched)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    out = str(tmp_path / "out")
+    with pytest.warns(UserWarning, match="not installed"):
+        nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
+    compiled, reference = tf.saved_model.load(out), tf.saved_model.load(zoo["wide_mlp"])
+    assert hasattr(compiled, COMPILED_ATTRIBUTE)  # the saver's way: the compiled model hangs off the root
+    x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
+    np.testing.assert_allclose(compiled.signatures["serving_default"](x=x)["y"],
+                               reference.signatures["serving_default"](x=x)["y"], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("build", ["single_input_single_output", "3in_5out_stateful", "3in_5out_stateless"])
 def test_keras2_saved_models_load_and_call_as_before(tmp_path, fake_neuron_cc, build):
     """TestCompileKerasSavedModel, on Keras 2 (tf_keras) as the original ran it: a model saved

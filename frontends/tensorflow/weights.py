@@ -86,12 +86,6 @@ def weight_key(node: node_def_pb2.NodeDef) -> str | None:
     return value.s.decode() if value is not None else None
 
 
-def weight_bytes(node: node_def_pb2.NodeDef, store: WeightStore) -> int:
-    """Bytes of a Const's payload, whether it holds them or refers to them."""
-    key = weight_key(node)
-    return len(store.get(key)) if key is not None else len(node.attr["value"].tensor.tensor_content)
-
-
 def refer_to_payload(node: node_def_pb2.NodeDef, data: bytes, store: WeightStore) -> None:
     """Make `node`'s value refer to `data` in `store`; its TensorProto keeps dtype and shape."""
     node.attr[WEIGHT_ATTR].s = store.add(data).encode()

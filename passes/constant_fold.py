@@ -118,14 +118,19 @@ class _FoldPlan:
         return isinstance(value.owner, TFNodeOp) and value.owner in self.constant
 
 
+def _holds_a_value(const: TFNodeOp) -> bool:
+    """A Const whose value the fold can use: no control input, its payload not elided."""
+    value = const.attributes.get("value")
+    return not const.control_operands and isinstance(value, TensorAttr) and not value.data.is_elided
+
+
 def plan_folds(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> _FoldPlan:
     plan = _FoldPlan([], set(), {})
     for op in block.ops:
         if not isinstance(op, TFNodeOp):
             continue
         if op.tf_type == "Const":
-            value = op.attributes.get("value")
-            if not op.control_operands and isinstance(value, TensorAttr) and not value.data.is_elided:
+            if _holds_a_value(op):
                 plan.constant.add(op)
             continue
         if op.has_trait(MetadataOnly) and not op.control_operands:
@@ -287,8 +292,7 @@ def plan_batch_shape_arithmetic(block: Block) -> tuple[_FoldPlan, list[TFNodeOp]
         if not isinstance(op, TFNodeOp):
             continue
         if op.tf_type == "Const":
-            value = op.attributes.get("value")
-            if not op.control_operands and isinstance(value, TensorAttr) and not value.data.is_elided:
+            if _holds_a_value(op):
                 plan.constant.add(op)
             continue
         if _batch_shapes(op, 1) is not None:

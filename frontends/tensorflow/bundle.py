@@ -21,6 +21,8 @@ import struct
 
 import numpy as np
 
+from frontends.tensorflow.wire import read_varint
+
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_BYTES = 48
 _BLOCK_TRAILER_BYTES = 5  # compression type, masked CRC32C
@@ -41,20 +43,9 @@ class CorruptCheckpoint(Exception):
     """The bytes on disk disagree with their checksum or their entry."""
 
 
-def _varint(buffer: bytes, position: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while True:
-        byte = buffer[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, position
-        shift += 7
-
-
 def _block_handle(buffer: bytes, position: int) -> tuple[tuple[int, int], int]:
-    offset, position = _varint(buffer, position)
-    size, position = _varint(buffer, position)
+    offset, position = read_varint(buffer, position)
+    size, position = read_varint(buffer, position)
     return (offset, size), position
 
 
@@ -80,9 +71,9 @@ def _block_entries(block: bytes):
     end = len(block) - 4 - 4 * restarts
     position, key = 0, b""
     while position < end:
-        shared, position = _varint(block, position)
-        fresh, position = _varint(block, position)
-        length, position = _varint(block, position)
+        shared, position = read_varint(block, position)
+        fresh, position = read_varint(block, position)
+        length, position = read_varint(block, position)
         key = key[:shared] + block[position: position + fresh]
         position += fresh
         yield key, block[position: position + length]

@@ -26,7 +26,7 @@ import numpy as np
 
 from frontends.tensorflow.bundle import BundleReader
 from frontends.tensorflow.checkpoint import CheckpointWeights, checkpoint_prefix, has_checkpoint
-from frontends.tensorflow.variables import SAVE_BATCH_BYTES, CheckpointParts, constants_to_variables, tensor_numpy_dtype
+from frontends.tensorflow.variables import CheckpointParts, constants_to_variables, moved_value
 from nir.ir.names import unique_name
 
 WEIGHTS_OBJECT = "nir_compiled_weights"
@@ -126,19 +126,7 @@ def write_checkpoint(model_dir: str, variables_dir: str, object_graph, moved: li
     the weight store `weights`, released once saved) and the extended object graph, saved in
     batches of about SAVE_BATCH_BYTES (one data file for a small model)."""
     checkpoint = CheckpointParts(variables_dir)
-    names, arrays, size, saved_keys = [], [], 0, []
-    for name, array, stored in _tensors_to_save(model_dir, object_graph, moved, keys, weights):
-        names.append(name)
-        arrays.append(array)
-        saved_keys.append(stored)
-        size += array.nbytes
-        if size >= SAVE_BATCH_BYTES:
-            checkpoint.save_arrays(names, arrays)
-            _release(weights, saved_keys)
-            names, size, saved_keys = [], 0, []
-    if names:
-        checkpoint.save_arrays(names, arrays)
-        _release(weights, saved_keys)
+    checkpoint.save_stream(_tensors_to_save(model_dir, object_graph, moved, keys, weights), weights)
     checkpoint.finish()
 
 
@@ -157,16 +145,8 @@ def _tensors_to_save(model_dir: str, object_graph, moved: list[tuple], keys: lis
         if name != OBJECT_GRAPH_KEY:
             yield name, _as_array(reader(name)), None
     for key, (_, value, stored) in zip(keys, moved):
-        shape = [d.size for d in value.tensor_shape.dim]
-        data = value.tensor_content if stored is None else weights.get(stored)
-        yield key, np.frombuffer(data, tensor_numpy_dtype(value.dtype)).reshape(shape), stored
+        yield key, moved_value(value, stored, weights), stored
     yield OBJECT_GRAPH_KEY, np.array(object_graph.SerializeToString(deterministic=True), dtype=object), None
-
-
-def _release(weights, keys) -> None:
-    for key in keys:
-        if key is not None:
-            weights.release(key)
 
 
 def restore_in_graph(meta_graph, moved: list[tuple], keys: list[str]) -> list[str]:

@@ -53,7 +53,7 @@ _STATEFUL_RESOURCES = frozenset({
 })
 
 
-def can_splice(graph_def, variable_min_elements: int | None = None) -> bool:
+def can_splice(graph_def) -> bool:
     """True when the compiled graph has no resource of its own (a table, a variable): what it
     reads is its inputs, constants, and weights the splice makes captured variables."""
     nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]

@@ -287,37 +287,31 @@ class CheckpointParts:
             session.run(save, dict(zip(feeds, arrays)))
         self.parts.append(part)
 
-    def save_protos(self, items: list[tuple], weights: WeightStore | None = None) -> None:
-        """Save (key, TensorProto, weight-store key or None) items as one part; each payload
-        the store held is released once saved."""
-        import numpy as np
+    def save_stream(self, items, weights: WeightStore | None = None) -> None:
+        """Save (key, array, weight-store key or None) items, taken as they come, in parts of
+        about SAVE_BATCH_BYTES; each payload the store held is released once its part is saved."""
+        names, arrays, stored_keys, size = [], [], [], 0
+        for name, array, stored in items:
+            names.append(name)
+            arrays.append(array)
+            stored_keys.append(stored)
+            size += array.nbytes
+            if size >= SAVE_BATCH_BYTES:
+                self._save_and_release(names, arrays, stored_keys, weights)
+                names, stored_keys, size = [], [], 0
+        if names:
+            self._save_and_release(names, arrays, stored_keys, weights)
 
-        names, arrays = [], []
-        for key, value, stored in items:
-            dtype = tensor_numpy_dtype(value.dtype)
-            data = value.tensor_content if stored is None else weights.get(stored)
-            arrays.append(np.frombuffer(data, dtype).reshape([d.size for d in value.tensor_shape.dim]))
-            names.append(key)
+    def _save_and_release(self, names: list[str], arrays: list, stored_keys: list, weights) -> None:
         self.save_arrays(names, arrays)
-        for _, _, stored in items:
-            if stored is not None:
-                weights.release(stored)
+        for key in stored_keys:
+            if key is not None:
+                weights.release(key)
 
     def save_batches(self, moved: list[tuple], weights: WeightStore | None = None) -> None:
         """Save `moved` (constants_to_variables's items) in parts of about SAVE_BATCH_BYTES;
         consumes the list, and the store's payloads, as it goes."""
-        batch: list[tuple] = []
-        size = 0
-        moved.reverse()
-        while moved:
-            item = moved.pop()
-            batch.append(item)
-            size += math.prod(d.size for d in item[1].tensor_shape.dim) * tensor_numpy_dtype(item[1].dtype).itemsize
-            if size >= SAVE_BATCH_BYTES:
-                self.save_protos(batch, weights)
-                batch, size = [], 0
-        if batch:
-            self.save_protos(batch, weights)
+        self.save_stream(_consumed_values(moved, weights), weights)
 
     def finish(self) -> None:
         import tensorflow as tf
@@ -333,6 +327,22 @@ class CheckpointParts:
                                                   delete_old_dirs=False)
         with tf.compat.v1.Session(graph=graph) as session:
             session.run(merge)
+
+
+def _consumed_values(moved: list[tuple], weights: WeightStore | None):
+    """(key, array, store key) of each of constants_to_variables's items, popped as it goes."""
+    moved.reverse()
+    while moved:
+        key, value, stored = moved.pop()
+        yield key, moved_value(value, stored, weights), stored
+
+
+def moved_value(value, stored: str | None, weights: WeightStore | None):
+    """A moved constant's value as an array viewing its bytes: the store's, or its TensorProto's."""
+    import numpy as np
+
+    data = value.tensor_content if stored is None else weights.get(stored)
+    return np.frombuffer(data, tensor_numpy_dtype(value.dtype)).reshape([d.size for d in value.tensor_shape.dim])
 
 
 def add_saver(graph_def, moved: list[tuple[str, object]], meta_graph) -> None:

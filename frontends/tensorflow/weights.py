@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 
-from frontends.tensorflow.wire import LENGTH_DELIMITED, field_end, read_varint, varint
+from frontends.tensorflow.wire import Frame, field_end, framed, read_varint
 
 WEIGHT_ATTR = "_nir_weight"
 MIN_REFERENCED_BYTES = 1024  # as VARIABLE_MIN_BYTES: smaller constants stay in the graph
@@ -96,7 +96,7 @@ def _length(pieces) -> int:
 
 
 def _framed(number: int, pieces: list) -> list:
-    return [varint(number << 3 | LENGTH_DELIMITED) + varint(_length(pieces)), *pieces]
+    return list(Frame(number, pieces).pieces())
 
 
 def _top_level_fields(data: bytes):
@@ -122,8 +122,7 @@ def _with_attr_entry(rest: bytes, name: str, value_pieces: list) -> list:
     `value_pieces` put where deterministic serialization puts it: among the attr entries in key
     order, after every field numbered below attr."""
     key = name.encode()
-    entry = _framed(_NODE_ATTR, [varint(1 << 3 | LENGTH_DELIMITED) + varint(len(key)) + key,
-                                 *_framed(2, value_pieces)])
+    entry = _framed(_NODE_ATTR, [framed(1, key), *_framed(2, value_pieces)])
     cut = len(rest)
     for number, start, end, payload_start in _top_level_fields(rest):
         if number > _NODE_ATTR or (number == _NODE_ATTR and _entry_key(rest, payload_start, end) > key):
@@ -156,7 +155,7 @@ def _const_pieces(node: node_def_pb2.NodeDef, key: str, store: WeightStore | Non
     tensor_head = shell.attr["value"].tensor.SerializeToString(deterministic=True)  # dtype, shape
     del shell.attr["value"]
     data = store.get(key)
-    tensor = [tensor_head, varint(_TENSOR_CONTENT << 3 | LENGTH_DELIMITED) + varint(len(data)), memoryview(data)]
+    tensor = [tensor_head, *_framed(_TENSOR_CONTENT, [memoryview(data)])]
     return _with_attr_entry(shell.SerializeToString(deterministic=True), "value", _framed(_ATTR_VALUE_TENSOR, tensor))
 
 

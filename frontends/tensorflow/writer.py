@@ -290,7 +290,7 @@ def object_graph_way(graph_def, signature, variable_min_elements: int | None = N
         )
         return None
     weights = _checkpoint_bytes(signature.object_graph_from)
-    if can_splice(graph_def, variable_min_elements) and (
+    if can_splice(graph_def) and (
             not leaves_weights_on_cpu(graph_def, variable_min_elements) or weights <= OBJECT_GRAPH_MAX_WEIGHT_BYTES):
         return "splice"
     if weights > OBJECT_GRAPH_MAX_WEIGHT_BYTES:

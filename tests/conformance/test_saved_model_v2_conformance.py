@@ -270,14 +270,19 @@ def test_tf2_keras_models_compiled_answer_as_keras(build, tmp_path, fake_neuron_
     assert_close(served, signature(**feeds), rtol=1e-4, atol=1e-5)
 
 
+def compile_without_a_compiler(model_dir: str, out: str, monkeypatch) -> None:
+    """Compile with no neuron-cc on PATH: every cluster stays on CPU, and nir warns so."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with pytest.warns(UserWarning, match="not installed"):
+        nir.saved_model.compile(model_dir, out, progress=False)
+
+
 def test_weights_left_on_cpu_are_variables_of_a_tf2_output(zoo, tmp_path, monkeypatch):
     """Without a compiler every cluster stays on CPU: the compiled signature's weights (2 MB)
     become variables of the output's checkpoint, never constants of saved_model.pb, and the
     object graph is kept (the spliced signature captures them: captured_weights.py)."""
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
     out, inline = str(tmp_path / "out"), str(tmp_path / "inline")
-    with pytest.warns(UserWarning, match="not installed"):
-        nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
+    compile_without_a_compiler(zoo["wide_mlp"], out, monkeypatch)
     meta_graph = read_saved_model_proto(out).meta_graphs[0]
     assert has_object_graph(meta_graph) and written_by_nir(meta_graph)
     assert os.path.getsize(os.path.join(out, "saved_model.pb")) < 1 << 20
@@ -302,10 +307,8 @@ def test_weights_left_on_cpu_are_captured_without_tensorflows_saver(zoo, tmp_pat
         raise AssertionError("TensorFlow's saver was used")
 
     monkeypatch.setattr(writer, "save_with_object_graph", no_saver)
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
     out = str(tmp_path / "out")
-    with pytest.warns(UserWarning, match="not installed"):
-        nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
+    compile_without_a_compiler(zoo["wide_mlp"], out, monkeypatch)
     input_keys = set(BundleReader(os.path.join(zoo["wide_mlp"], "variables", "variables")).entries)
     output_keys = set(BundleReader(os.path.join(out, "variables", "variables")).entries)
     captured = {k for k in output_keys if k.startswith(WEIGHTS_OBJECT + "/")}
@@ -332,10 +335,8 @@ def test_a_checkpoint_that_cannot_take_the_weights_falls_back_to_tensorflows_sav
         raise CannotCapture("the checkpoint's object graph and the SavedModel's differ")
 
     monkeypatch.setattr(splice, "checkpoint_object_graph", mismatched)
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
     out = str(tmp_path / "out")
-    with pytest.warns(UserWarning, match="not installed"):
-        nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
+    compile_without_a_compiler(zoo["wide_mlp"], out, monkeypatch)
     compiled, reference = tf.saved_model.load(out), tf.saved_model.load(zoo["wide_mlp"])
     assert hasattr(compiled, COMPILED_ATTRIBUTE)  # the saver's way: the compiled model hangs off the root
     x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)

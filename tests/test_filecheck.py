@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import io
+import logging
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -31,15 +33,45 @@ def run_lines(path: str) -> list[str]:
 def test_filecheck(path):
     lines = run_lines(path)
     assert lines, f"{path} has no RUN line"
-    nir = f"{shlex.quote(sys.executable)} -m nir.cli"
     for line in lines:
-        command = re.sub(r"(^|\|\s*)nir\b", lambda m: m.group(1) + nir, line)
-        command = re.sub(
-            r"(\|\s*)filecheck\b", lambda m: m.group(1) + f"{shlex.quote(sys.executable)} -m filecheck", command
-        )
-        command = command.replace("%s", shlex.quote(path))
-        result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True)
-        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+        nir_part, filecheck_part = (part.strip() for part in line.split("|"))
+        code, output, errors = run_nir_in_this_process(arguments_of(nir_part, "nir", path))
+        assert code == 0, f"{line}\n{errors}"
+        checked = subprocess.run([sys.executable, "-m", "filecheck", *arguments_of(filecheck_part, "filecheck", path)],
+                                 input=output, capture_output=True, text=True)
+        assert checked.returncode == 0, f"{line}\n{checked.stdout}\n{checked.stderr}"
+
+
+def arguments_of(command: str, program: str, path: str) -> list[str]:
+    words = shlex.split(command)
+    assert words[0] == program, f"a RUN line is `nir ... | filecheck ...`, not {command!r}"
+    return [path if word == "%s" else word for word in words[1:]]
+
+
+def run_nir_in_this_process(argv: list[str]) -> tuple[int, str, str]:
+    """`nir argv` run here rather than in a child, so coverage and mutation testing see the
+    passes it runs (and no interpreter starts per RUN line). The CLI configures logging for a
+    process of its own; that configuration is put back afterwards."""
+    from nir import cli
+
+    output, errors = io.StringIO(), io.StringIO()
+    with logging_restored(), contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors):
+        code = cli.main(argv)
+    return code, output.getvalue(), errors.getvalue()
+
+
+@contextlib.contextmanager
+def logging_restored():
+    loggers = [logging.getLogger(), logging.getLogger("tensorflow")]
+    saved = [(logger, logger.level, list(logger.handlers), logger.propagate) for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, level, handlers, propagate in saved:
+            logger.setLevel(level)
+            logger.handlers = handlers
+            logger.propagate = propagate
+        logging.captureWarnings(False)
 
 
 def test_every_file_is_in_its_place():

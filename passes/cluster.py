@@ -136,6 +136,30 @@ def _outside_users(op: Operation, members: set[Operation]) -> bool:
     return any(use.operation not in members for r in op.results for use in r.uses)
 
 
+def _control_edge_across(op: Operation, members: set[Operation]) -> str | None:
+    """Why `op` cannot be in its cluster because of a control edge, if one crosses the cluster's
+    boundary. A NeuronOp passes tensors only: a wait on an op outside, or an outside op's wait
+    on this one, has nothing to hold it."""
+    if not isinstance(op, TFNodeOp):
+        return None
+    for value in op.control_operands:
+        if value.owner not in members:
+            return f"waits on {_node_of(value)} through a control edge from outside its cluster"
+    for use in op.control.uses:
+        if use.operation not in members:
+            return f"{_node_of(use.operation)} waits on it through a control edge from outside its cluster"
+    return None
+
+
+def _node_of(thing: SSAValue | Operation) -> str:
+    owner = thing.owner if isinstance(thing, SSAValue) else thing
+    if isinstance(owner, TFNodeOp):
+        return f"'{owner.node_name}'"
+    if isinstance(owner, func.ReturnOp):
+        return "the function's return (a control return)"
+    return "an input" if not isinstance(owner, Operation) else f"'{owner.name}'"
+
+
 def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation], forbidden: frozenset) -> dict[int, str]:
     """Ops to take out of their cluster, with the reason."""
     evict: dict[int, str] = {}
@@ -145,6 +169,10 @@ def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation], forb
             op = ops[i]
             if isinstance(op, TFNodeOp) and op.tf_type == "Const" and _outside_users(op, members):
                 evict[i] = "Const also read outside its cluster (copied into each cluster that reads it)"
+                continue
+            crossing = _control_edge_across(op, members)
+            if crossing:
+                evict[i] = crossing
                 continue
             for value in op.operands:
                 if value.owner not in members and element_type(value.type) in forbidden:

@@ -76,3 +76,67 @@ builtin.module attributes {tf.signature = "int64_in", tf.tags = ["serve"]} {
 // CHECK:         "tf.AddV2"
 // CHECK:         "tf.Tanh"
 // CHECK:         "neuron.yield"
+
+// -----
+
+// A NeuronOp passes tensors only: an op that an op outside its cluster waits on (a control
+// edge) stays on CPU, naming the waiter, and the ops around it cluster without it.
+builtin.module attributes {tf.signature = "waited_on", tf.tags = ["serve"]} {
+  func.func @waited_on(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}, tensor<1x4xf32> {tf.output_key = "z"}) {
+    %a, %a_c = "tf.Relu"(%x) <{node_name = "a", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %b, %b_c = "tf.Tanh"(%a) <{node_name = "b", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %c, %c_c = "tf.Sigmoid"(%b) <{node_name = "c", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %d, %d_c = "tf.Exp"(%c) <{node_name = "d", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %p, %p_c = "tf.Erfc"(%x, %a_c) <{node_name = "p"}> {T = f32} : (tensor<1x4xf32>, !tf.control) -> (tensor<1x4xf32>, !tf.control)
+    func.return %d, %p : tensor<1x4xf32>, tensor<1x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @waited_on
+// CHECK:       %a, %a_c = "tf.Relu"(%x) <{nir.cpu_reason = "'p' waits on it through a control edge from outside its cluster"}>
+// CHECK:       "neuron.cluster"(%a)
+// CHECK:         "tf.Tanh"
+// CHECK:         "tf.Sigmoid"
+// CHECK:         "tf.Exp"
+// CHECK:         "neuron.yield"
+// CHECK:       "tf.Erfc"(%x, %a_c)
+
+// -----
+
+// Nor can a NeuronOp wait: an op with a control input from outside its cluster stays on CPU.
+builtin.module attributes {tf.signature = "waits", tf.tags = ["serve"]} {
+  func.func @waits(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}) {
+    %n = "tf.NoOp"() <{node_name = "n"}> : () -> !tf.control
+    %a, %a_c = "tf.Relu"(%x) <{node_name = "a", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %b, %b_c = "tf.Tanh"(%a) <{node_name = "b", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %c, %c_c = "tf.Sigmoid"(%b, %n) <{node_name = "c", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>, !tf.control) -> (tensor<1x4xf32>, !tf.control)
+    func.return %c : tensor<1x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @waits
+// CHECK:       "neuron.cluster"(%x)
+// CHECK:         "tf.Relu"
+// CHECK:         "tf.Tanh"
+// CHECK:         "neuron.yield"
+// CHECK:       %c, %c_c = "tf.Sigmoid"(%{{.*}}, %n) <{nir.cpu_reason = "waits on 'n' through a control edge from outside its cluster"}>
+
+// -----
+
+// A control edge inside one cluster stays in it.
+builtin.module attributes {tf.signature = "inside", tf.tags = ["serve"]} {
+  func.func @inside(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}) {
+    %a, %a_c = "tf.Relu"(%x) <{node_name = "a", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %b, %b_c = "tf.Tanh"(%x, %a_c) <{node_name = "b", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>, !tf.control) -> (tensor<1x4xf32>, !tf.control)
+    %c, %c_c = "tf.AddV2"(%a, %b) <{node_name = "c", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>, tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    func.return %c : tensor<1x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @inside
+// CHECK:       "neuron.cluster"(%x)
+// CHECK:         %[[A:.*]], %[[A_C:.*]] = "tf.Relu"
+// CHECK:         "tf.Tanh"(%{{.*}}, %[[A_C]])
+// CHECK:         "tf.AddV2"
+// CHECK:         "neuron.yield"
+// CHECK-NOT:   cpu_reason

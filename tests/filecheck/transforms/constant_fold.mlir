@@ -99,6 +99,26 @@ builtin.module attributes {tf.signature = "waits", tf.tags = ["serve"]} {
 
 // -----
 
+// What waited on a folded op waits on its Const: the control edge moves, the op goes.
+builtin.module attributes {tf.signature = "waited_on", tf.tags = ["serve"]} {
+  func.func @waited_on(%x: tensor<2xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<2xf32> {tf.output_key = "y"}, tensor<2xf32> {tf.output_key = "z"}) {
+    %c, %c_c = "tf.Const"() <{node_name = "c"}> {dtype = f32, value = #tf.tensor<tensor<2xf32>, [1.0, 2.0]>} : () -> (tensor<2xf32>, !tf.control)
+    %m, %m_c = "tf.Neg"(%c) <{node_name = "m"}> {T = f32} : (tensor<2xf32>) -> (tensor<2xf32>, !tf.control)
+    %w, %w_c = "tf.Relu"(%x, %m_c) <{node_name = "w"}> {T = f32} : (tensor<2xf32>, !tf.control) -> (tensor<2xf32>, !tf.control)
+    func.return %w, %m : tensor<2xf32>, tensor<2xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @waited_on
+// CHECK-NOT:   "tf.Neg"
+// CHECK:       %m, %m_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<2xf32>, [-1.0, -2.0]>}
+// CHECK-NOT:   "tf.Neg"
+// CHECK:       %w, %w_c = "tf.Relu"(%x, %m_c)
+// CHECK-NOT:   "tf.Neg"
+// CHECK:       func.return %w, %m
+
+// -----
+
 // Dynamic batch: what is picked out of a batch-carrying shape without the batch (the sequence
 // length) folds; a target that holds the batch and a -1 (Flatten) gets the -1 resolved and the
 // batch inferred; a shape that still holds the batch elsewhere (BroadcastTo's) stays computed.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -81,6 +82,34 @@ def test_two_clusters_cut_by_cumsum_compile_and_match_the_original(zoo, tmp_path
     tfn.saved_model.inline_neuron_ops(out, inlined)
     feeds = random_feeds(zoo["cumsum_cut"])
     assert_same_outputs(run_signature(zoo["cumsum_cut"], feeds), run_signature(inlined, feeds))
+
+
+@pytest.mark.parametrize("setting,reason", [
+    ("FAKE_NEURON_CC_REFUSE_OPS=Tanh", "ERROR: Internal compiler error: lowering Tanh"),
+    ("FAKE_NEURON_CC_MAX_WEIGHT_BYTES=300",  # the first cluster's weights are 288 bytes, the second's 352
+     "ERROR: Out of on-chip memory: the graph's constants take 352 bytes, the state buffer holds 300"),
+])
+def test_a_cluster_neuron_cc_refuses_returns_to_cpu_beside_the_one_it_compiled(zoo, tmp_path, fake_neuron_cc, monkeypatch,
+                                                                               setting, reason):
+    """neuron-cc takes the first cluster and refuses the second for a reason it finds only while
+    compiling: the second's ops run on CPU again, the first stays a NeuronOp, the answers are the
+    original's, and strict mode names the refusal."""
+    monkeypatch.setenv(*setting.split("="))
+    workdir = str(tmp_path / "workdir")
+    out, report = compile_cut(zoo, tmp_path, neuron_cc=fake_neuron_cc, compiler_workdir=workdir)
+    assert (report["NumClusters"], report["NumCompiledClusters"]) == (2, 1)
+    assert report["OperatorCountOnNeuron"] == 5  # MatMul, BiasAdd, Relu and the two weights
+    (node,) = compiled_ops(out)
+    assert {"MatMul", "BiasAdd", "Relu"} <= op_types_on_neuron(out) and "Tanh" not in op_types_on_neuron(out)
+    logs = read_all(workdir, "graph_def.neuron-cc.log")
+    assert sorted(reason in log for log in logs) == [False, True]
+    inlined = str(tmp_path / "inlined")
+    tfn.saved_model.inline_neuron_ops(out, inlined)
+    feeds = random_feeds(zoo["cumsum_cut"])
+    assert_same_outputs(run_signature(zoo["cumsum_cut"], feeds), run_signature(inlined, feeds))
+    with pytest.raises(CompileFailedError, match=re.escape(reason.removeprefix("ERROR: "))):
+        compile_cut(zoo, tmp_path, "strict", neuron_cc=fake_neuron_cc, strict=True)
+    assert not os.path.exists(tmp_path / "strict")
 
 
 def test_force_fuse_ops_overrides_the_op_table_but_not_neuron_cc(zoo, tmp_path, fake_neuron_cc, node_named):

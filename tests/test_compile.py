@@ -145,6 +145,25 @@ def test_failing_compiler_restores_cpu_ops_or_raises_in_strict_mode(zoo, tmp_pat
     assert not [p for p in os.listdir(tmp_path) if "nir-tmp" in p]
 
 
+@pytest.mark.parametrize("name,setting,clusters", [
+    # The cell's math inside the loop body is refused: a cluster of a While body goes back to CPU.
+    ("lstm", "FAKE_NEURON_CC_REFUSE_OPS=Sigmoid", (3, 2)),
+    # MobileNetV2's weights (14 MB) over a 1 MB state buffer: the whole model returns to CPU.
+    ("mobilenetv2", "FAKE_NEURON_CC_MAX_WEIGHT_BYTES=1000000", (1, 0)),
+])
+def test_clusters_neuron_cc_refuses_return_to_cpu_in_real_models(zoo, tmp_path, fake_neuron_cc, monkeypatch,
+                                                                 name, setting, clusters):
+    monkeypatch.setenv(*setting.split("="))
+    out = str(tmp_path / "out")
+    report = tfn.saved_model.compile(zoo[name], out, neuron_cc=fake_neuron_cc, progress=False)
+    assert (report["NumClusters"], report["NumCompiledClusters"]) == clusters
+    assert len(_neuron_ops(out)) == clusters[1]
+    inlined = str(tmp_path / "inlined")
+    tfn.saved_model.inline_neuron_ops(out, inlined)
+    feeds = random_feeds(zoo[name])
+    assert_same_outputs(run_signature(zoo[name], feeds), run_signature(inlined, feeds))
+
+
 @pytest.mark.parametrize("mode,reason", [
     ("hang", "timed out after 5 s: neuron-cc compile: hanging as FAKE_NEURON_CC_MODE=hang asks"),
     ("no-neff", "wrote no NEFF: neuron-cc compile: writing no NEFF as FAKE_NEURON_CC_MODE=no-neff asks"),

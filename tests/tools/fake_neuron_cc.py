@@ -15,7 +15,12 @@ io-config does not feed, an io-config output the graph lacks, an io-config witho
 and writes the NEFF (a recognisable placeholder) only on success. Every outcome is logged on
 stdout/stderr, which nir keeps in graph_def.neuron-cc.log, so tests can assert the reason.
 
-Misbehaviour on request: FAKE_NEURON_CC_MODE=fail|hang|crash|no-neff. The op table is
+Misbehaviour on request: FAKE_NEURON_CC_MODE=fail|hang|crash|no-neff. Refusals for a reason the
+real compiler gives only once it compiles, so that some clusters of a model compile and others
+return to CPU: FAKE_NEURON_CC_REFUSE_OPS=Op,... (operators it lists but then fails to lower, as
+neuron-cc does for attribute combinations its list does not spell out) and
+FAKE_NEURON_CC_MAX_WEIGHT_BYTES=N (the graph's constants must fit in N bytes of on-chip memory).
+The op table is
 tests/tools/neuron_cc_tensorflow_ops.txt (a copy of the release-notes list) unless
 FAKE_NEURON_CC_OPS names another file.
 
@@ -41,6 +46,7 @@ PIPELINE_STAGES = ("compile", "SaveTemps")
 # DataType enum values neuron-cc cannot hold in a tensor (types.proto).
 DT_STRING, DT_RESOURCE, DT_VARIANT = 7, 20, 21
 BAD_DTYPES = {DT_STRING: "string", DT_RESOURCE: "resource", DT_VARIANT: "variant"}
+DTYPE_BYTES = {1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 9: 8, 10: 1, 14: 2, 17: 2, 19: 2, 22: 4, 23: 8}
 DTYPE_NAMES = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 9: "int64",
                10: "bool", 14: "bfloat16", 17: "uint16", 19: "float16", 22: "uint32", 23: "uint64"}
 
@@ -167,6 +173,31 @@ def check_graph(graph_def, config: dict) -> None:
             raise CompileError(f"io-config output '{name}' is not a tensor of the graph")
 
 
+def check_lowering(graph_def) -> None:
+    """What neuron-cc finds only while it compiles, on request (see the module's docstring)."""
+    refused = {op for op in os.environ.get("FAKE_NEURON_CC_REFUSE_OPS", "").split(",") if op}
+    for node in graph_def.node:
+        if node.op in refused:
+            raise CompileError(f"Internal compiler error: lowering {node.op} (node '{node.name}') failed: "
+                               "no kernel for this configuration")
+    limit = os.environ.get("FAKE_NEURON_CC_MAX_WEIGHT_BYTES")
+    if limit is not None:
+        total = sum(constant_bytes(n) for n in graph_def.node if n.op == "Const")
+        if total > int(limit):
+            raise CompileError(f"Out of on-chip memory: the graph's constants take {total} bytes, "
+                               f"the state buffer holds {int(limit)}")
+
+
+def constant_bytes(node) -> int:
+    tensor = node.attr["value"].tensor
+    if tensor.tensor_content:
+        return len(tensor.tensor_content)
+    count = 1
+    for dim in tensor.tensor_shape.dim:
+        count *= dim.size
+    return count * DTYPE_BYTES.get(tensor.dtype, 4)
+
+
 def compile_model(argv: list[str]) -> int:
     args = compile_parser().parse_intermixed_args(argv)
     print(f"neuron-cc compile: started at {time.time():.6f} in {os.getcwd()}", flush=True)
@@ -180,6 +211,7 @@ def compile_model(argv: list[str]) -> int:
         with open(args.files[0], "rb") as f:
             graph_def.ParseFromString(f.read())
         check_graph(graph_def, config)
+        check_lowering(graph_def)
     except (CompileError, OSError) as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1

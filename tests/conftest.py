@@ -31,12 +31,25 @@ class Zoo:
     def __getitem__(self, name: str) -> str:
         path = os.path.join(self.root, name)
         if not os.path.exists(path):
-            BUILDERS[name](path)
+            # Built beside, then renamed: processes sharing NIR_TEST_ZOO never see half a model.
+            building = tempfile.mkdtemp(prefix=f".{name}-", dir=self.root)
+            BUILDERS[name](os.path.join(building, name))
+            try:
+                os.rename(os.path.join(building, name), path)
+            except OSError:  # another process built it first
+                pass
+            shutil.rmtree(building, ignore_errors=True)
         return path
 
 
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory) -> Zoo:
+    """The test models, built on first use. NIR_TEST_ZOO=<folder> keeps them there between
+    sessions (the mutation benchmark runs a session per mutant); the folder is never cleaned."""
+    kept = os.environ.get("NIR_TEST_ZOO")
+    if kept:
+        os.makedirs(kept, exist_ok=True)
+        return Zoo(kept)
     return Zoo(str(tmp_path_factory.mktemp("zoo")))
 
 

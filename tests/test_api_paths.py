@@ -306,7 +306,9 @@ def test_dump_dir_and_print_ir_after_all_through_compile(zoo, tmp_path, fake_neu
 
 def test_dynamic_batch_size_runs_at_another_batch(zoo, tmp_path, fake_neuron_cc):
     out, _ = compile_cut(zoo, tmp_path, batch_size=2, dynamic_batch_size=True, neuron_cc=fake_neuron_cc)
-    for node in compiled_ops(out):
+    nodes = compiled_ops(out)
+    assert len(nodes) == 2, "both clusters compiled: the checks below see each"
+    for node in nodes:
         assert list(node.attr["input_batch_axis"].list.i) == [0]
         assert list(node.attr["output_batch_axis"].list.i) == [0]
         assert node.attr["input_shapes"].list.shape[0].dim[0].size == 2

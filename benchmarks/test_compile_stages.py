@@ -211,6 +211,8 @@ def test_whole_compile(benchmark, models, name):
     benchmark.extra_info["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
     benchmark.extra_info["weight_mb"] = _weight_bytes(models[name]) / 2**20
     benchmark.extra_info["memory_target_mb"] = 1000  # issue 14: import tensorflow (~520 MB) included
+    assert benchmark.extra_info["peak_rss_mb"] <= benchmark.extra_info["memory_target_mb"], \
+        f"{name}: compile peaked at {benchmark.extra_info['peak_rss_mb']:.0f} MB, over the 1 GB target"
 
 
 @pytest.mark.parametrize("name", MODELS)

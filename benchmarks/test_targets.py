@@ -17,6 +17,7 @@ import shutil
 import time
 
 import pytest
+from records import assert_no_worse_than_recorded, recorded_rows
 
 from nir.examples import BUILDERS
 
@@ -101,6 +102,8 @@ def test_compile_for_target(benchmark, workspace, compilers, lowering_clock, nam
         "model": name, "target": target, "clusters": report["NumClusters"], "compiled": report["NumCompiledClusters"],
         "on_neuron_ratio": round(report["OnNeuronRatio"], 4),
     })
+    recorded = recorded_rows("targets.json").get((("name", name), ("target", target)))
+    assert_no_worse_than_recorded(report, recorded, f"{name} for {target}")
     if target == "inferentia2":
         benchmark.extra_info["lowering_seconds"] = round(lowering_clock["seconds"], 3)
         benchmark.extra_info["lowered_clusters"] = lowering_clock["clusters"]

@@ -18,6 +18,7 @@ import os
 import shutil
 
 import pytest
+from records import assert_no_worse_than_recorded, recorded_rows
 
 from nir.examples import BUILDERS
 
@@ -111,3 +112,5 @@ def test_compile_quality(benchmark, workspace, name, neuron_cc):
     shutil.rmtree(out, ignore_errors=True)
     if name in KERAS_APPLICATIONS:
         shutil.rmtree(model_dir, ignore_errors=True)  # the big ones take GBs
+    recorded = recorded_rows("zoo_quality_a.json", "zoo_quality_b.json").get((("name", name),))
+    assert_no_worse_than_recorded(report, recorded, name)

@@ -8,14 +8,15 @@ from nir.passmanager import PassManager
 from nir.target import target_class
 
 DEFAULT_PIPELINE = (
-    "tf-inline-calls,tf-batch-specialize{{batch-size={batch_size}{input_shapes}}},tf-shape-inference,tf-canonicalize,"
+    "tf-inline-calls,tf-batch-specialize{{batch-size={batch_size}{input_shapes}}},tf-shape-inference,{prove}tf-canonicalize,"
     "tf-sink-loop-constants,tf-constant-fold{constant_fold_options},"
     "tf-legalize{{target={target}{legalize_options}}},"
     "tf-cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{target_step}{pruning}tf-dce"
 )
 # {target_step}: what the target runs after cluster (Target.pipeline_step; lower-clusters for
 # the HLO targets). {pruning}: nir.trace's automatic placement, as the original's: small and
-# cheap clusters back to CPU.
+# cheap clusters back to CPU. {prove}: with dynamic batch, which tensors the runtime may cut along
+# the batch, proved at a second batch size before any rewrite fixes a shape.
 PRUNING_PASS = "tf-prune-clusters{{keep-largest-ratio={ratio}}},"
 
 
@@ -58,6 +59,7 @@ def default_pipeline(
         minimum_segment_size=minimum_segment_size,
         cluster_options=cluster_options,
         constant_fold_options="{dynamic-batch=true}" if dynamic_batch else "",
+        prove="tf-prove-batch-axes," if dynamic_batch else "",
     )
 
 

@@ -291,3 +291,53 @@ def test_dynamic_batch_axes_follow_each_tensor(tmp_path, fake_neuron_cc):
     feeds = {"x": np.random.RandomState(4).standard_normal((5, 4)).astype(np.float32),
              "bias": np.random.RandomState(5).standard_normal(4).astype(np.float32)}
     assert_same_outputs(run_signature(model, feeds), run_signature(inlined, feeds))
+
+
+def test_dynamic_batch_keeps_a_cluster_whose_output_holds_the_batch_elsewhere_at_its_batch(tmp_path, fake_neuron_cc, caplog):
+    """An output transposed to [6, batch] cannot be cut along dimension 0: marked -1 beside a
+    batch input, the runtime would overwrite it piece by piece. Its NeuronOp is compiled for its
+    batch only (every axis -1, so the runtime refuses another batch by its input's shape), with
+    a warning naming the tensor; the answers stay the original's."""
+    import numpy as np
+    import tensorflow as tf
+
+    class Transposed(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.random.RandomState(3).standard_normal((4, 6)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def __call__(self, x):
+            hidden = tf.nn.relu(tf.matmul(x, self.w))
+            return {"by_feature": tf.tanh(tf.transpose(hidden) * 2.0), "by_sample": tf.nn.sigmoid(hidden)}
+
+    model, compiled, inlined = (str(tmp_path / n) for n in ("model", "compiled", "inlined"))
+    module = Transposed()
+    tf.saved_model.save(module, model, signatures=module.__call__)
+    with caplog.at_level(logging.WARNING, logger="nir"):
+        tfn.saved_model.compile(model, compiled, batch_size=2, dynamic_batch_size=True, neuron_cc=fake_neuron_cc,
+                                minimum_segment_size=1, progress=False)
+    (node,) = _neuron_ops(compiled)
+    shapes = [[d.size for d in s.dim] for s in node.attr["output_shapes"].list.shape]
+    assert sorted(shapes) == [[2, 6], [6, 2]]
+    assert list(node.attr["input_batch_axis"].list.i) == [-1]
+    assert list(node.attr["output_batch_axis"].list.i) == [-1, -1]
+    assert any("runs at its compiled batch only" in r.getMessage() and "Tanh:0 cannot be cut" in r.getMessage()
+               for r in caplog.records)
+    tfn.saved_model.inline_neuron_ops(compiled, inlined)
+    feeds = {"x": np.random.RandomState(4).standard_normal((2, 4)).astype(np.float32)}
+    assert_same_outputs(run_signature(model, feeds), run_signature(inlined, feeds))
+
+
+def test_dynamic_batch_keeps_a_reduction_over_the_batch_at_its_batch(zoo, tmp_path, fake_neuron_cc, caplog):
+    """control_flow's tf.cond tests reduce_sum(y) > 0 over the whole batch: cut into pieces, each
+    piece would decide for itself. That NeuronOp runs at its compiled batch (the predicate's is
+    fixed in shape but computed across the batch); the loop body's, per sample, is cut."""
+    compiled = str(tmp_path / "compiled")
+    with caplog.at_level(logging.WARNING, logger="nir"):
+        tfn.saved_model.compile(zoo["control_flow"], compiled, dynamic_batch_size=True, neuron_cc=fake_neuron_cc,
+                                progress=False)
+    axes = sorted((list(n.attr["input_batch_axis"].list.i), list(n.attr["output_batch_axis"].list.i))
+                  for n in _neuron_ops(compiled))
+    assert axes == [([-1], [-1]), ([0], [0])]
+    assert any("Greater:0 is computed across the batch" in r.getMessage() for r in caplog.records)

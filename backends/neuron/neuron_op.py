@@ -9,11 +9,13 @@ and how a compiled model's wiring is checked in stock TensorFlow.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tensorflow.core.framework import graph_pb2, node_def_pb2, op_def_pb2
+from xdsl.ir import Operation
 
 from frontends.tensorflow.attrs import dims_to_shape_proto
 from frontends.tensorflow.exporter import GraphNames, drop_dangling_colocation, emit_graph_op
@@ -21,9 +23,12 @@ from frontends.tensorflow.importer import split_tensor_name
 from frontends.tensorflow.opdefs import function_output_names, register_op_def
 from frontends.tensorflow.output_names import is_stand_in
 from nir.ir.dtypes import dtype_of_ir_type
+from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
-from nir.ir.queries import carries_batch
+from nir.ir.queries import carries_batch, proven_batch_axis
 from nir.ir.shapes import element_type, tf_shape
+
+logger = logging.getLogger("nir")
 
 NEURON_OP = "NeuronOp"
 TARGET_ATTR = "_target"
@@ -76,8 +81,7 @@ class NeuronOpLowering:
         set_neuron_op_attrs(
             node, serialized, input_names,
             [a.type for a in cluster.block.args], output_names, [r.type for r in cluster.outputs],
-            _batch_axes(cluster.block.args, self.dynamic_batch),
-            _batch_axes(cluster.outputs, self.dynamic_batch),
+            *cluster_batch_axes(cluster, self.dynamic_batch, node_name),
         )
         if self.target != "inferentia":
             node.attr[TARGET_ATTR].s = self.target.encode()
@@ -151,11 +155,76 @@ def neuron_op_name(cluster: ClusterOp) -> str:
     return f"{scope}/{name}" if scope else name
 
 
-def _batch_axes(values, dynamic: bool) -> list[int]:
-    """0 where the tensor carries the batch on dim 0 (so the runtime may split a bigger
-    batch), -1 for a fixed shape; all -1 unless dynamic batch was asked for."""
+def cluster_batch_axes(cluster: ClusterOp, dynamic: bool, node_name: str) -> tuple[list[int], list[int]]:
+    """The NeuronOp's input and output batch axes: 0 where the tensor carries the batch on dim 0
+    (the runtime cuts a bigger batch there), -1 for a fixed one; all -1 unless dynamic batch was
+    asked for. In the entry function the axes are what prove-batch-axes proved; a boundary
+    tensor it could not prove makes the whole NeuronOp run at its compiled batch, where cutting
+    would give wrong answers. In a body, what shape inference tracked."""
+    values = [*cluster.block.args, *cluster.outputs]
+    if not dynamic:
+        axes = [-1] * len(values)
+    elif in_entry_function(cluster):
+        axes = [proven_batch_axis(v) for v in values]
+        why = why_not_cut(cluster, axes)
+        if why is not None:
+            logger.warning("%s runs at its compiled batch only: %s", node_name, why)
+            axes = [-1] * len(values)
+    else:
+        axes = [0 if carries_batch(v) else -1 for v in values]
+    return axes[:len(cluster.block.args)], axes[len(cluster.block.args):]
 
-    return [0 if dynamic and carries_batch(v) else -1 for v in values]
+
+def why_not_cut(cluster: ClusterOp, axes: list[int | None]) -> str | None:
+    """Why the runtime may not cut this cluster along the batch, given its proven axes (inputs
+    then outputs), if it may not. Cutting runs the cluster on pieces of the batch, so each
+    output must be the pieces' outputs joined (axis 0) or not depend on the pieces at all."""
+    args, outputs = cluster.block.args, list(cluster.block.last_op.operands)
+    for value, axis in zip([*args, *cluster.outputs], axes):
+        if axis is None:
+            return (f"its {_describe_boundary(cluster, value)} cannot be cut along dimension 0 for dynamic "
+                    "batch (its shape does not follow the batch as [batch, ...])")
+    batched = {arg for arg, axis in zip(args, axes) if axis == 0}
+    for index, (value, axis) in enumerate(zip(outputs, axes[len(args):])):
+        if axis == 0 and not batched:
+            return (f"its {_describe_boundary(cluster, cluster.outputs[index])} carries the batch, which none of "
+                    "its inputs brings (cut, it would come out at the compiled batch)")
+        if axis == -1 and batched & inputs_reaching(value):
+            return (f"its {_describe_boundary(cluster, cluster.outputs[index])} is computed across the batch "
+                    "into a fixed shape (a reduction over it): each piece would give its own")
+    return None
+
+
+def inputs_reaching(value) -> set:
+    """The cluster's block arguments `value` is computed from."""
+    seen, stack, reached = set(), [value], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        owner = current.owner
+        if isinstance(owner, Operation):
+            stack.extend(owner.operands)
+        else:
+            reached.add(current)
+    return reached
+
+
+def in_entry_function(cluster: ClusterOp) -> bool:
+    function = cluster.parent_op()
+    module = function.parent_op() if function is not None else None
+    return module is not None and function is entry_function(module)
+
+
+def _describe_boundary(cluster: ClusterOp, value) -> str:
+    if value in cluster.block.args:
+        outer = cluster.inputs[value.index]
+        owner = outer.owner
+        return f"input {getattr(owner, 'node_name', 'argument')}:{getattr(outer, 'index', 0)}"
+    terminator = cluster.block.last_op
+    inner = terminator.values[value.index]
+    return f"output {getattr(inner.owner, 'node_name', '?')}:{inner.index}"
 
 
 def set_neuron_op_attrs(

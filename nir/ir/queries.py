@@ -58,6 +58,29 @@ def carries_batch(value: SSAValue) -> bool:
     return False
 
 
+CANNOT_CUT = -2  # prove-batch-axes: the tensor depends on the batch, but not as [batch, ...]
+
+
+def proven_batch_axis(value: SSAValue) -> int | None:
+    """What prove-batch-axes found for a tensor of the entry function: 0 (the batch on dim 0)
+    or -1 (fixed); None when it found that the tensor cannot be cut along dim 0, or has no
+    finding for it (an op a later rewrite made, a body's tensor)."""
+    if isinstance(value, OpResult) and isinstance(value.op, ClusterOp):
+        terminator = value.op.block.last_op
+        return proven_batch_axis(terminator.values[value.index]) if isinstance(terminator, YieldOp) else None
+    if isinstance(value, BlockArgument):
+        parent = value.block.parent_op()
+        if isinstance(parent, ClusterOp):
+            return proven_batch_axis(parent.inputs[value.index])
+        return 0 if carries_batch(value) else -1  # the entry's inputs: batch-specialize knows
+    if isinstance(value, OpResult) and isinstance(value.op, TFNodeOp):
+        axes = value.op.properties.get(BATCH_AXES)
+        if isinstance(axes, ArrayAttr) and value.index < len(axes.data):
+            axis = axes.data[value.index].value.data
+            return None if axis == CANNOT_CUT else axis
+    return None
+
+
 def set_cpu_reason(op: Operation, reason: str) -> None:
     op.properties.pop(ON_TARGET, None)
     op.properties[CPU_REASON] = StringAttr(reason)

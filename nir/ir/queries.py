@@ -78,6 +78,8 @@ def proven_batch_axis(value: SSAValue) -> int | None:
         if isinstance(axes, ArrayAttr) and value.index < len(axes.data):
             axis = axes.data[value.index].value.data
             return None if axis == CANNOT_CUT else axis
+        if not value.op.data_operands:  # a constant a rewrite made: it reads nothing, no batch either
+            return -1
     return None
 
 

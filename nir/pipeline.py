@@ -16,7 +16,7 @@ DEFAULT_PIPELINE = (
 # {target_step}: what the target runs after cluster (Target.pipeline_step; lower-clusters for
 # the HLO targets). {pruning}: nir.trace's automatic placement, as the original's: small and
 # cheap clusters back to CPU. {prove}: with dynamic batch, which tensors the runtime may cut along
-# the batch, proved at a second batch size before any rewrite fixes a shape.
+# the batch, proved at a second batch size on the model's own ops, before any rewrite.
 PRUNING_PASS = "tf-prune-clusters{{keep-largest-ratio={ratio}}},"
 
 

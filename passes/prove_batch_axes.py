@@ -15,10 +15,11 @@ infers again; for each result of each op:
     anything else (the batch on another axis, k x b, a shape
     the second inference cannot find)                          ->  -2 (cannot be cut)
 
-and records them on the op (`nir.batch_axes`), where shape inference had recorded its guess. It
-runs right after shape inference, on the model's own ops, before rewrites give some shapes a
-fixed batch (a Reshape to [b * 16, 64] inside a cluster is fine: the runtime hands the NeuronOp
-pieces of its compiled batch). The NeuronOp's axes then come from these proofs; an op made by a
+and records them on the op (`nir.proven_batch_axes`, beside shape inference's own tracking in
+`nir.batch_axes`, which constant-fold's second inference redoes). It runs right after shape
+inference, on the model's own ops, before rewrites give some shapes a fixed batch (a Reshape to
+[b * 16, 64] inside a cluster is fine: the runtime hands the NeuronOp pieces of its compiled
+batch). The NeuronOp's axes then come from these proofs; an op made by a
 later rewrite has none, and a cluster that has such a tensor, or one that cannot be cut, at its
 boundary runs at its compiled batch only (backends/neuron/neuron_op.py says so in a warning).
 The original tensorflow-neuron marks every tensor whose dim 0 TensorFlow leaves unknown, so it
@@ -38,7 +39,7 @@ from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
 from nir.errors import NirError
-from nir.ir.attr_names import BATCH_AXES
+from nir.ir.attr_names import PROVEN_BATCH_AXES
 from nir.ir.control_flow import graph_functions
 from nir.ir.module import entry_function
 from nir.ir.queries import CANNOT_CUT, graph_ops
@@ -118,4 +119,4 @@ class ProveBatchAxesPass(ModulePass):
                 axes = [CANNOT_CUT] * len(results)
             else:
                 axes = [batch_axis(tf_shape(r.type), s, batch, second) for r, s in zip(results, at_second)]
-            graph_op.properties[BATCH_AXES] = ArrayAttr([IntegerAttr(a, i64) for a in axes])
+            graph_op.properties[PROVEN_BATCH_AXES] = ArrayAttr([IntegerAttr(a, i64) for a in axes])

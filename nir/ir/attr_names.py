@@ -25,5 +25,6 @@ CONTROL_RET = "tf.control_ret"  # the nodes a function's callers wait on
 CPU_REASON = "nir.cpu_reason"  # why the op stays on CPU (nir.ir.placement reads it)
 ON_TARGET = "nir.target"  # the target legalize placed the op on
 BATCH_AXES = "nir.batch_axes"  # shape-inference: which results carry the batch on dim 0
+PROVEN_BATCH_AXES = "nir.proven_batch_axes"  # prove-batch-axes: 0, -1 or -2 (cannot be cut) per result
 NOT_INLINED = "nir.not_inlined"  # inline-calls: why a call stayed a call
 REWRITE_DECLINED = "nir.rewrite_declined"  # legalize: why a rewrite to supported ops did not apply

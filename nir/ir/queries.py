@@ -11,7 +11,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, StringAttr
 from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
 
-from nir.ir.attr_names import BATCH_AXES, BATCH_AXIS, CPU_REASON, ON_TARGET
+from nir.ir.attr_names import BATCH_AXES, BATCH_AXIS, CPU_REASON, ON_TARGET, PROVEN_BATCH_AXES
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
 from nir.ir.placement import NOT_PLACED_SENTENCE
 from nir.ir.tf_attrs import TensorAttr
@@ -74,7 +74,7 @@ def proven_batch_axis(value: SSAValue) -> int | None:
             return proven_batch_axis(parent.inputs[value.index])
         return 0 if carries_batch(value) else -1  # the entry's inputs: batch-specialize knows
     if isinstance(value, OpResult) and isinstance(value.op, TFNodeOp):
-        axes = value.op.properties.get(BATCH_AXES)
+        axes = value.op.properties.get(PROVEN_BATCH_AXES)
         if isinstance(axes, ArrayAttr) and value.index < len(axes.data):
             axis = axes.data[value.index].value.data
             return None if axis == CANNOT_CUT else axis

@@ -11,8 +11,8 @@ builtin.module attributes {tf.signature = "batched", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @batched
-// CHECK:       "tf.Relu"(%x) <{nir.batch_axes = [0 : i64]}>
-// CHECK:       "tf.Tanh"(%a) <{nir.batch_axes = [0 : i64]}>
+// CHECK:       "tf.Relu"(%x) <{nir.proven_batch_axes = [0 : i64]}>
+// CHECK:       "tf.Tanh"(%a) <{nir.proven_batch_axes = [0 : i64]}>
 
 // -----
 
@@ -27,8 +27,8 @@ builtin.module attributes {tf.signature = "fixed_input", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @fixed_input
-// CHECK:       "tf.Neg"(%bias) <{nir.batch_axes = [-1 : i64]}>
-// CHECK:       "tf.BiasAdd"(%x, %n) <{nir.batch_axes = [0 : i64]}>
+// CHECK:       "tf.Neg"(%bias) <{nir.proven_batch_axes = [-1 : i64]}>
+// CHECK:       "tf.BiasAdd"(%x, %n) <{nir.proven_batch_axes = [0 : i64]}>
 
 // -----
 
@@ -44,9 +44,9 @@ builtin.module attributes {tf.signature = "transposed", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @transposed
-// CHECK:       "tf.Const"() <{nir.batch_axes = [-1 : i64]}>
-// CHECK:       "tf.Relu"(%x) <{nir.batch_axes = [0 : i64]}>
-// CHECK:       "tf.Transpose"(%a, %perm) <{nir.batch_axes = [-2 : i64]}>
+// CHECK:       "tf.Const"() <{nir.proven_batch_axes = [-1 : i64]}>
+// CHECK:       "tf.Relu"(%x) <{nir.proven_batch_axes = [0 : i64]}>
+// CHECK:       "tf.Transpose"(%a, %perm) <{nir.proven_batch_axes = [-2 : i64]}>
 
 // -----
 
@@ -62,7 +62,7 @@ builtin.module attributes {tf.signature = "flattened", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @flattened
-// CHECK:       "tf.Reshape"(%a, %flat) <{nir.batch_axes = [-2 : i64]}>
+// CHECK:       "tf.Reshape"(%a, %flat) <{nir.proven_batch_axes = [-2 : i64]}>
 
 // -----
 
@@ -78,9 +78,9 @@ builtin.module attributes {tf.signature = "coincidence", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @coincidence
-// CHECK:       "tf.MatMul"(%x, %x) <{nir.batch_axes = [-1 : i64]}>
-// CHECK:       "tf.Sigmoid"(%g) <{nir.batch_axes = [-1 : i64]}>
-// CHECK:       "tf.Tanh"(%x) <{nir.batch_axes = [0 : i64]}>
+// CHECK:       "tf.MatMul"(%x, %x) <{nir.proven_batch_axes = [-1 : i64]}>
+// CHECK:       "tf.Sigmoid"(%g) <{nir.proven_batch_axes = [-1 : i64]}>
+// CHECK:       "tf.Tanh"(%x) <{nir.proven_batch_axes = [0 : i64]}>
 
 // -----
 
@@ -96,5 +96,5 @@ builtin.module attributes {tf.signature = "fixed_reshape", tf.tags = ["serve"]} 
 }
 
 // CHECK-LABEL: func.func @fixed_reshape
-// CHECK:       "tf.Relu"(%x) <{nir.batch_axes = [-2 : i64]}>
-// CHECK:       "tf.Reshape"(%a, %eight) <{nir.batch_axes = [-2 : i64]}>
+// CHECK:       "tf.Relu"(%x) <{nir.proven_batch_axes = [-2 : i64]}>
+// CHECK:       "tf.Reshape"(%a, %eight) <{nir.proven_batch_axes = [-2 : i64]}>

@@ -35,11 +35,11 @@ import logging
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, UnitAttr, i64
 from xdsl.passes import ModulePass
 
 from nir.errors import NirError
-from nir.ir.attr_names import PROVEN_BATCH_AXES
+from nir.ir.attr_names import BATCH_AXES_PROVED, PROVEN_BATCH_AXES
 from nir.ir.control_flow import graph_functions
 from nir.ir.module import entry_function
 from nir.ir.queries import CANNOT_CUT, graph_ops
@@ -120,3 +120,4 @@ class ProveBatchAxesPass(ModulePass):
             else:
                 axes = [batch_axis(tf_shape(r.type), s, batch, second) for r, s in zip(results, at_second)]
             graph_op.properties[PROVEN_BATCH_AXES] = ArrayAttr([IntegerAttr(a, i64) for a in axes])
+        op.attributes[BATCH_AXES_PROVED] = UnitAttr()

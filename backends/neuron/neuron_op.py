@@ -22,6 +22,7 @@ from frontends.tensorflow.exporter import GraphNames, drop_dangling_colocation, 
 from frontends.tensorflow.importer import split_tensor_name
 from frontends.tensorflow.opdefs import function_output_names, register_op_def
 from frontends.tensorflow.output_names import is_stand_in
+from nir.ir.attr_names import BATCH_AXES_PROVED
 from nir.ir.dtypes import dtype_of_ir_type
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp, YieldOp
@@ -158,13 +159,13 @@ def neuron_op_name(cluster: ClusterOp) -> str:
 def cluster_batch_axes(cluster: ClusterOp, dynamic: bool, node_name: str) -> tuple[list[int], list[int]]:
     """The NeuronOp's input and output batch axes: 0 where the tensor carries the batch on dim 0
     (the runtime cuts a bigger batch there), -1 for a fixed one; all -1 unless dynamic batch was
-    asked for. In the entry function the axes are what prove-batch-axes proved; a boundary
-    tensor it could not prove makes the whole NeuronOp run at its compiled batch, where cutting
-    would give wrong answers. In a body, what shape inference tracked."""
+    asked for. In the entry function of a proved module the axes are what prove-batch-axes
+    proved, and a NeuronOp the runtime may not cut runs at its compiled batch (see why_not_cut);
+    elsewhere, what shape inference tracked."""
     values = [*cluster.block.args, *cluster.outputs]
     if not dynamic:
         axes = [-1] * len(values)
-    elif in_entry_function(cluster):
+    elif in_proved_entry_function(cluster):
         axes = [proven_batch_axis(v) for v in values]
         why = why_not_cut(cluster, axes)
         if why is not None:
@@ -211,10 +212,13 @@ def inputs_reaching(value) -> set:
     return reached
 
 
-def in_entry_function(cluster: ClusterOp) -> bool:
+def in_proved_entry_function(cluster: ClusterOp) -> bool:
+    """Whether prove-batch-axes ran (dynamic_batch_size=True) and the cluster is in the entry
+    function, which it proves; the automatic choice (dynamic_batch_size unset) does not run it."""
     function = cluster.parent_op()
     module = function.parent_op() if function is not None else None
-    return module is not None and function is entry_function(module)
+    return (module is not None and BATCH_AXES_PROVED in module.attributes
+            and function is entry_function(module))
 
 
 def _describe_boundary(cluster: ClusterOp, value) -> str:

@@ -26,5 +26,6 @@ CPU_REASON = "nir.cpu_reason"  # why the op stays on CPU (nir.ir.placement reads
 ON_TARGET = "nir.target"  # the target legalize placed the op on
 BATCH_AXES = "nir.batch_axes"  # shape-inference: which results carry the batch on dim 0
 PROVEN_BATCH_AXES = "nir.proven_batch_axes"  # prove-batch-axes: 0, -1 or -2 (cannot be cut) per result
+BATCH_AXES_PROVED = "nir.batch_axes_proved"  # on the module: prove-batch-axes ran
 NOT_INLINED = "nir.not_inlined"  # inline-calls: why a call stayed a call
 REWRITE_DECLINED = "nir.rewrite_declined"  # legalize: why a rewrite to supported ops did not apply

@@ -11,8 +11,10 @@ builtin.module attributes {tf.signature = "batched", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @batched
-// CHECK:       "tf.Relu"(%x) <{nir.proven_batch_axes = [0 : i64]}>
-// CHECK:       "tf.Tanh"(%a) <{nir.proven_batch_axes = [0 : i64]}>
+// CHECK:       "tf.Relu"(%x)
+// CHECK-SAME:  nir.proven_batch_axes = [0 : i64]}>
+// CHECK:       "tf.Tanh"(%a)
+// CHECK-SAME:  nir.proven_batch_axes = [0 : i64]}>
 
 // -----
 
@@ -27,8 +29,10 @@ builtin.module attributes {tf.signature = "fixed_input", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @fixed_input
-// CHECK:       "tf.Neg"(%bias) <{nir.proven_batch_axes = [-1 : i64]}>
-// CHECK:       "tf.BiasAdd"(%x, %n) <{nir.proven_batch_axes = [0 : i64]}>
+// CHECK:       "tf.Neg"(%bias)
+// CHECK-SAME:  nir.proven_batch_axes = [-1 : i64]}>
+// CHECK:       "tf.BiasAdd"(%x, %n)
+// CHECK-SAME:  nir.proven_batch_axes = [0 : i64]}>
 
 // -----
 
@@ -44,9 +48,12 @@ builtin.module attributes {tf.signature = "transposed", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @transposed
-// CHECK:       "tf.Const"() <{nir.proven_batch_axes = [-1 : i64]}>
-// CHECK:       "tf.Relu"(%x) <{nir.proven_batch_axes = [0 : i64]}>
-// CHECK:       "tf.Transpose"(%a, %perm) <{nir.proven_batch_axes = [-2 : i64]}>
+// CHECK:       "tf.Const"()
+// CHECK-SAME:  nir.proven_batch_axes = [-1 : i64]}>
+// CHECK:       "tf.Relu"(%x)
+// CHECK-SAME:  nir.proven_batch_axes = [0 : i64]}>
+// CHECK:       "tf.Transpose"(%a, %perm)
+// CHECK-SAME:  nir.proven_batch_axes = [-2 : i64]}>
 
 // -----
 
@@ -62,7 +69,8 @@ builtin.module attributes {tf.signature = "flattened", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @flattened
-// CHECK:       "tf.Reshape"(%a, %flat) <{nir.proven_batch_axes = [-2 : i64]}>
+// CHECK:       "tf.Reshape"(%a, %flat)
+// CHECK-SAME:  nir.proven_batch_axes = [-2 : i64]}>
 
 // -----
 
@@ -78,9 +86,12 @@ builtin.module attributes {tf.signature = "coincidence", tf.tags = ["serve"]} {
 }
 
 // CHECK-LABEL: func.func @coincidence
-// CHECK:       "tf.MatMul"(%x, %x) <{nir.proven_batch_axes = [-1 : i64]}>
-// CHECK:       "tf.Sigmoid"(%g) <{nir.proven_batch_axes = [-1 : i64]}>
-// CHECK:       "tf.Tanh"(%x) <{nir.proven_batch_axes = [0 : i64]}>
+// CHECK:       "tf.MatMul"(%x, %x)
+// CHECK-SAME:  nir.proven_batch_axes = [-1 : i64]}>
+// CHECK:       "tf.Sigmoid"(%g)
+// CHECK-SAME:  nir.proven_batch_axes = [-1 : i64]}>
+// CHECK:       "tf.Tanh"(%x)
+// CHECK-SAME:  nir.proven_batch_axes = [0 : i64]}>
 
 // -----
 
@@ -96,5 +107,7 @@ builtin.module attributes {tf.signature = "fixed_reshape", tf.tags = ["serve"]} 
 }
 
 // CHECK-LABEL: func.func @fixed_reshape
-// CHECK:       "tf.Relu"(%x) <{nir.proven_batch_axes = [-2 : i64]}>
-// CHECK:       "tf.Reshape"(%a, %eight) <{nir.proven_batch_axes = [-2 : i64]}>
+// CHECK:       "tf.Relu"(%x)
+// CHECK-SAME:  nir.proven_batch_axes = [-2 : i64]}>
+// CHECK:       "tf.Reshape"(%a, %eight)
+// CHECK-SAME:  nir.proven_batch_axes = [-2 : i64]}>

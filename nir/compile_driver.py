@@ -25,7 +25,7 @@ from backends.compile_cache import CompileCache, cache_enabled_by_default, defau
 from backends.cpu_fallback import relax_batch
 from backends.driver import compile_clusters
 from backends.executors import COMPILER_MEMORY_BYTES, parse_executor
-from backends.neuron.neuron_op import NeuronOpLowering, neuron_ops
+from backends.neuron.neuron_op import NeuronOpLowering, batch_axes_to_cut, neuron_ops
 from backends.neuron.workdir import save_workdir_model
 from frontends.tensorflow.exporter import export_module, releasing_weights
 from frontends.tensorflow.importer import import_graph_def, split_tensor_name
@@ -216,7 +216,7 @@ def pipeline_module(job: Job, s: CompileSetup, reproducer_dir: str | None, last_
     if pipeline is None:
         pipeline = default_pipeline(
             job.batch_size, shapes, s.options.minimum_segment_size, s.options.no_fuse_ops,
-            s.options.force_fuse_ops, s.options.supported_op_types, dynamic_batch=bool(s.options.dynamic_batch_size),
+            s.options.force_fuse_ops, s.options.supported_op_types, dynamic_batch=s.options.dynamic_batch_size,
             neuron_cc=s.compiler_path, target=s.options.target, max_cluster_bytes=s.options.max_cluster_bytes,
             keep_largest_ratio=s.options.keep_largest_ratio,
         )
@@ -279,9 +279,11 @@ def relax_batch_of_inputs(graph_def, signature) -> None:
 
 
 def every_cluster_carries_batch(module) -> bool:
+    """The automatic choice: dynamic batch when the runtime may cut every NeuronOp, and every
+    tensor at their boundaries carries the batch on dimension 0 (as the original chooses)."""
     clusters = [op for op in module.walk() if isinstance(op, ClusterOp)]
     return bool(clusters) and all(
-        carries_batch(v) for c in clusters for v in (*c.inputs, *c.outputs)
+        not isinstance(axes := batch_axes_to_cut(c), str) and all(a == 0 for a in axes) for c in clusters
     )
 
 

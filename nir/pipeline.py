@@ -27,14 +27,16 @@ def default_pipeline(
     no_fuse_ops: Iterable[str] = (),
     force_fuse_ops: Iterable[str] = (),
     supported_op_types: Iterable[str] = (),
-    dynamic_batch: bool = False,
+    dynamic_batch: bool | None = False,
     neuron_cc: str | None = None,
     target: str = "inferentia",
     max_cluster_bytes: int | None = None,
     keep_largest_ratio: float | None = None,
 ) -> str:
     """The pipeline `compile` runs, as a string (`nir opt -p` takes it as is). With
-    `keep_largest_ratio`, prune-clusters runs after clustering (what `nir.trace` does)."""
+    `keep_largest_ratio`, prune-clusters runs after clustering (what `nir.trace` does).
+    `dynamic_batch` None is the automatic choice: the batch axes are proved, and shapes that
+    hold the batch are folded for the one batch size."""
     def quoted(values: Iterable[str]) -> str:
         return ",".join(f'"{v}"' for v in values)
 
@@ -59,7 +61,7 @@ def default_pipeline(
         minimum_segment_size=minimum_segment_size,
         cluster_options=cluster_options,
         constant_fold_options="{dynamic-batch=true}" if dynamic_batch else "",
-        prove="tf-prove-batch-axes," if dynamic_batch else "",
+        prove="" if dynamic_batch is False else "tf-prove-batch-axes,",
     )
 
 

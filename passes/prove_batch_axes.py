@@ -42,7 +42,7 @@ from nir.errors import NirError
 from nir.ir.attr_names import BATCH_AXES_PROVED, PROVEN_BATCH_AXES
 from nir.ir.control_flow import graph_functions
 from nir.ir.module import entry_function
-from nir.ir.queries import CANNOT_CUT, graph_ops
+from nir.ir.queries import CANNOT_CUT, carries_batch, graph_ops
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.passmanager.registry import register_pass
 from passes.shape_inference import ShapeConflictError, batched_arguments, infer_shapes
@@ -66,8 +66,21 @@ def common_batch(fn) -> int | None:
 
 def shapes_at(module: ModuleOp, batch: int) -> list[list[Shape]] | None:
     """The shapes of each entry-function op's results (in op order) with the batch inputs at
-    `batch`, inferred from scratch on a copy; None when the copy does not infer at that size
-    (a shape the model fixes to the first batch, a loop that refuses it)."""
+    `batch`, inferred from scratch on a copy; None when the copy does not infer at that size.
+
+    An op whose shapes contradict each other at `batch` (a Reshape to a constant [2, 32] that
+    tracing wrote for its example's batch of 2) gets the shapes shape inference tracked for it
+    at the first batch: dimension 0 moved to `batch` where it found the batch there, unchanged
+    elsewhere. That is what the runtime sees (it only ever runs the NeuronOp on pieces of the
+    compiled batch), and the inference goes on from there."""
+    tracked = {op.node_name: [(tf_shape(r.type), carries_batch(r)) for r in op.data_results]
+               for op in graph_ops(entry_function(module))}
+    refused = []
+
+    def as_tracked(op) -> list[Shape]:
+        refused.append(op)
+        return [(batch, *shape[1:]) if carries and shape else shape for shape, carries in tracked[op.node_name]]
+
     copy = module.clone()
     fn = entry_function(copy)
     for function in graph_functions(copy):  # bodies too: they are specialized again at `batch`
@@ -77,11 +90,15 @@ def shapes_at(module: ModuleOp, batch: int) -> list[list[Shape]] | None:
     for arg in batched_arguments(fn):
         retype(arg, tensor_type(element_type(arg.type), (batch, *tf_shape(arg.type)[1:])))
     try:
-        infer_shapes(copy)
+        infer_shapes(copy, as_tracked)
     except (ShapeConflictError, NirError, ValueError) as err:
         logger.info("prove-batch-axes: the model does not infer at batch %d (%s): no tensor is proved "
                     "to carry the batch", batch, err)
         return None
+    if refused:
+        logger.info("prove-batch-axes: %d op(s) do not infer at batch %d (the first: %s '%s'); their results "
+                    "are taken as shape inference tracked them", len(refused), batch, refused[0].tf_type,
+                    refused[0].node_name)
     return [[tf_shape(r.type) for r in op.data_results] for op in graph_ops(fn)]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +44,7 @@ from nir.ir.control_flow import (
 from nir.ir.dtypes import dtype_of_ir_type, is_ref_type
 from nir.ir.module import entry_function
 from nir.ir.queries import graph_ops
-from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape
+from nir.ir.shape_functions import SHAPE_FUNCTIONS, VALUE_FUNCTIONS, Shape, ShapeMismatchError
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.ir.tf_attrs import PlaceholderAttr
 from nir.ir.tf_dialect import ForwardsInput, MetadataOnly, TFNodeOp
@@ -351,14 +352,22 @@ class ShapeInferencePass(ModulePass):
             logger.debug("shape-inference used TensorFlow for: %s", dict(fallbacks))
 
 
-def infer_shapes(module: ModuleOp) -> Counter:
+def infer_shapes(module: ModuleOp, when_refused: Callable[[TFNodeOp], list[Shape]] | None = None) -> Counter:
     """Run shape inference on the entry function; returns how often each op type fell back
-    to TensorFlow's C++ shape inference."""
+    to TensorFlow's C++ shape inference. An op whose shapes contradict each other is an error,
+    unless `when_refused` gives its result shapes instead (prove-batch-axes, at a batch size
+    the model fixed somewhere)."""
     fn = entry_function(module)
     bodies = _Bodies(module, Counter())
     inference = _Inference({}, bodies.fallbacks, batched_arguments(fn), bodies)
     for graph_op in graph_ops(fn):
-        inference.infer(graph_op)
+        try:
+            inference.infer(graph_op)
+        except (ShapeConflictError, ShapeMismatchError):
+            if when_refused is None:
+                raise
+            inference._update(graph_op, when_refused(graph_op))
+            inference.track_batch(graph_op)
     refresh_function_type(fn)  # the returned values are more precise now
     return inference.fallbacks
 

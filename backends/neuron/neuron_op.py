@@ -163,17 +163,22 @@ def cluster_batch_axes(cluster: ClusterOp, dynamic: bool, node_name: str) -> tup
     proved, and a NeuronOp the runtime may not cut runs at its compiled batch (see why_not_cut);
     elsewhere, what shape inference tracked."""
     values = [*cluster.block.args, *cluster.outputs]
-    if not dynamic:
+    axes = batch_axes_to_cut(cluster) if dynamic else [-1] * len(values)
+    if isinstance(axes, str):
+        logger.warning("%s runs at its compiled batch only: %s", node_name, axes)
         axes = [-1] * len(values)
-    elif in_proved_entry_function(cluster):
-        axes = [proven_batch_axis(v) for v in values]
-        why = why_not_cut(cluster, axes)
-        if why is not None:
-            logger.warning("%s runs at its compiled batch only: %s", node_name, why)
-            axes = [-1] * len(values)
-    else:
-        axes = [0 if carries_batch(v) else -1 for v in values]
     return axes[:len(cluster.block.args)], axes[len(cluster.block.args):]
+
+
+def batch_axes_to_cut(cluster: ClusterOp) -> list[int] | str:
+    """The axes (inputs then outputs) along which the runtime may cut the cluster, or why it
+    may not: proved in the entry function of a proved module, tracked elsewhere."""
+    values = [*cluster.block.args, *cluster.outputs]
+    if not in_proved_entry_function(cluster):
+        return [0 if carries_batch(v) else -1 for v in values]
+    axes = [proven_batch_axis(v) for v in values]
+    why = why_not_cut(cluster, axes)
+    return axes if why is None else why
 
 
 def why_not_cut(cluster: ClusterOp, axes: list[int | None]) -> str | None:
@@ -213,8 +218,8 @@ def inputs_reaching(value) -> set:
 
 
 def in_proved_entry_function(cluster: ClusterOp) -> bool:
-    """Whether prove-batch-axes ran (dynamic_batch_size=True) and the cluster is in the entry
-    function, which it proves; the automatic choice (dynamic_batch_size unset) does not run it."""
+    """Whether prove-batch-axes ran (dynamic batch asked for or left to nir) and the cluster is
+    in the entry function, which it proves."""
     function = cluster.parent_op()
     module = function.parent_op() if function is not None else None
     return (module is not None and BATCH_AXES_PROVED in module.attributes

@@ -95,8 +95,10 @@ builtin.module attributes {tf.signature = "coincidence", tf.tags = ["serve"]} {
 
 // -----
 
-// A model whose shapes hold only at its first batch (a Reshape to a fixed [8]) proves nothing:
-// every tensor is -2, and its NeuronOps will run at their compiled batch.
+// A Reshape the model fixes to its first batch ([2, 4] -> a constant [8]) does not infer at the
+// second: its result is taken as shape inference tracked it (fixed, here) and the inference goes
+// on from there. The NeuronOp that would give it from a cut input is then not cut (see
+// backends/neuron/neuron_op.py's why_not_cut).
 builtin.module attributes {tf.signature = "fixed_reshape", tf.tags = ["serve"]} {
   func.func @fixed_reshape(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64}) -> (tensor<8xf32> {tf.output_key = "y"}) {
     %eight, %eight_c = "tf.Const"() <{node_name = "eight"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>} : () -> (tensor<1xi32>, !tf.control)
@@ -108,6 +110,26 @@ builtin.module attributes {tf.signature = "fixed_reshape", tf.tags = ["serve"]} 
 
 // CHECK-LABEL: func.func @fixed_reshape
 // CHECK:       "tf.Relu"(%x)
-// CHECK-SAME:  nir.proven_batch_axes = [-2 : i64]}>
+// CHECK-SAME:  nir.proven_batch_axes = [0 : i64]}>
 // CHECK:       "tf.Reshape"(%a, %eight)
-// CHECK-SAME:  nir.proven_batch_axes = [-2 : i64]}>
+// CHECK-SAME:  nir.proven_batch_axes = [-1 : i64]}>
+
+// -----
+
+// Tracing writes a Flatten's target for its example's batch (a constant [2, 32]): at the second
+// batch the Reshape does not infer, and takes what shape inference tracked, the batch on
+// dimension 0; the runtime only ever runs it on pieces of 2, so what follows may be cut.
+builtin.module attributes {tf.signature = "traced_flatten", tf.tags = ["serve"]} {
+  func.func @traced_flatten(%x: tensor<2x8x4xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64}) -> (tensor<2x32xf32> {tf.output_key = "y"}) {
+    %target, %target_c = "tf.Const"() <{node_name = "target"}> {dtype = i32, value = #tf.tensor<tensor<2xi32>, [2, 32]>} : () -> (tensor<2xi32>, !tf.control)
+    %r, %r_c = "tf.Reshape"(%x, %target) <{node_name = "r"}> {T = f32, Tshape = i32} : (tensor<2x8x4xf32>, tensor<2xi32>) -> (tensor<2x32xf32>, !tf.control)
+    %y, %y_c = "tf.Tanh"(%r) <{node_name = "y"}> {T = f32} : (tensor<2x32xf32>) -> (tensor<2x32xf32>, !tf.control)
+    func.return %y : tensor<2x32xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @traced_flatten
+// CHECK:       "tf.Reshape"(%x, %target)
+// CHECK-SAME:  nir.proven_batch_axes = [0 : i64]}>
+// CHECK:       "tf.Tanh"(%r)
+// CHECK-SAME:  nir.proven_batch_axes = [0 : i64]}>

@@ -56,7 +56,7 @@ from xdsl.passes import ModulePass
 from nir.ir.control_flow import graph_functions
 from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.op_facts import V1_LOOP_OPS, is_stateful
-from nir.ir.queries import carries_batch
+from nir.ir.queries import carries_batch, depends_on_batch
 from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, TensorAttr
 from nir.ir.tf_dialect import MetadataOnly, TFNodeOp, create_tf_op
@@ -95,7 +95,7 @@ def metadata_values(op: TFNodeOp, dynamic_batch: bool) -> list[np.ndarray] | Non
     inputs = op.data_operands
     if not inputs or not all(is_static(v.type) for v in inputs):
         return None
-    if dynamic_batch and any(carries_batch(v) for v in inputs):
+    if dynamic_batch and any(depends_on_batch(v) for v in inputs):
         return None
     out_type = numpy_dtype_of_ir_type(element_type(op.data_results[0].type))
     shapes = [tf_shape(v.type) for v in inputs]

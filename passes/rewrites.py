@@ -40,7 +40,7 @@ from xdsl.rewriter import InsertPoint
 from nir.ir.attr_names import REWRITE_DECLINED
 from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.patterns import TFRewritePattern
-from nir.ir.queries import const_value
+from nir.ir.queries import carries_batch, const_value
 from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import TensorAttr
 from nir.ir.tf_dialect import TFNodeOp, create_tf_op
@@ -79,14 +79,19 @@ class OpBuilder:
                        tensor_type(element_type(x.type), [shape[p] for p in perm]),
                        {"T": element_type(x.type), "Tperm": I32})
 
-    def reshape(self, suffix: str, x: SSAValue, shape: Sequence[int], first_from_count: bool = False) -> SSAValue:
-        """Reshape `x` to `shape`. With `first_from_count`, the target says -1 for dim 0, so
-        TensorFlow computes it from the element count: the graph stays right when dim 0 of `x`
-        changes (a dynamic batch, an inlined cluster run at another batch), for a caller whose
-        dim 0 grows with x's."""
+    def reshape(self, suffix: str, x: SSAValue, shape: Sequence[int], first_from_count: bool = False,
+                from_count: int | None = None) -> SSAValue:
+        """Reshape `x` to `shape`. With `first_from_count` (or `from_count=i`), the target says
+        -1 for dim 0 (dim i), so TensorFlow computes it from the element count: the graph stays
+        right when the batch of `x` changes (a dynamic batch, an inlined cluster run at another
+        batch), for a caller whose dim grows with it."""
         if tuple(shape) == tf_shape(x.type):
             return x
-        target = [-1, *shape[1:]] if first_from_count and shape else list(shape)
+        target = list(shape)
+        if first_from_count and shape:
+            from_count = 0
+        if from_count is not None:
+            target[from_count] = -1
         shape_value = self.const(f"{suffix}/shape", np.array(target, np.int32), I32)
         return self.op("Reshape", suffix, [x, shape_value], tensor_type(element_type(x.type), shape),
                        {"T": element_type(x.type), "Tshape": I32})
@@ -322,27 +327,38 @@ def _einsum_binary(op: TFNodeOp, build: OpBuilder, a_sub: str, b_sub: str, out: 
     def size(letters):
         return math.prod(sizes[letter] for letter in letters)
 
+    # The letter of the model's batch, if an operand carries it on dimension 0: each reshape
+    # below says -1 for the group of letters holding it, so the rewrite holds at any batch.
+    carried = {sub[0] for sub, v in ((a_sub, a), (b_sub, b)) if sub and carries_batch(v)}
+    batch_letter = carried.pop() if len(carried) == 1 else None
+
+    def from_count(*groups):
+        if batch_letter is None:
+            return None
+        return next((i for i, group in enumerate(groups) if batch_letter in group), None)
+
     a = build.transpose("transpose_a", a, [a_sub.index(x) for x in batch + a_free + contract])
     b = build.transpose("transpose_b", b, [b_sub.index(x) for x in batch + contract + b_free])
     m, k, n = size(a_free), size(contract), size(b_free)
     if batch:
-        a = build.reshape("reshape_a", a, [size(batch), m, k])
-        b = build.reshape("reshape_b", b, [size(batch), k, n])
+        a = build.reshape("reshape_a", a, [size(batch), m, k], from_count=from_count(batch, a_free, contract))
+        b = build.reshape("reshape_b", b, [size(batch), k, n], from_count=from_count(batch, contract, b_free))
         product = build.op("BatchMatMul", "matmul", [a, b], tensor_type(dtype, [size(batch), m, n]), {
             "T": dtype, "adj_x": BoolAttr.from_bool(False), "adj_y": BoolAttr.from_bool(False)})
     else:
-        a = build.reshape("reshape_a", a, [m, k])
-        b = build.reshape("reshape_b", b, [k, n])
+        a = build.reshape("reshape_a", a, [m, k], from_count=from_count(a_free, contract))
+        b = build.reshape("reshape_b", b, [k, n], from_count=from_count(contract, b_free))
         product = build.op("MatMul", "matmul", [a, b], tensor_type(dtype, [m, n]), {
             "T": dtype, "transpose_a": BoolAttr.from_bool(False), "transpose_b": BoolAttr.from_bool(False)})
     produced = batch + a_free + b_free
     perm = [produced.index(letter) for letter in out]
     if perm == list(range(len(perm))):
-        shape = [sizes[letter] for letter in out]
+        shape = [-1 if letter == batch_letter else sizes[letter] for letter in out]
         shape_value = build.const("shape", np.array(shape, np.int32), I32)
         build.replace_op_type("Reshape", {"T": dtype, "Tshape": I32}, [product, shape_value])
     else:
-        product = build.reshape("reshape_out", product, [sizes[letter] for letter in produced])
+        product = build.reshape("reshape_out", product, [sizes[letter] for letter in produced],
+                                from_count=from_count(*produced))
         perm_value = build.const("perm", np.array(perm, np.int32), I32)
         build.replace_op_type("Transpose", {"T": dtype, "Tperm": I32}, [product, perm_value])
     return True

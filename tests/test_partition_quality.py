@@ -247,3 +247,16 @@ def test_partition_quality_does_not_regress(imported, name, dynamic):
     expected_clusters, ratio_floor = PARTITIONS[name][dynamic]
     assert len(clusters) == expected_clusters
     assert inside / (inside + outside) >= ratio_floor - 1e-9
+
+
+@pytest.mark.parametrize("name", ["two_io", "transformer", "encoder", "lstm", "control_flow", "mobilenetv2"])
+def test_dynamic_batch_outputs_answer_at_other_batch_sizes(zoo, tmp_path, fake_neuron_cc, name):
+    """Compiled for batch 1 with dynamic batch, then inlined and run at batch 1, 3 and 8: the
+    shapes that follow the batch stay computed or say -1 (constant-fold's dynamic mode, the
+    Einsum rewrite), so the graph holds at every size, as the original's does."""
+    out, inlined = str(tmp_path / "compiled"), str(tmp_path / "inlined")
+    tfn.saved_model.compile(zoo[name], out, dynamic_batch_size=True, neuron_cc=fake_neuron_cc, progress=False)
+    tfn.saved_model.inline_neuron_ops(out, inlined)
+    for batch in (1, 3, 8):
+        feeds = random_feeds(zoo[name], batch=batch, seed=batch)
+        assert_same_outputs(run_signature(zoo[name], feeds), run_signature(inlined, feeds), rtol=1e-4)

@@ -40,9 +40,13 @@ def const_value(value: SSAValue, max_elements: int | None = None) -> np.ndarray 
 
 
 def carries_batch(value: SSAValue) -> bool:
-    """Whether shape inference found this tensor to carry the batch on dimension 0."""
+    """Whether this tensor carries the batch on dimension 0: as prove-batch-axes proved it, or
+    else as shape inference tracked it."""
     if isinstance(value, OpResult):
         op = value.op
+        proven = op.properties.get(PROVEN_BATCH_AXES) if isinstance(op, TFNodeOp) else None
+        if isinstance(proven, ArrayAttr) and value.index < len(proven.data):
+            return proven.data[value.index].value.data == 0
         if isinstance(op, ClusterOp):
             terminator = op.block.last_op
             return isinstance(terminator, YieldOp) and carries_batch(terminator.values[value.index])
@@ -59,6 +63,16 @@ def carries_batch(value: SSAValue) -> bool:
 
 
 CANNOT_CUT = -2  # prove-batch-axes: the tensor depends on the batch, but not as [batch, ...]
+
+
+def depends_on_batch(value: SSAValue) -> bool:
+    """Whether this tensor's shape changes with the batch: on dimension 0 or, as prove-batch-axes
+    found, elsewhere (a flattened batch)."""
+    if isinstance(value, OpResult) and isinstance(value.op, TFNodeOp):
+        proven = value.op.properties.get(PROVEN_BATCH_AXES)
+        if isinstance(proven, ArrayAttr) and value.index < len(proven.data):
+            return proven.data[value.index].value.data != -1
+    return carries_batch(value)
 
 
 def proven_batch_axis(value: SSAValue) -> int | None:

@@ -1,5 +1,6 @@
 // RUN: nir opt %s -p tf-constant-fold --split-input-file | filecheck %s
 // RUN: nir opt %s -p 'tf-shape-inference,tf-constant-fold{dynamic-batch=true}' --split-input-file | filecheck --check-prefix=DYNAMIC %s
+// RUN: nir opt %s -p 'tf-shape-inference,tf-prove-batch-axes,tf-constant-fold{dynamic-batch=true}' --split-input-file | filecheck --check-prefix=PROVED %s
 
 // Batch-norm parameter arithmetic and static shape arithmetic become constants; work on the
 // input stays; a fold that would turn a scalar into a big tensor does not happen.
@@ -151,3 +152,24 @@ builtin.module attributes {tf.signature = "sequence", tf.tags = ["serve"]} {
 // DYNAMIC:     %ones, %ones_c = "tf.BroadcastTo"(%fill, %shape)
 // DYNAMIC-NOT: "tf.StridedSlice"
 // DYNAMIC:     func.return
+
+// -----
+
+// With the batch axes proved, the shape of a flattened batch ([2, 4] -> [8]) is known to follow
+// the batch, though not on dimension 0: under dynamic batch its Shape stays computed, where
+// shape inference's tracking alone (which sees no batch on dimension 0) lets it fold to [8].
+builtin.module attributes {tf.signature = "flat_shape", tf.tags = ["serve"]} {
+  func.func @flat_shape(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64}) -> (tensor<1xi32> {tf.output_key = "size"}) {
+    %minus_one, %minus_one_c = "tf.Const"() <{node_name = "minus_one"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [-1]>} : () -> (tensor<1xi32>, !tf.control)
+    %flat, %flat_c = "tf.Reshape"(%x, %minus_one) <{node_name = "flat"}> {T = f32, Tshape = i32} : (tensor<2x4xf32>, tensor<1xi32>) -> (tensor<8xf32>, !tf.control)
+    %size, %size_c = "tf.Shape"(%flat) <{node_name = "size"}> {T = f32, out_type = i32} : (tensor<8xf32>) -> (tensor<1xi32>, !tf.control)
+    func.return %size : tensor<1xi32>
+  }
+}
+
+// CHECK-LABEL: func.func @flat_shape
+// CHECK:       %size, %size_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
+// DYNAMIC-LABEL: func.func @flat_shape
+// DYNAMIC:     %size, %size_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
+// PROVED-LABEL: func.func @flat_shape
+// PROVED:      %size, %size_c = "tf.Shape"(%flat)

@@ -60,6 +60,14 @@ def copy_checkout(destination: str) -> None:
             shutil.copy2(os.path.join(ROOT, name), os.path.join(destination, name))
 
 
+def checkout_commit() -> str:
+    """The commit measured, marked when the working tree had edits (the copy takes them)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return head + ("+edits" if dirty else "")
+
+
 def run_mutmut(workdir: str, names: list[str], jobs: int, log) -> None:
     command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names]
     subprocess.run(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, check=False,
@@ -140,7 +148,8 @@ def measure(per_package: int, seed: int, jobs: int, workdir: str | None = None) 
             sample = sample_by_package(all_mutants(workdir), per_package, seed)
             run_mutmut(workdir, [n for ns in sample.values() for n in ns], jobs, log)
         record = score(workdir, sample)
-        record.update(seed=seed, sample_per_package=per_package, seconds=round(time.time() - started, 1))
+        record.update(seed=seed, sample_per_package=per_package, seconds=round(time.time() - started, 1),
+                      commit=checkout_commit())
         return record
     finally:
         if own:

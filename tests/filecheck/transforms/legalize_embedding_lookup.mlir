@@ -12,6 +12,8 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 
 // CHECK:      %lookup.ids_int32, %lookup.ids_int32_c = "tf.Cast"(%ids)
 // CHECK-SAME: -> (tensor<2x3xi32>
+// The row count and the result's batch are -1 in the targets: the rewrite holds at any batch.
+// CHECK:      %lookup.ids_column.shape, %lookup.ids_column.shape_c = "tf.Const"() <{{{.*}}[-1, 1]>
 // CHECK:      %lookup.ids_column, %lookup.ids_column_c = "tf.Reshape"({{[^)]*}})
 // CHECK-SAME: -> (tensor<6x1xi32>
 // CHECK:      %lookup.rows, %lookup.rows_c = "tf.Const"() <{{{.*}}[0, 1, 2, 3]
@@ -21,6 +23,7 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
 // CHECK-SAME: -> (tensor<6x4xf32>
 // CHECK:      %lookup.matmul, %lookup.matmul_c = "tf.MatMul"({{[^)]*}})
 // CHECK-SAME: -> (tensor<6x2xf32>
+// CHECK:      %lookup.shape, %lookup.shape_c = "tf.Const"() <{{{.*}}[-1, 3, 2]>
 // CHECK:      %lookup, %lookup_c = "tf.Reshape"({{[^)]*}})
 // CHECK-SAME: -> (tensor<2x3x2xf32>
 // CHECK-NOT:  "tf.GatherV2"

@@ -79,17 +79,14 @@ class OpBuilder:
                        tensor_type(element_type(x.type), [shape[p] for p in perm]),
                        {"T": element_type(x.type), "Tperm": I32})
 
-    def reshape(self, suffix: str, x: SSAValue, shape: Sequence[int], first_from_count: bool = False,
-                from_count: int | None = None) -> SSAValue:
-        """Reshape `x` to `shape`. With `first_from_count` (or `from_count=i`), the target says
-        -1 for dim 0 (dim i), so TensorFlow computes it from the element count: the graph stays
-        right when the batch of `x` changes (a dynamic batch, an inlined cluster run at another
-        batch), for a caller whose dim grows with it."""
+    def reshape(self, suffix: str, x: SSAValue, shape: Sequence[int], from_count: int | None = None) -> SSAValue:
+        """Reshape `x` to `shape`. With `from_count=i`, the target says -1 for dim i, so
+        TensorFlow computes it from the element count: the graph stays right when the batch of
+        `x` changes (a dynamic batch, an inlined cluster run at another batch), for a caller
+        whose dim i grows with it."""
         if tuple(shape) == tf_shape(x.type):
             return x
         target = list(shape)
-        if first_from_count and shape:
-            from_count = 0
         if from_count is not None:
             target[from_count] = -1
         shape_value = self.const(f"{suffix}/shape", np.array(target, np.int32), I32)
@@ -402,7 +399,7 @@ def embedding_lookup(op: TFNodeOp, build: OpBuilder) -> bool | str:
         ids = build.op("Cast", "ids_int32", [ids], tensor_type(I32, tf_shape(ids.type)),
                        {"SrcT": ids_type, "DstT": I32, "Truncate": BoolAttr.from_bool(False)})
     # The row count and the result's dim 0 follow the ids' dim 0 (a batch), never baked in.
-    column = build.reshape("ids_column", ids, [count, 1], first_from_count=True)
+    column = build.reshape("ids_column", ids, [count, 1], from_count=0)
     rows = build.const("rows", np.arange(vocabulary, dtype=np.int32).reshape(1, vocabulary), I32)
     bool_type = IntegerType(1)
     hits = build.op("Equal", "one_hot_mask", [column, rows], tensor_type(bool_type, [count, vocabulary]),

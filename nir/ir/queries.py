@@ -42,11 +42,11 @@ def const_value(value: SSAValue, max_elements: int | None = None) -> np.ndarray 
 def carries_batch(value: SSAValue) -> bool:
     """Whether this tensor carries the batch on dimension 0: as prove-batch-axes proved it, or
     else as shape inference tracked it."""
+    proven = _proof_for(value)
+    if proven is not None:
+        return proven == 0
     if isinstance(value, OpResult):
         op = value.op
-        proven = op.properties.get(PROVEN_BATCH_AXES) if isinstance(op, TFNodeOp) else None
-        if isinstance(proven, ArrayAttr) and value.index < len(proven.data):
-            return proven.data[value.index].value.data == 0
         if isinstance(op, ClusterOp):
             terminator = op.block.last_op
             return isinstance(terminator, YieldOp) and carries_batch(terminator.values[value.index])
@@ -65,14 +65,20 @@ def carries_batch(value: SSAValue) -> bool:
 CANNOT_CUT = -2  # prove-batch-axes: the tensor depends on the batch, but not as [batch, ...]
 
 
+def _proof_for(value: SSAValue) -> int | None:
+    """What prove-batch-axes recorded for an op's result (0, -1 or CANNOT_CUT), if anything."""
+    if isinstance(value, OpResult) and isinstance(value.op, TFNodeOp):
+        axes = value.op.properties.get(PROVEN_BATCH_AXES)
+        if isinstance(axes, ArrayAttr) and value.index < len(axes.data):
+            return axes.data[value.index].value.data
+    return None
+
+
 def depends_on_batch(value: SSAValue) -> bool:
     """Whether this tensor's shape changes with the batch: on dimension 0 or, as prove-batch-axes
     found, elsewhere (a flattened batch)."""
-    if isinstance(value, OpResult) and isinstance(value.op, TFNodeOp):
-        proven = value.op.properties.get(PROVEN_BATCH_AXES)
-        if isinstance(proven, ArrayAttr) and value.index < len(proven.data):
-            return proven.data[value.index].value.data != -1
-    return carries_batch(value)
+    proven = _proof_for(value)
+    return proven != -1 if proven is not None else carries_batch(value)
 
 
 def proven_batch_axis(value: SSAValue) -> int | None:
@@ -87,13 +93,11 @@ def proven_batch_axis(value: SSAValue) -> int | None:
         if isinstance(parent, ClusterOp):
             return proven_batch_axis(parent.inputs[value.index])
         return 0 if carries_batch(value) else -1  # the entry's inputs: batch-specialize knows
-    if isinstance(value, OpResult) and isinstance(value.op, TFNodeOp):
-        axes = value.op.properties.get(PROVEN_BATCH_AXES)
-        if isinstance(axes, ArrayAttr) and value.index < len(axes.data):
-            axis = axes.data[value.index].value.data
-            return None if axis == CANNOT_CUT else axis
-        if not value.op.data_operands:  # a constant a rewrite made: it reads nothing, no batch either
-            return -1
+    proven = _proof_for(value)
+    if proven is not None:
+        return None if proven == CANNOT_CUT else proven
+    if isinstance(value, OpResult) and isinstance(value.op, TFNodeOp) and not value.op.data_operands:
+        return -1  # a constant a rewrite made: it reads nothing, no batch either
     return None
 
 

@@ -336,6 +336,21 @@ def mutate_drop_attr(graph_def, rng: random.Random) -> str | None:
     return f"node '{node.name}' ({node.op}) without attr {key}"
 
 
+def mutate_rename_attr(graph_def, rng: random.Random) -> str | None:
+    """A misspelt attribute, or one made internal with a leading `_`. TensorFlow ignores a name
+    its OpDef lacks ("Unknown attributes will be ignored": a graph from a newer TensorFlow), so
+    either is refused only when the OpDef needs the original and gives it no default; nir's
+    verifier must not refuse more."""
+    candidates = [(n, k) for n in _all_nodes(graph_def) for k in sorted(n.attr) if not k.startswith("_")]
+    if not candidates:
+        return None
+    node, key = rng.choice(candidates)
+    new_key = rng.choice([key + "s", key.upper() if key.upper() != key else key.lower(), "_" + key])
+    node.attr[new_key].CopyFrom(node.attr[key])
+    del node.attr[key]
+    return f"node '{node.name}' ({node.op}) attr {key} renamed {new_key}"
+
+
 def _topological(graph_def) -> list:
     """Nodes in an order where every data input comes first (what `import_graph_def` needs of
     a rewired input to not make a cycle)."""
@@ -464,7 +479,7 @@ def _all_nodes(graph_def):
 MUTATIONS: tuple[Callable[[graph_pb2.GraphDef, random.Random], str | None], ...] = (
     mutate_placeholder_dim, mutate_placeholder_rank, mutate_placeholder_dtype,
     mutate_const_dim, mutate_const_rank, mutate_const_value,
-    mutate_attr, mutate_drop_attr,
+    mutate_attr, mutate_drop_attr, mutate_rename_attr,
     mutate_rewire, mutate_drop_input, mutate_extra_input, mutate_swap_inputs,
     mutate_op_type, mutate_function_signature, mutate_control_input,
 )

@@ -276,7 +276,7 @@ LOOP = """
 builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   func.func @main(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<3x2xf32> {tf.output_key = "y"}, tensor<4xf32> {tf.output_key = "z"}) {
     %i, %i_c = "tf.Const"() <{node_name = "i"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
-    %l:2, %l_c = "tf.While"(%i, %x) <{node_name = "loop"}> {T = #tf.list<[i32, f32]>, body = #tf.func<@body, {}>, cond = #tf.func<@cond, {}>, parallel_iterations = 10 : i64, is_stateless = true, output_shapes = #tf.list<[#tf.shape<[]>, #tf.shape<[4]>]>, shape = #tf.shape<unranked>} : (tensor<i32>, tensor<4xf32>) -> (tensor<i32>, tensor<4xf32>, !tf.control)
+    %l:2, %l_c = "tf.While"(%i, %x) <{node_name = "loop"}> {T = #tf.list<[i32, f32]>, body = #tf.func<@body, {}>, cond = #tf.func<@cond, {}>, parallel_iterations = 10 : i64, output_shapes = #tf.list<[#tf.shape<[]>, #tf.shape<[4]>]>} : (tensor<i32>, tensor<4xf32>) -> (tensor<i32>, tensor<4xf32>, !tf.control)
     %m, %m_c = "tf.Const"() <{node_name = "m"}> {dtype = f32, value = #tf.tensor<tensor<2x3xf32>, splat 1.0>} : () -> (tensor<2x3xf32>, !tf.control)
     %perm, %perm_c = "tf.Const"() <{node_name = "perm"}> {dtype = i32, value = #tf.tensor<tensor<2xi32>, [1, 0]>} : () -> (tensor<2xi32>, !tf.control)
     %t, %t_c = "tf.Transpose"(%m, %perm) <{node_name = "transpose"}> {T = f32, Tperm = i32} : (tensor<2x3xf32>, tensor<2xi32>) -> (tensor<3x2xf32>, !tf.control)

@@ -8,7 +8,7 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
   func.func @main(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<*xf32> {tf.output_key = "y"}) {
     %i, %i_c = "tf.Const"() <{node_name = "i"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
     %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<4x4xf32>, [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]>} : () -> (tensor<4x4xf32>, !tf.control)
-    %l:3, %l_c = "tf.While"(%i, %x, %w) <{node_name = "loop"}> {T = #tf.list<[i32, f32, f32]>, body = #tf.func<@body, {}>, cond = #tf.func<@cond, {}>, parallel_iterations = 10 : i64, is_stateless = true, output_shapes = #tf.list<[#tf.shape<[]>, #tf.shape<[-1, 4]>, #tf.shape<[4, 4]>]>, shape = #tf.shape<unranked>} : (tensor<i32>, tensor<1x4xf32>, tensor<4x4xf32>) -> (tensor<i32>, tensor<*xf32>, tensor<4x4xf32>, !tf.control)
+    %l:3, %l_c = "tf.While"(%i, %x, %w) <{node_name = "loop"}> {T = #tf.list<[i32, f32, f32]>, body = #tf.func<@body, {}>, cond = #tf.func<@cond, {}>, parallel_iterations = 10 : i64, output_shapes = #tf.list<[#tf.shape<[]>, #tf.shape<[-1, 4]>, #tf.shape<[4, 4]>]>} : (tensor<i32>, tensor<1x4xf32>, tensor<4x4xf32>) -> (tensor<i32>, tensor<*xf32>, tensor<4x4xf32>, !tf.control)
     func.return %l#1 : tensor<*xf32>
   }
   func.func private @body(%n: tensor<i32> {tf.input_key = "n"}, %h: tensor<?x4xf32> {tf.input_key = "h"}, %k: tensor<4x4xf32> {tf.input_key = "k"}) -> (tensor<i32> {tf.output_key = "n_next"}, tensor<?x4xf32> {tf.output_key = "h_next"}, tensor<4x4xf32> {tf.output_key = "k_next"}) {

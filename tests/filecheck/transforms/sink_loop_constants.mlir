@@ -7,7 +7,7 @@ builtin.module attributes {tf.signature = "while_weight", tf.tags = ["serve"]} {
   func.func @while_weight(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<*xf32> {tf.output_key = "y"}) {
     %i, %i_c = "tf.Const"() <{node_name = "i"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
     %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<4x4xf32>, splat 0.25>} : () -> (tensor<4x4xf32>, !tf.control)
-    %l:3, %l_c = "tf.While"(%i, %x, %w) <{node_name = "loop"}> {T = #tf.list<[i32, f32, f32]>, body = #tf.func<@body, {}>, cond = #tf.func<@cond, {}>, parallel_iterations = 10 : i64, is_stateless = true, output_shapes = #tf.list<[#tf.shape<[]>, #tf.shape<[-1, 4]>, #tf.shape<[4, 4]>]>, shape = #tf.shape<unranked>} : (tensor<i32>, tensor<1x4xf32>, tensor<4x4xf32>) -> (tensor<i32>, tensor<*xf32>, tensor<4x4xf32>, !tf.control)
+    %l:3, %l_c = "tf.While"(%i, %x, %w) <{node_name = "loop"}> {T = #tf.list<[i32, f32, f32]>, body = #tf.func<@body, {}>, cond = #tf.func<@cond, {}>, parallel_iterations = 10 : i64, output_shapes = #tf.list<[#tf.shape<[]>, #tf.shape<[-1, 4]>, #tf.shape<[4, 4]>]>} : (tensor<i32>, tensor<1x4xf32>, tensor<4x4xf32>) -> (tensor<i32>, tensor<*xf32>, tensor<4x4xf32>, !tf.control)
     func.return %l#1 : tensor<*xf32>
   }
   func.func private @body(%n: tensor<i32> {tf.input_key = "n"}, %h: tensor<?x4xf32> {tf.input_key = "h"}, %k: tensor<4x4xf32> {tf.input_key = "k"}) -> (tensor<i32> {tf.output_key = "n_next"}, tensor<?x4xf32> {tf.output_key = "h_next"}, tensor<4x4xf32> {tf.output_key = "k_next"}) {
@@ -37,8 +37,8 @@ builtin.module attributes {tf.signature = "shared_body", tf.tags = ["serve"]} {
   func.func @shared_body(%x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
     %a, %a_c = "tf.Const"() <{node_name = "a"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, splat 1.0>} : () -> (tensor<4xf32>, !tf.control)
     %b, %b_c = "tf.Const"() <{node_name = "b"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, splat 2.0>} : () -> (tensor<4xf32>, !tf.control)
-    %l1:2, %l1_c = "tf.While"(%x, %a) <{node_name = "loop1"}> {T = #tf.list<[f32, f32]>, body = #tf.func<@step, {}>, cond = #tf.func<@never, {}>, parallel_iterations = 10 : i64, is_stateless = true, output_shapes = #tf.list<[#tf.shape<[4]>, #tf.shape<[4]>]>, shape = #tf.shape<unranked>} : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, !tf.control)
-    %l2:2, %l2_c = "tf.While"(%l1#0, %b) <{node_name = "loop2"}> {T = #tf.list<[f32, f32]>, body = #tf.func<@step, {}>, cond = #tf.func<@never, {}>, parallel_iterations = 10 : i64, is_stateless = true, output_shapes = #tf.list<[#tf.shape<[4]>, #tf.shape<[4]>]>, shape = #tf.shape<unranked>} : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, !tf.control)
+    %l1:2, %l1_c = "tf.While"(%x, %a) <{node_name = "loop1"}> {T = #tf.list<[f32, f32]>, body = #tf.func<@step, {}>, cond = #tf.func<@never, {}>, parallel_iterations = 10 : i64, output_shapes = #tf.list<[#tf.shape<[4]>, #tf.shape<[4]>]>} : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, !tf.control)
+    %l2:2, %l2_c = "tf.While"(%l1#0, %b) <{node_name = "loop2"}> {T = #tf.list<[f32, f32]>, body = #tf.func<@step, {}>, cond = #tf.func<@never, {}>, parallel_iterations = 10 : i64, output_shapes = #tf.list<[#tf.shape<[4]>, #tf.shape<[4]>]>} : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, !tf.control)
     func.return %l2#0 : tensor<4xf32>
   }
   func.func private @step(%v: tensor<4xf32> {tf.input_key = "v"}, %d: tensor<4xf32> {tf.input_key = "d"}) -> (tensor<4xf32> {tf.output_key = "v_next"}, tensor<4xf32> {tf.output_key = "d_next"}) {
@@ -61,7 +61,7 @@ builtin.module attributes {tf.signature = "shared_body", tf.tags = ["serve"]} {
 builtin.module attributes {tf.signature = "if_const", tf.tags = ["serve"]} {
   func.func @if_const(%p: tensor<i1> {tf.input_key = "p", tf.node_name = "p"}, %x: tensor<4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
     %c, %c_c = "tf.Const"() <{node_name = "scale"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, [1.0, 2.0, 3.0, 4.0]>} : () -> (tensor<4xf32>, !tf.control)
-    %r, %r_c = "tf.If"(%p, %x, %c) <{node_name = "branch"}> {Tcond = i1, Tin = #tf.list<[f32, f32]>, Tout = #tf.list<[f32]>, then_branch = #tf.func<@then, {}>, else_branch = #tf.func<@else, {}>, output_shapes = #tf.list<[#tf.shape<[4]>]>, is_stateless = true} : (tensor<i1>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    %r, %r_c = "tf.If"(%p, %x, %c) <{node_name = "branch"}> {Tcond = i1, Tin = #tf.list<[f32, f32]>, Tout = #tf.list<[f32]>, then_branch = #tf.func<@then, {}>, else_branch = #tf.func<@else, {}>, output_shapes = #tf.list<[#tf.shape<[4]>]>} : (tensor<i1>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
     func.return %r : tensor<4xf32>
   }
   func.func private @then(%a: tensor<4xf32> {tf.input_key = "a"}, %s: tensor<4xf32> {tf.input_key = "s"}) -> (tensor<4xf32> {tf.output_key = "out"}) {

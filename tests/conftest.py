@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import sys
@@ -19,6 +20,10 @@ atexit.register(shutil.rmtree, os.environ["NIR_CACHE_DIR"], True)
 # off unless a test turns it on (tests/test_compile_cache.py does, with a folder of its own).
 os.environ["NIR_COMPILE_CACHE"] = "off"
 sys.path.insert(0, os.path.dirname(__file__))
+# Every nir log record is formatted during the tests, debug ones too: pytest's log capture fails
+# the test whose record does not format (arguments its message does not take, or lacks), a
+# message a user would otherwise lose.
+logging.getLogger("nir").setLevel(logging.DEBUG)
 
 from stand_ins import write_launcher  # noqa: E402
 from zoo import BUILDERS  # noqa: E402

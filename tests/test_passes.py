@@ -270,3 +270,30 @@ def test_tensor_list_element_shapes_are_checked_as_tensorflow_checks_them(elemen
     )
     with pytest.raises(PassFailedError, match=message):
         PassManager.parse("tf-shape-inference").run(parse_module(text))
+
+
+def test_an_op_tensorflow_cannot_build_keeps_an_unknown_shape_and_says_why(caplog):
+    """A plug-in's op type is unknown to TensorFlow: its shape stays unknown, the ops after it are
+    still inferred, and the debug log names the op and TensorFlow's reason."""
+    import logging
+
+    from nir.ir.op_facts import declare_op_type
+
+    declare_op_type("MyLabScale", stateful=False)
+    module = parse_module("""
+builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
+  func.func @main(%x: tensor<2x3xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<*xf32> {tf.output_key = "y"}, tensor<*xf32> {tf.output_key = "z"}) {
+    %s, %s_c = "tf.MyLabScale"(%x) <{node_name = "lab/scale"}> {T = f32} : (tensor<2x3xf32>) -> (tensor<*xf32>, !tf.control)
+    %r, %r_c = "tf.Relu"(%x) <{node_name = "relu"}> {T = f32} : (tensor<2x3xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %s, %r : tensor<*xf32>, tensor<*xf32>
+  }
+}
+""")
+    with caplog.at_level(logging.DEBUG, logger="nir"):
+        fallbacks = infer_shapes(module)
+    ops = {op.node_name: op for op in entry_function(module).body.block.ops if isinstance(op, TFNodeOp)}
+    assert str(ops["lab/scale"].data_results[0].type) == "tensor<*xf32>"
+    assert str(ops["relu"].data_results[0].type) == "tensor<2x3xf32>"
+    assert fallbacks == {"MyLabScale": 1}
+    (failed,) = [r.getMessage() for r in caplog.records if "shape inference failed" in r.getMessage()]
+    assert failed.startswith("TensorFlow shape inference failed for lab/scale: ") and "MyLabScale" in failed, failed

@@ -23,20 +23,17 @@ from nir.ir.control_flow import graph_functions
 from nir.passmanager.registry import register_pass
 
 
-def remove_dead_ops(fn: func.FuncOp) -> int:
+def remove_dead_ops(fn: func.FuncOp) -> None:
     """Erase the function's dead ops, last first: an op whose only users were dead is dead by
     the time the sweep reaches it, so a whole chain goes in one sweep (xDSL's `region_dce`
     computes liveness of every op to the same end, 100 times slower on a 50k-op graph)."""
-    removed = 0
     block = fn.body.block
     op = block.last_op
     while op is not None:
         previous = op.prev_op
         if is_trivially_dead(op):
             block.erase_op(op)
-            removed += 1
         op = previous
-    return removed
 
 
 @register_pass

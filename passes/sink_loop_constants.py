@@ -50,34 +50,32 @@ def _loop_invariant(body: func.FuncOp, index: int) -> bool:
     return index < len(returns) and returns[index] is body.args[index]
 
 
-def sink_into(fn: func.FuncOp, arg: BlockArgument, const: TFNodeOp) -> bool:
+def sink_into(fn: func.FuncOp, arg: BlockArgument, const: TFNodeOp) -> None:
     """Replace `arg`'s uses inside `fn` (but not its return) by a copy of `const`."""
     uses = [u for u in arg.uses if not isinstance(u.operation, func.ReturnOp)]
     if not uses:
-        return False
+        return
     copy = create_tf_op("Const", f"{fn.sym_name.data}/{const.node_name}", [], [const.data_results[0].type],
                         const.attributes, device=const.device)
     block = fn.body.block
     block.insert_op_before(copy, block.first_op)
     arg.replace_uses_with_if(copy.data_results[0], lambda use: not isinstance(use.operation, func.ReturnOp))
-    return True
 
 
-def sink_constants_of(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> int:
-    sunk = 0
+def sink_constants_of(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> None:
     if op.tf_type in WHILE_OPS:
         body_attr, cond_attr = op.attributes.get("body"), op.attributes.get("cond")
         if not isinstance(body_attr, FuncAttr) or not isinstance(cond_attr, FuncAttr):
-            return 0
+            return
         body, cond = functions.get(body_attr.function_name), functions.get(cond_attr.function_name)
         if body is None or cond is None:
-            return 0
+            return
         for index, operand in enumerate(op.data_operands):
             const = _constant(operand)
             if const is None or not _loop_invariant(body, index) or index >= len(cond.args):
                 continue
-            sunk += sink_into(body, body.args[index], const)
-            sunk += sink_into(cond, cond.args[index], const)
+            sink_into(body, body.args[index], const)
+            sink_into(cond, cond.args[index], const)
     elif op.tf_type in IF_OPS | CASE_OPS:
         for name in body_names(op):
             branch = functions.get(name)
@@ -86,8 +84,7 @@ def sink_constants_of(op: TFNodeOp, functions: dict[str, func.FuncOp]) -> int:
             for index, operand in enumerate(op.data_operands[1:]):
                 const = _constant(operand)
                 if const is not None and index < len(branch.args):
-                    sunk += sink_into(branch, branch.args[index], const)
-    return sunk
+                    sink_into(branch, branch.args[index], const)
 
 
 @register_pass

@@ -140,3 +140,25 @@ builtin.module attributes {tf.signature = "inside", tf.tags = ["serve"]} {
 // CHECK:         "tf.AddV2"
 // CHECK:         "neuron.yield"
 // CHECK-NOT:   cpu_reason
+
+// -----
+
+// A Const that both a cluster and an op outside it read stays outside, with the reason, and
+// the cluster reads a copy of its own: a constant never crosses the boundary.
+builtin.module attributes {tf.signature = "shared_const", tf.tags = ["serve"]} {
+  func.func @shared_const(%x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<1x4xf32> {tf.output_key = "y"}, tensor<1x4xf32> {tf.output_key = "z"}) {
+    %k, %k_c = "tf.Const"() <{node_name = "k", nir.target = "inferentia"}> {dtype = f32, value = #tf.tensor<tensor<1x4xf32>, splat 2.0>} : () -> (tensor<1x4xf32>, !tf.control)
+    %a, %a_c = "tf.AddV2"(%x, %k) <{node_name = "a", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>, tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %b, %b_c = "tf.Tanh"(%a) <{node_name = "b", nir.target = "inferentia"}> {T = f32} : (tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    %p, %p_c = "tf.Mul"(%x, %k) <{node_name = "p", nir.cpu_reason = "placed on CPU by the test"}> {T = f32} : (tensor<1x4xf32>, tensor<1x4xf32>) -> (tensor<1x4xf32>, !tf.control)
+    func.return %b, %p : tensor<1x4xf32>, tensor<1x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @shared_const
+// CHECK:       %k, %k_c = "tf.Const"() <{nir.cpu_reason = "Const also read outside its cluster (copied into each cluster that reads it)"}>
+// CHECK-NEXT:  "neuron.cluster"(%x)
+// CHECK-NEXT:  ^{{.*}}(%[[IN:.*]]: tensor<1x4xf32>):
+// CHECK-NEXT:    %[[K:k\.neuron_op_[0-9a-f]+]], %{{.*}} = "tf.Const"() <{nir.target = "inferentia"}> {dtype = f32, value = #tf.tensor<tensor<1x4xf32>, splat 2.0>}
+// CHECK-NEXT:    "tf.AddV2"(%[[IN]], %[[K]])
+// CHECK:       "tf.Mul"(%x, %k)

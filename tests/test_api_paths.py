@@ -394,3 +394,30 @@ def test_a_neuron_cc_whose_list_operators_fails_falls_back_to_the_shipped_table(
     assert target.source == f"nir's shipped table ('{broken} list-operators' failed)"
     assert "Conv2D" in target.supported_ops
     assert "list-operators' failed" in caplog.text and "no such framework" in caplog.text
+
+
+def test_without_serving_default_the_first_signature_is_taken_as_the_original_does(caplog):
+    """The original's `_get_signature_def` takes `list(signature_def.keys())[0]` and warns; nir
+    too, skipping TensorFlow's internal `__saved_model_init_op` entry."""
+    import logging
+
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    from frontends.tensorflow.loader import choose_signature_key
+
+    meta_graph = meta_graph_pb2.MetaGraphDef()
+    for key in ("__saved_model_init_op", "predict", "classify"):
+        meta_graph.signature_def[key].method_name = "tensorflow/serving/predict"
+    with caplog.at_level(logging.WARNING, logger="nir"):
+        assert choose_signature_key(meta_graph, None) == "predict"
+    assert [r.getMessage() for r in caplog.records] == [
+        "no 'serving_default' signature; using 'predict' of ['predict', 'classify']"]
+    assert choose_signature_key(meta_graph, "classify") == "classify"
+    with pytest.raises(NirInputError) as err:
+        choose_signature_key(meta_graph, "serving_default")
+    assert str(err.value) == "signature_def_key 'serving_default' does not exist; available: ['classify', 'predict']"
+    del meta_graph.signature_def["classify"]
+    caplog.clear()
+    assert choose_signature_key(meta_graph, None) == "predict" and not caplog.records
+    meta_graph.signature_def["serving_default"].method_name = "tensorflow/serving/predict"
+    assert choose_signature_key(meta_graph, None) == "serving_default"

@@ -129,3 +129,26 @@ def test_a_sliced_variable_nir_wrote_is_read_back_whole(tmp_path, monkeypatch):
     weights = CheckpointWeights(prefix)
     np.testing.assert_array_equal(weights("big"), value)
     np.testing.assert_array_equal(weights("small"), np.ones(3, np.int64))
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def test_a_block_rebuilds_each_key_from_the_prefix_it_shares():
+    """A LevelDB block: entries (shared, fresh, value length, key suffix, value), then the
+    restart offsets and their count; a block of no entries is its count alone."""
+    import struct
+
+    entries = [(0, b"layer/kernel", b"K"), (6, b"bias", b"BB"), (7, b"eta", b"")]
+    body = b"".join(_varint(s) + _varint(len(k)) + _varint(len(v)) + k + v for s, k, v in entries)
+    block = body + struct.pack("<I", 0) + struct.pack("<I", 1)
+    assert list(bundle._block_entries(block)) == [(b"layer/kernel", b"K"), (b"layer/bias", b"BB"), (b"layer/beta", b"")]
+    assert list(bundle._block_entries(struct.pack("<I", 0))) == []
+    with pytest.raises(CorruptCheckpoint, match="a block of the index is truncated"):
+        list(bundle._block_entries(b"\x00\x00\x00"))

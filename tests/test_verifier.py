@@ -368,3 +368,29 @@ def test_a_node_name_ending_in_digits_is_read_as_written():
     assert op_named(module, "blk/act_1").tf_type == "Relu"
     again = parse_module(print_module(module))
     assert op_named(again, "blk/act_1").tf_type == "Relu"
+
+
+def test_the_shipped_op_facts_are_what_this_tensorflow_registers(tmp_path):
+    """`nir opt` checks ops against a snapshot of TensorFlow's OpDefs (it never loads TensorFlow);
+    regenerated from the installed TensorFlow, the snapshot is the same file, and each op type
+    decodes to the signature the live registry gives."""
+    from importlib import resources
+
+    from nir.ir import op_facts
+
+    regenerated = tmp_path / op_facts.FACTS_FILE
+    count = op_facts.write_snapshot(str(regenerated))
+    shipped = resources.files("nir.ir").joinpath(op_facts.FACTS_FILE).read_text()
+    assert count > 1500 and regenerated.read_text() == shipped, "regenerate it: python -m nir.ir.op_facts --write"
+    differing = [t for t in op_facts._snapshot() if op_facts._snapshot_signature(t) != op_facts._live_signature(t)]
+    assert not differing, differing[:10]
+    ref = op_facts._snapshot_signature("Assign").inputs[0]  # a TF1 ref variable's input
+    assert ref.is_ref and ref.encode() == "ref:&T" and op_facts.ArgDef.decode("ref:&T") == ref
+    listed = op_facts._snapshot_signature("IdentityN").inputs[0]
+    assert listed.encode() == "input:[T]" and listed.type_list_attr == "T"
+    counted = op_facts._snapshot_signature("ConcatV2").inputs[0]
+    assert counted.encode() == "values:N*T" and counted.number_attr == "N"
+    fixed = op_facts._snapshot_signature("ConcatV2").inputs[1]
+    assert fixed.encode() == "axis:Tidx"
+    assert op_facts._snapshot_signature("Shape").outputs[0].encode() == "output:out_type"
+    assert op_facts._snapshot_signature("IsFinite").outputs[0].encode() == "y:=DT_BOOL"

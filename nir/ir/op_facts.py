@@ -115,8 +115,11 @@ class OpSignature:
     def encode(self) -> list:
         row = [int(self.stateful), [a.encode() for a in self.inputs], [a.encode() for a in self.outputs],
                [f"{n}:{kind}{'=' if default else ''}" for n, (kind, default) in self.attrs.items()]]
-        constraints = {**{n: m for n, m in self.minimums.items()}, **{n: list(v) for n, v in self.allowed.items()}}
-        return [*row, constraints] if constraints else row
+        # Two maps, not one: an attribute can have both (DecodeCSV's OUT_TYPE, a list of at
+        # least one of five dtypes).
+        if self.minimums or self.allowed:
+            return [*row, dict(self.minimums), {n: list(v) for n, v in self.allowed.items()}]
+        return row
 
     @staticmethod
     def decode(name: str, row: list) -> OpSignature:
@@ -124,11 +127,10 @@ class OpSignature:
         for text in row[3]:
             attr, kind = text.split(":", 1)
             attrs[attr] = (kind.rstrip("="), kind.endswith("="))
-        constraints = row[4] if len(row) > 4 else {}
+        minimums, allowed = row[4:6] if len(row) > 4 else ({}, {})
         return OpSignature(name, bool(row[0]), tuple(map(ArgDef.decode, row[1])),
-                           tuple(map(ArgDef.decode, row[2])), attrs,
-                           minimums={n: c for n, c in constraints.items() if isinstance(c, int)},
-                           allowed={n: tuple(c) for n, c in constraints.items() if isinstance(c, list)})
+                           tuple(map(ArgDef.decode, row[2])), attrs, minimums=dict(minimums),
+                           allowed={n: tuple(v) for n, v in allowed.items()})
 
 
 def signature_of_op_def(op_def) -> OpSignature:

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 # message a user would otherwise lose.
 logging.getLogger("nir").setLevel(logging.DEBUG)
 
+from logging_state import logging_restored  # noqa: E402
 from stand_ins import write_launcher  # noqa: E402
 from zoo import BUILDERS  # noqa: E402
 
@@ -78,3 +79,11 @@ def imported(zoo):
         return cache[key]
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was():
+    """Each test starts with the logging the session started with, whatever the test before it
+    ran in-process (nir's CLI, which configures logging as a program does)."""
+    with logging_restored():
+        yield

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import glob
 import io
-import logging
 import os
 import shlex
 import subprocess
 import sys
 
 import pytest
+from logging_state import logging_restored
 
 HERE = os.path.join(os.path.dirname(__file__), "filecheck")
 LAYOUT = ("dialects", "transforms", "pipelines")
@@ -58,20 +58,6 @@ def run_nir_in_this_process(argv: list[str]) -> tuple[int, str, str]:
     with logging_restored(), contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors):
         code = cli.main(argv)
     return code, output.getvalue(), errors.getvalue()
-
-
-@contextlib.contextmanager
-def logging_restored():
-    loggers = [logging.getLogger(), logging.getLogger("tensorflow")]
-    saved = [(logger, logger.level, list(logger.handlers), logger.propagate) for logger in loggers]
-    try:
-        yield
-    finally:
-        for logger, level, handlers, propagate in saved:
-            logger.setLevel(level)
-            logger.handlers = handlers
-            logger.propagate = propagate
-        logging.captureWarnings(False)
 
 
 def test_every_file_is_in_its_place():

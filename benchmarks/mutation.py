@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import math
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -90,11 +90,19 @@ def status_of(code: int | None) -> str:
 
 
 def sample_by_package(names, per_package: int, seed: int) -> dict[str, list[str]]:
-    rng = random.Random(seed)
+    """The `per_package` mutants of each package that rank first by a hash of the seed and
+    their name. A mutant's name is its function's and its number within it, so a change to one
+    function leaves every other function's mutants in or out of the sample as they were, and a
+    survivor stays in the next run to be seen killed (a draw over the sorted list of all names
+    drew another sample after any change)."""
     by_package: dict[str, list[str]] = {p: [] for p in PACKAGES}
-    for name in sorted(names):
+    for name in names:
         by_package[package_of(name)].append(name)
-    return {p: sorted(rng.sample(ns, min(per_package, len(ns)))) for p, ns in by_package.items()}
+
+    def rank(name: str) -> str:
+        return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
+
+    return {p: sorted(sorted(ns, key=rank)[:per_package]) for p, ns in by_package.items()}
 
 
 def wilson_interval(caught: int, total: int) -> tuple[float, float]:

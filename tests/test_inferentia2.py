@@ -232,3 +232,16 @@ def test_clusters_lowering_to_opcodes_neuronx_cc_lacks_stay_on_cpu(zoo, tmp_path
     assert report["clusters"] == []
     why = f"its cluster lowers to HLO tanh, which neuronx-cc does not take ({lacking} list-operators --framework XLA)"
     assert {"MatMul", "Tanh", "Cumsum", "Relu"} <= {r["op_type"] for r in report["cpu"] if r["reason"] == why}
+
+
+def test_the_shipped_opcode_table_holds_hlo_opcode_names_and_nothing_else():
+    """Without neuronx-cc, nir's own table decides which clusters go to it: its comment lines
+    (the table's sources) are no opcodes, and every entry is spelt as HLO spells opcodes."""
+    import re
+
+    from backends.neuronx.target import _shipped_opcodes
+
+    opcodes = _shipped_opcodes()
+    assert len(opcodes) == 70
+    assert all(re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", op) for op in opcodes), sorted(opcodes)
+    assert {"parameter", "tuple", "dot", "convolution", "reduce", "get-tuple-element"} <= opcodes

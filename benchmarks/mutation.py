@@ -120,6 +120,16 @@ def diff_of(workdir: str, name: str) -> str:
     return shown.stdout.strip()
 
 
+def check_mutants_ran(workdir: str, sample: dict[str, list[str]]) -> None:
+    """mutmut ends without running a mutant when its first, clean run of the selected tests
+    fails; it says only that ("failed to collect stats"), so say where to look."""
+    codes = all_mutants(workdir)
+    if all(codes.get(n) is None for ns in sample.values() for n in ns):
+        raise RuntimeError(
+            f"mutmut ran no mutant (see {workdir}/mutmut.log); if it failed to collect stats, a selected test "
+            f"fails unmutated: run the selection once in {workdir}/mutants with MUTANT_UNDER_TEST=stats to see which")
+
+
 def score(workdir: str, sample: dict[str, list[str]]) -> dict:
     codes = all_mutants(workdir)
     packages, survivors = {}, []
@@ -155,6 +165,7 @@ def measure(per_package: int, seed: int, jobs: int, workdir: str | None = None) 
             run_mutmut(workdir, ["passes.dce.x_remove_dead_ops__mutmut_1"], jobs, log)
             sample = sample_by_package(all_mutants(workdir), per_package, seed)
             run_mutmut(workdir, [n for ns in sample.values() for n in ns], jobs, log)
+        check_mutants_ran(workdir, sample)
         record = score(workdir, sample)
         record.update(seed=seed, sample_per_package=per_package, seconds=round(time.time() - started, 1),
                       commit=checkout_commit())

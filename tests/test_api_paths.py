@@ -396,9 +396,11 @@ def test_a_neuron_cc_whose_list_operators_fails_falls_back_to_the_shipped_table(
     assert "list-operators' failed" in caplog.text and "no such framework" in caplog.text
 
 
-def test_without_serving_default_the_first_signature_is_taken_as_the_original_does(caplog):
-    """The original's `_get_signature_def` takes `list(signature_def.keys())[0]` and warns; nir
-    too, skipping TensorFlow's internal `__saved_model_init_op` entry."""
+def test_without_serving_default_the_first_signature_in_name_order_is_taken(caplog):
+    """The original's `_get_signature_def` takes `list(signature_def.keys())[0]`: a protobuf map's
+    first key, which differs between processes (upb seeds its map hashes per process), so the
+    same model compiled twice could serve two different signatures. nir takes the first in name
+    order, skipping TensorFlow's internal `__saved_model_init_op` entry, and warns."""
     import logging
 
     from tensorflow.core.protobuf import meta_graph_pb2
@@ -409,10 +411,10 @@ def test_without_serving_default_the_first_signature_is_taken_as_the_original_do
     for key in ("__saved_model_init_op", "predict", "classify"):
         meta_graph.signature_def[key].method_name = "tensorflow/serving/predict"
     with caplog.at_level(logging.WARNING, logger="nir"):
-        assert choose_signature_key(meta_graph, None) == "predict"
+        assert choose_signature_key(meta_graph, None) == "classify"
     assert [r.getMessage() for r in caplog.records] == [
-        "no 'serving_default' signature; using 'predict' of ['predict', 'classify']"]
-    assert choose_signature_key(meta_graph, "classify") == "classify"
+        "no 'serving_default' signature; using 'classify' of ['classify', 'predict']"]
+    assert choose_signature_key(meta_graph, "predict") == "predict"
     with pytest.raises(NirInputError) as err:
         choose_signature_key(meta_graph, "serving_default")
     assert str(err.value) == "signature_def_key 'serving_default' does not exist; available: ['classify', 'predict']"

@@ -104,7 +104,9 @@ def choose_tags(proto, tags: Iterable[str] | str | None) -> tuple[str, ...]:
 
 
 def choose_signature_key(meta_graph, signature_def_key: str | None) -> str:
-    keys = [k for k in meta_graph.signature_def if not k.startswith("__")]
+    # Sorted: a protobuf map's order differs from one process to the next, and the original's
+    # "first key found" then picked a different signature on each run.
+    keys = sorted(k for k in meta_graph.signature_def if not k.startswith("__"))
     if signature_def_key is None:
         if "serving_default" in meta_graph.signature_def:
             return "serving_default"
@@ -118,7 +120,7 @@ def choose_signature_key(meta_graph, signature_def_key: str | None) -> str:
         return keys[0]
     if signature_def_key not in meta_graph.signature_def:
         raise NirInputError(
-            f"signature_def_key '{signature_def_key}' does not exist; available: {sorted(keys)}"
+            f"signature_def_key '{signature_def_key}' does not exist; available: {keys}"
         )
     return signature_def_key
 

@@ -25,6 +25,7 @@ rule still holds for them, and their reason says that forcing could not override
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 from xdsl.context import Context
@@ -42,6 +43,8 @@ from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
 from nir.target import PlacementRules, Target, get_target, placement_rules
 from passes.rewrites import legalization_patterns
+
+logger = logging.getLogger("nir")
 
 
 def _has_bad_dtype(op: TFNodeOp, unsupported: frozenset[str]) -> str | None:
@@ -101,6 +104,9 @@ class LegalizePass(ModulePass):
         target = get_target(self.target, self.neuron_cc or None)
         if self.supported_op_types:
             target = replace(target, supported_ops=frozenset(self.supported_op_types), source="supported_op_types")
+        # Which table placed the ops is the first question when an op stays on CPU that the
+        # compiler on the user's machine supports (or the other way round).
+        logger.info("tf-legalize: %d op types may go to %s, by %s", len(target.supported_ops), target.name, target.source)
         no_fuse, force = frozenset(self.no_fuse_ops), frozenset(self.force_fuse_ops)
         functions = graph_functions(op)
         rules = placement_rules(target.name)

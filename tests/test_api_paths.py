@@ -6,6 +6,7 @@ clusters cut by a Cumsum neuron-cc's table lacks, so each compile takes a few se
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -143,11 +144,15 @@ def test_force_fuse_ops_cannot_override_the_other_rules(imported):
     assert reasons["IdentityN"] == "graph input or output stand-in (force_fuse_ops cannot override this)"
 
 
-def test_supported_op_types_replaces_the_table(zoo, tmp_path, fake_neuron_cc):
+def test_supported_op_types_replaces_the_table(zoo, tmp_path, fake_neuron_cc, caplog):
     listed = subprocess.run([fake_neuron_cc, "list-operators", "--framework", "TENSORFLOW"],
                             capture_output=True, text=True, check=True).stdout.split()
     without_tanh = [op for op in listed if op != "Tanh"]
-    out, report = compile_cut(zoo, tmp_path, supported_op_types=without_tanh, neuron_cc=fake_neuron_cc)
+    with caplog.at_level(logging.INFO, logger="nir"):
+        out, report = compile_cut(zoo, tmp_path, supported_op_types=without_tanh, neuron_cc=fake_neuron_cc)
+    # The log says which table placed the ops: here the caller's, not neuron-cc's.
+    tables = [r.getMessage() for r in caplog.records if r.getMessage().startswith("tf-legalize: ")]
+    assert tables == [f"tf-legalize: {len(set(without_tanh))} op types may go to inferentia, by supported_op_types"]
     # Tanh on CPU leaves a MatMul with its weight on each side of it: segments of 2, as the
     # original counts them (constants included), so 3 clusters at the default minimum of 2 ...
     assert report["NumClusters"] == 3
@@ -159,7 +164,7 @@ def test_supported_op_types_replaces_the_table(zoo, tmp_path, fake_neuron_cc):
     assert op_types_on_neuron(out) == {"Placeholder", "MatMul", "BiasAdd", "Relu", "Const"}
 
 
-def test_neuron_cc_path_is_asked_for_its_op_table(zoo, tmp_path, fake_neuron_cc):
+def test_neuron_cc_path_is_asked_for_its_op_table(zoo, tmp_path, fake_neuron_cc, caplog):
     """With a neuron-cc whose list-operators includes Cumsum, the model is one cluster and
     compiles: the table comes from neuron_cc=, not from nir's shipped list."""
     listed = subprocess.run([fake_neuron_cc, "list-operators", "--framework", "TENSORFLOW"],
@@ -171,11 +176,14 @@ def test_neuron_cc_path_is_asked_for_its_op_table(zoo, tmp_path, fake_neuron_cc)
     launcher = write_launcher(str(bin_dir))
     os.environ["FAKE_NEURON_CC_OPS"] = str(table)
     try:
-        out, report = compile_cut(zoo, tmp_path, neuron_cc=launcher)
+        with caplog.at_level(logging.INFO, logger="nir"):
+            out, report = compile_cut(zoo, tmp_path, neuron_cc=launcher)
     finally:
         del os.environ["FAKE_NEURON_CC_OPS"]
     assert (report["NumClusters"], report["NumCompiledClusters"]) == (1, 1)
     assert "Cumsum" in op_types_on_neuron(out)
+    tables = [r.getMessage() for r in caplog.records if r.getMessage().startswith("tf-legalize: ")]
+    assert tables == [f"tf-legalize: {len(set(listed)) + 1} op types may go to inferentia, by {launcher} list-operators"]
 
 
 def test_neuron_cc_that_does_not_exist_or_cannot_run_is_an_error(zoo, tmp_path):

@@ -79,6 +79,25 @@ def test_batch_specialize_errors_name_the_input_and_the_fix(imported):
         PassManager.parse('tf-batch-specialize{input-shapes="nope:1"}').run(_fresh(imported, "two_io")[0])
 
 
+def test_batch_specialize_names_inputs_without_a_key_by_position():
+    """An argument with no signature key (IR written by hand, a plug-in's function) is named
+    `arg<i>` in input-shapes, and in the error listing the inputs."""
+    text = """
+builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
+  func.func @main(%a: tensor<?x4xf32>, %b: tensor<?xf32>) -> (tensor<?x4xf32> {tf.output_key = "y"}) {
+    %r, %r_c = "tf.Relu"(%a) {T = f32} : (tensor<?x4xf32>) -> (tensor<?x4xf32>, !tf.control)
+    func.return %r : tensor<?x4xf32>
+  }
+}
+"""
+    module = parse_module(text)
+    PassManager.parse('tf-batch-specialize{batch-size=2 input-shapes="arg1:7"}').run(module)
+    assert [str(a.type) for a in entry_function(module).args] == ["tensor<2x4xf32>", "tensor<7xf32>"]
+    with pytest.raises(PassFailedError) as err:
+        PassManager.parse('tf-batch-specialize{input-shapes="b:7"}').run(parse_module(text))
+    assert "input shapes given for ['b'], which are not inputs of the signature; its inputs are ['arg0', 'arg1']" in str(err.value)
+
+
 def test_batch_specialize_never_touches_known_dimensions(imported):
     module, _ = _fresh(imported, "transformer")
     PassManager.parse("tf-batch-specialize{batch-size=3}").run(module)

@@ -16,8 +16,10 @@ Constants read by a cluster and by anything else are copied into the cluster (na
 
 The entry function and every control-flow body it runs (While/If/Case functions) are clustered
 alike: a loop stays a CPU op, and the NeuronOps in its body run at each iteration. A group of
-ops that reads only constants is never a cluster (it would be a NeuronOp without inputs), and a
-loop's condition stays on CPU, where its answer is needed.
+ops that reads only constants is never a cluster (it would be a NeuronOp without inputs), nor
+is one that reads only constants and the shapes of its inputs (shape arithmetic, which dynamic
+batch keeps computed: the host does it for less than a NeuronOp call costs), and a loop's
+condition stays on CPU, where its answer is needed.
 
 Then, as the original tensorflow-neuron does, nir drops clusters that would hand a Const out,
 lets no int64/double tensor cross a cluster boundary, and keeps only clusters with at least
@@ -54,12 +56,14 @@ DEFAULT_MAX_CLUSTER_BYTES = 1 << 30  # the weights twice (GraphDef and NEFF) sta
 from nir.ir.attr_names import ON_TARGET
 from nir.ir.control_flow import graph_functions, loop_conditions
 from nir.ir.module import entry_function
-from nir.ir.op_facts import is_loop_back_edge
+from nir.ir.op_facts import METADATA, is_loop_back_edge, op_types_with
 from nir.ir.queries import is_on_target, mark_on_target, set_cpu_reason
 from nir.ir.tf_dialect import Free, TFNodeOp, create_tf_op
 from nir.ir.tf_types import ControlType, OpaqueDType
 from nir.passmanager.registry import register_pass
 from nir.target import placement_rules
+
+_METADATA_OPS = op_types_with(METADATA)
 
 
 class _UnionFind:
@@ -188,6 +192,10 @@ def _boundary_violations(groups: list[list[int]], ops: Sequence[Operation], forb
 CONSTANT_ONLY_REASON = (
     "computes from constants alone (a result too big for constant-fold): no inputs to run on the accelerator"
 )
+SHAPES_ONLY_REASON = (
+    "computes from constants alone and the shapes of its inputs (shape arithmetic left by dynamic batch): "
+    "no inputs to run on the accelerator"
+)
 
 
 def has_runtime_input(group: Sequence[int], ops: Sequence[Operation]) -> bool:
@@ -199,6 +207,23 @@ def has_runtime_input(group: Sequence[int], ops: Sequence[Operation]) -> bool:
         for i in group for value in ops[i].operands
         if not isinstance(value.type, ControlType)
     )
+
+
+def reads_input_values(group: Sequence[int], ops: Sequence[Operation]) -> bool:
+    """Whether an op of the group reads the values of a tensor from outside it, not only its
+    shape. Under dynamic batch the shapes of batch-carrying tensors stay computed (a Fill of
+    zeros as big as the batch: an RNN's first state); a group that reads only shapes is shape
+    arithmetic, cheaper on the host than a NeuronOp call, as a constant-only group is."""
+    members = {ops[i] for i in group}
+    return any(
+        value.owner not in members and not _is_copyable_const(value) and not _reads_only_the_shape(ops[i])
+        for i in group for value in ops[i].operands
+        if not isinstance(value.type, ControlType)
+    )
+
+
+def _reads_only_the_shape(op: Operation) -> bool:
+    return isinstance(op, TFNodeOp) and op.tf_type in _METADATA_OPS
 
 
 def effective_size(group: Sequence[int], ops: Sequence[Operation], count_constants: bool = True) -> int:
@@ -451,6 +476,9 @@ class ClusterPass(ModulePass):
             elif not has_runtime_input(group, ops):
                 for i in group:
                     set_cpu_reason(ops[i], CONSTANT_ONLY_REASON)
+            elif not reads_input_values(group, ops):
+                for i in group:
+                    set_cpu_reason(ops[i], SHAPES_ONLY_REASON)
             else:
                 kept.append(group)
         for group in sorted(kept, key=lambda g: g[0]):

@@ -162,3 +162,29 @@ builtin.module attributes {tf.signature = "shared_const", tf.tags = ["serve"]} {
 // CHECK-NEXT:    %[[K:k\.neuron_op_[0-9a-f]+]], %{{.*}} = "tf.Const"() <{nir.target = "inferentia"}> {dtype = f32, value = #tf.tensor<tensor<1x4xf32>, splat 2.0>}
 // CHECK-NEXT:    "tf.AddV2"(%[[IN]], %[[K]])
 // CHECK:       "tf.Mul"(%x, %k)
+
+// -----
+
+// A group that reads only the shapes of what enters it (what dynamic batch leaves of an RNN's
+// first state: zeros as big as the batch) stays on CPU with the reason: shape arithmetic is
+// cheaper on the host than a NeuronOp call. A group that reads a value too is a cluster.
+builtin.module attributes {tf.signature = "shapes_only", tf.tags = ["serve"]} {
+  func.func @shapes_only(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<2x4xf32> {tf.output_key = "zeros"}, tensor<2x4xf32> {tf.output_key = "y"}) {
+    %s, %s_c = "tf.Shape"(%x) <{node_name = "s", nir.target = "inferentia"}> {T = f32, out_type = i32} : (tensor<2x4xf32>) -> (tensor<2xi32>, !tf.control)
+    %zero, %zero_c = "tf.Const"() <{node_name = "zero", nir.target = "inferentia"}> {dtype = f32, value = #tf.tensor<tensor<f32>, splat 0.0>} : () -> (tensor<f32>, !tf.control)
+    %f, %f_c = "tf.Fill"(%s, %zero) <{node_name = "f", nir.target = "inferentia"}> {T = f32, index_type = i32} : (tensor<2xi32>, tensor<f32>) -> (tensor<2x4xf32>, !tf.control)
+    %r, %r_c = "tf.Relu"(%x) <{node_name = "r", nir.target = "inferentia"}> {T = f32} : (tensor<2x4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    %t, %t_c = "tf.Tanh"(%r) <{node_name = "t", nir.target = "inferentia"}> {T = f32} : (tensor<2x4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    func.return %f, %t : tensor<2x4xf32>, tensor<2x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @shapes_only
+// CHECK:       "tf.Shape"(%x) <{nir.cpu_reason = "computes from constants alone and the shapes of its inputs (shape arithmetic left by dynamic batch): no inputs to run on the accelerator"}>
+// CHECK:       "tf.Fill"(%s, %zero) <{nir.cpu_reason = "computes from constants alone and the shapes
+// CHECK:       "neuron.cluster"(%x)
+// CHECK-NEXT:  ^{{.*}}(%[[IN:.*]]: tensor<2x4xf32>):
+// CHECK-NEXT:    "tf.Relu"(%[[IN]])
+// CHECK-NEXT:    "tf.Tanh"
+// CHECK-NEXT:    "neuron.yield"
+// CHECK-NOT:   "neuron.cluster"

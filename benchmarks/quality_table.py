@@ -29,8 +29,9 @@ def rows(results: dict) -> list[str]:
 
     order = {name: i for i, name in enumerate([*KERAS_APPLICATIONS, *NIR_MODELS])}
     lines = [
-        "| model | input | clusters | OnNeuronRatio | ops on CPU (most common reasons) | compile s |",
-        "|---|---|---|---|---|---|",
+        "| model | input | clusters | OnNeuronRatio | dynamic batch: clusters | OnNeuronRatio | "
+        "ops on CPU (most common reasons) | compile s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for bench in sorted(results["benchmarks"], key=lambda b: order.get(b["params"]["name"], len(order))):
         info = bench["extra_info"]
@@ -41,9 +42,10 @@ def rows(results: dict) -> list[str]:
         if info.get("body_clusters"):
             clusters += f" ({info['body_clusters']} in loop bodies)"
         cpu = _cpu_summary(info["cpu_by_reason"])
-        lines.append(
-            f"| {name} | {size} | {clusters} | {info['on_neuron_ratio']:.3f} | {cpu} | {bench['stats']['min']:.1f} |"
-        )
+        dynamic = (f"{info['dynamic_clusters']} | {info['dynamic_on_neuron_ratio']:.3f}"
+                   if "dynamic_clusters" in info else "- | -")
+        lines.append(f"| {name} | {size} | {clusters} | {info['on_neuron_ratio']:.3f} | {dynamic} | {cpu} | "
+                     f"{bench['stats']['min']:.1f} |")
     return lines
 
 

@@ -10,6 +10,10 @@ to neuron-cc's contract and op table (the same table legalize reads through `lis
 so the figures are nir's partition, not a real compiler's verdict on the kernels. Recorded
 per model in `extra_info`: clusters, OnNeuronRatio, ops left on CPU by reason (from `nir
 explain`), the ops between clusters, and the compile time (the benchmark's own figure).
+
+Each model is then compiled again with `dynamic_batch_size=True` (not timed): it must give as
+many clusters, and its NeuronOps inlined must answer as the input does at batch 1, 3 and 8
+(`dynamic_clusters`, `dynamic_on_neuron_ratio`).
 """
 
 from __future__ import annotations
@@ -100,6 +104,8 @@ def test_compile_quality(benchmark, workspace, name, neuron_cc):
 
     benchmark.pedantic(compile_once, setup=setup, rounds=1, iterations=1)
     report = reports[-1]
+    shutil.rmtree(out, ignore_errors=True)
+    dynamic = _dynamic_batch_compile(model_dir, out, neuron_cc)
     benchmark.extra_info.update({
         "clusters": report["NumClusters"],
         "compiled": report["NumCompiledClusters"],
@@ -107,10 +113,33 @@ def test_compile_quality(benchmark, workspace, name, neuron_cc):
         "ops_on_neuron": report["OperatorCountOnNeuron"],
         "ops_after_optimization": report["OperatorCountAfterOptimization"],
         "input_side": KERAS_APPLICATIONS.get(name),
+        "dynamic_clusters": dynamic["NumClusters"],
+        "dynamic_on_neuron_ratio": round(dynamic["OnNeuronRatio"], 4),
         **_partition(model_dir),
     })
-    shutil.rmtree(out, ignore_errors=True)
     if name in KERAS_APPLICATIONS:
         shutil.rmtree(model_dir, ignore_errors=True)  # the big ones take GBs
     recorded = recorded_rows("zoo_quality_a.json", "zoo_quality_b.json").get((("name", name),))
     assert_no_worse_than_recorded(report, recorded, name)
+    assert dynamic["NumClusters"] == report["NumClusters"], \
+        f"{name}: {dynamic['NumClusters']} clusters with dynamic batch, {report['NumClusters']} without"
+
+
+def _dynamic_batch_compile(model_dir: str, out: str, neuron_cc: str) -> dict:
+    """Compile with dynamic batch, inline the NeuronOps and compare answers with the input's
+    at batch 1, 3 and 8; the report."""
+    from zoo import assert_same_outputs, random_feeds, run_signature
+
+    import nir as tfn
+
+    inlined = out + "-inlined"
+    try:
+        report = tfn.saved_model.compile(model_dir, out, dynamic_batch_size=True, neuron_cc=neuron_cc, progress=False)
+        tfn.saved_model.inline_neuron_ops(out, inlined)
+        for batch in (1, 3, 8):
+            feeds = random_feeds(model_dir, batch=batch, seed=batch)
+            assert_same_outputs(run_signature(model_dir, feeds), run_signature(inlined, feeds), rtol=1e-4)
+        return report
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(inlined, ignore_errors=True)

@@ -159,7 +159,13 @@ def test_legalize_rewrites_only_what_the_target_lacks():
     out = print_module(module)
     assert '"tf.Erfc"' not in out and '"tf.Erf"' in out and '"tf.Sub"' in out
     assert '"tf.SelectV2"' not in out and '"tf.Select"' in out
+    assert '"tf.BroadcastTo"' not in out  # operands of one shape: Select as they are
     assert '"tf.AddV2"' in out  # the target has AddV2: nothing to rewrite
+    # A table without BroadcastTo still takes a SelectV2 that does not broadcast, as Select.
+    module = parse_module(text)
+    PassManager.parse('tf-legalize{supported-op-types="Select","AddV2","Erf","Sub","Const"}').run(module)
+    out = print_module(module)
+    assert '"tf.SelectV2"' not in out and '"tf.Select"' in out
 
 
 # --------------------------------------------------------------------------- property test

@@ -322,3 +322,23 @@ builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {
     assert fallbacks == {"MyLabScale": 1}
     (failed,) = [r.getMessage() for r in caplog.records if "shape inference failed" in r.getMessage()]
     assert failed.startswith("TensorFlow shape inference failed for lab/scale: ") and "MyLabScale" in failed, failed
+
+
+def test_functions_named_at_any_depth_of_an_attribute_are_counted():
+    """A function named inside another `#tf.func`'s attributes (or a list of them) is referred
+    to: passes that rewrite a function only when one op refers to it must see every reference."""
+    from nir.ir.control_flow import reference_counts
+
+    fn = ('  func.func private @{name}(%a: tensor<f32>) -> tensor<f32> {{\n'
+          "    func.return %a : tensor<f32>\n  }}\n")
+    module = parse_module(
+        'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
+        '  func.func @main(%x: tensor<f32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<f32> {tf.output_key = "y"}) {\n'
+        '    %c, %c_c = "tf.PartitionedCall"(%x) <{node_name = "call"}> {Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, '
+        'f = #tf.func<@outer, {inner = #tf.func<@inner, {}>, more = #tf.list<[#tf.func<@listed, {}>]>}>, '
+        'config = "", config_proto = "", executor_type = ""} : (tensor<f32>) -> (tensor<f32>, !tf.control)\n'
+        '    %d, %d_c = "tf.inner"(%c) <{node_name = "direct"}> : (tensor<f32>) -> (tensor<f32>, !tf.control)\n'
+        "    func.return %d : tensor<f32>\n  }\n"
+        + "".join(fn.format(name=n) for n in ("outer", "inner", "listed", "unused")) + "}\n")
+    counts = reference_counts(module)
+    assert dict(counts) == {"outer": 1, "inner": 2, "listed": 1}

@@ -335,7 +335,18 @@ def argument_without_attributes(module):
     refresh_function_type(body)
 
 
+def loop_gives_fewer_than_it_takes(module):
+    """Rebuilds the While with its first result only (the second's reader reads the input)."""
+    loop = op_named(module, "loop")
+    fewer = create_tf_op("While", "loop", loop.data_operands, [loop.data_results[0].type], loop.attributes)
+    loop.parent_block().insert_op_before(fewer, loop)
+    loop.data_results[0].replace_all_uses_with(fewer.data_results[0])
+    loop.data_results[1].replace_all_uses_with(loop.data_operands[1])
+    loop.parent_block().erase_op(loop)
+
+
 LOOP_CASES = [
+    (loop_gives_fewer_than_it_takes, "call-arity", "loop", "While takes 2 loop variables but gives 1"),
     (body_takes_one_more_argument, "call-arity", "loop", "While passes 2 arguments to @body, which takes 3"),
     (perm_changed_in_place, "shape", "transpose", "result 0 is tensor<3x2xf32>, but its operands give shape [2, 3]"),
     (argument_without_attributes, "arg-attrs", "body", "function @body has 3 arguments but 2 argument attribute entries"),

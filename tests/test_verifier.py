@@ -119,7 +119,14 @@ def padding_misspelled(module):
     op_named(module, "conv").attributes["padding"] = StringAttr("same")
 
 
+def strides_not_a_list(module):
+    from xdsl.dialects.builtin import IntegerAttr, i64
+
+    op_named(module, "conv").attributes["strides"] = IntegerAttr(1, i64)
+
+
 CASES = [
+    (strides_not_a_list, "attr-kind", "conv", "Conv2D attribute 'strides' must be a list(int), not 1 : i64"),
     (conv_fed_rank_3, "shape", "conv", "input must be rank 4 but is rank 3 ([8,8,3])"),
     (ensure_shape_contradicts, "shape", "ensured", "the input and the shape it is ensured to have must have equal shapes"),
     (returns_what_the_function_type_does_not_say, "structure", "func.return in @main",

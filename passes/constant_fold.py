@@ -170,6 +170,18 @@ def materialized_results(plan: _FoldPlan) -> list[SSAValue]:
     return needed
 
 
+def why_tensorflow_refused(err: Exception) -> str:
+    """The line of a TensorFlow error that says what went wrong, with the node: a Session's
+    error starts "Graph execution error:" and gives the kernel's message just above the
+    `[[{{node ...}}]]` line, after the Python stack that defined the node."""
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("[[{{node ") and i > 0:
+            node = line.strip()[len("[[{{node "):].split("}}")[0]
+            return f"{lines[i - 1].strip()}, at node '{node}'"
+    return lines[0].strip() if lines else type(err).__name__
+
+
 def evaluate(plan: _FoldPlan, wanted: list[SSAValue]) -> dict[SSAValue, np.ndarray]:
     """Run the folded subgraph once in TensorFlow and fetch `wanted`."""
     import tensorflow as tf
@@ -321,7 +333,7 @@ def fold_batch_free_shape_parts(block: Block) -> int:
             plan.known = {r: v for op in shapes for r, v in zip(op.data_results, _batch_shapes(op, b))}
             runs.append(evaluate(plan, wanted))
     except Exception as err:  # noqa: BLE001 - as fold_block: an op TensorFlow rejects folds nothing
-        logger.warning("constant-fold: TensorFlow could not evaluate shape arithmetic (%s)", str(err).splitlines()[0])
+        logger.warning("constant-fold: TensorFlow could not evaluate shape arithmetic (%s)", why_tensorflow_refused(err))
         return 0
     folds = {}
     for value in wanted:
@@ -408,7 +420,7 @@ def _fold_constants(block: Block, max_growth_bytes: int, dynamic_batch: bool) ->
         values = evaluate(plan, wanted)
     except Exception as err:  # an op TensorFlow rejects on these values: fold nothing
         logger.warning("constant-fold: TensorFlow could not evaluate the constant subgraph (%s); "
-                       "nothing was folded", str(err).splitlines()[0])
+                       "nothing was folded", why_tensorflow_refused(err))
         return 0
     names = {op.node_name for op in block.ops if isinstance(op, TFNodeOp)}
     # The original node names go to the constants that replace them.

@@ -342,3 +342,45 @@ def test_functions_named_at_any_depth_of_an_attribute_are_counted():
         + "".join(fn.format(name=n) for n in ("outer", "inner", "listed", "unused")) + "}\n")
     counts = reference_counts(module)
     assert dict(counts) == {"outer": 1, "inner": 2, "listed": 1}
+
+
+REFUSED_ARITHMETIC = """
+builtin.module attributes {tf.signature = "refused_arithmetic", tf.tags = ["serve"]} {
+  func.func @refused_arithmetic(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64}) -> (tensor<i32> {tf.output_key = "q"}) {
+    %shape, %shape_c = "tf.Shape"(%x) <{node_name = "shape"}> {T = f32, out_type = i32} : (tensor<2x4xf32>) -> (tensor<2xi32>, !tf.control)
+    %begin, %begin_c = "tf.Const"() <{node_name = "begin"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [0]>} : () -> (tensor<1xi32>, !tf.control)
+    %end, %end_c = "tf.Const"() <{node_name = "end"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [1]>} : () -> (tensor<1xi32>, !tf.control)
+    %b, %b_c = "tf.StridedSlice"(%shape, %begin, %end, %end) <{node_name = "batch"}> {T = i32, Index = i32, begin_mask = 0 : i64, end_mask = 0 : i64, ellipsis_mask = 0 : i64, new_axis_mask = 0 : i64, shrink_axis_mask = 1 : i64} : (tensor<2xi32>, tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> (tensor<i32>, !tf.control)
+    %two, %two_c = "tf.Const"() <{node_name = "two"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [2]>} : () -> (tensor<i32>, !tf.control)
+    %d, %d_c = "tf.Sub"(%b, %two) <{node_name = "d"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i32>, !tf.control)
+    %eight, %eight_c = "tf.Const"() <{node_name = "eight"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [8]>} : () -> (tensor<i32>, !tf.control)
+    %q, %q_c = "tf.FloorDiv"(%eight, %d) <{node_name = "q"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i32>, !tf.control)
+    func.return %q : tensor<i32>
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(("pipeline", "what"), [
+    ("tf-constant-fold", "the constant subgraph"),
+    ("tf-shape-inference,tf-constant-fold{dynamic-batch=true}", "shape arithmetic"),
+])
+def test_arithmetic_tensorflow_refuses_folds_nothing_and_the_warning_says_why(caplog, pipeline, what):
+    """TensorFlow's error starts "Graph execution error:" and gives the kernel's reason after
+    the Python stack that defined the node; the warning quotes the reason and the node."""
+    import logging
+
+    module = parse_module(REFUSED_ARITHMETIC)
+    with caplog.at_level(logging.WARNING, logger="nir"):
+        PassManager.parse(pipeline).run(module)
+    warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith("constant-fold: ")]
+    assert len(warnings) == 1 and f"could not evaluate {what} (Integer division by zero, at node 'q')" in warnings[0]
+    types = [op.tf_type for op in entry_function(module).body.block.ops if isinstance(op, TFNodeOp)]
+    assert types[-3:] == ["Sub", "Const", "FloorDiv"], types
+
+
+def test_an_error_without_a_node_is_summed_up_by_its_first_line():
+    from passes.constant_fold import why_tensorflow_refused
+
+    assert why_tensorflow_refused(ValueError("\n  first line\nsecond")) == "first line"
+    assert why_tensorflow_refused(ValueError("")) == "ValueError"

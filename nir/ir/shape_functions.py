@@ -940,6 +940,8 @@ _NUMPY_BINARY = {
 def _binary_value(op, values, shapes):
     if values[0] is None or values[1] is None or values[0].dtype.kind not in "iu":
         return None
+    if op.tf_type == "FloorDiv" and not np.all(values[1]):
+        return None  # TensorFlow fails at run time ("Integer division by zero"): no value to know
     return _NUMPY_BINARY[op.tf_type](values[0], values[1]).astype(values[0].dtype)
 
 

@@ -173,3 +173,31 @@ builtin.module attributes {tf.signature = "flat_shape", tf.tags = ["serve"]} {
 // DYNAMIC:     %size, %size_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<1xi32>, [8]>}
 // PROVED-LABEL: func.func @flat_shape
 // PROVED:      %size, %size_c = "tf.Shape"(%flat)
+
+// -----
+
+// Shape arithmetic TensorFlow refuses to evaluate (here a division by zero at the compiled
+// batch) folds nothing (a warning gives TensorFlow's reason); the graph stays as it was, and shape
+// inference knows no value for the division.
+builtin.module attributes {tf.signature = "refused_arithmetic", tf.tags = ["serve"]} {
+  func.func @refused_arithmetic(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x", nir.batch_axis = 0 : i64}) -> (tensor<i32> {tf.output_key = "q"}) {
+    %shape, %shape_c = "tf.Shape"(%x) <{node_name = "shape"}> {T = f32, out_type = i32} : (tensor<2x4xf32>) -> (tensor<2xi32>, !tf.control)
+    %begin, %begin_c = "tf.Const"() <{node_name = "begin"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [0]>} : () -> (tensor<1xi32>, !tf.control)
+    %end, %end_c = "tf.Const"() <{node_name = "end"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [1]>} : () -> (tensor<1xi32>, !tf.control)
+    %b, %b_c = "tf.StridedSlice"(%shape, %begin, %end, %end) <{node_name = "batch"}> {T = i32, Index = i32, begin_mask = 0 : i64, end_mask = 0 : i64, ellipsis_mask = 0 : i64, new_axis_mask = 0 : i64, shrink_axis_mask = 1 : i64} : (tensor<2xi32>, tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> (tensor<i32>, !tf.control)
+    %two, %two_c = "tf.Const"() <{node_name = "two"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [2]>} : () -> (tensor<i32>, !tf.control)
+    %d, %d_c = "tf.Sub"(%b, %two) <{node_name = "d"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i32>, !tf.control)
+    %eight, %eight_c = "tf.Const"() <{node_name = "eight"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [8]>} : () -> (tensor<i32>, !tf.control)
+    %q, %q_c = "tf.FloorDiv"(%eight, %d) <{node_name = "q"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i32>, !tf.control)
+    func.return %q : tensor<i32>
+  }
+}
+
+// CHECK-LABEL: func.func @refused_arithmetic
+// CHECK:       %d, %d_c = "tf.Sub"(%batch, %two)
+// CHECK:       %q, %q_c = "tf.FloorDiv"(%eight, %d)
+// DYNAMIC-LABEL: func.func @refused_arithmetic
+// DYNAMIC:     %batch, %batch_c = "tf.StridedSlice"(%shape,
+// DYNAMIC:     %q, %q_c = "tf.FloorDiv"(%eight, %d)
+// PROVED-LABEL: func.func @refused_arithmetic
+// PROVED:      %q, %q_c = "tf.FloorDiv"(%eight, %d)

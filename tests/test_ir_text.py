@@ -8,8 +8,8 @@ from xdsl.dialects.builtin import TensorType, f32
 
 from nir.ir import TFNodeOp, parse_module, print_module
 from nir.ir.shapes import is_static
-from nir.ir.tf_dialect import name_hint
 from nir.ir.text import IRSyntaxError
+from nir.ir.tf_dialect import name_hint
 
 HEADER = 'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
 

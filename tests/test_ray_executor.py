@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from stand_ins import FAKE_NEURON_CC, write_launcher
+from stand_ins import running_stand_ins, write_launcher
 from test_compile_cache import same_tree
 
 import nir
@@ -41,20 +41,7 @@ def compile_on(executor: str, model: str, out: str, compiler: str, **kwargs) -> 
 
 
 def leftover_stand_ins(calls: str) -> str:
-    """This test's stand-in compilers still running (other test sessions on the machine may
-    run their own): the launcher execs the stand-in, so a running compile carries the script's
-    path, and the environment the launcher gave it names this test's call log."""
-    pids = subprocess.run(["pgrep", "-f", f"{FAKE_NEURON_CC} compile"], capture_output=True, text=True).stdout.split()
-    ours = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                environment = f.read().split(b"\0")
-        except OSError:
-            continue  # it ended meanwhile
-        if f"FAKE_NEURON_CC_CALL_LOG={calls}".encode() in environment:
-            ours.append(pid)
-    return " ".join(ours)
+    return " ".join(running_stand_ins(calls))
 
 
 def test_ray_compiles_give_the_bytes_local_compiles_give(ray_cluster, zoo, tmp_path):

@@ -40,7 +40,7 @@ boundary tensors, so the same module always gives the same names.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -201,12 +201,7 @@ SHAPES_ONLY_REASON = (
 def has_runtime_input(group: Sequence[int], ops: Sequence[Operation]) -> bool:
     """Whether some tensor other than a constant enters the group. A group without one would
     be a NeuronOp without inputs: a constant computed on the device at every inference."""
-    members = {ops[i] for i in group}
-    return any(
-        value.owner not in members and not _is_copyable_const(value)
-        for i in group for value in ops[i].operands
-        if not isinstance(value.type, ControlType)
-    )
+    return any(True for _ in _runtime_inputs(group, ops))
 
 
 def reads_input_values(group: Sequence[int], ops: Sequence[Operation]) -> bool:
@@ -214,16 +209,17 @@ def reads_input_values(group: Sequence[int], ops: Sequence[Operation]) -> bool:
     shape. Under dynamic batch the shapes of batch-carrying tensors stay computed (a Fill of
     zeros as big as the batch: an RNN's first state); a group that reads only shapes is shape
     arithmetic, cheaper on the host than a NeuronOp call, as a constant-only group is."""
+    return any(not (isinstance(reader, TFNodeOp) and reader.tf_type in _METADATA_OPS)
+               for reader in _runtime_inputs(group, ops))
+
+
+def _runtime_inputs(group: Sequence[int], ops: Sequence[Operation]) -> Iterator[Operation]:
+    """The group's op for each tensor, not a copyable constant, that enters it from outside."""
     members = {ops[i] for i in group}
-    return any(
-        value.owner not in members and not _is_copyable_const(value) and not _reads_only_the_shape(ops[i])
-        for i in group for value in ops[i].operands
-        if not isinstance(value.type, ControlType)
-    )
-
-
-def _reads_only_the_shape(op: Operation) -> bool:
-    return isinstance(op, TFNodeOp) and op.tf_type in _METADATA_OPS
+    for i in group:
+        for value in ops[i].operands:
+            if not isinstance(value.type, ControlType) and value.owner not in members and not _is_copyable_const(value):
+                yield ops[i]
 
 
 def effective_size(group: Sequence[int], ops: Sequence[Operation], count_constants: bool = True) -> int:

@@ -19,7 +19,7 @@ from xdsl.dialects.builtin import IntegerAttr, StringAttr
 
 from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.queries import const_value
-from nir.ir.tf_attrs import ListAttr, ShapeAttr
+from nir.ir.tf_attrs import ListAttr
 from nir.ir.tf_dialect import TFNodeOp
 
 Shape = tuple[int, ...] | None
@@ -656,36 +656,6 @@ def _fill(op, shapes, values):
     if any(d < 0 for d in dims):
         _fail(op, f"dims {dims} must be non-negative")
     return [tuple(dims)]
-
-
-# Tables whose values are scalars: a lookup gives one value per key.
-_SCALAR_VALUED_TABLES = frozenset({"HashTable", "HashTableV2", "MutableHashTable", "MutableHashTableV2"})
-_TENSOR_VALUED_TABLES = frozenset({"MutableHashTableOfTensors", "MutableHashTableOfTensorsV2"})
-
-
-def _through_identities(value):
-    while isinstance(value.owner, TFNodeOp) and value.owner.tf_type == "Identity" and value.owner.data_operands:
-        value = value.owner.data_operands[0]
-    return value
-
-
-@register_shape_function("LookupTableFind", "LookupTableFindV2")
-def _table_find(op, shapes, values):
-    """One value per (scalar) key: the keys' shape, then the table's value shape, which only
-    the op that made the table knows (TensorFlow's own function reads it from the resource
-    handle, which a graph built op by op lacks, and so leaves the result unknown: every op
-    after a StringLookup then was too)."""
-    table = _through_identities(op.data_operands[0]).owner
-    keys = shapes[1]
-    if keys is None or not isinstance(table, TFNodeOp):
-        return None
-    if table.tf_type in _SCALAR_VALUED_TABLES:
-        return [tuple(keys)]
-    if table.tf_type in _TENSOR_VALUED_TABLES:
-        value_shape = table.attributes.get("value_shape")
-        dims = value_shape.data if isinstance(value_shape, ShapeAttr) else None
-        return [tuple(keys) + tuple(dims)] if dims is not None else None
-    return None  # a dense table's keys may be vectors; a table passed in from outside
 
 
 @register_shape_function("Range")

@@ -80,26 +80,3 @@ builtin.module attributes {tf.signature = "transposed_matmul", tf.tags = ["serve
 // CHECK-LABEL: func.func @transposed_matmul
 // CHECK:       %ab, %ab_c = "tf.MatMul"(%a, %b) {{.*}} -> (tensor<2x5xf32>, !tf.control)
 // CHECK:       %cd, %cd_c = "tf.MatMul"(%c, %d) {{.*}} -> (tensor<2x5xf32>, !tf.control)
-
-// -----
-
-// A lookup gives one value per key: the keys' shape for a table of scalars (through the
-// Identity a function call leaves), then the value shape for a table of tensors. The table
-// itself is made by another op, so TensorFlow's own shape function, on the lookup alone,
-// knows nothing.
-builtin.module attributes {tf.signature = "lookup", tf.tags = ["serve"]} {
-  func.func @lookup(%words: tensor<?x3x!tf.dtype<"string">> {tf.input_key = "words", tf.node_name = "words"}) -> (tensor<*xi64> {tf.output_key = "ids"}, tensor<*xf32> {tf.output_key = "vectors"}) {
-    %table, %table_c = "tf.HashTableV2"() <{node_name = "table"}> {container = "", shared_name = "vocab", use_node_name_sharing = false, key_dtype = !tf.dtype<"string">, value_dtype = i64} : () -> (tensor<!tf.dtype<"resource">>, !tf.control)
-    %handle, %handle_c = "tf.Identity"(%table) <{node_name = "handle"}> {T = !tf.dtype<"resource">} : (tensor<!tf.dtype<"resource">>) -> (tensor<!tf.dtype<"resource">>, !tf.control)
-    %oov, %oov_c = "tf.Const"() <{node_name = "oov"}> {dtype = i64, value = #tf.tensor<tensor<i64>, [-1]>} : () -> (tensor<i64>, !tf.control)
-    %ids, %ids_c = "tf.LookupTableFindV2"(%handle, %words, %oov) <{node_name = "ids"}> {Tin = !tf.dtype<"string">, Tout = i64} : (tensor<!tf.dtype<"resource">>, tensor<?x3x!tf.dtype<"string">>, tensor<i64>) -> (tensor<*xi64>, !tf.control)
-    %vtable, %vtable_c = "tf.MutableHashTableOfTensorsV2"() <{node_name = "vtable"}> {container = "", shared_name = "vectors", use_node_name_sharing = false, key_dtype = !tf.dtype<"string">, value_dtype = f32, value_shape = #tf.shape<[4]>} : () -> (tensor<!tf.dtype<"resource">>, !tf.control)
-    %zeros, %zeros_c = "tf.Const"() <{node_name = "zeros"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, splat 0.0>} : () -> (tensor<4xf32>, !tf.control)
-    %vectors, %vectors_c = "tf.LookupTableFindV2"(%vtable, %words, %zeros) <{node_name = "vectors"}> {Tin = !tf.dtype<"string">, Tout = f32} : (tensor<!tf.dtype<"resource">>, tensor<?x3x!tf.dtype<"string">>, tensor<4xf32>) -> (tensor<*xf32>, !tf.control)
-    func.return %ids, %vectors : tensor<*xi64>, tensor<*xf32>
-  }
-}
-
-// CHECK-LABEL: func.func @lookup
-// CHECK:       %ids, %ids_c = "tf.LookupTableFindV2"(%handle, %words, %oov) {{.*}} -> (tensor<4x3xi64>, !tf.control)
-// CHECK:       %vectors, %vectors_c = "tf.LookupTableFindV2"(%vtable, %words, %zeros) {{.*}} -> (tensor<4x3x4xf32>, !tf.control)

@@ -233,13 +233,19 @@ def test_interrupted_compile_leaves_nothing_and_kills_neuron_cc(model, tmp_path,
         if os.path.isdir(workdir):
             logs = [d for d in os.listdir(workdir) if os.path.exists(os.path.join(workdir, d, "graph_def.neuron-cc.log"))]
     assert logs, "neuron-cc never started"
-    time.sleep(3)  # let the stand-in reach its sleep
+    # The stand-in records its call just before it hangs: wait for that (a fixed sleep was too
+    # short on a loaded machine), then for the process to be seen.
+    while time.time() < deadline and not (os.path.exists(calls) and running_stand_ins(calls)):
+        time.sleep(0.5)
     assert running_stand_ins(calls), "the check does not see this test's neuron-cc running"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert not os.path.exists(out)
     assert not [p for p in os.listdir(tmp_path) if ".nir-tmp-" in p]
+    gone = time.time() + 10  # stopped, not necessarily reaped the instant nir exits
+    while time.time() < gone and running_stand_ins(calls):
+        time.sleep(0.2)
     assert running_stand_ins(calls) == [], "neuron-cc children survived the interrupt"
 
 

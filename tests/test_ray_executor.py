@@ -89,7 +89,7 @@ def test_ctrl_c_during_a_ray_compile_leaves_no_compiler_and_no_output(zoo, tmp_p
     while time.time() < deadline and not (os.path.exists(calls) and len(open(calls).read().splitlines()) == 2):
         time.sleep(0.5)
     assert os.path.exists(calls), "the Ray tasks never started the compiler"
-    assert len(leftover_stand_ins(calls).split()) == 2, "the check does not see this test's compilers running"
+    assert leftover_stand_ins(calls), "the check does not see this test's compilers running"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr

@@ -392,14 +392,20 @@ def test_the_shipped_op_facts_are_what_this_tensorflow_registers(tmp_path):
     """`nir opt` checks ops against a snapshot of TensorFlow's OpDefs (it never loads TensorFlow);
     regenerated from the installed TensorFlow, the snapshot is the same file, and each op type
     decodes to the signature the live registry gives."""
+    import json
     from importlib import resources
 
     from nir.ir import op_facts
 
     regenerated = tmp_path / op_facts.FACTS_FILE
-    count = op_facts.write_snapshot(str(regenerated))
-    shipped = resources.files("nir.ir").joinpath(op_facts.FACTS_FILE).read_text()
-    assert count > 1500 and regenerated.read_text() == shipped, "regenerate it: python -m nir.ir.op_facts --write"
+    assert op_facts.write_snapshot(str(regenerated)) > 1500
+    shipped = json.loads(resources.files("nir.ir").joinpath(op_facts.FACTS_FILE).read_text())
+    fresh = json.loads(regenerated.read_text())
+    # A test before this one may have declared NeuronOp to this process's TensorFlow (nir.load,
+    # graph_util do): nir's own op, not TensorFlow's.
+    assert set(fresh["ops"]) - set(shipped["ops"]) <= {"NeuronOp"}
+    assert fresh["tensorflow"] == shipped["tensorflow"]
+    assert {k: fresh["ops"][k] for k in shipped["ops"]} == shipped["ops"], "regenerate it: python -m nir.ir.op_facts --write"
     differing = [t for t in op_facts._snapshot() if op_facts._snapshot_signature(t) != op_facts._live_signature(t)]
     assert not differing, differing[:10]
     ref = op_facts._snapshot_signature("Assign").inputs[0]  # a TF1 ref variable's input

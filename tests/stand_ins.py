@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools")
@@ -23,20 +22,3 @@ def write_launcher(folder: str, script: str = FAKE_NEURON_CC, name: str = "neuro
         f.write(f'#!/bin/sh\n{settings}exec {shlex.quote(sys.executable)} {shlex.quote(script)} "$@"\n')
     os.chmod(path, 0o755)
     return path
-
-
-def running_stand_ins(call_log: str) -> list[str]:
-    """The pids of neuron-cc stand-ins still compiling for the run whose FAKE_NEURON_CC_CALL_LOG
-    is `call_log`: other test sessions on the machine may run stand-ins of their own. A
-    launcher execs the stand-in, so a compile carries the script's path in its command line."""
-    pids = subprocess.run(["pgrep", "-f", f"{FAKE_NEURON_CC} compile"], capture_output=True, text=True).stdout.split()
-    ours = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                environment = f.read().split(b"\0")
-        except OSError:
-            continue  # it ended meanwhile
-        if f"FAKE_NEURON_CC_CALL_LOG={call_log}".encode() in environment:
-            ours.append(pid)
-    return ours

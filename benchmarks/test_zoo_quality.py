@@ -1,5 +1,6 @@
 """Quality of result on a broad zoo: every keras.applications model that builds at a small
-input size, plus a transformer encoder, an LSTM and the tests' models.
+input size, plus a transformer encoder, recurrent models (an LSTM, a bidirectional GRU, a
+stacked LSTM, a masked encoder-decoder) and the tests' models.
 
     python -m pytest benchmarks/test_zoo_quality.py --benchmark-enable \
         --benchmark-json=benchmarks/zoo_quality.json
@@ -39,7 +40,8 @@ KERAS_APPLICATIONS = {
     "ConvNeXtXLarge": 64, "InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71,
     "NASNetMobile": 64, "NASNetLarge": 64,
 }
-NIR_MODELS = ["encoder", "transformer", "lstm", "two_io", "tf1_two_signatures", "control_flow"]
+NIR_MODELS = ["encoder", "transformer", "lstm", "bidirectional_gru", "stacked_lstm", "masked_seq2seq", "two_io",
+              "tf1_two_signatures", "control_flow"]
 
 
 def build_keras_application(name: str, side: int, path: str) -> None:

@@ -39,6 +39,7 @@ CLI_OPTIONS: dict[str, dict] = {
     "force_fuse_ops": _NAMES,
     "supported_op_types": {"metavar": "TYPE,TYPE", "type": _csv},
     "max_cluster_bytes": {"type": int},
+    "max_unrolled_ops": {"type": int},
     "pipeline": {},
     "dump_dir": {},
     "print_ir_after_all": {"action": "store_true"},
@@ -61,7 +62,7 @@ CLI_OPTIONS: dict[str, dict] = {
 # CompileOptions fields only the Python API takes: arrays, nir.trace's own, and an alias.
 PYTHON_ONLY_OPTIONS = frozenset({"model_shape_feed_dict", "model_feed_dict", "keep_largest_ratio", "compiler_recovery"})
 MODEL_OPTIONS = ("tags", "signature_def_key", "target", "neuron_cc", "minimum_segment_size", "no_fuse_ops",
-                 "force_fuse_ops", "supported_op_types", "max_cluster_bytes", "pipeline", "dump_dir", "no_elide",
+                 "force_fuse_ops", "supported_op_types", "max_cluster_bytes", "max_unrolled_ops", "pipeline", "dump_dir", "no_elide",
                  "print_ir_after_all")
 COMPILER_OPTIONS = ("compiler_args", "compiler_timeout", "strict", "max_num_compilers", "executor",
                     "compiler_memory_gb", "cache_dir", "compile_cache", "convert_constants_to_variables",

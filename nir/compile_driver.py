@@ -218,7 +218,7 @@ def pipeline_module(job: Job, s: CompileSetup, reproducer_dir: str | None, last_
             job.batch_size, shapes, s.options.minimum_segment_size, s.options.no_fuse_ops,
             s.options.force_fuse_ops, s.options.supported_op_types, dynamic_batch=s.options.dynamic_batch_size,
             neuron_cc=s.compiler_path, target=s.options.target, max_cluster_bytes=s.options.max_cluster_bytes,
-            keep_largest_ratio=s.options.keep_largest_ratio,
+            max_unrolled_ops=s.options.max_unrolled_ops, keep_largest_ratio=s.options.keep_largest_ratio,
         )
     instrumentation = {"dump_dir": s.options.dump_dir, "print_ir_after": ("all",) if s.options.print_ir_after_all else (),
                        "elide_above": None if s.options.no_elide else DEFAULT_ELIDE_ABOVE}

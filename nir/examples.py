@@ -86,6 +86,36 @@ def build_lstm(path: str) -> None:
     keras.Model(steps, keras.layers.Dense(4)(hidden)).export(path, verbose=False)
 
 
+def build_bidirectional_gru(path: str) -> None:
+    """A bidirectional GRU over 10 steps (two While loops, one over the reversed sequence)."""
+    keras = _keras()
+    steps = keras.Input((10, 6), name="steps")
+    hidden = keras.layers.Bidirectional(keras.layers.GRU(12))(steps)
+    keras.Model(steps, keras.layers.Dense(3)(hidden)).export(path, verbose=False)
+
+
+def build_stacked_lstm(path: str) -> None:
+    """Two LSTMs, the first returning its whole sequence (a TensorList written at every step)."""
+    keras = _keras()
+    steps = keras.Input((8, 5), name="steps")
+    sequence = keras.layers.LSTM(12, return_sequences=True)(steps)
+    hidden = keras.layers.LSTM(8)(sequence)
+    keras.Model(steps, keras.layers.Dense(2)(hidden)).export(path, verbose=False)
+
+
+def build_masked_seq2seq(path: str) -> None:
+    """An encoder-decoder with masking: a bidirectional GRU over masked source steps (its state
+    kept where the mask is off: SelectV2 in the loop) and an LSTM decoder started from its state."""
+    keras = _keras()
+    source = keras.Input((7, 4), name="source")
+    target = keras.Input((5, 4), name="target")
+    masked = keras.layers.Masking(mask_value=0.0)(source)
+    _, forward_state, backward_state = keras.layers.Bidirectional(keras.layers.GRU(8, return_state=True))(masked)
+    state = keras.layers.Concatenate()([forward_state, backward_state])
+    decoded = keras.layers.LSTM(16, return_sequences=True)(target, initial_state=[state, state])
+    keras.Model([source, target], keras.layers.Dense(3)(decoded)).export(path, verbose=False)
+
+
 def build_tf1_two_signatures(path: str) -> None:
     """A TF1 session model with variables and two signatures."""
     import tensorflow as tf
@@ -144,4 +174,7 @@ BUILDERS = {
     "convnext_tiny": build_convnext_tiny,
     "encoder": build_encoder,
     "lstm": build_lstm,
+    "bidirectional_gru": build_bidirectional_gru,
+    "stacked_lstm": build_stacked_lstm,
+    "masked_seq2seq": build_masked_seq2seq,
 }

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr
 
-from nir.ir.control_flow import graph_functions
+from nir.ir.attr_names import NOT_UNROLLED, UNROLLED_LOOPS
+from nir.ir.control_flow import WHILE_OPS, graph_functions
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
 from nir.ir.queries import stated_cpu_reason
@@ -39,9 +40,28 @@ def ops_between_clusters(block) -> list:
     return [op for op in ops if isinstance(op, TFNodeOp) and op in after_cluster and op in before_cluster]
 
 
+def explain_loops(module: ModuleOp) -> list[dict]:
+    """Every functional loop the model had: those unroll-loops unrolled, with their trip
+    counts, then those left loops, with why."""
+    unrolled = module.attributes.get(UNROLLED_LOOPS)
+    loops = [{"loop": name, "unrolled": True, "trips": trips.value.data}
+             for name, trips in (unrolled.data.items() if isinstance(unrolled, DictionaryAttr) else ())]
+    entry = entry_function(module)
+    for fn in graph_functions(module):
+        for op in fn.body.block.ops:
+            if isinstance(op, TFNodeOp) and op.tf_type in WHILE_OPS:
+                why = op.properties.get(NOT_UNROLLED)
+                loops.append({
+                    "loop": op.node_name if fn is entry else f"{fn.sym_name.data}/{op.node_name}", "unrolled": False,
+                    "reason": why.data if isinstance(why, StringAttr) else "unroll-loops did not run",
+                })
+    return loops
+
+
 def explain_module(module: ModuleOp) -> dict:
     """{"cuts": [{node, op_type, reason}], "cpu": [{op_type, reason, count, nodes}],
-    "clusters": [{name, ops, op_types, inputs, outputs}]}."""
+    "clusters": [{name, ops, op_types, inputs, outputs}], "loops": [{loop, unrolled, trips or
+    reason}]}."""
     entry = entry_function(module)
     cpu: Counter = Counter()
     nodes: dict = {}
@@ -59,7 +79,7 @@ def explain_module(module: ModuleOp) -> dict:
         {"op_type": t, "reason": r, "count": c, "nodes": nodes[(t, r)]}
         for (t, r), c in sorted(cpu.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
-    return {"cuts": cuts, "cpu": rows, "clusters": clusters}
+    return {"cuts": cuts, "cpu": rows, "clusters": clusters, "loops": explain_loops(module)}
 
 
 def _explain_block(block, where: str, cpu: Counter, nodes: dict, clusters: list) -> None:
@@ -104,6 +124,15 @@ def format_report(report: dict, show_nodes: bool = False) -> str:
         lines.append(f"  {c['name']}: {c['ops']} ops{where}")
         lines.append(f"    inputs:  {', '.join(c['inputs']) or '-'}")
         lines.append(f"    outputs: {', '.join(c['outputs']) or '-'}")
+    loops = report.get("loops", [])
+    if loops:
+        lines.append("")
+        lines.append(f"Loops ({len(loops)}):")
+        for loop in loops:
+            if loop["unrolled"]:
+                lines.append(f"  {loop['loop']}: unrolled, {loop['trips']} iteration{'s' * (loop['trips'] != 1)}")
+            else:
+                lines.append(f"  {loop['loop']}: kept as a loop, {loop['reason']}")
     return "\n".join(lines) + "\n"
 
 

@@ -53,6 +53,8 @@ class CompileOptions:
     force_fuse_ops: tuple[str, ...] = option((), "node names placed on the accelerator even if their op type is not in the table")
     supported_op_types: tuple[str, ...] = option((), "op types replacing the target's op table")
     max_cluster_bytes: int | None = option(None, "most constant bytes one NeuronOp holds (default 1 GiB)")
+    max_unrolled_ops: int | None = option(
+        None, "most ops unrolling one loop with a known trip count may make (default 20000; 0 unrolls none)")
     keep_largest_ratio: float | None = option(
         None, "nir.trace's automatic placement: only the largest cluster stays when it holds this share of clustered ops")
     pipeline: Any = option(None, "a pass pipeline (string or PassManager) replacing the default one")
@@ -91,6 +93,11 @@ class CompileOptions:
                 raise NirInputError(f"{name} must be a positive number, got {value!r}")
         if both := sorted(set(self.no_fuse_ops) & set(self.force_fuse_ops)):
             raise NirInputError(f"{both} are in both no_fuse_ops and force_fuse_ops; keep each name in one of them")
+        if self.max_unrolled_ops is not None and (
+                isinstance(self.max_unrolled_ops, bool) or not isinstance(self.max_unrolled_ops, int)
+                or self.max_unrolled_ops < 0):
+            raise NirInputError(f"max_unrolled_ops must be a whole number of ops (0 unrolls no loop), "
+                                f"got {self.max_unrolled_ops!r}")
         if self.convert_constants_to_variables:
             size = self.constant_size_to_exclude
             if isinstance(size, bool) or not isinstance(size, int) or size < 0:

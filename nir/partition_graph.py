@@ -40,7 +40,8 @@ class ReasonCategory:
 
 # The legend's colour of each kind of CPU reason (nir.ir.placement says which kind a reason is).
 _COLOURS = {
-    CpuReason.NO_FUSE_OPS: "#c9a0dc", CpuReason.NOT_INLINED: "#e06666", CpuReason.IO_STAND_IN: "#d9d9d9",
+    CpuReason.NO_FUSE_OPS: "#c9a0dc", CpuReason.NOT_INLINED: "#e06666", CpuReason.NOT_UNROLLED: "#cc4125",
+    CpuReason.IO_STAND_IN: "#d9d9d9",
     CpuReason.NEVER_ON_TARGET: "#f4cccc", CpuReason.UNSUPPORTED_OP: "#f4a6a6", CpuReason.DTYPE: "#f6b26b",
     CpuReason.BOUNDARY_DTYPE_IN: "#f9cb9c", CpuReason.BOUNDARY_DTYPE_OUT: "#f9cb9c",
     CpuReason.DYNAMIC_SHAPE: "#ffe599", CpuReason.CONTROL_EDGE: "#a4c2f4", CpuReason.LOOP_CONDITION: "#b4a7d6",

@@ -8,8 +8,8 @@ from nir.passmanager import PassManager
 from nir.target import target_class
 
 DEFAULT_PIPELINE = (
-    "tf-inline-calls,tf-batch-specialize{{batch-size={batch_size}{input_shapes}}},tf-shape-inference,{prove}tf-canonicalize,"
-    "tf-sink-loop-constants,tf-constant-fold{constant_fold_options},"
+    "tf-inline-calls,tf-batch-specialize{{batch-size={batch_size}{input_shapes}}},tf-shape-inference,"
+    "tf-unroll-loops{unroll_options},{prove}tf-canonicalize,tf-sink-loop-constants,tf-constant-fold{constant_fold_options},"
     "tf-legalize{{target={target}{legalize_options}}},"
     "tf-cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{target_step}{pruning}tf-dce"
 )
@@ -31,6 +31,7 @@ def default_pipeline(
     neuron_cc: str | None = None,
     target: str = "inferentia",
     max_cluster_bytes: int | None = None,
+    max_unrolled_ops: int | None = None,
     keep_largest_ratio: float | None = None,
 ) -> str:
     """The pipeline `compile` runs, as a string (`nir opt -p` takes it as is). With
@@ -51,6 +52,9 @@ def default_pipeline(
     if neuron_cc:
         legalize += f' neuron-cc="{neuron_cc}"'
     cluster_options = f" max-cluster-bytes={max_cluster_bytes}" if max_cluster_bytes is not None else ""
+    unroll = ([f"max-unrolled-ops={max_unrolled_ops}"] if max_unrolled_ops is not None else []) + \
+        (["dynamic-batch=true"] if dynamic_batch else [])
+    unroll_options = f"{{{' '.join(unroll)}}}" if unroll else ""
     return DEFAULT_PIPELINE.format(
         target=target,
         target_step=target_class(target).pipeline_step(target, minimum_segment_size, cluster_options, neuron_cc),
@@ -58,6 +62,7 @@ def default_pipeline(
         batch_size=batch_size,
         input_shapes=f' input-shapes="{input_shapes}"' if input_shapes else "",
         legalize_options=legalize,
+        unroll_options=unroll_options,
         minimum_segment_size=minimum_segment_size,
         cluster_options=cluster_options,
         constant_fold_options="{dynamic-batch=true}" if dynamic_batch else "",

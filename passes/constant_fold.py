@@ -107,7 +107,7 @@ def metadata_values(op: TFNodeOp, dynamic_batch: bool) -> list[np.ndarray] | Non
 
 
 @dataclass
-class _FoldPlan:
+class FoldPlan:
     """Which ops fold, and the values known without running anything."""
 
     folded: list[TFNodeOp]
@@ -124,8 +124,8 @@ def _holds_a_value(const: TFNodeOp) -> bool:
     return not const.control_operands and isinstance(value, TensorAttr) and not value.data.is_elided
 
 
-def plan_folds(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> _FoldPlan:
-    plan = _FoldPlan([], set(), {})
+def plan_folds(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> FoldPlan:
+    plan = FoldPlan([], set(), {})
     for op in block.ops:
         if not isinstance(op, TFNodeOp):
             continue
@@ -146,7 +146,7 @@ def plan_folds(block: Block, max_growth_bytes: int, dynamic_batch: bool) -> _Fol
     return plan
 
 
-def _can_fold(op: TFNodeOp, plan: _FoldPlan, max_growth_bytes: int) -> bool:
+def _can_fold(op: TFNodeOp, plan: FoldPlan, max_growth_bytes: int) -> bool:
     if op.tf_type in NEVER_FOLDED or not op.data_operands or not op.data_results:
         return False
     if not all(plan.is_constant(v) for v in op.operands):  # control inputs too
@@ -160,7 +160,7 @@ def _can_fold(op: TFNodeOp, plan: _FoldPlan, max_growth_bytes: int) -> bool:
     return produced <= consumed + max_growth_bytes
 
 
-def materialized_results(plan: _FoldPlan) -> list[SSAValue]:
+def materialized_results(plan: FoldPlan) -> list[SSAValue]:
     """Results of folded ops that something outside the folded set reads."""
     needed = []
     for op in plan.folded:
@@ -182,7 +182,7 @@ def why_tensorflow_refused(err: Exception) -> str:
     return lines[0].strip() if lines else type(err).__name__
 
 
-def evaluate(plan: _FoldPlan, wanted: list[SSAValue]) -> dict[SSAValue, np.ndarray]:
+def evaluate(plan: FoldPlan, wanted: list[SSAValue]) -> dict[SSAValue, np.ndarray]:
     """Run the folded subgraph once in TensorFlow and fetch `wanted`."""
     import tensorflow as tf
     from tensorflow.core.framework import graph_pb2
@@ -221,7 +221,7 @@ def evaluate(plan: _FoldPlan, wanted: list[SSAValue]) -> dict[SSAValue, np.ndarr
     return values
 
 
-def _ops_needed_for(values: list[SSAValue], plan: _FoldPlan) -> list[TFNodeOp]:
+def _ops_needed_for(values: list[SSAValue], plan: FoldPlan) -> list[TFNodeOp]:
     """The folded and Const ops `values` depend on, in block order."""
     seen: set[TFNodeOp] = set()
     stack = [v.owner for v in values]
@@ -286,7 +286,7 @@ def _batch_shapes(op: TFNodeOp, batch: int) -> list[np.ndarray] | None:
     return values
 
 
-def _is_shape_arithmetic(op: TFNodeOp, plan: _FoldPlan) -> bool:
+def _is_shape_arithmetic(op: TFNodeOp, plan: FoldPlan) -> bool:
     return (op.tf_type in SHAPE_ARITHMETIC_OPS and not op.control_operands and bool(op.data_operands)
             and all(plan.is_constant(v) for v in op.data_operands)
             and all(_numeric_static(v) for v in [*op.data_operands, *op.data_results])
@@ -294,10 +294,10 @@ def _is_shape_arithmetic(op: TFNodeOp, plan: _FoldPlan) -> bool:
                     for r in op.data_results))
 
 
-def plan_batch_shape_arithmetic(block: Block) -> tuple[_FoldPlan, list[TFNodeOp]]:
+def plan_batch_shape_arithmetic(block: Block) -> tuple[FoldPlan, list[TFNodeOp]]:
     """The Shape ops of batch-carrying tensors, and the shape arithmetic that reads only them
     and constants; returns (plan, the Shape ops)."""
-    plan = _FoldPlan([], set(), {})
+    plan = FoldPlan([], set(), {})
     shapes = []
     reads_a_shape: set[SSAValue] = set()
     for op in block.ops:
@@ -432,6 +432,9 @@ def _fold_constants(block: Block, max_growth_bytes: int, dynamic_batch: bool) ->
     return len(wanted)
 
 
+DEFAULT_MAX_GROWTH_BYTES = 1024
+
+
 @register_pass
 @dataclass(frozen=True)
 class ConstantFoldPass(ModulePass):
@@ -440,7 +443,7 @@ class ConstantFoldPass(ModulePass):
     name = "tf-constant-fold"
     aliases = ("constant-fold",)  # the name until nir 0.1; dropped in 0.3
 
-    max_growth_bytes: int = 1024
+    max_growth_bytes: int = DEFAULT_MAX_GROWTH_BYTES
     dynamic_batch: bool = False
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

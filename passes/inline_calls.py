@@ -31,7 +31,13 @@ from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 
 from nir.ir.attr_names import NOT_INLINED
-from nir.ir.control_flow import CALL_OPS, control_returns, data_returns, private_functions, reference_counts
+from nir.ir.control_flow import (
+    CALL_OPS,
+    control_returns,
+    data_returns,
+    private_functions,
+    remove_unreferenced_functions,
+)
 from nir.ir.module import entry_function
 from nir.ir.names import unique_name
 from nir.ir.tf_attrs import FuncAttr, PlaceholderAttr
@@ -143,19 +149,6 @@ def inline_calls_in(block: Block, functions: dict[str, func.FuncOp]) -> int:
                        if _may_call(new, functions))
         inlined += 1
     return inlined
-
-
-def remove_unreferenced_functions(module: ModuleOp) -> None:
-    """Functions nothing refers to any more go (repeatedly: a removed function may have been
-    the last to call another)."""
-    while True:
-        counts = reference_counts(module)
-        unused = [fn for name, fn in private_functions(module).items() if not counts[name]]
-        if not unused:
-            return
-        for fn in unused:
-            fn.detach()
-            fn.erase()
 
 
 @register_pass

@@ -7,6 +7,8 @@ what `nir explain` reports, so a user never has to guess why an op stayed on CPU
 
 - `listed in no_fuse_ops` -- the user asked for it;
 - `function call not inlined: <why>` -- inline-calls could not inline it;
+- `loop not unrolled: <why>` -- a While unroll-loops left a loop (its body's ops are placed
+  on their own, and run at every iteration);
 - `graph input or output stand-in` -- Placeholder, IdentityN;
 - `X is never placed on <target>` -- the target's rules exclude the op type (NeuronOp: compiled
   before), which force-fuse-ops cannot override;
@@ -32,7 +34,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
-from nir.ir.attr_names import NOT_INLINED, REWRITE_DECLINED
+from nir.ir.attr_names import NOT_INLINED, NOT_UNROLLED, REWRITE_DECLINED
 from nir.ir.control_flow import graph_functions
 from nir.ir.patterns import apply_patterns
 from nir.ir.placement import CpuReason
@@ -60,6 +62,8 @@ def cpu_reason_for(op: TFNodeOp, target: Target, no_fuse: frozenset[str], rules:
         return CpuReason.NO_FUSE_OPS.marker
     if (why := op.properties.get(NOT_INLINED)) is not None:
         return f"function call not inlined: {why.data}"
+    if (why := op.properties.get(NOT_UNROLLED)) is not None:
+        return f"loop not unrolled: {why.data}"
     if op.has_trait(GraphBoundary):
         return CpuReason.IO_STAND_IN.marker
     if op.tf_type in rules.never_on_target:

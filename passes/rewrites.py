@@ -203,7 +203,11 @@ class SelectV2ToSelect(LegalizationPattern):
 class SelectV2BroadcastToSelect(LegalizationPattern):
     """SelectV2 that broadcasts (a mask of [batch, 1] over [batch, units], a scalar branch) is
     Select of its operands broadcast to the result's shape: exact, and both are in targets'
-    op tables that lack SelectV2 (inf1's), so a masked RNN is not cut by its mask."""
+    op tables that lack SelectV2 (inf1's), so a masked RNN is not cut by its mask.
+
+    The shape broadcast to is read (`Shape`) from an operand that has the result's shape, when
+    one has: a constant target would hold the batch size compiled for, and the graph would
+    fail at another batch (dynamic batch; an inlined NeuronOp)."""
 
     op_types = frozenset({"SelectV2"})
     requires = "Select"
@@ -214,12 +218,33 @@ class SelectV2BroadcastToSelect(LegalizationPattern):
     def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool | str:
         out = op.data_results[0].type
         if not is_static(out) or not all(is_static(v.type) for v in op.data_operands):
-            return "SelectV2 with a dynamic shape, so it was not rewritten to Select"
+            return "its shape is not static"
         shape = tuple(out.get_shape())
-        operands = [build.broadcast_to(f"{name}_broadcast", v, shape)
-                    for v, name in zip(op.data_operands, ("condition", "t", "e"))]
+        full = _operand_of_the_result_shape(op, shape)
+        if full is None:
+            operands = [build.broadcast_to(f"{name}_broadcast", v, shape)
+                        for v, name in zip(op.data_operands, ("condition", "t", "e"))]
+        else:
+            target = build.op("Shape", "result_shape", [full], tensor_type(I32, [len(shape)]),
+                              {"T": element_type(full.type), "out_type": I32})
+            # An operand of the result's shape that does not follow the batch as `full` does (an
+            # RNN's zero initial state, a constant [1, units]) is broadcast too: at another batch
+            # its shape is no longer the result's.
+            operands = [v if v is full or (tf_shape(v.type) == shape and carries_batch(v) == carries_batch(full)) else
+                        build.op("BroadcastTo", f"{name}_broadcast", [v, target], tensor_type(element_type(v.type), shape),
+                                 {"T": element_type(v.type), "Tidx": I32})
+                        for v, name in zip(op.data_operands, ("condition", "t", "e"))]
         build.replace_op_type("Select", operands=operands)
         return True
+
+
+def _operand_of_the_result_shape(op: TFNodeOp, shape: tuple[int, ...]) -> SSAValue | None:
+    """The operand whose run-time shape is the result's: of its static shape, carrying the
+    batch when one does, else computed rather than constant."""
+    candidates = [v for v in op.data_operands if tf_shape(v.type) == shape]
+    return next((v for v in candidates if carries_batch(v)), None) or \
+        next((v for v in candidates if not (isinstance(v.owner, TFNodeOp) and v.owner.tf_type == "Const")), None) or \
+        next(iter(candidates), None)
 
 
 class ErfcToErf(LegalizationPattern):
@@ -234,6 +259,25 @@ class ErfcToErf(LegalizationPattern):
         one = build.const("one", np.ones((), numpy_dtype_of_ir_type(dtype)), dtype)
         erf = build.op("Erf", "erf", [x], x.type, {"T": dtype})
         build.replace_op_type("Sub", operands=[one, erf])
+        return True
+
+
+class AnyToAll(LegalizationPattern):
+    """Any(x) = not All(not x), over the same axes (De Morgan): exact, and how a Keras `Masking`
+    layer's mask (Any of `x != mask_value` over the features) joins the cluster on a target
+    with All but no Any (inf1's table)."""
+
+    op_types = frozenset({"Any"})
+    requires = "All"
+
+    def applies_to(self, supported_ops: frozenset[str]) -> bool:
+        return super().applies_to(supported_ops) and "LogicalNot" in supported_ops
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
+        x, axes = op.data_operands
+        negated = build.op("LogicalNot", "not_input", [x], x.type, {})
+        none_false = build.op("All", "all_not", [negated, axes], op.data_results[0].type, dict(op.attributes))
+        build.replace_op_type("LogicalNot", {}, operands=[none_false])
         return True
 
 
@@ -420,7 +464,7 @@ def embedding_lookup(op: TFNodeOp, build: OpBuilder) -> bool | str:
 LEGALIZATION_PATTERNS: tuple[LegalizationPattern, ...] = (
     RenameOp("StopGradient", "Identity"), RenameOp("AddV2", "Add"), FusedBatchNormV3ToV1(), BatchMatMulV2ToV1(), SelectV2ToSelect(),
     SelectV2BroadcastToSelect(),
-    ErfcToErf(), EinsumToMatMul(), EmbeddingLookupToOneHotMatMul(),
+    ErfcToErf(), AnyToAll(), EinsumToMatMul(), EmbeddingLookupToOneHotMatMul(),
 )
 
 

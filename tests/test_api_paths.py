@@ -281,6 +281,15 @@ def test_max_num_compilers_runs_neuron_cc_one_at_a_time(zoo, tmp_path, fake_neur
         compile_cut(zoo, tmp_path, "zero", max_num_compilers=0, neuron_cc=fake_neuron_cc)
 
 
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "100"])
+def test_max_unrolled_ops_must_be_a_whole_number(bad):
+    from nir.options import CompileOptions
+
+    with pytest.raises(NirInputError, match=r"max_unrolled_ops must be a whole number of ops \(0 unrolls no loop\), got "):
+        CompileOptions.of(max_unrolled_ops=bad)
+    assert CompileOptions.of(max_unrolled_ops=0).max_unrolled_ops == 0
+
+
 def test_compiler_recovery_false_raises_instead_of_falling_back(zoo, tmp_path, fake_neuron_cc, monkeypatch):
     monkeypatch.setenv("FAKE_NEURON_CC_MODE", "fail")
     with pytest.raises(CompileFailedError, match="ERROR: failing as FAKE_NEURON_CC_MODE=fail asks"):

@@ -25,11 +25,12 @@ MODELS = ["cumsum_cut", "control_flow", "two_io"]
 
 @pytest.fixture(scope="module")
 def partitioned(imported):
-    """name -> the module after the default pipeline (a copy: `imported` is shared)."""
+    """name -> the module after the default pipeline (a copy: `imported` is shared). The
+    control-flow model keeps its loop (unrolling off), so its picture has a loop body's panel."""
     modules = {}
     for name in MODELS:
         module = imported(name)[0].clone()
-        run_pipeline(module, default_pipeline())
+        run_pipeline(module, default_pipeline(max_unrolled_ops=0 if name == "control_flow" else None))
         modules[name] = module
     return modules
 
@@ -112,6 +113,24 @@ def test_loop_body_with_a_cluster_is_a_nested_box(partitioned, without_graphviz)
     assert "loop/branch body" in texts(panel)
     body_clusters = [c for c in explain_module(partitioned["control_flow"])["clusters"] if "function" in c]
     assert body_clusters and all(c["function"] in texts(panel) for c in body_clusters)
+
+
+def test_explain_lists_each_loop_unrolled_with_its_trip_count_or_kept_with_why(imported, partitioned):
+    from nir.explain import format_report
+
+    unrolled = imported("control_flow")[0].clone()
+    run_pipeline(unrolled, default_pipeline())
+    report = explain_module(unrolled)
+    (loop,) = report["loops"]
+    assert loop == {"loop": loop["loop"], "unrolled": True, "trips": 3} and loop["loop"].endswith("/while")
+    assert f"Loops (1):\n  {loop['loop']}: unrolled, 3 iterations\n" in format_report(report)
+
+    report = explain_module(partitioned["control_flow"])  # unrolling off
+    (kept,) = report["loops"]
+    assert kept == {"loop": loop["loop"], "unrolled": False, "reason": "max-unrolled-ops=0 turns unrolling off"}
+    assert f"  {loop['loop']}: kept as a loop, max-unrolled-ops=0 turns unrolling off\n" in format_report(report)
+    assert {"op_type": "While", "reason": "loop not unrolled: max-unrolled-ops=0 turns unrolling off"} in [
+        {k: row[k] for k in ("op_type", "reason")} for row in report["cpu"]]
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")

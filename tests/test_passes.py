@@ -245,7 +245,9 @@ def test_each_kind_of_cpu_reason_is_recognized_by_its_own_words(kind):
 
 def test_a_broadcasting_select_v2_becomes_select_of_broadcasts_with_the_same_answers():
     """A mask [2, 1] over [2, 4] and a scalar branch: SelectV2, which inf1's table lacks,
-    becomes Select of BroadcastTo's, which it has, and the graph answers as before."""
+    becomes Select of BroadcastTo's, which it has, and the graph answers as before. The shape
+    broadcast to is x's, read at run time: a constant [2, 4] would fail at another batch (the
+    masked seq2seq model, compiled at batch 1 and run at batch 4, showed it)."""
     import numpy as np
     import tensorflow as tf
 
@@ -274,6 +276,9 @@ def test_a_broadcasting_select_v2_becomes_select_of_broadcasts_with_the_same_ans
     out = print_module(module)
     assert '"tf.SelectV2"' not in out
     assert out.count('"tf.BroadcastTo"') == 2 and '%masked, %masked_c = "tf.Select"' in out
+    assert '%masked.result_shape, %masked.result_shape_c = "tf.Shape"(%x)' in out
+    assert out.count('"tf.BroadcastTo"(%m, %masked.result_shape)') == 1
+    assert out.count('"tf.BroadcastTo"(%zero, %masked.result_shape)') == 1
     np.testing.assert_array_equal(answers(module), before)
 
 

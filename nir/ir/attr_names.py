@@ -28,4 +28,6 @@ BATCH_AXES = "nir.batch_axes"  # shape-inference: which results carry the batch 
 PROVEN_BATCH_AXES = "nir.proven_batch_axes"  # prove-batch-axes: 0, -1 or -2 (cannot be cut) per result
 BATCH_AXES_PROVED = "nir.batch_axes_proved"  # on the module: prove-batch-axes ran
 NOT_INLINED = "nir.not_inlined"  # inline-calls: why a call stayed a call
+NOT_UNROLLED = "nir.not_unrolled"  # unroll-loops: why a While stayed a loop
+UNROLLED_LOOPS = "nir.unrolled_loops"  # on the module: unroll-loops' loops and their trip counts
 REWRITE_DECLINED = "nir.rewrite_declined"  # legalize: why a rewrite to supported ops did not apply

@@ -117,6 +117,19 @@ def reference_counts(module: ModuleOp) -> Counter:
     return counts
 
 
+def remove_unreferenced_functions(module: ModuleOp) -> None:
+    """Functions nothing refers to any more go (repeatedly: a removed function may have been
+    the last to call another)."""
+    while True:
+        counts = reference_counts(module)
+        unused = [fn for name, fn in private_functions(module).items() if not counts[name]]
+        if not unused:
+            return
+        for fn in unused:
+            fn.detach()
+            fn.erase()
+
+
 def _control_return_flags(fn: func.FuncOp) -> list[bool]:
     ret = fn.body.block.last_op
     if fn.res_attrs is None:

@@ -19,6 +19,7 @@ class CpuReason(Enum):
 
     NO_FUSE_OPS = ("no-fuse-ops", "user's no_fuse_ops", "listed in no_fuse_ops")
     NOT_INLINED = ("call", "function call not inlined", "function call not inlined")
+    NOT_UNROLLED = ("loop", "loop not unrolled", "loop not unrolled")
     IO_STAND_IN = ("io-stand-in", "graph input/output stand-in", "graph input or output stand-in")
     NEVER_ON_TARGET = ("never-on-target", "never placed on the target", " is never placed on ")
     UNSUPPORTED_OP = ("unsupported-op", "op type not supported", "op type ")

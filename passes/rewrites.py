@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
-from xdsl.dialects.builtin import BoolAttr, IntegerType, StringAttr
+from xdsl.dialects.builtin import BoolAttr, IntegerAttr, IntegerType, StringAttr, i64
 from xdsl.ir import Attribute, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter
 from xdsl.rewriter import InsertPoint
@@ -408,6 +408,46 @@ def _einsum_binary(op: TFNodeOp, build: OpBuilder, a_sub: str, b_sub: str, out: 
 # --------------------------------------------------------------------------- embedding lookup
 
 
+class GatherAtConstantIndicesToSlice(LegalizationPattern):
+    """GatherV2 at a constant index, or at a constant run of consecutive indices, on any axis, is
+    a StridedSlice of that axis (shrinking it for a single index): exact. Unrolled loops read
+    their time step so (`tf.gather(x, i, axis=1)` with `i` a constant once unrolled). A gather at
+    run-time indices is left to the other rewrites."""
+
+    op_types = frozenset({"GatherV2"})
+    requires = "StridedSlice"
+
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
+        params, indices, axis = op.data_operands
+        index_values, axis_value = const_value(indices), const_value(axis)
+        batch_dims = op.attributes.get("batch_dims")
+        shape = tf_shape(params.type)
+        if index_values is None or axis_value is None or shape is None or index_values.ndim > 1 or \
+                (batch_dims is not None and batch_dims.value.data != 0):
+            return False
+        dim = int(axis_value) % len(shape) if shape else 0
+        if not shape or shape[dim] < 0:
+            return False
+        first = int(index_values.flat[0]) if index_values.size else 0
+        consecutive = np.array_equal(index_values.reshape(-1), np.arange(first, first + index_values.size))
+        if not index_values.size or not consecutive or first < 0 or first + index_values.size > shape[dim]:
+            return False  # out-of-range indices fail at run time, as they should
+        rank = len(shape)
+        begin, end = np.zeros(rank, np.int32), np.zeros(rank, np.int32)
+        begin[dim], end[dim] = first, first + index_values.size
+        every_other = (1 << rank) - 1 - (1 << dim)  # the other axes whole
+        attrs = {
+            "T": element_type(params.type), "Index": I32, "begin_mask": IntegerAttr(every_other, i64),
+            "end_mask": IntegerAttr(every_other, i64), "ellipsis_mask": IntegerAttr(0, i64),
+            "new_axis_mask": IntegerAttr(0, i64),
+            "shrink_axis_mask": IntegerAttr(1 << dim if index_values.ndim == 0 else 0, i64),
+        }
+        operands = [params, build.const("begin", begin, I32), build.const("end", end, I32),
+                    build.const("strides", np.ones(rank, np.int32), I32)]
+        build.replace_op_type("StridedSlice", attrs, operands)
+        return True
+
+
 class EmbeddingLookupToOneHotMatMul(LegalizationPattern):
     """GatherV2 on a constant float table along axis 0, as a one-hot matmul."""
 
@@ -464,7 +504,7 @@ def embedding_lookup(op: TFNodeOp, build: OpBuilder) -> bool | str:
 LEGALIZATION_PATTERNS: tuple[LegalizationPattern, ...] = (
     RenameOp("StopGradient", "Identity"), RenameOp("AddV2", "Add"), FusedBatchNormV3ToV1(), BatchMatMulV2ToV1(), SelectV2ToSelect(),
     SelectV2BroadcastToSelect(),
-    ErfcToErf(), AnyToAll(), EinsumToMatMul(), EmbeddingLookupToOneHotMatMul(),
+    ErfcToErf(), AnyToAll(), EinsumToMatMul(), GatherAtConstantIndicesToSlice(), EmbeddingLookupToOneHotMatMul(),
 )
 
 

@@ -105,6 +105,30 @@ def test_recurrent_models_unroll_into_one_neuron_op(imported, compiled, zoo, tmp
         assert_same_outputs(run_signature(zoo[name], feeds), run_signature(dynamic_inlined, feeds), rtol=1e-4)
 
 
+def test_scan_map_fn_and_a_shape_bounded_while_loop_are_unrolled(imported, zoo, tmp_path, fake_neuron_cc):
+    """Loops that are no Keras layer: tf.scan and tf.map_fn over a static axis, and a
+    tf.while_loop bounded by tf.shape(x)[1] reading x[:, i]. All three are unrolled, their
+    gathers at constant indices become slices, nothing but the outputs' stand-in stays on CPU,
+    and the answers hold at batch 1 and 4 (dynamic batch)."""
+    from nir.explain import explain_module
+
+    module, _ = imported("scan_map_while")
+    module = module.clone()
+    PassManager.parse(default_pipeline(dynamic_batch=True)).run(module)
+    report = explain_module(module)
+    assert sorted((loop["loop"].rsplit("/", 1)[-1], loop["trips"]) for loop in report["loops"]) == \
+        [("while", 6), ("while", 6), ("while", 6)]
+    assert {row["op_type"] for row in report["cpu"]} <= {"IdentityN", "Const"}
+    out, inlined = str(tmp_path / "compiled"), str(tmp_path / "inlined")
+    compiled_report = tfn.saved_model.compile(zoo["scan_map_while"], out, dynamic_batch_size=True,
+                                              neuron_cc=fake_neuron_cc, progress=False)
+    assert compiled_report["NumCompiledClusters"] == compiled_report["NumClusters"] == len(report["clusters"])
+    tfn.saved_model.inline_neuron_ops(out, inlined)
+    for batch in (1, 4):
+        feeds = random_feeds(zoo["scan_map_while"], batch=batch, seed=batch)
+        assert_same_outputs(run_signature(zoo["scan_map_while"], feeds), run_signature(inlined, feeds), rtol=1e-4)
+
+
 def test_a_loop_left_rolled_runs_its_cell_math_on_the_accelerator(imported, zoo, tmp_path, fake_neuron_cc):
     """With unrolling off (max_unrolled_ops=0), the LSTM stays a loop whose body's cell math is a
     NeuronOp run at every step, as before unrolling existed, and the loop says why it stayed."""

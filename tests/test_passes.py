@@ -282,6 +282,44 @@ def test_a_broadcasting_select_v2_becomes_select_of_broadcasts_with_the_same_ans
     np.testing.assert_array_equal(answers(module), before)
 
 
+@pytest.mark.parametrize(("indices", "axis", "slices"), [
+    ("tensor<i32>, [1]", 1, 1),  # one index on axis 1: a slice that drops the axis
+    ("tensor<2xi32>, [1, 2]", 0, 1),  # a run of indices: a slice that keeps it
+    ("tensor<i32>, [2]", -1, 1),  # a negative axis counts from the end
+    ("tensor<2xi32>, [2, 0]", 0, 0),  # not a run: stays a gather
+])
+def test_a_gather_at_constant_indices_becomes_a_strided_slice_with_the_same_answers(indices, axis, slices):
+    import numpy as np
+    import tensorflow as tf
+
+    from frontends.tensorflow.exporter import export_module
+
+    index_type, literal = indices.split(", ", 1)
+    text = (
+        'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
+        '  func.func @main(%x: tensor<3x3x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<*xf32> {tf.output_key = "y"}) {\n'
+        f'    %i, %i_c = "tf.Const"() {{dtype = i32, value = #tf.tensor<{index_type}, {literal}>}} : () -> ({index_type}, !tf.control)\n'
+        f'    %a, %a_c = "tf.Const"() {{dtype = i32, value = #tf.tensor<tensor<i32>, [{axis}]>}} : () -> (tensor<i32>, !tf.control)\n'
+        f'    %g, %g_c = "tf.GatherV2"(%x, %i, %a) {{Taxis = i32, Tindices = i32, Tparams = f32, batch_dims = 0 : i64}} : (tensor<3x3x4xf32>, {index_type}, tensor<i32>) -> (tensor<*xf32>, !tf.control)\n'
+        '    %y, %y_c = "tf.Tanh"(%g) {T = f32} : (tensor<*xf32>) -> (tensor<*xf32>, !tf.control)\n'
+        "    func.return %y : tensor<*xf32>\n  }\n}\n"
+    )
+
+    def answers(module):
+        graph_def, _ = export_module(module)
+        with tf.Graph().as_default() as graph:
+            tf.graph_util.import_graph_def(graph_def, name="")
+            with tf.compat.v1.Session(graph=graph) as session:
+                return session.run("y:0", {"x:0": np.arange(36, dtype=np.float32).reshape(3, 3, 4) / 10})
+
+    before = answers(parse_module(text))
+    module = parse_module(text)
+    PassManager.parse("tf-shape-inference,tf-legalize").run(module)
+    out = print_module(module)
+    assert out.count('"tf.StridedSlice"') == slices and out.count('"tf.GatherV2"') == 1 - slices
+    np.testing.assert_array_equal(answers(module), before)
+
+
 @pytest.mark.parametrize(("element_shape", "message"), [
     ("tensor<1x2xi32>, [1, 2]", "element_shape must be at most rank 1"),
     ("tensor<i32>, [5]", r"a scalar element_shape must be -1 \(unknown rank\), not 5"),

@@ -61,11 +61,39 @@ def build_wide_mlp(path: str) -> None:
     tf.saved_model.save(module, path, signatures=module.__call__)
 
 
+def build_scan_map_while(path: str) -> None:
+    """tf.scan over a static time axis, tf.map_fn over its steps, and a tf.while_loop bounded by
+    tf.shape(x)[1] that reads x[:, i] with tf.gather: three loops with trip counts known at
+    compile time, none of them a Keras layer."""
+    import tensorflow as tf
+
+    class Loops(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.random.RandomState(1).rand(4, 4).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 6, 4], tf.float32, name="x")])
+        def __call__(self, x):
+            steps = tf.transpose(x, [1, 0, 2])
+            states = tf.scan(lambda a, s: tf.tanh(tf.matmul(a, self.w) + s), steps, initializer=tf.zeros_like(steps[0]))
+            mapped = tf.map_fn(lambda s: tf.nn.relu(s) * 2.0, states)
+
+            def body(i, total):
+                return i + 1, total + tf.gather(x, i, axis=1)
+
+            _, total = tf.while_loop(lambda i, total: i < tf.shape(x)[1], body, [tf.constant(0), tf.zeros_like(x[:, 0])])
+            return {"scan": tf.transpose(mapped, [1, 0, 2]), "total": total}
+
+    module = Loops()
+    tf.saved_model.save(module, path, signatures=module.__call__)
+
+
 BUILDERS = {
     **EXAMPLES,
     "cumsum_cut": build_cumsum_cut,
     "cumsum_cut_w3_edited": functools.partial(build_cumsum_cut, w3_scale=2.0),
     "wide_mlp": build_wide_mlp,
+    "scan_map_while": build_scan_map_while,
 }
 
 

@@ -1,4 +1,5 @@
 // RUN: nir opt %s -p tf-unroll-loops --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-unroll-loops{max-trip-count=2 max-unrolled-ops=4}' --split-input-file | filecheck %s --check-prefix=LIMITS
 
 // A loop over a constant range: three copies of its body, each reading its counter as a
 // constant, and the loop, its body and its condition gone. The weight its body holds is made once.
@@ -22,6 +23,10 @@ builtin.module attributes {tf.signature = "counted", tf.tags = ["serve"]} {
     func.return %less : tensor<i1>
   }
 }
+
+// With max-trip-count=2, the three trips are too many: it stays a loop, and says so.
+// LIMITS-LABEL: func.func @counted
+// LIMITS:       "tf.While"(%i, %x) <{nir.not_unrolled = "it runs more than max-trip-count=2 times"}>
 
 // CHECK-LABEL: builtin.module attributes {tf.signature = "counted", tf.tags = ["serve"], nir.unrolled_loops = {loop = 3 : i64}}
 // CHECK:       %loop.w, %loop.w_c = "tf.Const"()
@@ -131,6 +136,9 @@ builtin.module attributes {tf.signature = "gated", tf.tags = ["serve"]} {
     func.return %less : tensor<i1>
   }
 }
+
+// Two trips of two ops each are at both limits: unrolled.
+// LIMITS-LABEL: builtin.module attributes {tf.signature = "gated", tf.tags = ["serve"], nir.unrolled_loops = {loop = 2 : i64, never = 0 : i64}}
 
 // CHECK-LABEL: builtin.module attributes {tf.signature = "gated", tf.tags = ["serve"], nir.unrolled_loops = {loop = 2 : i64, never = 0 : i64}}
 // CHECK:       %loop.input_control_node = "tf.NoOp"(%start_c)

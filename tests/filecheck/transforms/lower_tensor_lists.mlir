@@ -2,16 +2,18 @@
 
 // Reads of a list made from a tensor's rows: a read at a constant index becomes that row of the
 // tensor, and stacking the unchanged list gives the tensor back. A read at an index known only
-// at run time stays a list read.
+// at run time, or past the end, stays a list read (it fails at run time, as it should).
 builtin.module attributes {tf.signature = "rows", tf.tags = ["serve"]} {
-  func.func @rows(%x: tensor<3x2x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %j: tensor<i32> {tf.input_key = "j", tf.node_name = "j"}) -> (tensor<2x4xf32> {tf.output_key = "second"}, tensor<3x2x4xf32> {tf.output_key = "all"}, tensor<2x4xf32> {tf.output_key = "any"}) {
+  func.func @rows(%x: tensor<3x2x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %j: tensor<i32> {tf.input_key = "j", tf.node_name = "j"}) -> (tensor<2x4xf32> {tf.output_key = "second"}, tensor<3x2x4xf32> {tf.output_key = "all"}, tensor<2x4xf32> {tf.output_key = "any"}, tensor<2x4xf32> {tf.output_key = "past"}) {
     %es, %es_c = "tf.Const"() <{node_name = "element_shape"}> {dtype = i32, value = #tf.tensor<tensor<2xi32>, [-1, 4]>} : () -> (tensor<2xi32>, !tf.control)
     %one, %one_c = "tf.Const"() <{node_name = "one"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [1]>} : () -> (tensor<i32>, !tf.control)
     %list, %list_c = "tf.TensorListFromTensor"(%x, %es) <{node_name = "list"}> {element_dtype = f32, shape_type = i32} : (tensor<3x2x4xf32>, tensor<2xi32>) -> (tensor<!tf.dtype<"variant">>, !tf.control)
     %second, %second_c = "tf.TensorListGetItem"(%list, %one, %es) <{node_name = "second"}> {element_dtype = f32} : (tensor<!tf.dtype<"variant">>, tensor<i32>, tensor<2xi32>) -> (tensor<2x4xf32>, !tf.control)
     %all, %all_c = "tf.TensorListStack"(%list, %es) <{node_name = "all"}> {element_dtype = f32, num_elements = 3 : i64} : (tensor<!tf.dtype<"variant">>, tensor<2xi32>) -> (tensor<3x2x4xf32>, !tf.control)
     %any, %any_c = "tf.TensorListGetItem"(%list, %j, %es) <{node_name = "any"}> {element_dtype = f32} : (tensor<!tf.dtype<"variant">>, tensor<i32>, tensor<2xi32>) -> (tensor<2x4xf32>, !tf.control)
-    func.return %second, %all, %any : tensor<2x4xf32>, tensor<3x2x4xf32>, tensor<2x4xf32>
+    %three, %three_c = "tf.Const"() <{node_name = "three"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [3]>} : () -> (tensor<i32>, !tf.control)
+    %past, %past_c = "tf.TensorListGetItem"(%list, %three, %es) <{node_name = "past"}> {element_dtype = f32} : (tensor<!tf.dtype<"variant">>, tensor<i32>, tensor<2xi32>) -> (tensor<2x4xf32>, !tf.control)
+    func.return %second, %all, %any, %past : tensor<2x4xf32>, tensor<3x2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>
   }
 }
 
@@ -22,7 +24,8 @@ builtin.module attributes {tf.signature = "rows", tf.tags = ["serve"]} {
 // CHECK:       %second.row.strides, {{.*}} value = #tf.tensor<tensor<1xi32>, [1]>
 // CHECK:       %second.row, %second.row_c = "tf.StridedSlice"(%x, %second.row.begin, %second.row.end, %second.row.strides) {{{.*}}shrink_axis_mask = 1 : i64} : {{.*}} -> (tensor<2x4xf32>, !tf.control)
 // CHECK:       %any, %any_c = "tf.TensorListGetItem"(%list, %j, %element_shape)
-// CHECK:       func.return %second.row, %x, %any
+// CHECK:       %past, %past_c = "tf.TensorListGetItem"(%list, %three, %element_shape)
+// CHECK:       func.return %second.row, %x, %any, %past
 
 // -----
 

@@ -148,3 +148,35 @@ builtin.module attributes {tf.signature = "gated", tf.tags = ["serve"]} {
 // CHECK-NEXT:  %y, %y_c = "tf.Identity"(%loop.iteration_1.exp, %loop)
 // CHECK-NEXT:  func.return %y, %x
 
+// -----
+
+// A loop that reads with its counter: each copy reads at its own step, a constant.
+builtin.module attributes {tf.signature = "indexed", tf.tags = ["serve"]} {
+  func.func @indexed(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<4xf32> {tf.output_key = "y"}) {
+    %i, %i_c = "tf.Const"() <{node_name = "i"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
+    %zero, %zero_c = "tf.Const"() <{node_name = "zero"}> {dtype = f32, value = #tf.tensor<tensor<4xf32>, splat 0.0>} : () -> (tensor<4xf32>, !tf.control)
+    %l:3, %l_c = "tf.While"(%i, %zero, %x) <{node_name = "loop"}> {T = #tf.list<[i32, f32, f32]>, body = #tf.func<@accumulate, {}>, cond = #tf.func<@below2, {}>, parallel_iterations = 10 : i64, output_shapes = #tf.list<[#tf.shape<[]>, #tf.shape<[4]>, #tf.shape<[2, 4]>]>} : (tensor<i32>, tensor<4xf32>, tensor<2x4xf32>) -> (tensor<i32>, tensor<4xf32>, tensor<2x4xf32>, !tf.control)
+    func.return %l#1 : tensor<4xf32>
+  }
+  func.func private @accumulate(%n: tensor<i32> {tf.input_key = "n"}, %sum: tensor<4xf32> {tf.input_key = "sum"}, %xs: tensor<2x4xf32> {tf.input_key = "xs"}) -> (tensor<i32> {tf.output_key = "n_next"}, tensor<4xf32> {tf.output_key = "sum_next"}, tensor<2x4xf32> {tf.output_key = "xs_next"}) {
+    %one, %one_c = "tf.Const"() <{node_name = "one"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [1]>} : () -> (tensor<i32>, !tf.control)
+    %axis, %axis_c = "tf.Const"() <{node_name = "axis"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>} : () -> (tensor<i32>, !tf.control)
+    %next, %next_c = "tf.AddV2"(%n, %one) <{node_name = "next"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i32>, !tf.control)
+    %row, %row_c = "tf.GatherV2"(%xs, %n, %axis) <{node_name = "row"}> {Taxis = i32, Tindices = i32, Tparams = f32, batch_dims = 0 : i64} : (tensor<2x4xf32>, tensor<i32>, tensor<i32>) -> (tensor<4xf32>, !tf.control)
+    %s, %s_c = "tf.AddV2"(%sum, %row) <{node_name = "add"}> {T = f32} : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, !tf.control)
+    func.return %next, %s, %xs : tensor<i32>, tensor<4xf32>, tensor<2x4xf32>
+  }
+  func.func private @below2(%n: tensor<i32> {tf.input_key = "n"}, %sum: tensor<4xf32> {tf.input_key = "sum"}, %xs: tensor<2x4xf32> {tf.input_key = "xs"}) -> (tensor<i1> {tf.output_key = "go"}) {
+    %two, %two_c = "tf.Const"() <{node_name = "two"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [2]>} : () -> (tensor<i32>, !tf.control)
+    %less, %less_c = "tf.Less"(%n, %two) <{node_name = "less"}> {T = i32} : (tensor<i32>, tensor<i32>) -> (tensor<i1>, !tf.control)
+    func.return %less : tensor<i1>
+  }
+}
+
+// CHECK-LABEL: func.func @indexed
+// CHECK:       %loop.iteration_0.n, {{.*}} = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<i32>, [0]>}
+// CHECK:       %loop.iteration_0.row, {{.*}} = "tf.GatherV2"(%x, %loop.iteration_0.n, %loop.axis)
+// CHECK:       %loop.iteration_1.n, {{.*}} = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<i32>, [1]>}
+// CHECK:       %loop.iteration_1.row, {{.*}} = "tf.GatherV2"(%x, %loop.iteration_1.n, %loop.axis)
+// CHECK-NOT:   "tf.AddV2"(%loop.iteration_{{[0-9]}}.n
+// CHECK:       func.return %loop.iteration_1.add

@@ -145,17 +145,19 @@ def test_failing_compiler_restores_cpu_ops_or_raises_in_strict_mode(zoo, tmp_pat
     assert not [p for p in os.listdir(tmp_path) if "nir-tmp" in p]
 
 
-@pytest.mark.parametrize("name,setting,clusters", [
-    # The cell's math inside the loop body is refused: a cluster of a While body goes back to CPU.
-    ("lstm", "FAKE_NEURON_CC_REFUSE_OPS=Sigmoid", (3, 2)),
+@pytest.mark.parametrize("name,setting,options,clusters", [
+    # The LSTM unrolled is one cluster, the cell's math in it refused: it all goes back to CPU.
+    ("lstm", "FAKE_NEURON_CC_REFUSE_OPS=Sigmoid", {}, (1, 0)),
+    # Left a loop, the cell's math is refused inside the loop body: that cluster goes back to CPU.
+    ("lstm", "FAKE_NEURON_CC_REFUSE_OPS=Sigmoid", {"max_unrolled_ops": 0}, (3, 2)),
     # MobileNetV2's weights (14 MB) over a 1 MB state buffer: the whole model returns to CPU.
-    ("mobilenetv2", "FAKE_NEURON_CC_MAX_WEIGHT_BYTES=1000000", (1, 0)),
-])
+    ("mobilenetv2", "FAKE_NEURON_CC_MAX_WEIGHT_BYTES=1000000", {}, (1, 0)),
+], ids=["lstm-unrolled", "lstm-rolled", "mobilenetv2"])
 def test_clusters_neuron_cc_refuses_return_to_cpu_in_real_models(zoo, tmp_path, fake_neuron_cc, monkeypatch,
-                                                                 name, setting, clusters):
+                                                                 name, setting, options, clusters):
     monkeypatch.setenv(*setting.split("="))
     out = str(tmp_path / "out")
-    report = tfn.saved_model.compile(zoo[name], out, neuron_cc=fake_neuron_cc, progress=False)
+    report = tfn.saved_model.compile(zoo[name], out, neuron_cc=fake_neuron_cc, progress=False, **options)
     assert (report["NumClusters"], report["NumCompiledClusters"]) == clusters
     assert len(_neuron_ops(out)) == clusters[1]
     inlined = str(tmp_path / "inlined")
@@ -331,13 +333,23 @@ def test_dynamic_batch_keeps_a_cluster_whose_output_holds_the_batch_elsewhere_at
 
 def test_dynamic_batch_keeps_a_reduction_over_the_batch_at_its_batch(zoo, tmp_path, fake_neuron_cc, caplog):
     """control_flow's tf.cond tests reduce_sum(y) > 0 over the whole batch: cut into pieces, each
-    piece would decide for itself. That NeuronOp runs at its compiled batch (the predicate's is
-    fixed in shape but computed across the batch); the loop body's, per sample, is cut."""
-    compiled = str(tmp_path / "compiled")
+    piece would decide for itself. A NeuronOp that computes that predicate runs at its compiled
+    batch (its output is fixed in shape but computed across the batch). With its loop unrolled,
+    the model is one NeuronOp, which therefore runs at its compiled batch; left a loop, the loop
+    body's NeuronOp, per sample, is cut, and the predicate's is not."""
+    compiled, rolled = str(tmp_path / "compiled"), str(tmp_path / "rolled")
     with caplog.at_level(logging.WARNING, logger="nir"):
         tfn.saved_model.compile(zoo["control_flow"], compiled, dynamic_batch_size=True, neuron_cc=fake_neuron_cc,
                                 progress=False)
+    axes = [(list(n.attr["input_batch_axis"].list.i), list(n.attr["output_batch_axis"].list.i))
+            for n in _neuron_ops(compiled)]
+    assert axes == [([-1], [-1, -1])]
+    assert any("Greater:0 is computed across the batch" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="nir"):
+        tfn.saved_model.compile(zoo["control_flow"], rolled, dynamic_batch_size=True, neuron_cc=fake_neuron_cc,
+                                progress=False, max_unrolled_ops=0)
     axes = sorted((list(n.attr["input_batch_axis"].list.i), list(n.attr["output_batch_axis"].list.i))
-                  for n in _neuron_ops(compiled))
+                  for n in _neuron_ops(rolled))
     assert axes == [([-1], [-1]), ([0], [0])]
     assert any("Greater:0 is computed across the batch" in r.getMessage() for r in caplog.records)

@@ -41,7 +41,7 @@ from nir.ir.control_flow import (
 from nir.ir.module import entry_function
 from nir.ir.names import unique_name
 from nir.ir.tf_attrs import FuncAttr, PlaceholderAttr
-from nir.ir.tf_dialect import TFNodeOp, create_tf_op
+from nir.ir.tf_dialect import TFNodeOp, create_tf_op, name_values_after_node
 from nir.passmanager.registry import register_pass
 
 MAX_DEPTH = 32  # nested calls deeper than this are taken for recursion
@@ -105,6 +105,7 @@ def inline_call(call: TFNodeOp, fn: func.FuncOp, taken: set[str]) -> list[TFNode
             continue
         copy = op.clone(mapping)
         copy.node_name = unique_name(f"{prefix}/{op.node_name}", taken)
+        name_values_after_node(copy)
         if not copy.device and call.device:
             copy.properties["device"] = StringAttr(call.device)
         copy.properties.pop(NOT_INLINED, None)

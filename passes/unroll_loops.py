@@ -63,7 +63,7 @@ from nir.ir.op_facts import is_stateful
 from nir.ir.queries import const_value
 from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, TensorAttr
-from nir.ir.tf_dialect import MetadataOnly, TFNodeOp, create_tf_op
+from nir.ir.tf_dialect import MetadataOnly, TFNodeOp, create_tf_op, name_values_after_node
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
 from passes.canonicalize import drop_pure_control_edges
@@ -338,6 +338,7 @@ class _Unroller:
             if isinstance(body_op, TFNodeOp) and body_op.tf_type == "Const" and not body_op.operands:
                 copy = body_op.clone()
                 copy.node_name = unique_name(f"{self.op.node_name}/{body_op.node_name}", self.taken)
+                name_values_after_node(copy)
                 if gate is not None:
                     copy.operands = [gate.control]
                     self.gated.add(copy)
@@ -367,6 +368,7 @@ class _Unroller:
                 continue
             copy = body_op.clone(mapping)
             copy.node_name = unique_name(f"{self.op.node_name}/iteration_{k}/{body_op.node_name}", self.taken)
+            name_values_after_node(copy)
             if gate is not None and not any(v.owner in self.gated for v in copy.operands):
                 copy.operands = [*copy.operands, gate.control]
             if gate is not None:

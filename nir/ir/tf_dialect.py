@@ -184,11 +184,18 @@ def create_tf_op(
         properties=properties,
         attributes=dict(tf_attrs or {}),
     )
-    hint = name_hint(node_name)
+    name_values_after_node(op)
+    return op
+
+
+def name_values_after_node(op: TFNodeOp) -> None:
+    """Give the op's values the SSA name hints of its node name, as a dump spells them, so what
+    the IR prints (the names of a cluster's results among them) does not depend on whether the
+    op was parsed from a dump or made by a pass (a clone keeps its original's hints)."""
+    hint = name_hint(op.node_name)
     for result in op.results[:-1]:
         result.name_hint = hint
     op.results[-1].name_hint = hint + "_c" if len(op.results) > 1 else hint
-    return op
 
 
 def replace_tf_op(old: TFNodeOp, new: TFNodeOp, kept_results: Sequence[int] | None = None) -> TFNodeOp:

@@ -282,6 +282,42 @@ def test_a_broadcasting_select_v2_becomes_select_of_broadcasts_with_the_same_ans
     np.testing.assert_array_equal(answers(module), before)
 
 
+@pytest.mark.parametrize("keep_dims", ["false", "true"])
+def test_any_becomes_not_all_not_with_the_same_answers(keep_dims):
+    """Any, which inf1's table lacks (a Keras Masking layer's mask), becomes LogicalNot(All(
+    LogicalNot(x))) over the same axes, which it has, and answers as before."""
+    import numpy as np
+    import tensorflow as tf
+
+    from frontends.tensorflow.exporter import export_module
+
+    out_type = "tensor<3x1xi1>" if keep_dims == "true" else "tensor<3xi1>"
+    text = (
+        'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
+        '  func.func @main(%x: tensor<3x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (' + out_type + ' {tf.output_key = "y"}) {\n'
+        '    %zero, %zero_c = "tf.Const"() {dtype = f32, value = #tf.tensor<tensor<f32>, [0.0]>} : () -> (tensor<f32>, !tf.control)\n'
+        '    %axis, %axis_c = "tf.Const"() {dtype = i32, value = #tf.tensor<tensor<1xi32>, [1]>} : () -> (tensor<1xi32>, !tf.control)\n'
+        '    %ne, %ne_c = "tf.NotEqual"(%x, %zero) {T = f32, incompatible_shape_error = true} : (tensor<3x4xf32>, tensor<f32>) -> (tensor<3x4xi1>, !tf.control)\n'
+        f'    %y, %y_c = "tf.Any"(%ne, %axis) {{Tidx = i32, keep_dims = {keep_dims}}} : (tensor<3x4xi1>, tensor<1xi32>) -> ({out_type}, !tf.control)\n'
+        f"    func.return %y : {out_type}\n  }}\n}}\n"
+    )
+
+    def answers(module):
+        graph_def, _ = export_module(module)
+        with tf.Graph().as_default() as graph:
+            tf.graph_util.import_graph_def(graph_def, name="")
+            with tf.compat.v1.Session(graph=graph) as session:
+                return session.run("y:0", {"x:0": np.array([[0, 0, 0, 0], [0, 1, 0, 0], [2, 3, 4, 5]], np.float32)})
+
+    module = parse_module(text)
+    PassManager.parse("tf-legalize").run(module)
+    out = print_module(module)
+    assert '"tf.Any"' not in out and out.count('"tf.LogicalNot"') == 2 and out.count('"tf.All"') == 1
+    expected = answers(parse_module(text))
+    np.testing.assert_array_equal(expected.reshape(-1), [False, True, True])
+    np.testing.assert_array_equal(answers(module), expected)
+
+
 @pytest.mark.parametrize(("indices", "axis", "slices"), [
     ("tensor<i32>, [1]", 1, 1),  # one index on axis 1: a slice that drops the axis
     ("tensor<2xi32>, [1, 2]", 0, 1),  # a run of indices: a slice that keeps it

@@ -4,6 +4,11 @@ A survey records each model's clusters and on-accelerator share in its JSON (pyt
 `extra_info`); the README quotes them. A rerun must match the cluster count exactly (fewer is
 progress, and the record is rerun and committed with it), see every cluster compiled by the
 stand-in, and keep at least the recorded share.
+
+A rerun that is to become the new record (new models, a change that improves some) runs with
+NIR_NEW_RECORD=1: it still requires every cluster compiled, but does not hold the figures to
+the old record; pytest-benchmark drops a failed test's figures, so the rerun must pass to record
+anything. Compare the two with `python benchmarks/quality_table.py` before committing.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ def recorded_rows(*files: str) -> dict[tuple, dict]:
 
 
 def assert_no_worse_than_recorded(report: dict, recorded: dict | None, what: str) -> None:
-    assert recorded is not None, f"{what} has no committed record: run the survey and commit its JSON"
     assert report["NumCompiledClusters"] == report["NumClusters"], f"{what}: the stand-in refused a cluster"
+    if os.environ.get("NIR_NEW_RECORD") == "1":
+        return
+    assert recorded is not None, f"{what} has no committed record: run the survey and commit its JSON"
     assert report["NumClusters"] == recorded["clusters"], \
         f"{what}: {report['NumClusters']} clusters, the record has {recorded['clusters']}"
     assert round(report["OnNeuronRatio"], 4) >= recorded["on_neuron_ratio"], \

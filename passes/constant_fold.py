@@ -266,10 +266,10 @@ SHAPE_ARITHMETIC_OPS = frozenset({
 _SHAPE_ELEMENTS = 16  # results larger than this are not shape arithmetic
 # The batch sizes the shape arithmetic is run at, beside the module's own: primes, so that no
 # result agrees at all of them by accident.
-_OTHER_BATCHES = (7919, 104729)
+OTHER_BATCHES = (7919, 104729)
 
 
-def _batch_shapes(op: TFNodeOp, batch: int) -> list[np.ndarray] | None:
+def shapes_at_batch(op: TFNodeOp, batch: int) -> list[np.ndarray] | None:
     """What Shape/ShapeN gives at batch size `batch`, for static tensors that carry the batch."""
     if op.tf_type not in ("Shape", "ShapeN") or op.control_operands:
         return None
@@ -307,7 +307,7 @@ def plan_batch_shape_arithmetic(block: Block) -> tuple[FoldPlan, list[TFNodeOp]]
             if _holds_a_value(op):
                 plan.constant.add(op)
             continue
-        if _batch_shapes(op, 1) is not None:
+        if shapes_at_batch(op, 1) is not None:
             shapes.append(op)
             plan.constant.add(op)
             reads_a_shape.update(op.data_results)
@@ -329,15 +329,15 @@ def fold_batch_free_shape_parts(block: Block) -> int:
     batch = _module_batch(shapes)
     runs = []
     try:
-        for b in (batch, *_OTHER_BATCHES):
-            plan.known = {r: v for op in shapes for r, v in zip(op.data_results, _batch_shapes(op, b))}
+        for b in (batch, *OTHER_BATCHES):
+            plan.known = {r: v for op in shapes for r, v in zip(op.data_results, shapes_at_batch(op, b))}
             runs.append(evaluate(plan, wanted))
     except Exception as err:  # noqa: BLE001 - as fold_block: an op TensorFlow rejects folds nothing
         logger.warning("constant-fold: TensorFlow could not evaluate shape arithmetic (%s)", why_tensorflow_refused(err))
         return 0
     folds = {}
     for value in wanted:
-        folded = _batch_free(value, [run[value] for run in runs], (batch, *_OTHER_BATCHES))
+        folded = _batch_free(value, [run[value] for run in runs], (batch, *OTHER_BATCHES))
         if folded is not None:
             folds[value] = folded
     names = {op.node_name for op in block.ops if isinstance(op, TFNodeOp)}

@@ -60,14 +60,22 @@ from nir.ir.control_flow import (
 from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.names import unique_name
 from nir.ir.op_facts import is_stateful
-from nir.ir.queries import const_value
+from nir.ir.queries import carries_batch, const_value
 from nir.ir.shapes import element_type, is_static, tensor_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, TensorAttr
 from nir.ir.tf_dialect import MetadataOnly, TFNodeOp, create_tf_op, name_values_after_node
 from nir.ir.tf_types import OpaqueDType
 from nir.passmanager.registry import register_pass
 from passes.canonicalize import drop_pure_control_edges
-from passes.constant_fold import NEVER_FOLDED, FoldPlan, evaluate, metadata_values, why_tensorflow_refused
+from passes.constant_fold import (
+    NEVER_FOLDED,
+    OTHER_BATCHES,
+    FoldPlan,
+    evaluate,
+    metadata_values,
+    shapes_at_batch,
+    why_tensorflow_refused,
+)
 from passes.lower_tensor_lists import lower_tensor_lists
 from passes.shape_inference import infer_shapes
 
@@ -83,6 +91,10 @@ class LoopPlan:
 
     trips: int
     counters: dict[int, list[np.ndarray]]
+
+    def same_as(self, other: LoopPlan) -> bool:
+        return self.trips == other.trips and all(
+            np.array_equal(a, b) for i, values in self.counters.items() for a, b in zip(values, other.counters[i]))
 
 
 def _numeric(value: SSAValue) -> bool:
@@ -105,11 +117,18 @@ def why_not_evaluable(op: TFNodeOp) -> str | None:
 
 @dataclass
 class _Slice:
-    """The ops of a function that compute some of its values, and the arguments they read."""
+    """The ops of a function that compute some of its values, the arguments they read, and the
+    shape ops among them whose inputs' shapes are static: their values are fed, so a bound like
+    `tf.shape(x)[1]` of a tensor the loop carries is known without the tensor."""
 
     ops: list[TFNodeOp]
     args: set[int]
     refusal: str | None
+    shapes: list[TFNodeOp]
+
+
+def is_static_shape_op(op: TFNodeOp) -> bool:
+    return op.has_trait(MetadataOnly) and bool(op.data_operands) and all(is_static(v.type) for v in op.data_operands)
 
 
 def backward_slice(fn: func.FuncOp, values: list[SSAValue]) -> _Slice:
@@ -126,12 +145,14 @@ def backward_slice(fn: func.FuncOp, values: list[SSAValue]) -> _Slice:
         if not isinstance(op, TFNodeOp) or op in seen:
             continue
         seen.add(op)
+        if is_static_shape_op(op):
+            continue  # fed: what it reads is not needed
         refusal = refusal or why_not_evaluable(op)
         # Data inputs only: a control input orders an op, it does not change its value (and the
         # body has no side effects to order, or it is not unrolled).
         stack.extend(op.data_operands)
     ordered = [op for op in fn.body.block.ops if op in seen]
-    return _Slice(ordered, args, refusal)
+    return _Slice(ordered, args, refusal, [op for op in ordered if is_static_shape_op(op)])
 
 
 def _small_static(value: SSAValue) -> bool:
@@ -146,6 +167,7 @@ def initial_values(op: TFNodeOp, dynamic_batch: bool) -> dict[int, np.ndarray]:
     wanted = {i: v for i, v in enumerate(op.data_operands) if _small_static(v)}
     plan = FoldPlan([], set(), {})
     computable: dict[SSAValue, bool] = {}
+    following_batch: list[TFNodeOp] = []  # Shape ops of tensors that carry the batch (dynamic batch)
 
     def is_computable(value: SSAValue) -> bool:
         if value in computable:
@@ -163,6 +185,9 @@ def initial_values(op: TFNodeOp, dynamic_batch: bool) -> dict[int, np.ndarray]:
                 if values is not None:
                     plan.known.update(zip(owner.data_results, values))
                     answer = True
+                elif dynamic_batch and shapes_at_batch(owner, 1) is not None:
+                    following_batch.append(owner)
+                    answer = True
             elif why_not_evaluable(owner) is None and owner.tf_type not in NEVER_FOLDED and \
                     all(is_static(r.type) for r in owner.data_results):
                 answer = all(is_computable(v) for v in owner.data_operands)
@@ -176,13 +201,20 @@ def initial_values(op: TFNodeOp, dynamic_batch: bool) -> dict[int, np.ndarray]:
     known = {i: v for i, v in wanted.items() if is_computable(v)}
     if not known:
         return {}
-    try:
-        values = evaluate(plan, list(known.values()))
-    except Exception as err:  # TensorFlow refused: the bounds are not known here
-        logger.info("unroll-loops: the bounds of While '%s' could not be computed (%s)", op.node_name,
-                    why_tensorflow_refused(err))
-        return {}
-    return {i: values[v] for i, v in known.items()}
+    # With dynamic batch, what reads a shape that follows the batch is run at two other batch
+    # sizes (constant-fold's sentinels): a value that is the same at both does not depend on it
+    # (a sequence length, `tf.shape(x)[1]`); one that differs is no constant.
+    runs = []
+    for batch in OTHER_BATCHES if following_batch else (None,):
+        for shape_op in following_batch:
+            plan.known.update(zip(shape_op.data_results, shapes_at_batch(shape_op, batch)))
+        try:
+            runs.append(evaluate(plan, list(known.values())))
+        except Exception as err:  # TensorFlow refused: the bounds are not known here
+            logger.info("unroll-loops: the bounds of While '%s' could not be computed (%s)", op.node_name,
+                        why_tensorflow_refused(err))
+            return {}
+    return {i: runs[0][v] for i, v in known.items() if all(np.array_equal(run[v], runs[0][v]) for run in runs)}
 
 
 def loop_counters(op: TFNodeOp, body: func.FuncOp, initial: dict[int, np.ndarray]) -> set[int]:
@@ -215,6 +247,7 @@ class _Simulation:
             dtype = numpy_dtype_of_ir_type(element_type(body.args[i].type))
             node.attr["dtype"].type = tf.as_dtype(dtype).as_datatype_enum
             self.feeds[i] = f"counter_{i}:0"
+        self.shape_feeds: dict[str, tuple[TFNodeOp, int]] = {}  # fed name -> (shape op, result index)
         self.condition = self._add(graph_def, "cond", cond, cond_slice.ops, node_def_of)[data_returns(cond)[0]]
         returns = data_returns(body)
         body_slice = backward_slice(body, [returns[i] for i in counters])
@@ -226,23 +259,50 @@ class _Simulation:
             tf.graph_util.import_graph_def(graph_def, name="")
         self._session = tf.compat.v1.Session(graph=self._graph)
 
-    @staticmethod
-    def _add(graph_def, scope: str, fn: func.FuncOp, ops: list[TFNodeOp], node_def_of) -> dict[SSAValue, str]:
-        """Add `ops` under `scope`; returns the graph's name of each value they (and `fn`) have."""
+    def _add(self, graph_def, scope: str, fn: func.FuncOp, ops: list[TFNodeOp], node_def_of) -> dict[SSAValue, str]:
+        """Add `ops` under `scope` (a shape op as a Placeholder per result, fed); returns the
+        graph's name of each value they (and `fn`) have."""
+        import tensorflow as tf
+
         names: dict[SSAValue, str] = {arg: f"counter_{arg.index}:0" for arg in fn.args}
         for op in ops:
             for port, result in enumerate(op.data_results):
                 names[result] = f"{scope}/{op.node_name}:{port}"
         for op in ops:
+            if is_static_shape_op(op):
+                for port, result in enumerate(op.data_results):
+                    node = graph_def.node.add(name=f"{scope}/{op.node_name}/fed_{port}", op="Placeholder")
+                    dtype = numpy_dtype_of_ir_type(element_type(result.type))
+                    node.attr["dtype"].type = tf.as_dtype(dtype).as_datatype_enum
+                    names[result] = f"{node.name}:0"
+                    self.shape_feeds[names[result]] = (op, port)
+                continue
             node = node_def_of(op, [names[v] for v in op.data_operands])
             node.name = f"{scope}/{op.node_name}"
             node.ClearField("device")
             graph_def.node.append(node)
         return names
 
-    def run(self, fetches: list[str], values: dict[int, np.ndarray]) -> list[np.ndarray]:
+    def run(self, fetches: list[str], values: dict[int, np.ndarray], shapes: dict[str, np.ndarray]) -> list[np.ndarray]:
         feed = {self.feeds[i]: v for i, v in values.items() if i in self.feeds}
+        feed.update(shapes)
         return [np.asarray(v) for v in self._session.run(fetches, feed)]
+
+    def shape_values(self, batch: int | None) -> dict[str, np.ndarray] | None:
+        """The fed shapes, with the batch at `batch` where a tensor carries it (None: as they
+        are); None when a shape follows the batch in a way that cannot be fed so."""
+        fed = {}
+        for name, (op, port) in self.shape_feeds.items():
+            follows = batch is not None and any(carries_batch(v) for v in op.data_operands)
+            values = shapes_at_batch(op, batch) if follows else metadata_values(op, False)
+            if values is None:
+                return None
+            fed[name] = values[port]
+        return fed
+
+    @property
+    def reads_shapes_that_follow_the_batch(self) -> bool:
+        return any(carries_batch(v) for op, _ in self.shape_feeds.values() for v in op.data_operands)
 
     def close(self) -> None:
         self._session.close()
@@ -264,20 +324,41 @@ def plan_loop(op: TFNodeOp, body: func.FuncOp, cond: func.FuncOp, max_trips: int
         names = ", ".join(f"'{_arg_name(cond, i)}'" for i in unknown)
         return f"its condition reads {names}, which the loop computes from run-time values"
     order = sorted(counters)
-    values = {i: initial[i] for i in order}
-    history = {i: [values[i]] for i in order}
     simulation = _Simulation(cond, cond_slice, body, order)
+    try:
+        plan = simulate(simulation, {i: initial[i] for i in order}, max_trips, None)
+        if isinstance(plan, str) or not (dynamic_batch and simulation.reads_shapes_that_follow_the_batch):
+            return plan
+        # With dynamic batch, a loop that reads shapes that follow the batch is run again at two
+        # other batch sizes (constant-fold's sentinels): its count is known only if it is the same.
+        for batch in OTHER_BATCHES:
+            other = simulate(simulation, {i: initial[i] for i in order}, plan.trips, batch)
+            if isinstance(other, str) or not plan.same_as(other):
+                return "its trip count changes with the batch size (dynamic batch)"
+        return plan
+    finally:
+        simulation.close()
+
+
+def simulate(simulation: _Simulation, values: dict[int, np.ndarray], max_trips: int,
+             batch: int | None) -> LoopPlan | str:
+    """Run the condition and the counters' updates until the condition is false."""
+    shapes = simulation.shape_values(batch)
+    if shapes is None:
+        return "its condition or counters read the size of a tensor that follows the batch"
+    order = sorted(values)
+    history = {i: [values[i]] for i in order}
     try:
         trips = 0
         while True:
-            (keep_going,) = simulation.run([simulation.condition], values)
+            (keep_going,) = simulation.run([simulation.condition], values, shapes)
             if keep_going.shape != ():
                 return f"its condition gives a tensor of shape {list(keep_going.shape)}, not a scalar"
             if not keep_going:
                 break
             if trips == max_trips:
                 return f"it runs more than max-trip-count={max_trips} times"
-            updated = simulation.run([simulation.updates[i] for i in order], values)
+            updated = simulation.run([simulation.updates[i] for i in order], values, shapes)
             values = dict(zip(order, updated))
             for i in order:
                 history[i].append(values[i])
@@ -285,8 +366,6 @@ def plan_loop(op: TFNodeOp, body: func.FuncOp, cond: func.FuncOp, max_trips: int
     except Exception as err:  # TensorFlow refused the counters' arithmetic: leave the loop alone
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return f"TensorFlow could not run its counters at compile time ({first_line})"
-    finally:
-        simulation.close()
     return LoopPlan(trips, history)
 
 

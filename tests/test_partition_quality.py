@@ -129,6 +129,21 @@ def test_scan_map_fn_and_a_shape_bounded_while_loop_are_unrolled(imported, zoo, 
         assert_same_outputs(run_signature(zoo["scan_map_while"], feeds), run_signature(inlined, feeds), rtol=1e-4)
 
 
+def test_a_loop_over_the_batch_is_unrolled_only_for_a_fixed_batch(imported):
+    """i < tf.shape(x)[0] runs once per sample: with the batch fixed (2) it is unrolled into two
+    steps; with dynamic batch its trip count changes with the batch, so it stays a loop."""
+    from nir.explain import explain_module
+
+    fixed = imported("loop_over_the_batch")[0].clone()
+    PassManager.parse(default_pipeline(batch_size=2, dynamic_batch=False)).run(fixed)
+    assert [(loop["unrolled"], loop.get("trips")) for loop in explain_module(fixed)["loops"]] == [(True, 2)]
+    dynamic = imported("loop_over_the_batch")[0].clone()
+    PassManager.parse(default_pipeline(batch_size=2, dynamic_batch=True)).run(dynamic)
+    (loop,) = explain_module(dynamic)["loops"]
+    assert loop == {"loop": loop["loop"], "unrolled": False,
+                    "reason": "its trip count changes with the batch size (dynamic batch)"}
+
+
 def test_a_loop_left_rolled_runs_its_cell_math_on_the_accelerator(imported, zoo, tmp_path, fake_neuron_cc):
     """With unrolling off (max_unrolled_ops=0), the LSTM stays a loop whose body's cell math is a
     NeuronOp run at every step, as before unrolling existed, and the loop says why it stayed."""

@@ -88,12 +88,31 @@ def build_scan_map_while(path: str) -> None:
     tf.saved_model.save(module, path, signatures=module.__call__)
 
 
+def build_loop_over_the_batch(path: str) -> None:
+    """A tf.while_loop over the samples of the batch (i < tf.shape(x)[0]): its trip count is the
+    batch size, a constant only when the batch is."""
+    import tensorflow as tf
+
+    class OverBatch(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def __call__(self, x):
+            def body(i, total):
+                return i + 1, total + tf.tanh(tf.gather(x, i))
+
+            _, total = tf.while_loop(lambda i, total: i < tf.shape(x)[0], body, [tf.constant(0), tf.zeros([4])])
+            return {"total": total}
+
+    module = OverBatch()
+    tf.saved_model.save(module, path, signatures=module.__call__)
+
+
 BUILDERS = {
     **EXAMPLES,
     "cumsum_cut": build_cumsum_cut,
     "cumsum_cut_w3_edited": functools.partial(build_cumsum_cut, w3_scale=2.0),
     "wide_mlp": build_wide_mlp,
     "scan_map_while": build_scan_map_while,
+    "loop_over_the_batch": build_loop_over_the_batch,
 }
 
 

@@ -25,6 +25,9 @@ LABELS = {
     "convnext_tiny": "ConvNeXtTiny (64x64)",
     "encoder": "2-layer encoder (token + position embeddings)",
     "lstm": "Keras LSTM (12 steps)",
+    "bidirectional_gru": "bidirectional GRU (10 steps)",
+    "stacked_lstm": "stacked LSTM (8 steps)",
+    "masked_seq2seq": "masked seq2seq (GRU encoder, LSTM decoder)",
 }
 
 

@@ -10,10 +10,12 @@ graph that clustering can put in one NeuronOp.
 
 How the trip count is found: the loop variables that start as small values the graph computes
 from constants and static shapes alone, and whose next value the body computes from such
-variables alone, with ops that have no side effect, are the loop's counters. When the condition reads counters only, TensorFlow runs the condition and the
-counters' updates (its own kernels, so the count is exact), iteration by iteration, until the
-condition is false. Each unrolled iteration gets its counters as constants, so what indexes by
-them (a `TensorListGetItem` at the time step) sees a constant index.
+variables (and static shapes) alone, with ops that have no side effect, are the loop's
+counters. When the condition reads counters and static shapes only (`i < tf.shape(x)[1]`),
+TensorFlow runs the condition and the counters' updates (its own kernels, so the count is
+exact), iteration by iteration, until the condition is false. Each unrolled iteration gets its
+counters as constants, so what indexes by them (a `TensorListGetItem` at the time step) sees a
+constant index.
 
 A loop is left as it is, with a `nir.not_unrolled` property saying why (`nir explain` shows
 it), when its condition reads a value known only at run time, its body has side effects
@@ -29,8 +31,9 @@ without loops costs nothing, the pass returns at once).
 Run right after shape inference (the bodies' ops then have their shapes) and before
 prove-batch-axes, constant-fold and the rest: they see straight-line code, so the batch axes of
 what follows a loop are proved as any other's, and an RNN's first step, which reads only its zero
-initial state and the weights, is folded. With `dynamic-batch`, a shape that changes with the
-batch is no constant (a loop over the batch is not unrolled).
+initial state and the weights, is folded. With `dynamic-batch`, a count that reads shapes that
+change with the batch is found again at two other batch sizes, and a loop whose count changes
+(a loop over the samples) is not unrolled.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from xdsl.ir import BlockArgument, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.transforms.dead_code_elimination import is_trivially_dead
 
-from nir.ir.attr_names import NOT_UNROLLED, UNROLLED_LOOPS
+from nir.ir.attr_names import INPUT_KEY, NOT_UNROLLED, UNROLLED_LOOPS
 from nir.ir.control_flow import (
     CONTROL_FLOW_OPS,
     WHILE_OPS,
@@ -172,7 +175,7 @@ def initial_values(op: TFNodeOp, dynamic_batch: bool) -> dict[int, np.ndarray]:
     def is_computable(value: SSAValue) -> bool:
         if value in computable:
             return computable[value]
-        computable[value] = False  # a cycle is not computable
+        computable[value] = False  # answered once per value, however many ops read it
         owner = value.owner
         answer = False
         if isinstance(owner, TFNodeOp):
@@ -371,8 +374,8 @@ def simulate(simulation: _Simulation, values: dict[int, np.ndarray], max_trips: 
 
 def _arg_name(fn: func.FuncOp, index: int) -> str:
     attrs = fn.arg_attrs.data[index] if fn.arg_attrs is not None else None
-    if isinstance(attrs, DictionaryAttr) and isinstance(attrs.data.get("tf.input_key"), StringAttr):
-        return attrs.data["tf.input_key"].data
+    if isinstance(attrs, DictionaryAttr) and isinstance(attrs.data.get(INPUT_KEY), StringAttr):
+        return attrs.data[INPUT_KEY].data
     return f"arg{index}"
 
 

@@ -175,7 +175,7 @@ def initial_values(op: TFNodeOp, dynamic_batch: bool) -> dict[int, np.ndarray]:
     def is_computable(value: SSAValue) -> bool:
         if value in computable:
             return computable[value]
-        computable[value] = False  # answered once per value, however many ops read it
+        computable[value] = False  # the memo, set first: each value is looked at once
         owner = value.owner
         answer = False
         if isinstance(owner, TFNodeOp):

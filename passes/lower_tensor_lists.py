@@ -133,10 +133,16 @@ class GetItemToElement(TFRewritePattern):
         if index is None or length is None or not 0 <= index < length or has_control_edges(op):
             return
         element = element_at(op.data_operands[0], index)
+        if element is None:
+            return
+        # Only a read whose type the element has is replaced (forward's rule); checked before a
+        # row is built, or the walker would find the read again beside a dead slice, and again.
+        result_type = op.data_results[0].type
+        if (_row_type(element) if isinstance(element, Row) else element.type) != result_type:
+            return
         if isinstance(element, Row):
-            element = _row(OpBuilder(op, rewriter), element, "row", _row_type(element))
-        if element is not None:
-            forward(rewriter, op, [element])
+            element = _row(OpBuilder(op, rewriter), element, "row", result_type)
+        forward(rewriter, op, [element])
 
 
 class StackToPack(TFRewritePattern):

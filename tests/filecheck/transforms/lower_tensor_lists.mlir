@@ -71,3 +71,21 @@ builtin.module attributes {tf.signature = "gap", tf.tags = ["serve"]} {
 // CHECK:       %write1, %write1_c = "tf.TensorListSetItem"(%reserve, %i1, %a)
 // CHECK-NEXT:  %stacked, %stacked_c = "tf.TensorListStack"(%write1, %element_shape)
 
+
+// -----
+
+// A read whose declared type is not the element's (less precise here) is left alone: replaced,
+// its readers would see another type.
+builtin.module attributes {tf.signature = "imprecise", tf.tags = ["serve"]} {
+  func.func @imprecise(%x: tensor<3x2x4xf32> {tf.input_key = "x", tf.node_name = "x"}) -> (tensor<?x4xf32> {tf.output_key = "second"}) {
+    %es, %es_c = "tf.Const"() <{node_name = "element_shape"}> {dtype = i32, value = #tf.tensor<tensor<2xi32>, [-1, 4]>} : () -> (tensor<2xi32>, !tf.control)
+    %one, %one_c = "tf.Const"() <{node_name = "one"}> {dtype = i32, value = #tf.tensor<tensor<i32>, [1]>} : () -> (tensor<i32>, !tf.control)
+    %list, %list_c = "tf.TensorListFromTensor"(%x, %es) <{node_name = "list"}> {element_dtype = f32, shape_type = i32} : (tensor<3x2x4xf32>, tensor<2xi32>) -> (tensor<!tf.dtype<"variant">>, !tf.control)
+    %second, %second_c = "tf.TensorListGetItem"(%list, %one, %es) <{node_name = "second"}> {element_dtype = f32} : (tensor<!tf.dtype<"variant">>, tensor<i32>, tensor<2xi32>) -> (tensor<?x4xf32>, !tf.control)
+    func.return %second : tensor<?x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @imprecise
+// CHECK-NOT:   "tf.StridedSlice"
+// CHECK:       %second, %second_c = "tf.TensorListGetItem"(%list, %one, %element_shape)

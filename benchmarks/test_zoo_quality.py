@@ -129,20 +129,35 @@ def test_compile_quality(benchmark, workspace, name, neuron_cc):
         f"{name}: {dynamic['NumClusters']} clusters with dynamic batch, {report['NumClusters']} without"
 
 
+# Run in a process of its own per model: every SavedModel TensorFlow loads stays in the process
+# (its functions in the eager context), and the survey loads each model six times here; one
+# process for all of them grew past 20 GB at the big EfficientNets (killed by the OOM killer).
+_COMPARE_ANSWERS = """
+import sys
+sys.path.insert(0, sys.argv[3])
+from zoo import assert_same_outputs, random_feeds, run_signature
+for batch in (1, 3, 8):
+    feeds = random_feeds(sys.argv[1], batch=batch, seed=batch)
+    assert_same_outputs(run_signature(sys.argv[1], feeds), run_signature(sys.argv[2], feeds), rtol=1e-4)
+"""
+
+
 def _dynamic_batch_compile(model_dir: str, out: str, neuron_cc: str) -> dict:
     """Compile with dynamic batch, inline the NeuronOps and compare answers with the input's
-    at batch 1, 3 and 8; the report."""
-    from zoo import assert_same_outputs, random_feeds, run_signature
+    at batch 1, 3 and 8 (in a child process); the report."""
+    import subprocess
+    import sys
 
     import nir as tfn
 
     inlined = out + "-inlined"
+    tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")
     try:
         report = tfn.saved_model.compile(model_dir, out, dynamic_batch_size=True, neuron_cc=neuron_cc, progress=False)
         tfn.saved_model.inline_neuron_ops(out, inlined)
-        for batch in (1, 3, 8):
-            feeds = random_feeds(model_dir, batch=batch, seed=batch)
-            assert_same_outputs(run_signature(model_dir, feeds), run_signature(inlined, feeds), rtol=1e-4)
+        compared = subprocess.run([sys.executable, "-c", _COMPARE_ANSWERS, model_dir, inlined, tests],
+                                  capture_output=True, text=True)
+        assert compared.returncode == 0, f"{model_dir}: dynamic-batch answers differ\n{compared.stderr[-3000:]}"
         return report
     finally:
         shutil.rmtree(out, ignore_errors=True)

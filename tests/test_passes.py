@@ -36,6 +36,17 @@ def tensorflow_shapes_of(module) -> dict[str, list]:
     }
 
 
+def run_y(module, feeds: dict):
+    """The module's graph, exported and run in a TensorFlow session: the value of node `y`."""
+    import tensorflow as tf
+
+    graph_def, _ = export_module(module)
+    with tf.Graph().as_default() as graph:
+        tf.graph_util.import_graph_def(graph_def, name="")
+        with tf.compat.v1.Session(graph=graph) as session:
+            return session.run("y:0", feeds)
+
+
 def _at_least_as_precise(ours, theirs) -> bool:
     """Equal to TensorFlow's shapes wherever TensorFlow knows a dimension. nir may know more:
     it specializes loop bodies to their inputs, where TensorFlow keeps the loop's declared
@@ -249,9 +260,7 @@ def test_a_broadcasting_select_v2_becomes_select_of_broadcasts_with_the_same_ans
     broadcast to is x's, read at run time: a constant [2, 4] would fail at another batch (the
     masked seq2seq model, compiled at batch 1 and run at batch 4, showed it)."""
     import numpy as np
-    import tensorflow as tf
 
-    from frontends.tensorflow.exporter import export_module
 
     text = (
         'builtin.module attributes {tf.signature = "main", tf.tags = ["serve"]} {\n'
@@ -263,12 +272,7 @@ def test_a_broadcasting_select_v2_becomes_select_of_broadcasts_with_the_same_ans
     )
 
     def answers(module):
-        graph_def, _ = export_module(module)
-        with tf.Graph().as_default() as graph:
-            tf.graph_util.import_graph_def(graph_def, name="")
-            with tf.compat.v1.Session(graph=graph) as session:
-                feeds = {"x:0": np.arange(8, dtype=np.float32).reshape(2, 4) - 3, "m:0": np.array([[True], [False]])}
-                return session.run("y:0", feeds)
+        return run_y(module, {"x:0": np.arange(8, dtype=np.float32).reshape(2, 4) - 3, "m:0": np.array([[True], [False]])})
 
     before = answers(parse_module(text))
     module = parse_module(text)
@@ -287,9 +291,7 @@ def test_any_becomes_not_all_not_with_the_same_answers(keep_dims):
     """Any, which inf1's table lacks (a Keras Masking layer's mask), becomes LogicalNot(All(
     LogicalNot(x))) over the same axes, which it has, and answers as before."""
     import numpy as np
-    import tensorflow as tf
 
-    from frontends.tensorflow.exporter import export_module
 
     out_type = "tensor<3x1xi1>" if keep_dims == "true" else "tensor<3xi1>"
     text = (
@@ -303,11 +305,7 @@ def test_any_becomes_not_all_not_with_the_same_answers(keep_dims):
     )
 
     def answers(module):
-        graph_def, _ = export_module(module)
-        with tf.Graph().as_default() as graph:
-            tf.graph_util.import_graph_def(graph_def, name="")
-            with tf.compat.v1.Session(graph=graph) as session:
-                return session.run("y:0", {"x:0": np.array([[0, 0, 0, 0], [0, 1, 0, 0], [2, 3, 4, 5]], np.float32)})
+        return run_y(module, {"x:0": np.array([[0, 0, 0, 0], [0, 1, 0, 0], [2, 3, 4, 5]], np.float32)})
 
     module = parse_module(text)
     PassManager.parse("tf-legalize").run(module)
@@ -328,9 +326,7 @@ def test_any_becomes_not_all_not_with_the_same_answers(keep_dims):
 ])
 def test_a_gather_at_constant_indices_becomes_a_strided_slice_with_the_same_answers(indices, axis, slices):
     import numpy as np
-    import tensorflow as tf
 
-    from frontends.tensorflow.exporter import export_module
 
     index_type, literal = indices.split(", ", 1)
     text = (
@@ -344,11 +340,7 @@ def test_a_gather_at_constant_indices_becomes_a_strided_slice_with_the_same_answ
     )
 
     def answers(module):
-        graph_def, _ = export_module(module)
-        with tf.Graph().as_default() as graph:
-            tf.graph_util.import_graph_def(graph_def, name="")
-            with tf.compat.v1.Session(graph=graph) as session:
-                return session.run("y:0", {"x:0": np.arange(36, dtype=np.float32).reshape(3, 3, 4) / 10})
+        return run_y(module, {"x:0": np.arange(36, dtype=np.float32).reshape(3, 3, 4) / 10})
 
     module = parse_module(text)
     PassManager.parse("tf-shape-inference,tf-legalize").run(module)

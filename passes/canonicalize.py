@@ -21,9 +21,11 @@ removal on (the tf dialect's traits tell it which ops have no side effect):
 
 Before them, one analysis over each function, which no local pattern can do: a control edge
 from an op that neither has side effects nor (transitively) waits for one is dropped, as
-Grappler's dependency optimizer does: it orders nothing observable. Function inlining leaves
-such edges on every weight, and they would keep weights out of clusters. An edge from inside a
-TF1 loop (v1 control flow) is kept: it puts its target in the loop's frame.
+Grappler's dependency optimizer does: it orders nothing observable. So is an edge into an op
+that neither has side effects nor leads to one (a weight that a lookup table's initialisation
+gates), unless its source would then run no more. Function inlining leaves such edges on every
+weight, and they would keep weights out of clusters. An edge from inside a TF1 loop (v1
+control flow) is kept: it puts its target in the loop's frame.
 """
 
 from __future__ import annotations
@@ -118,24 +120,68 @@ def drop_pure_control_returns(fn: func.FuncOp, orders_effects: dict) -> None:
 
 def drop_pure_control_edges(block) -> dict:
     """Drops the control edges that order nothing; returns, for each op, whether it has a side
-    effect or waits (through data or control) for one."""
+    effect or waits (through data or control) for one.
+
+    An edge orders nothing when its source neither has a side effect nor waits for one, or
+    when its target neither has one nor leads (through data or control) to one: the target's
+    value is the same whenever it runs, and only a side effect could tell. Function inlining
+    puts an edge from the call's control inputs (a lookup table's initialisation) on every
+    weight the call reads; kept, they would hold the weights out of clusters. An edge is kept,
+    though, when dropping it would leave its source unread: the source's effects would no
+    longer run."""
+    ops = [op for op in block.ops if isinstance(op, TFNodeOp)]
+    leads_to_effect = _leads_to_effect(ops)
     orders_effects: dict = {}
-    for op in block.ops:
-        if not isinstance(op, TFNodeOp):
-            continue
-        kept = [
-            v for v in op.control_operands
-            if not isinstance(v.owner, TFNodeOp) or orders_effects.get(v.owner, True)
-        ]
+    dropped: dict = {}
+    for op in ops:
+        for value in op.control_operands:
+            source = value.owner
+            if isinstance(source, TFNodeOp) and (
+                not orders_effects.get(source, True) or (not leads_to_effect[op] and source.tf_type not in V1_LOOP_OPS)
+            ):
+                dropped.setdefault(source, set()).add(op)
+        orders_effects[op] = _orders_effects_itself(op) or any(
+            orders_effects.get(v.owner, False) for v in op.operands if op not in dropped.get(v.owner, ())
+        )
+    for source, targets in dropped.items():
+        if orders_effects[source] and _every_use_is_an_edge_into(source, targets):
+            targets.clear()
+    for op in ops:
+        kept = [v for v in op.control_operands if op not in dropped.get(v.owner, ())]
         if len(kept) != len(op.control_operands):
             op.operands = [*op.data_operands, *kept]
-        # A TF1 loop's ops (and all that read them) are in its frame, and a control edge from one
-        # of them is what puts a constant in the frame too: TensorFlow refuses an op whose inputs
-        # come from different frames, so those edges order something.
-        orders_effects[op] = is_stateful(op.tf_type) or op.tf_type in V1_LOOP_OPS or any(
-            orders_effects.get(v.owner, False) for v in op.operands
+    return _orders_effects(ops)
+
+
+def _orders_effects_itself(op: TFNodeOp) -> bool:
+    """A side effect, or a TF1 loop's op: it and all that read it are in the loop's frame, and a
+    control edge from one of them is what puts a constant in the frame too (TensorFlow refuses
+    an op whose inputs come from different frames), so those edges order something."""
+    return is_stateful(op.tf_type) or op.tf_type in V1_LOOP_OPS
+
+
+def _orders_effects(ops: list[TFNodeOp]) -> dict:
+    """Whether each op has a side effect or waits (through data or control) for one."""
+    orders: dict = {}
+    for op in ops:
+        orders[op] = _orders_effects_itself(op) or any(orders.get(v.owner, False) for v in op.operands)
+    return orders
+
+
+def _leads_to_effect(ops: list[TFNodeOp]) -> dict:
+    """Whether each op has a side effect, is in a TF1 loop's frame, or is read (through data or
+    control) by one that is; a control return counts as an effect, the caller may wait on it."""
+    leads: dict = {}
+    for op in reversed(ops):
+        leads[op] = _orders_effects_itself(op) or any(
+            leads.get(use.operation, not isinstance(use.operation, func.ReturnOp) or result is op.control)
+            for result in op.results for use in result.uses
         )
-    return orders_effects
+    return leads
+
+
+def _every_use_is_an_edge_into(source: TFNodeOp, targets: set) -> bool:
+    return all(result is source.control and use.operation in targets for result in source.results for use in result.uses)
 
 
 @register_pass

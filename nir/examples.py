@@ -116,6 +116,20 @@ def build_masked_seq2seq(path: str) -> None:
     keras.Model([source, target], keras.layers.Dense(3)(decoded)).export(path, verbose=False)
 
 
+TEXT_VOCABULARY = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog"]
+
+
+def build_text_classifier(path: str) -> None:
+    """Sentences in, classes out: TextVectorization (lower-case, strip punctuation, split,
+    vocabulary lookup, padded to 12 tokens) on CPU's string ops, then an embedding, an LSTM and
+    a dense head. Its vocabulary table is filled by the SavedModel's initializer."""
+    keras = _keras()
+    text = keras.Input((), dtype="string", name="text")
+    tokens = keras.layers.TextVectorization(max_tokens=40, output_sequence_length=12, vocabulary=TEXT_VOCABULARY)(text)
+    hidden = keras.layers.LSTM(16)(keras.layers.Embedding(40, 8)(tokens))
+    keras.Model(text, keras.layers.Dense(3)(hidden)).export(path, verbose=False)
+
+
 def build_tf1_two_signatures(path: str) -> None:
     """A TF1 session model with variables and two signatures."""
     import tensorflow as tf
@@ -177,4 +191,5 @@ BUILDERS = {
     "bidirectional_gru": build_bidirectional_gru,
     "stacked_lstm": build_stacked_lstm,
     "masked_seq2seq": build_masked_seq2seq,
+    "text_classifier": build_text_classifier,
 }

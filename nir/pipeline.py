@@ -10,7 +10,7 @@ from nir.target import target_class
 DEFAULT_PIPELINE = (
     "tf-inline-calls,tf-batch-specialize{{batch-size={batch_size}{input_shapes}}},tf-shape-inference,"
     "tf-unroll-loops{unroll_options},{prove}tf-canonicalize,tf-sink-loop-constants,tf-constant-fold{constant_fold_options},"
-    "tf-legalize{{target={target}{legalize_options}}},"
+    "tf-legalize{{target={target}{legalize_options}}},tf-narrow-int64-inputs,"
     "tf-cluster{{minimum-segment-size={minimum_segment_size}{cluster_options}}},{target_step}{pruning}tf-dce"
 )
 # {target_step}: what the target runs after cluster (Target.pipeline_step; lower-clusters for

@@ -105,6 +105,60 @@ def test_recurrent_models_unroll_into_one_neuron_op(imported, compiled, zoo, tmp
         assert_same_outputs(run_signature(zoo[name], feeds), run_signature(dynamic_inlined, feeds), rtol=1e-4)
 
 
+def test_a_text_classifier_is_one_neuron_op_after_its_lookup(imported, compiled, zoo, tmp_path, fake_neuron_cc):
+    """TextVectorization, then an embedding, an LSTM and a dense head. The string work and the
+    vocabulary lookup stay on CPU; everything after them is one cluster, entered by the token
+    ids as int32 (the table's values, all constants, fit). The answers are the original's for
+    sentences of known, unknown and too many words, at batch 1 and, compiled with dynamic
+    batch, at 1 and 4."""
+    module, _ = imported("text_classifier")
+    module = module.clone()
+    PassManager.parse(default_pipeline()).run(module)
+    clusters = [op for op in module.walk() if isinstance(op, ClusterOp)]
+    assert len(clusters) == 1
+    (ids,) = clusters[0].inputs
+    assert (ids.owner.tf_type, str(ids.type)) == ("Cast", "tensor<1x12xi32>")
+    # What stays on CPU is what makes the ids: every CPU op that computes numbers is read, through
+    # data edges, by the cluster; nothing the cluster computes goes back to CPU but the outputs.
+    feeding = _data_ancestors(ids.owner)
+    numeric_on_cpu = [op for op in entry_function(module).body.block.ops
+                      if isinstance(op, TFNodeOp) and op.tf_type not in PLUMBING and _computes_numbers(op)]
+    assert numeric_on_cpu and all(op in feeding for op in numeric_on_cpu), \
+        [op.node_name for op in numeric_on_cpu if op not in feeding]
+    assert [use.operation.tf_type for use in clusters[0].results[0].uses] == ["IdentityN"]
+    report, out, inlined = compiled("text_classifier")
+    assert report["NumClusters"] == report["NumCompiledClusters"] == len(_all_neuron_ops(out)) == 1
+    feeds = random_feeds(zoo["text_classifier"], batch=1)
+    assert_same_outputs(run_signature(zoo["text_classifier"], feeds), run_signature(inlined, feeds), rtol=1e-4)
+    dynamic, dynamic_inlined = str(tmp_path / "dynamic"), str(tmp_path / "dynamic-inlined")
+    report = tfn.saved_model.compile(zoo["text_classifier"], dynamic, dynamic_batch_size=True,
+                                     neuron_cc=fake_neuron_cc, progress=False)
+    assert report["NumClusters"] == report["NumCompiledClusters"] == 1
+    tfn.saved_model.inline_neuron_ops(dynamic, dynamic_inlined)
+    for batch in (1, 4):
+        feeds = random_feeds(zoo["text_classifier"], batch=batch, seed=batch)
+        assert_same_outputs(run_signature(zoo["text_classifier"], feeds), run_signature(dynamic_inlined, feeds),
+                            rtol=1e-4)
+
+
+def _computes_numbers(op: TFNodeOp) -> bool:
+    from nir.ir.shapes import element_type
+    from nir.ir.tf_types import OpaqueDType
+
+    return any(not isinstance(element_type(r.type), OpaqueDType) for r in op.data_results)
+
+
+def _data_ancestors(op: TFNodeOp) -> set:
+    seen, pending = set(), [op]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        pending.extend(v.owner for v in current.data_operands if isinstance(v.owner, TFNodeOp))
+    return seen
+
+
 def test_scan_map_fn_and_a_shape_bounded_while_loop_are_unrolled(imported, zoo, tmp_path, fake_neuron_cc):
     """Loops that are no Keras layer: tf.scan and tf.map_fn over a static axis, and a
     tf.while_loop bounded by tf.shape(x)[1] reading x[:, i]. All three are unrolled, their

@@ -124,7 +124,11 @@ def random_feeds(model_dir: str, key: str = "serving_default", batch: int = 1, s
     feeds = {}
     for name, spec in fn.structured_input_signature[1].items():
         shape = [batch if d is None else d for d in spec.shape]
-        if spec.dtype.is_integer:
+        if spec.dtype == tf.string:  # sentences of known and unknown words, of varying length
+            words = np.array(["the", "quick", "Brown", "fox!", "jumps", "over", "a", "lazy", "dog", "zebra"])
+            feeds[name] = np.array([" ".join(rng.choice(words, size=rng.randint(1, 16))) for _ in range(int(np.prod(shape)))],
+                                   dtype=object).reshape(shape)
+        elif spec.dtype.is_integer:
             feeds[name] = rng.randint(0, 50, size=shape).astype(spec.dtype.as_numpy_dtype)
         else:
             feeds[name] = rng.standard_normal(shape).astype(spec.dtype.as_numpy_dtype)

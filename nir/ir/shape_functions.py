@@ -18,7 +18,9 @@ import numpy as np
 from xdsl.dialects.builtin import IntegerAttr, StringAttr
 
 from nir.ir.dtypes import numpy_dtype_of_ir_type
+from nir.ir.lookup_tables import LOOKUP_OPS, lookup_shape
 from nir.ir.queries import const_value
+from nir.ir.string_splits import leading_dense_size
 from nir.ir.tf_attrs import ListAttr
 from nir.ir.tf_dialect import TFNodeOp
 
@@ -740,6 +742,45 @@ def _strided_slice(op, shapes, values):
 
 
 _UNKNOWN_PROBE = 1_000_003
+
+
+@register_shape_function(*LOOKUP_OPS)
+def _lookup(op, shapes, values):
+    # TensorFlow reads the table's handle data, which a static HashTableV2 leaves empty.
+    shape = lookup_shape(op, shapes[1])
+    return None if shape is None else [shape]
+
+
+@register_shape_function("RaggedTensorToTensor")
+def _ragged_to_tensor(op, shapes, values):
+    """The padded tensor of a ragged one (TextVectorization's `output_sequence_length`): the
+    `shape` input's dims where they are set, and the number of rows from the first row
+    partition where it is not. TensorFlow's own function reads only `shape`, so the batch of
+    every padded token sequence would stay unknown."""
+    target = _dims(values[0])
+    kinds = op.attributes.get("row_partition_types")
+    if target is None or not isinstance(kinds, ListAttr) or not kinds.items.data:
+        return None
+    dims = list(target)
+    if dims and dims[0] < 0:
+        dims[0] = _row_count(op, kinds.items.data[0].data, shapes[3], values[3])
+    values_shape = shapes[1]
+    ragged_rank = len(kinds.items.data) - (kinds.items.data[0].data == "FIRST_DIM_SIZE")
+    if values_shape is not None and len(dims) == ragged_rank + len(values_shape):
+        for axis in range(ragged_rank + 1, len(dims)):
+            if dims[axis] < 0:
+                dims[axis] = values_shape[axis - ragged_rank]
+    return [tuple(dims)]
+
+
+def _row_count(op, kind: str, shape: Shape, value: np.ndarray | None) -> int:
+    if kind == "ROW_SPLITS" and shape is not None and len(shape) == 1 and shape[0] > 0:
+        return shape[0] - 1
+    if kind == "FIRST_DIM_SIZE":
+        if value is not None:
+            return int(np.asarray(value).reshape(-1)[0])
+        return leading_dense_size(op.data_operands[3])
+    return -1
 
 
 @register_shape_function("GatherV2")

@@ -143,8 +143,11 @@ def drop_pure_control_edges(block) -> dict:
         orders_effects[op] = _orders_effects_itself(op) or any(
             orders_effects.get(v.owner, False) for v in op.operands if op not in dropped.get(v.owner, ())
         )
+    # Whether a source's effects (or those it waits for) would stop running is a question about
+    # the graph as it was: a gate whose own wait was dropped still stands for that wait.
+    ordered_before = _orders_effects(ops)
     for source, targets in dropped.items():
-        if orders_effects[source] and _every_use_is_an_edge_into(source, targets):
+        if ordered_before[source] and _every_use_is_an_edge_into(source, targets):
             targets.clear()
     for op in ops:
         kept = [v for v in op.control_operands if op not in dropped.get(v.owner, ())]

@@ -16,6 +16,8 @@ from zoo import assert_same_outputs, random_feeds, run_signature
 import nir as tfn
 from nir.ir.module import entry_function
 from nir.ir.neuron_dialect import ClusterOp
+from nir.ir.queries import cpu_reason
+from nir.ir.shapes import is_static
 from nir.ir.tf_dialect import TFNodeOp
 from nir.passmanager import PassManager
 from nir.pipeline import default_pipeline
@@ -126,6 +128,12 @@ def test_a_text_classifier_is_one_neuron_op_after_its_lookup(imported, compiled,
     assert numeric_on_cpu and all(op in feeding for op in numeric_on_cpu), \
         [op.node_name for op in numeric_on_cpu if op not in feeding]
     assert [use.operation.tf_type for use in clusters[0].results[0].uses] == ["IdentityN"]
+    # After the lookup, CPU keeps only the tokens' ragged list (its length is the sentence's),
+    # the padding that makes it a tensor, and the Cast that narrows the ids for the cluster.
+    assert "narrowed to int32" in cpu_reason(ids.owner)
+    (lookup,) = [op for op in numeric_on_cpu if op.tf_type == "LookupTableFindV2"]
+    after_lookup = [op for op in numeric_on_cpu if lookup in _data_ancestors(op) and op is not lookup]
+    assert {op.tf_type for op in after_lookup if is_static(op.data_results[0].type)} == {"RaggedTensorToTensor", "Cast"}
     report, out, inlined = compiled("text_classifier")
     assert report["NumClusters"] == report["NumCompiledClusters"] == len(_all_neuron_ops(out)) == 1
     feeds = random_feeds(zoo["text_classifier"], batch=1)
@@ -142,6 +150,7 @@ def test_a_text_classifier_is_one_neuron_op_after_its_lookup(imported, compiled,
 
 
 def _computes_numbers(op: TFNodeOp) -> bool:
+    """Whether some data result is a number (not a string, resource or variant)."""
     from nir.ir.shapes import element_type
     from nir.ir.tf_types import OpaqueDType
 

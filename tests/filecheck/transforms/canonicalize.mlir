@@ -62,3 +62,55 @@ builtin.module attributes {tf.signature = "identity_n", tf.tags = ["serve"]} {
 // CHECK:     "tf.Tanh"(%[[SIG]])
 // CHECK-NOT: "tf.Exp"
 // CHECK:     func.return %{{.*}}, %[[N1]] :
+
+// -----
+
+// A call's control inputs gate every tensor it reads (function inlining): here a lookup table's
+// initialisation gates the table and a weight. The edge into the weight orders nothing (no side
+// effect reads it) and goes, so the weight is a constant again; the edge into the table's handle
+// stays (the lookup must see the table filled), and with it the initialisation.
+builtin.module attributes {tf.signature = "gated_weight", tf.tags = ["serve"]} {
+  func.func @gated_weight(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %words: tensor<2x!tf.dtype<"string">> {tf.input_key = "words", tf.node_name = "words"}, %keys: tensor<3x!tf.dtype<"string">> {tf.input_key = "keys", tf.node_name = "keys"}) -> (tensor<2x4xf32> {tf.output_key = "y"}, tensor<2xi64> {tf.output_key = "ids"}) {
+    %table, %table_c = "tf.HashTableV2"() <{node_name = "table"}> {container = "", key_dtype = !tf.dtype<"string">, shared_name = "t", use_node_name_sharing = false, value_dtype = i64} : () -> (tensor<!tf.dtype<"resource">>, !tf.control)
+    %values, %values_c = "tf.Const"() <{node_name = "values"}> {dtype = i64, value = #tf.tensor<tensor<3xi64>, [2, 3, 4]>} : () -> (tensor<3xi64>, !tf.control)
+    %init = "tf.LookupTableImportV2"(%table, %keys, %values) <{node_name = "init"}> {Tin = !tf.dtype<"string">, Tout = i64} : (tensor<!tf.dtype<"resource">>, tensor<3x!tf.dtype<"string">>, tensor<3xi64>) -> !tf.control
+    %gate = "tf.NoOp"(%init) <{node_name = "gate"}> : (!tf.control) -> !tf.control
+    %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<4x4xf32>, [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]>} : () -> (tensor<4x4xf32>, !tf.control)
+    %wi, %wi_c = "tf.Identity"(%w, %gate) <{node_name = "gated_w"}> {T = f32} : (tensor<4x4xf32>, !tf.control) -> (tensor<4x4xf32>, !tf.control)
+    %ti, %ti_c = "tf.Identity"(%table, %gate) <{node_name = "gated_table"}> {T = !tf.dtype<"resource">} : (tensor<!tf.dtype<"resource">>, !tf.control) -> (tensor<!tf.dtype<"resource">>, !tf.control)
+    %d, %d_c = "tf.Const"() <{node_name = "default"}> {dtype = i64, value = #tf.tensor<tensor<i64>, [-1]>} : () -> (tensor<i64>, !tf.control)
+    %ids, %ids_c = "tf.LookupTableFindV2"(%ti, %words, %d) <{node_name = "lookup"}> {Tin = !tf.dtype<"string">, Tout = i64} : (tensor<!tf.dtype<"resource">>, tensor<2x!tf.dtype<"string">>, tensor<i64>) -> (tensor<2xi64>, !tf.control)
+    %y, %y_c = "tf.MatMul"(%x, %wi) <{node_name = "matmul"}> {T = f32, transpose_a = false, transpose_b = false} : (tensor<2x4xf32>, tensor<4x4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    func.return %y, %ids : tensor<2x4xf32>, tensor<2xi64>
+  }
+}
+
+// CHECK-LABEL: func.func @gated_weight
+// CHECK:     %init = "tf.LookupTableImportV2"
+// CHECK:     %gate = "tf.NoOp"(%init)
+// CHECK-NOT: "gated_w"
+// CHECK:     %gated_table, %gated_table_c = "tf.Identity"(%table, %gate)
+// CHECK:     "tf.LookupTableFindV2"(%gated_table,
+// CHECK:     "tf.MatMul"(%x, %w)
+
+// -----
+
+// The same gate, read only by the weight: dropping the edge would leave the initialisation
+// unread, and a SavedModel's session runs only what its outputs need, so it stays.
+builtin.module attributes {tf.signature = "only_reader", tf.tags = ["serve"]} {
+  func.func @only_reader(%x: tensor<2x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %keys: tensor<3x!tf.dtype<"string">> {tf.input_key = "keys", tf.node_name = "keys"}) -> (tensor<2x4xf32> {tf.output_key = "y"}) {
+    %table, %table_c = "tf.HashTableV2"() <{node_name = "table"}> {container = "", key_dtype = !tf.dtype<"string">, shared_name = "t", use_node_name_sharing = false, value_dtype = i64} : () -> (tensor<!tf.dtype<"resource">>, !tf.control)
+    %values, %values_c = "tf.Const"() <{node_name = "values"}> {dtype = i64, value = #tf.tensor<tensor<3xi64>, [2, 3, 4]>} : () -> (tensor<3xi64>, !tf.control)
+    %init = "tf.LookupTableImportV2"(%table, %keys, %values) <{node_name = "init"}> {Tin = !tf.dtype<"string">, Tout = i64} : (tensor<!tf.dtype<"resource">>, tensor<3x!tf.dtype<"string">>, tensor<3xi64>) -> !tf.control
+    %gate = "tf.NoOp"(%init) <{node_name = "gate"}> : (!tf.control) -> !tf.control
+    %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<4x4xf32>, [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]>} : () -> (tensor<4x4xf32>, !tf.control)
+    %wi, %wi_c = "tf.Identity"(%w, %gate) <{node_name = "gated_w"}> {T = f32} : (tensor<4x4xf32>, !tf.control) -> (tensor<4x4xf32>, !tf.control)
+    %y, %y_c = "tf.MatMul"(%x, %wi) <{node_name = "matmul"}> {T = f32, transpose_a = false, transpose_b = false} : (tensor<2x4xf32>, tensor<4x4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    func.return %y : tensor<2x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @only_reader
+// CHECK:     %gate = "tf.NoOp"(%init)
+// CHECK:     %gated_w, %gated_w_c = "tf.Identity"(%w, %gate)
+// CHECK:     "tf.MatMul"(%x, %gated_w)

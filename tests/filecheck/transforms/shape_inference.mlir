@@ -80,3 +80,51 @@ builtin.module attributes {tf.signature = "transposed_matmul", tf.tags = ["serve
 // CHECK-LABEL: func.func @transposed_matmul
 // CHECK:       %ab, %ab_c = "tf.MatMul"(%a, %b) {{.*}} -> (tensor<2x5xf32>, !tf.control)
 // CHECK:       %cd, %cd_c = "tf.MatMul"(%c, %d) {{.*}} -> (tensor<2x5xf32>, !tf.control)
+
+// -----
+
+// A lookup gives one value per key: a static hash table's values are scalars (TensorFlow leaves
+// the result unranked: the table's handle carries no shapes), a table of tensors' values have its
+// value_shape. A handle from outside the function says nothing.
+builtin.module attributes {tf.signature = "lookups", tf.tags = ["serve"]} {
+  func.func @lookups(%words: tensor<?x3x!tf.dtype<"string">> {tf.input_key = "words", tf.node_name = "words"}, %h: tensor<!tf.dtype<"resource">> {tf.input_key = "h", tf.node_name = "h"}) -> (tensor<*xi64> {tf.output_key = "ids"}, tensor<*xf32> {tf.output_key = "vectors"}, tensor<*xi64> {tf.output_key = "unknown"}) {
+    %table, %table_c = "tf.HashTableV2"() <{node_name = "table"}> {container = "", key_dtype = !tf.dtype<"string">, shared_name = "t", use_node_name_sharing = false, value_dtype = i64} : () -> (tensor<!tf.dtype<"resource">>, !tf.control)
+    %through, %through_c = "tf.Identity"(%table) <{node_name = "through"}> {T = !tf.dtype<"resource">} : (tensor<!tf.dtype<"resource">>) -> (tensor<!tf.dtype<"resource">>, !tf.control)
+    %d, %d_c = "tf.Const"() <{node_name = "default"}> {dtype = i64, value = #tf.tensor<tensor<i64>, [-1]>} : () -> (tensor<i64>, !tf.control)
+    %ids, %ids_c = "tf.LookupTableFindV2"(%through, %words, %d) <{node_name = "ids"}> {Tin = !tf.dtype<"string">, Tout = i64} : (tensor<!tf.dtype<"resource">>, tensor<?x3x!tf.dtype<"string">>, tensor<i64>) -> (tensor<*xi64>, !tf.control)
+    %vt, %vt_c = "tf.MutableHashTableOfTensorsV2"() <{node_name = "vector_table"}> {container = "", key_dtype = !tf.dtype<"string">, shared_name = "v", use_node_name_sharing = false, value_dtype = f32, value_shape = #tf.shape<[5]>} : () -> (tensor<!tf.dtype<"resource">>, !tf.control)
+    %dv, %dv_c = "tf.Const"() <{node_name = "default_vector"}> {dtype = f32, value = #tf.tensor<tensor<5xf32>, [0.0, 0.0, 0.0, 0.0, 0.0]>} : () -> (tensor<5xf32>, !tf.control)
+    %vectors, %vectors_c = "tf.LookupTableFindV2"(%vt, %words, %dv) <{node_name = "vectors"}> {Tin = !tf.dtype<"string">, Tout = f32} : (tensor<!tf.dtype<"resource">>, tensor<?x3x!tf.dtype<"string">>, tensor<5xf32>) -> (tensor<*xf32>, !tf.control)
+    %unknown, %unknown_c = "tf.LookupTableFindV2"(%h, %words, %d) <{node_name = "unknown"}> {Tin = !tf.dtype<"string">, Tout = i64} : (tensor<!tf.dtype<"resource">>, tensor<?x3x!tf.dtype<"string">>, tensor<i64>) -> (tensor<*xi64>, !tf.control)
+    func.return %ids, %vectors, %unknown : tensor<*xi64>, tensor<*xf32>, tensor<*xi64>
+  }
+}
+
+// CHECK-LABEL: func.func @lookups
+// CHECK:       %ids, %ids_c = "tf.LookupTableFindV2"{{.*}} -> (tensor<4x3xi64>, !tf.control)
+// CHECK:       %vectors, %vectors_c = "tf.LookupTableFindV2"{{.*}} -> (tensor<4x3x5xf32>, !tf.control)
+// CHECK:       %unknown, %unknown_c = "tf.LookupTableFindV2"{{.*}} -> (tensor<*xi64>, !tf.control)
+
+// -----
+
+// A ragged tensor padded to a dense one (TextVectorization's output_sequence_length): the shape
+// input's dims where it sets them, the rows from the first partition where it does not: the
+// number of strings split (dense_shape[0] of StringSplitV2), or the row splits' length less one.
+builtin.module attributes {tf.signature = "padded", tf.tags = ["serve"]} {
+  func.func @padded(%text: tensor<?x!tf.dtype<"string">> {tf.input_key = "text", tf.node_name = "text"}, %splits: tensor<6xi64> {tf.input_key = "splits", tf.node_name = "splits"}, %flat: tensor<?xi64> {tf.input_key = "flat", tf.node_name = "flat"}, %sep: tensor<!tf.dtype<"string">> {tf.input_key = "sep", tf.node_name = "sep"}) -> (tensor<*xi64> {tf.output_key = "by_rowids"}, tensor<*xi64> {tf.output_key = "by_splits"}) {
+    %idx, %tokens, %dense, %split_c = "tf.StringSplitV2"(%text, %sep) <{node_name = "split"}> {maxsplit = -1 : i64} : (tensor<?x!tf.dtype<"string">>, tensor<!tf.dtype<"string">>) -> (tensor<?x2xi64>, tensor<?x!tf.dtype<"string">>, tensor<2xi64>, !tf.control)
+    %b0, %b0_c = "tf.Const"() <{node_name = "b0"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [0]>} : () -> (tensor<1xi32>, !tf.control)
+    %b1, %b1_c = "tf.Const"() <{node_name = "b1"}> {dtype = i32, value = #tf.tensor<tensor<1xi32>, [1]>} : () -> (tensor<1xi32>, !tf.control)
+    %rows, %rows_c = "tf.StridedSlice"(%dense, %b0, %b1, %b1) <{node_name = "rows"}> {Index = i32, T = i64, begin_mask = 0 : i64, ellipsis_mask = 0 : i64, end_mask = 0 : i64, new_axis_mask = 0 : i64, shrink_axis_mask = 1 : i64} : (tensor<2xi64>, tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> (tensor<i64>, !tf.control)
+    %shape, %shape_c = "tf.Const"() <{node_name = "shape"}> {dtype = i64, value = #tf.tensor<tensor<2xi64>, [-1, 12]>} : () -> (tensor<2xi64>, !tf.control)
+    %pad, %pad_c = "tf.Const"() <{node_name = "pad"}> {dtype = i64, value = #tf.tensor<tensor<i64>, [0]>} : () -> (tensor<i64>, !tf.control)
+    %rowids, %rowids_c = "tf.Const"() <{node_name = "rowids"}> {dtype = i64, value = #tf.tensor<tensor<2xi64>, [0, 0]>} : () -> (tensor<2xi64>, !tf.control)
+    %by_rowids, %by_rowids_c = "tf.RaggedTensorToTensor"(%shape, %flat, %pad, %rows, %rowids) <{node_name = "by_rowids"}> {T = i64, Tindex = i64, Tshape = i64, num_row_partition_tensors = 2 : i64, row_partition_types = #tf.list<["FIRST_DIM_SIZE", "VALUE_ROWIDS"]>} : (tensor<2xi64>, tensor<?xi64>, tensor<i64>, tensor<i64>, tensor<2xi64>) -> (tensor<*xi64>, !tf.control)
+    %by_splits, %by_splits_c = "tf.RaggedTensorToTensor"(%shape, %flat, %pad, %splits) <{node_name = "by_splits"}> {T = i64, Tindex = i64, Tshape = i64, num_row_partition_tensors = 1 : i64, row_partition_types = #tf.list<["ROW_SPLITS"]>} : (tensor<2xi64>, tensor<?xi64>, tensor<i64>, tensor<6xi64>) -> (tensor<*xi64>, !tf.control)
+    func.return %by_rowids, %by_splits : tensor<*xi64>, tensor<*xi64>
+  }
+}
+
+// CHECK-LABEL: func.func @padded
+// CHECK:       %by_rowids, %by_rowids_c = "tf.RaggedTensorToTensor"{{.*}} -> (tensor<4x12xi64>, !tf.control)
+// CHECK:       %by_splits, %by_splits_c = "tf.RaggedTensorToTensor"{{.*}} -> (tensor<5x12xi64>, !tf.control)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter
 
@@ -126,9 +127,10 @@ def drop_pure_control_edges(block) -> dict:
     when its target neither has one nor leads (through data or control) to one: the target's
     value is the same whenever it runs, and only a side effect could tell. Function inlining
     puts an edge from the call's control inputs (a lookup table's initialisation) on every
-    weight the call reads; kept, they would hold the weights out of clusters. An edge is kept,
-    though, when dropping it would leave its source unread: the source's effects would no
-    longer run."""
+    weight the call reads; kept, they would hold the weights out of clusters. But a session
+    runs only what the function's results need: an op with a side effect that ran only because
+    a dropped edge led to it would run no more, so the edges from what it reached that way are
+    kept."""
     ops = [op for op in block.ops if isinstance(op, TFNodeOp)]
     leads_to_effect = _leads_to_effect(ops)
     orders_effects: dict = {}
@@ -139,21 +141,48 @@ def drop_pure_control_edges(block) -> dict:
             if isinstance(source, TFNodeOp) and (
                 not orders_effects.get(source, True) or (not leads_to_effect[op] and source.tf_type not in V1_LOOP_OPS)
             ):
-                dropped.setdefault(source, set()).add(op)
+                dropped.setdefault(op, set()).add(source)
         orders_effects[op] = _orders_effects_itself(op) or any(
-            orders_effects.get(v.owner, False) for v in op.operands if op not in dropped.get(v.owner, ())
+            orders_effects.get(v.owner, False) for v in op.operands if v.owner not in dropped.get(op, ())
         )
-    # Whether a source's effects (or those it waits for) would stop running is a question about
-    # the graph as it was: a gate whose own wait was dropped still stands for that wait.
-    ordered_before = _orders_effects(ops)
-    for source, targets in dropped.items():
-        if ordered_before[source] and _every_use_is_an_edge_into(source, targets):
-            targets.clear()
-    for op in ops:
-        kept = [v for v in op.control_operands if op not in dropped.get(v.owner, ())]
-        if len(kept) != len(op.control_operands):
-            op.operands = [*op.data_operands, *kept]
+    running = _needed_by_the_results(block)
+    _set_control_operands(ops, dropped)
+    while dropped:
+        now_running = _needed_by_the_results(block)
+        stopped = {op for op in running - now_running if isinstance(op, TFNodeOp)}
+        if not any(is_stateful(op.tf_type) for op in stopped):
+            break
+        restored = {target: sources - stopped for target, sources in dropped.items()}
+        _restore_control_operands(ops, dropped, restored)
+        dropped = {target: sources for target, sources in restored.items() if sources}
     return _orders_effects(ops)
+
+
+def _set_control_operands(ops: list[TFNodeOp], dropped: dict) -> None:
+    for op in ops:
+        if op in dropped:
+            op.operands = [*op.data_operands, *(v for v in op.control_operands if v.owner not in dropped[op])]
+
+
+def _restore_control_operands(ops: list[TFNodeOp], dropped: dict, still_dropped: dict) -> None:
+    for op, sources in dropped.items():
+        back = sources - still_dropped.get(op, set())
+        if back:
+            op.operands = [*op.operands, *(source.control for source in back)]
+
+
+def _needed_by_the_results(block) -> set:
+    """The ops the block's results need, through data and control: what a session runs."""
+    needed: set = set()
+    pending = [block.last_op]
+    while pending:
+        op = pending.pop()
+        for value in op.operands:
+            owner = value.owner
+            if isinstance(owner, Operation) and owner not in needed:
+                needed.add(owner)
+                pending.append(owner)
+    return needed
 
 
 def _orders_effects_itself(op: TFNodeOp) -> bool:
@@ -181,10 +210,6 @@ def _leads_to_effect(ops: list[TFNodeOp]) -> dict:
             for result in op.results for use in result.uses
         )
     return leads
-
-
-def _every_use_is_an_edge_into(source: TFNodeOp, targets: set) -> bool:
-    return all(result is source.control and use.operation in targets for result in source.results for use in result.uses)
 
 
 @register_pass

@@ -106,11 +106,17 @@ builtin.module attributes {tf.signature = "only_reader", tf.tags = ["serve"]} {
     %w, %w_c = "tf.Const"() <{node_name = "w"}> {dtype = f32, value = #tf.tensor<tensor<4x4xf32>, [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]>} : () -> (tensor<4x4xf32>, !tf.control)
     %wi, %wi_c = "tf.Identity"(%w, %gate) <{node_name = "gated_w"}> {T = f32} : (tensor<4x4xf32>, !tf.control) -> (tensor<4x4xf32>, !tf.control)
     %y, %y_c = "tf.MatMul"(%x, %wi) <{node_name = "matmul"}> {T = f32, transpose_a = false, transpose_b = false} : (tensor<2x4xf32>, tensor<4x4xf32>) -> (tensor<2x4xf32>, !tf.control)
-    func.return %y : tensor<2x4xf32>
+    %nothing = "tf.NoOp"() <{node_name = "nothing"}> : () -> !tf.control
+    %vi, %vi_c = "tf.Identity"(%w, %nothing) <{node_name = "after_nothing"}> {T = f32} : (tensor<4x4xf32>, !tf.control) -> (tensor<4x4xf32>, !tf.control)
+    %z, %z_c = "tf.MatMul"(%y, %vi) <{node_name = "matmul_again"}> {T = f32, transpose_a = false, transpose_b = false} : (tensor<2x4xf32>, tensor<4x4xf32>) -> (tensor<2x4xf32>, !tf.control)
+    func.return %z : tensor<2x4xf32>
   }
 }
 
+// Only that edge: one from a NoOp that waits on nothing still goes.
 // CHECK-LABEL: func.func @only_reader
 // CHECK:     %gate = "tf.NoOp"(%init)
 // CHECK:     %gated_w, %gated_w_c = "tf.Identity"(%w, %gate)
 // CHECK:     "tf.MatMul"(%x, %gated_w)
+// CHECK-NOT: "tf.NoOp"
+// CHECK:     "tf.MatMul"(%matmul, %w)

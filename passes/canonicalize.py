@@ -150,12 +150,28 @@ def drop_pure_control_edges(block) -> dict:
     while dropped:
         now_running = _needed_by_the_results(block)
         stopped = {op for op in running - now_running if isinstance(op, TFNodeOp)}
-        if not any(is_stateful(op.tf_type) for op in stopped):
+        leading = _leading_to_a_side_effect(stopped, dropped)
+        if not leading:
             break
-        restored = {target: sources - stopped for target, sources in dropped.items()}
+        restored = {target: sources - leading for target, sources in dropped.items()}
         _restore_control_operands(ops, dropped, restored)
         dropped = {target: sources for target, sources in restored.items() if sources}
     return _orders_effects(ops)
+
+
+def _leading_to_a_side_effect(stopped: set, dropped: dict) -> set:
+    """The ops of `stopped` that have a side effect or reach (through data, or control edges,
+    dropped or not) one of `stopped` that has: the edges into them make the effect run."""
+    leading: dict = {}
+
+    def leads(op) -> bool:
+        if op not in leading:
+            leading[op] = False  # a cycle reaches nothing new
+            sources = [v.owner for v in op.operands] + list(dropped.get(op, ()))
+            leading[op] = is_stateful(op.tf_type) or any(s in stopped and leads(s) for s in sources)
+        return leading[op]
+
+    return {op for op in stopped if leads(op)}
 
 
 def _set_control_operands(ops: list[TFNodeOp], dropped: dict) -> None:

@@ -154,6 +154,8 @@ def drop_pure_control_edges(block) -> dict:
         if not leading:
             break
         restored = {target: sources - leading for target, sources in dropped.items()}
+        if restored == dropped:  # nothing to give back found: keep every edge rather than lose an effect
+            restored = {}
         _restore_control_operands(ops, dropped, restored)
         dropped = {target: sources for target, sources in restored.items() if sources}
     return _orders_effects(ops)

@@ -21,6 +21,7 @@ from nir.ir.tf_attrs import ShapeAttr
 from nir.ir.tf_dialect import TFNodeOp
 
 LOOKUP_OPS = frozenset({"LookupTableFind", "LookupTableFindV2"})
+SIZE_OPS = frozenset({"LookupTableSize", "LookupTableSizeV2"})
 
 # Ops that read a table without changing it; any other reader (an insert, a remove, a call
 # that receives the handle) may change its values.
@@ -102,3 +103,33 @@ def value_range(find: TFNodeOp) -> tuple[int, int] | None:
     if every.dtype.kind not in "iu" or every.size == 0:
         return None
     return int(every.min()), int(every.max())
+
+
+def size_range(size: TFNodeOp) -> tuple[int, int] | None:
+    """The least and greatest number of entries a table can hold when it is filled only from
+    constants: between none (before its initialisation) and every key imported."""
+    table = table_op(size.data_operands[0])
+    if table is None or table.tf_type not in _SCALAR_TABLES:
+        return None
+    imported = 0
+    for reader in _readers_of(table):
+        if not isinstance(reader, TFNodeOp):
+            return None
+        if reader.tf_type in _FILLERS:
+            keys = reader.data_operands[1].type
+            count = _element_count(keys)
+            if count is None:
+                return None
+            imported += count
+        elif reader.tf_type not in _READERS:
+            return None
+    return 0, imported
+
+
+def _element_count(tensor_type) -> int | None:
+    from nir.ir.shapes import tf_shape
+
+    shape = tf_shape(tensor_type)
+    if shape is None or any(d < 0 for d in shape):
+        return None
+    return int(np.prod(shape, dtype=np.int64))

@@ -1,10 +1,11 @@
 """The least and greatest value an integer tensor can hold, where the IR proves them.
 
-Only ops that move or choose values (never compute new ones) are followed, so a range is a
-union of the ranges of constants, of lookups into tables filled from constants
-(`nir.ir.lookup_tables`), and of casts from narrower types: the ids a text model's tokenizer
-and vocabulary give. Arithmetic would need interval rules per op and overflow care; nothing
-that narrows ids needs it.
+Followed: ops that move or choose values (a range is the union of their operands'), sums,
+differences, minima and maxima (interval arithmetic, given up where int64 could overflow),
+and the ops whose results are bounded by what they are: constants, lookups into tables filled
+from constants and their sizes (`nir.ir.lookup_tables`), string hashes into `num_buckets`
+buckets, and casts from narrower types. Those are the ids a text model's tokenizer, vocabulary
+and out-of-vocabulary buckets give (Keras' StringLookup, Hashing, `tf.lookup.StaticVocabularyTable`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from xdsl.dialects.builtin import IntegerType
 from xdsl.ir import SSAValue
 
 from nir.ir.dtypes import numpy_dtype_of_ir_type
-from nir.ir.lookup_tables import LOOKUP_OPS, value_range
+from nir.ir.lookup_tables import LOOKUP_OPS, SIZE_OPS, size_range, value_range
 from nir.ir.op_facts import FORWARDING, op_types_with
 from nir.ir.queries import const_value
 from nir.ir.shapes import element_type
@@ -36,6 +37,8 @@ _MOVES_OPERANDS: dict[str, tuple[int, ...] | None] = {
 }
 
 MAX_CONSTANT_ELEMENTS = 1 << 20  # a vocabulary's ids; never scan a weight
+_HASHES = frozenset({"StringToHashBucket", "StringToHashBucketFast", "StringToHashBucketStrong"})
+_INT64 = np.iinfo(np.int64)
 
 
 def integer_range(value: SSAValue) -> Range | None:
@@ -72,6 +75,14 @@ class _Ranges:
             return int(constant.min()), int(constant.max())
         if op.tf_type in LOOKUP_OPS:
             return value_range(op)
+        if op.tf_type in SIZE_OPS:
+            return size_range(op)
+        if op.tf_type in _HASHES:
+            buckets = op.attributes.get("num_buckets")
+            count = getattr(getattr(buckets, "value", None), "data", 0)
+            return (0, count - 1) if count > 0 else None
+        if op.tf_type in ("Add", "AddV2", "Sub", "Minimum", "Maximum"):
+            return self._arithmetic(op)
         if op.tf_type == "Cast":
             return self._cast(op)
         if op.tf_type in op_types_with(FORWARDING):
@@ -90,6 +101,18 @@ class _Ranges:
             info = np.iinfo(numpy_dtype_of_ir_type(source_type)) if source_type.width.data > 1 else None
             bounds = (int(info.min), int(info.max)) if info is not None else (0, 1)
         return bounds if fits(bounds, element_type(op.data_results[0].type)) else None
+
+    def _arithmetic(self, op: TFNodeOp) -> Range | None:
+        a, b = (self.of(v) for v in op.data_operands[:2])
+        if a is None or b is None:
+            return None
+        bounds = {
+            "Add": (a[0] + b[0], a[1] + b[1]), "AddV2": (a[0] + b[0], a[1] + b[1]),
+            "Sub": (a[0] - b[1], a[1] - b[0]),
+            "Minimum": (min(a[0], b[0]), min(a[1], b[1])), "Maximum": (max(a[0], b[0]), max(a[1], b[1])),
+        }[op.tf_type]
+        # Python's integers do not wrap; TensorFlow's int64 would, past these bounds.
+        return bounds if _INT64.min <= bounds[0] and bounds[1] <= _INT64.max else None
 
     def _union(self, op: TFNodeOp) -> Range | None:
         indices = _MOVES_OPERANDS[op.tf_type]

@@ -57,6 +57,7 @@ from nir.ir.attr_names import ON_TARGET
 from nir.ir.control_flow import graph_functions, loop_conditions
 from nir.ir.module import entry_function
 from nir.ir.op_facts import METADATA, is_loop_back_edge, op_types_with
+from nir.ir.placement import CpuReason
 from nir.ir.queries import is_on_target, mark_on_target, set_cpu_reason
 from nir.ir.tf_dialect import Free, TFNodeOp, create_tf_op
 from nir.ir.tf_types import ControlType, OpaqueDType
@@ -456,6 +457,11 @@ class ClusterPass(ModulePass):
             evict = _boundary_violations(groups, ops, forbidden)
             if not evict:
                 break
+            # A constant read on CPU too goes first and alone: as a candidate it made its CPU
+            # readers look downstream of the accelerator, which split its other readers'
+            # groups; the other violations are judged on the groups without it.
+            shared = {i: r for i, r in evict.items() if CpuReason.of(r) is CpuReason.SHARED_CONSTANT}
+            evict = shared or evict
             for i, reason in evict.items():
                 candidate[i] = False
                 set_cpu_reason(ops[i], reason)

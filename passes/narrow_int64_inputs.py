@@ -72,8 +72,10 @@ def _narrow(value: SSAValue, readers: list[TFNodeOp], bounds: tuple[int, int]) -
     suffix = "" if not isinstance(value, OpResult) or value.index == 0 else f"_{value.index}"
     narrow = _cast(f"{name}/int32{suffix}", value, I32)
     wide = _cast(f"{name}/int64{suffix}", narrow.data_results[0], i64)
-    where = InsertPoint.after(value.owner) if isinstance(value.owner, TFNodeOp) else InsertPoint.at_start(value.block)
-    Rewriter.insert_op([narrow, wide], where)
+    # In front of the first reader, not behind the producer: the clustering walks the block in
+    # order, and CPU ops in between (the rest of a tokenizer) would stand between the widening
+    # Cast and its readers.
+    Rewriter.insert_op([narrow, wide], InsertPoint.before(_first_in_block(readers)))
     for cast in (narrow, wide):
         _copy_batch_facts(value, cast)
     set_cpu_reason(narrow, f"i64 tensor entering its cluster: narrowed to int32 here, its values lie in "
@@ -81,6 +83,11 @@ def _narrow(value: SSAValue, readers: list[TFNodeOp], bounds: tuple[int, int]) -
     mark_on_target(wide, readers[0].properties[ON_TARGET].data)
     targets = set(readers)
     value.replace_uses_with_if(wide.data_results[0], lambda use: use.operation in targets)
+
+
+def _first_in_block(ops: list[TFNodeOp]) -> TFNodeOp:
+    block = ops[0].parent_block()
+    return min(ops, key=block.get_operation_index)
 
 
 def _cast(name: str, x: SSAValue, to: Attribute) -> TFNodeOp:

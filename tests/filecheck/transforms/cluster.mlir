@@ -188,3 +188,31 @@ builtin.module attributes {tf.signature = "shapes_only", tf.tags = ["serve"]} {
 // CHECK-NEXT:    "tf.Tanh"
 // CHECK-NEXT:    "neuron.yield"
 // CHECK-NOT:   "neuron.cluster"
+
+// -----
+
+// A constant read on CPU (by the Less) and in a cluster (by the Mul) is evicted before anything
+// else is judged: as a candidate it made the Less look downstream of the accelerator, which put
+// the Select on a later level than the Cast feeding it, split them, and the int64 between them
+// would have evicted both. Judged after it, the four ops are one cluster.
+builtin.module attributes {tf.signature = "shared_constant_first", tf.tags = ["serve"]} {
+  func.func @shared_constant_first(%x: tensor<2xi32> {tf.input_key = "x", tf.node_name = "x"}, %y: tensor<2xf32> {tf.input_key = "y", tf.node_name = "y"}) -> (tensor<2xf32> {tf.output_key = "z"}) {
+    %c, %c_c = "tf.Const"() <{node_name = "half", nir.target = "inferentia"}> {dtype = f32, value = #tf.tensor<tensor<f32>, [0.5]>} : () -> (tensor<f32>, !tf.control)
+    %p, %p_c = "tf.Less"(%y, %c) <{node_name = "less", nir.cpu_reason = "op type Less not supported by inferentia"}> {T = f32} : (tensor<2xf32>, tensor<f32>) -> (tensor<2xi1>, !tf.control)
+    %a, %a_c = "tf.Cast"(%x) <{node_name = "wide", nir.target = "inferentia"}> {SrcT = i32, DstT = i64, Truncate = false} : (tensor<2xi32>) -> (tensor<2xi64>, !tf.control)
+    %s, %s_c = "tf.Select"(%p, %a, %a) <{node_name = "select", nir.target = "inferentia"}> {T = i64} : (tensor<2xi1>, tensor<2xi64>, tensor<2xi64>) -> (tensor<2xi64>, !tf.control)
+    %f, %f_c = "tf.Cast"(%s) <{node_name = "float", nir.target = "inferentia"}> {SrcT = i64, DstT = f32, Truncate = false} : (tensor<2xi64>) -> (tensor<2xf32>, !tf.control)
+    %m, %m_c = "tf.Mul"(%f, %c) <{node_name = "mul", nir.target = "inferentia"}> {T = f32} : (tensor<2xf32>, tensor<f32>) -> (tensor<2xf32>, !tf.control)
+    func.return %m : tensor<2xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @shared_constant_first
+// CHECK:       %half, %half_c = "tf.Const"() <{nir.cpu_reason = "Const also read outside its cluster
+// CHECK:       %less, %less_c = "tf.Less"
+// CHECK:       "neuron.cluster"(%x, %less)
+// CHECK:         "tf.Cast"
+// CHECK:         "tf.Select"
+// CHECK:         "tf.Cast"
+// CHECK:         "tf.Mul"
+// CHECK:         "neuron.yield"

@@ -1,7 +1,8 @@
 // RUN: nir opt %s -p 'tf-legalize{supported-op-types="Less","Add","AddV2","Cast","Const","Identity"},tf-narrow-int64-inputs' --split-input-file | filecheck %s
 
 // Ids from a table filled from constants, read on the target: a Cast to int32 on CPU after the
-// lookup, one back to int64 on the target, and every reader on the target reads the latter.
+// lookup, one back to int64 on the target, and every reader on the target reads the latter. Both
+// go in front of the first reader.
 builtin.module attributes {tf.signature = "vocabulary", tf.tags = ["serve"]} {
   func.func @vocabulary(%words: tensor<2x!tf.dtype<"string">> {tf.input_key = "words", tf.node_name = "words"}, %keys: tensor<3x!tf.dtype<"string">> {tf.input_key = "keys", tf.node_name = "keys"}) -> (tensor<2xi1> {tf.output_key = "known"}, tensor<2xi64> {tf.output_key = "shifted"}) {
     %table, %table_c = "tf.HashTableV2"() <{node_name = "table"}> {container = "", key_dtype = !tf.dtype<"string">, shared_name = "t", use_node_name_sharing = false, value_dtype = i64} : () -> (tensor<!tf.dtype<"resource">>, !tf.control)
@@ -18,10 +19,10 @@ builtin.module attributes {tf.signature = "vocabulary", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @vocabulary
 // CHECK:      %lookup, %lookup_c = "tf.LookupTableFindV2"
-// CHECK-NEXT: %lookup.int32, %lookup.int32_c = "tf.Cast"(%lookup) <{nir.cpu_reason = "i64 tensor entering its cluster: narrowed to int32 here, its values lie in [-1, 4]"}> {SrcT = i64, DstT = i32, Truncate = false} : (tensor<2xi64>) -> (tensor<2xi32>, !tf.control)
+// CHECK:      %lookup.int32, %lookup.int32_c = "tf.Cast"(%lookup) <{nir.cpu_reason = "i64 tensor entering its cluster: narrowed to int32 here, its values lie in [-1, 4]"}> {SrcT = i64, DstT = i32, Truncate = false} : (tensor<2xi64>) -> (tensor<2xi32>, !tf.control)
 // CHECK-NEXT: %lookup.int64, %lookup.int64_c = "tf.Cast"(%lookup.int32) <{nir.target = "inferentia"}> {SrcT = i32, DstT = i64, Truncate = false} : (tensor<2xi32>) -> (tensor<2xi64>, !tf.control)
-// CHECK:      "tf.Less"(%zero, %lookup.int64)
-// CHECK:      "tf.AddV2"(%lookup.int64, %lookup.int64)
+// CHECK-NEXT: "tf.Less"(%zero, %lookup.int64)
+// CHECK-NEXT: "tf.AddV2"(%lookup.int64, %lookup.int64)
 
 // -----
 

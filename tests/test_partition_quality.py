@@ -149,6 +149,26 @@ def test_a_text_classifier_is_one_neuron_op_after_its_lookup(imported, compiled,
                             rtol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["hashed_categories", "static_vocabulary_table"])
+def test_ids_from_hashes_and_vocabulary_tables_enter_as_int32(zoo, tmp_path, fake_neuron_cc, name):
+    """Ids bounded by a hash's bucket count, or by a table's constants plus its size and hash
+    buckets (StaticVocabularyTable's out-of-vocabulary ids), enter the one NeuronOp as int32:
+    the id arithmetic runs on the accelerator, and the answers are the original's at batch 1,
+    and at 1 and 3 compiled with dynamic batch."""
+    for dynamic in (False, True):
+        out, inlined = str(tmp_path / f"out{dynamic}"), str(tmp_path / f"inlined{dynamic}")
+        report = tfn.saved_model.compile(zoo[name], out, dynamic_batch_size=dynamic, neuron_cc=fake_neuron_cc,
+                                         progress=False)
+        assert report["NumClusters"] == report["NumCompiledClusters"] == 1
+        (neuron_op,) = _all_neuron_ops(out)
+        assert neuron_op.attr["input_dtypes"].list.type and all(
+            t == 3 for t in neuron_op.attr["input_dtypes"].list.type)  # DT_INT32
+        tfn.saved_model.inline_neuron_ops(out, inlined)
+        for batch in ((1, 3) if dynamic else (1,)):
+            feeds = random_feeds(zoo[name], batch=batch, seed=batch)
+            assert_same_outputs(run_signature(zoo[name], feeds), run_signature(inlined, feeds), rtol=1e-4)
+
+
 def _computes_numbers(op: TFNodeOp) -> bool:
     """Whether some data result is a number (not a string, resource or variant)."""
     from nir.ir.shapes import element_type

@@ -106,6 +106,43 @@ def build_loop_over_the_batch(path: str) -> None:
     tf.saved_model.save(module, path, signatures=module.__call__)
 
 
+def build_hashed_categories(path: str) -> None:
+    """Three string categories per sample hashed into 20 buckets (Keras' Hashing), embedded and
+    classified: ids bounded by the bucket count, no table."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    categories = keras.Input((3,), dtype="string", name="categories")
+    ids = keras.layers.Hashing(num_bins=20)(categories)
+    hidden = keras.layers.Flatten()(keras.layers.Embedding(20, 4)(ids))
+    keras.Model(categories, keras.layers.Dense(2)(hidden)).export(path, verbose=False)
+
+
+def build_static_vocabulary_table(path: str) -> None:
+    """A tf.Module with a tf.lookup.StaticVocabularyTable (3 words, 2 out-of-vocabulary
+    buckets): the id of an unknown word is its hash bucket plus the table's size, computed in
+    the graph (LookupTableSizeV2, AddV2, Select)."""
+    import tensorflow as tf
+
+    rng = np.random.RandomState(5)
+
+    class Vocabulary(tf.Module):
+        def __init__(self):
+            super().__init__()
+            keys = tf.lookup.KeyValueTensorInitializer(["the", "quick", "fox"], tf.constant([0, 1, 2], tf.int64))
+            self.table = tf.lookup.StaticVocabularyTable(keys, num_oov_buckets=2)
+            self.embedding = tf.Variable(rng.standard_normal((5, 4)).astype(np.float32))
+            self.w = tf.Variable(rng.standard_normal((8, 2)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.string, name="words")])
+        def __call__(self, words):
+            hidden = tf.reshape(tf.gather(self.embedding, self.table.lookup(words)), [-1, 8])
+            return {"y": tf.nn.relu(tf.matmul(hidden, self.w))}
+
+    module = Vocabulary()
+    tf.saved_model.save(module, path, signatures=module.__call__)
+
+
 BUILDERS = {
     **EXAMPLES,
     "cumsum_cut": build_cumsum_cut,
@@ -113,6 +150,8 @@ BUILDERS = {
     "wide_mlp": build_wide_mlp,
     "scan_map_while": build_scan_map_while,
     "loop_over_the_batch": build_loop_over_the_batch,
+    "hashed_categories": build_hashed_categories,
+    "static_vocabulary_table": build_static_vocabulary_table,
 }
 
 

@@ -150,11 +150,17 @@ def test_a_text_classifier_is_one_neuron_op_after_its_lookup(imported, compiled,
 
 
 @pytest.mark.parametrize("name", ["hashed_categories", "static_vocabulary_table"])
-def test_ids_from_hashes_and_vocabulary_tables_enter_as_int32(zoo, tmp_path, fake_neuron_cc, name):
+def test_ids_from_hashes_and_vocabulary_tables_enter_as_int32(imported, zoo, tmp_path, fake_neuron_cc, name):
     """Ids bounded by a hash's bucket count, or by a table's constants plus its size and hash
     buckets (StaticVocabularyTable's out-of-vocabulary ids), enter the one NeuronOp as int32:
     the id arithmetic runs on the accelerator, and the answers are the original's at batch 1,
     and at 1 and 3 compiled with dynamic batch."""
+    module, _ = imported(name)
+    module = module.clone()
+    PassManager.parse(default_pipeline()).run(module)
+    on_cpu = {op.tf_type for op in entry_function(module).body.block.ops
+              if isinstance(op, TFNodeOp) and op.tf_type not in PLUMBING and _computes_numbers(op)}
+    assert on_cpu <= {"StringToHashBucketFast", "LookupTableFindV2", "LookupTableSizeV2", "Cast"}, on_cpu
     for dynamic in (False, True):
         out, inlined = str(tmp_path / f"out{dynamic}"), str(tmp_path / f"inlined{dynamic}")
         report = tfn.saved_model.compile(zoo[name], out, dynamic_batch_size=dynamic, neuron_cc=fake_neuron_cc,

@@ -81,3 +81,25 @@ builtin.module attributes {tf.signature = "chosen", tf.tags = ["serve"]} {
 // CHECK-NEXT: %reshape.int32, %reshape.int32_c = "tf.Cast"(%reshape) <{nir.cpu_reason = "i64 tensor entering its cluster: narrowed to int32 here, its values lie in [0, 4]"}>
 // CHECK-NEXT: %reshape.int64, %reshape.int64_c = "tf.Cast"(%reshape.int32)
 // CHECK:      "tf.AddV2"(%reshape.int64, %reshape.int64)
+
+// -----
+
+// Hash buckets are in [0, num_buckets), a table's size between none and every key imported, and
+// a sum of bounded ids is bounded: a StaticVocabularyTable's out-of-vocabulary id (bucket plus
+// size) is narrowed where it enters, in [0, 4].
+builtin.module attributes {tf.signature = "buckets", tf.tags = ["serve"]} {
+  func.func @buckets(%words: tensor<2x!tf.dtype<"string">> {tf.input_key = "words", tf.node_name = "words"}, %keys: tensor<3x!tf.dtype<"string">> {tf.input_key = "keys", tf.node_name = "keys"}) -> (tensor<2xi64> {tf.output_key = "y"}) {
+    %table, %table_c = "tf.HashTableV2"() <{node_name = "table"}> {container = "", key_dtype = !tf.dtype<"string">, shared_name = "t", use_node_name_sharing = false, value_dtype = i64} : () -> (tensor<!tf.dtype<"resource">>, !tf.control)
+    %values, %values_c = "tf.Const"() <{node_name = "values"}> {dtype = i64, value = #tf.tensor<tensor<3xi64>, [0, 1, 2]>} : () -> (tensor<3xi64>, !tf.control)
+    %init = "tf.LookupTableImportV2"(%table, %keys, %values) <{node_name = "init"}> {Tin = !tf.dtype<"string">, Tout = i64} : (tensor<!tf.dtype<"resource">>, tensor<3x!tf.dtype<"string">>, tensor<3xi64>) -> !tf.control
+    %size, %size_c = "tf.LookupTableSizeV2"(%table) <{node_name = "size"}> : (tensor<!tf.dtype<"resource">>) -> (tensor<i64>, !tf.control)
+    %bucket, %bucket_c = "tf.StringToHashBucketFast"(%words) <{node_name = "bucket"}> {num_buckets = 2 : i64} : (tensor<2x!tf.dtype<"string">>) -> (tensor<2xi64>, !tf.control)
+    %oov, %oov_c = "tf.Sub"(%bucket, %size) <{node_name = "oov"}> {T = i64} : (tensor<2xi64>, tensor<i64>) -> (tensor<2xi64>, !tf.control)
+    %y, %y_c = "tf.AddV2"(%oov, %oov) <{node_name = "y"}> {T = i64} : (tensor<2xi64>, tensor<2xi64>) -> (tensor<2xi64>, !tf.control)
+    func.return %y : tensor<2xi64>
+  }
+}
+
+// CHECK-LABEL: func.func @buckets
+// CHECK:      %oov.int32, %oov.int32_c = "tf.Cast"(%oov) <{nir.cpu_reason = "i64 tensor entering its cluster: narrowed to int32 here, its values lie in [-3, 1]"}>
+// CHECK:      "tf.AddV2"(%oov.int64, %oov.int64)

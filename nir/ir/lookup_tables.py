@@ -17,6 +17,7 @@ from xdsl.ir import Operation, SSAValue
 
 from nir.ir.op_facts import FORWARDING, op_types_with
 from nir.ir.queries import const_value
+from nir.ir.shapes import tf_shape
 from nir.ir.tf_attrs import ShapeAttr
 from nir.ir.tf_dialect import TFNodeOp
 
@@ -127,8 +128,6 @@ def size_range(size: TFNodeOp) -> tuple[int, int] | None:
 
 
 def _element_count(tensor_type) -> int | None:
-    from nir.ir.shapes import tf_shape
-
     shape = tf_shape(tensor_type)
     if shape is None or any(d < 0 for d in shape):
         return None

@@ -155,10 +155,12 @@ BUILDERS = {
 }
 
 
-def random_feeds(model_dir: str, key: str = "serving_default", batch: int = 1, seed: int = 0) -> dict:
+def random_feeds(model_dir: str, key: str = "serving_default", batch: int = 1, seed: int = 0, signature=None) -> dict:
+    """Random inputs for the signature (`signature`, if already loaded: each load of a model
+    keeps its functions for the process's life)."""
     import tensorflow as tf
 
-    fn = tf.saved_model.load(model_dir).signatures[key]
+    fn = signature if signature is not None else tf.saved_model.load(model_dir).signatures[key]
     rng = np.random.RandomState(seed)
     feeds = {}
     for name, spec in fn.structured_input_signature[1].items():

@@ -133,52 +133,63 @@ def test_compile_quality(benchmark, workspace, name, neuron_cc):
         f"{name}: {dynamic['NumClusters']} clusters with dynamic batch, {report['NumClusters']} without"
 
 
-# Run in a process of its own per model: every SavedModel TensorFlow loads stays in the process
-# (its functions in the eager context), and the survey loads each model six times here; one
-# process for all of them grew past 20 GB at the big EfficientNets (killed by the OOM killer).
-# Prints, per batch, the least rtol at which the second model's answers pass
-# assert_same_outputs against the first's; keeps the first's answers for the noise check.
-# Each model is loaded once: a load keeps its functions for the process's life (six loads of
-# EfficientNetV2L took 21 GB).
-_ANSWER_RTOLS = """
-import json, sys
+# Each model runs in a process of its own, loaded once: a load keeps its functions for the
+# process's life, so one process for the survey grew past 20 GB at the big EfficientNets, and
+# one process for both of a model's versions (ConvNeXtXLarge's 1.4 GB of weights, inlined as
+# graph constants beside the original) past this machine's 24 GB. The first run draws the feeds
+# (batches 1, 3 and 8) and keeps them with its answers; the others read them from there.
+_ANSWERS = """
+import sys
 import numpy as np
 import tensorflow as tf
 sys.path.insert(0, sys.argv[4])
 from zoo import random_feeds
-first = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-second = first if sys.argv[2] == sys.argv[1] else tf.saved_model.load(sys.argv[2]).signatures["serving_default"]
-def run(fn, feeds):
-    return {k: v.numpy() for k, v in fn(**{n: tf.constant(x) for n, x in feeds.items()}).items()}
-kept, needed = {}, {}
+model, given, kept = sys.argv[1:4]
+fn = tf.saved_model.load(model).signatures["serving_default"]
+drawn = dict(np.load(given, allow_pickle=True)) if given else {}
+out = {}
 for batch in (1, 3, 8):
-    feeds = random_feeds(sys.argv[1], batch=batch, seed=batch, signature=first)
-    expected, actual = run(first, feeds), run(second, feeds)
-    worst = 0.0
-    for key, a in expected.items():
-        b = actual[key]
-        assert a.shape == b.shape, key
-        scale = max(1.0, float(np.max(np.abs(a))))
-        worst = max(worst, float(np.max(np.abs(b - a) / (np.abs(a) + scale))) if a.size else 0.0)
-        kept[f"{batch}/{key}"] = a
-    needed[batch] = worst
-np.savez(sys.argv[3], **kept)
-print(json.dumps(needed))
+    if given:
+        feeds = {k.split("/", 2)[2]: v for k, v in drawn.items() if k.startswith(f"feed/{batch}/")}
+    else:
+        feeds = random_feeds(model, batch=batch, seed=batch, signature=fn)
+    out.update({f"feed/{batch}/{k}": v for k, v in feeds.items()})
+    answers = fn(**{k: tf.constant(v) for k, v in feeds.items()})
+    out.update({f"out/{batch}/{k}": v.numpy() for k, v in answers.items()})
+np.savez(kept, **out)
 """
 ANSWER_RTOL = 1e-4
 NOISE_FACTOR = 4
 
 
-def _answer_rtols(first: str, second: str, kept: str, env: dict | None = None) -> dict[int, float]:
-    import json
+def _answers(model_dir: str, kept: str, feeds_from: str = "", env: dict | None = None) -> dict:
+    """The model's answers (and feeds), run in a child process and kept in `kept`."""
     import subprocess
     import sys
 
+    import numpy as np
+
     tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")
-    run = subprocess.run([sys.executable, "-c", _ANSWER_RTOLS, first, second, kept, tests],
+    run = subprocess.run([sys.executable, "-c", _ANSWERS, model_dir, feeds_from, kept, tests],
                          capture_output=True, text=True, env=env)
-    assert run.returncode == 0, f"{second}: the answers could not be compared\n{run.stderr[-3000:]}"
-    return {int(k): v for k, v in json.loads(run.stdout.strip().splitlines()[-1]).items()}
+    assert run.returncode == 0, f"{model_dir}: the model could not be run\n{run.stderr[-3000:]}"
+    with np.load(kept, allow_pickle=True) as data:
+        return {k: data[k] for k in data.files if k.startswith("out/")}
+
+
+def _rtol_needed(expected: dict, actual: dict) -> float:
+    """The least rtol at which `actual` passes assert_same_outputs against `expected`."""
+    import numpy as np
+
+    assert sorted(expected) == sorted(actual)
+    worst = 0.0
+    for key, a in expected.items():
+        b = actual[key]
+        assert a.shape == b.shape, key
+        if a.size:
+            scale = max(1.0, float(np.max(np.abs(a))))
+            worst = max(worst, float(np.max(np.abs(b - a) / (np.abs(a) + scale))))
+    return worst
 
 
 def _dynamic_batch_compile(model_dir: str, out: str, neuron_cc: str) -> dict:
@@ -190,9 +201,10 @@ def _dynamic_batch_compile(model_dir: str, out: str, neuron_cc: str) -> dict:
     try:
         report = tfn.saved_model.compile(model_dir, out, dynamic_batch_size=True, neuron_cc=neuron_cc, progress=False)
         tfn.saved_model.inline_neuron_ops(out, inlined)
-        report["answer_rtol"] = max(_answer_rtols(model_dir, inlined, out + "-answers.npz").values())
+        expected = _answers(model_dir, out + "-answers.npz")
+        report["answer_rtol"] = _rtol_needed(expected, _answers(inlined, out + "-inlined.npz", out + "-answers.npz"))
         if report["answer_rtol"] > ANSWER_RTOL:
-            report["noise_rtol"] = _noise_rtol(model_dir, out + "-answers.npz")
+            report["noise_rtol"] = _noise_rtol(model_dir, out + "-answers.npz", expected)
             assert report["answer_rtol"] <= NOISE_FACTOR * report["noise_rtol"], (
                 f"{model_dir}: dynamic-batch answers differ (rtol {report['answer_rtol']:.2e} needed), more than "
                 f"{NOISE_FACTOR} times TensorFlow's own difference between its kernels ({report['noise_rtol']:.2e})")
@@ -200,26 +212,17 @@ def _dynamic_batch_compile(model_dir: str, out: str, neuron_cc: str) -> dict:
     finally:
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(inlined, ignore_errors=True)
-        for kept in (out + "-answers.npz", out + "-again.npz"):
+        for kept in (out + "-answers.npz", out + "-inlined.npz", out + "-again.npz"):
             if os.path.exists(kept):
                 os.remove(kept)
 
 
-def _noise_rtol(model_dir: str, answers: str) -> float:
+def _noise_rtol(model_dir: str, answers: str, usual: dict) -> float:
     """How far TensorFlow's own answers move when it computes them with other kernels (oneDNN's
     off, Eigen's instead): the least rtol at which the input model, run that way, passes against
     itself run the usual way. A deep network with random weights (EfficientNetV2M: softmax over
     saturated logits) moves by 1e-4 there already; a rewrite's answers are held to a few times
     that, not to a bar the model's own arithmetic does not meet."""
-    import numpy as np
-
-    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0")
-    again = answers.replace("-answers.npz", "-again.npz")
-    _answer_rtols(model_dir, model_dir, again, env)
-    usual, other = np.load(answers), np.load(again)
-    worst = 0.0
-    for key in usual.files:
-        a, b = usual[key], other[key]
-        scale = max(1.0, float(np.max(np.abs(a))))
-        worst = max(worst, float(np.max(np.abs(b - a) / (np.abs(a) + scale))) if a.size else 0.0)
-    return worst
+    again = _answers(model_dir, answers.replace("-answers.npz", "-again.npz"), answers,
+                     env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0"))
+    return _rtol_needed(usual, again)

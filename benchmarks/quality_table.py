@@ -29,9 +29,9 @@ def rows(results: dict) -> list[str]:
 
     order = {name: i for i, name in enumerate([*KERAS_APPLICATIONS, *NIR_MODELS])}
     lines = [
-        "| model | input | clusters | OnNeuronRatio | dynamic batch: clusters | OnNeuronRatio | "
+        "| model | input | clusters | OnNeuronRatio | dynamic batch: clusters | OnNeuronRatio | answers (rtol) | "
         "ops on CPU (most common reasons) | compile s |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for bench in sorted(results["benchmarks"], key=lambda b: order.get(b["params"]["name"], len(order))):
         info = bench["extra_info"]
@@ -44,9 +44,21 @@ def rows(results: dict) -> list[str]:
         cpu = _cpu_summary(info["cpu_by_reason"])
         dynamic = (f"{info['dynamic_clusters']} | {info['dynamic_on_neuron_ratio']:.3f}"
                    if "dynamic_clusters" in info else "- | -")
-        lines.append(f"| {name} | {size} | {clusters} | {info['on_neuron_ratio']:.3f} | {dynamic} | {cpu} | "
-                     f"{bench['stats']['min']:.1f} |")
+        lines.append(f"| {name} | {size} | {clusters} | {info['on_neuron_ratio']:.3f} | {dynamic} | {_answers(info)} | "
+                     f"{cpu} | {bench['stats']['min']:.1f} |")
     return lines
+
+
+def _answers(info: dict) -> str:
+    """How closely the dynamic-batch model, inlined, answered at batch 1, 3 and 8."""
+    if "dynamic_answer_rtol" not in info:
+        return "≤ 1e-4" if "dynamic_clusters" in info else "-"  # runs before the figure was kept
+    text = f"{info['dynamic_answer_rtol']:.1e}"
+    if "dynamic_noise_rtol" in info:
+        text += f" (TF's own: {info['dynamic_noise_rtol']:.1e})"
+    if info.get("dynamic_answers_without_grappler"):
+        text += " (without Grappler)"
+    return text
 
 
 def main(paths: list[str]) -> None:

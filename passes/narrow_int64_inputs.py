@@ -54,7 +54,7 @@ class NarrowInt64InputsPass(ModulePass):
 
 def _int64_values_entering_the_target(fn) -> dict[SSAValue, list[TFNodeOp]]:
     """Each int64 tensor made off the target (on CPU, or a function's argument) and read by ops
-    on a target that forbids int64 at a cluster's boundary, with those readers."""
+    on a target that forbids int64 at a cluster's boundary, with those readers in block order."""
     entering: dict[SSAValue, list[TFNodeOp]] = {}
     for reader in graph_ops(fn):
         if not is_on_target(reader) or i64 not in placement_rules(reader.properties[ON_TARGET].data).boundary_forbidden:
@@ -72,10 +72,10 @@ def _narrow(value: SSAValue, readers: list[TFNodeOp], bounds: tuple[int, int]) -
     suffix = "" if not isinstance(value, OpResult) or value.index == 0 else f"_{value.index}"
     narrow = _cast(f"{name}/int32{suffix}", value, I32)
     wide = _cast(f"{name}/int64{suffix}", narrow.data_results[0], i64)
-    # In front of the first reader, not behind the producer: the clustering walks the block in
-    # order, and CPU ops in between (the rest of a tokenizer) would stand between the widening
-    # Cast and its readers.
-    Rewriter.insert_op([narrow, wide], InsertPoint.before(_first_in_block(readers)))
+    # In front of the first reader (readers come in block order), not behind the producer:
+    # CPU ops in between (the rest of a tokenizer) would stand between the widening Cast and
+    # its readers in the block clustering walks.
+    Rewriter.insert_op([narrow, wide], InsertPoint.before(readers[0]))
     for cast in (narrow, wide):
         _copy_batch_facts(value, cast)
     set_cpu_reason(narrow, f"i64 tensor entering its cluster: narrowed to int32 here, its values lie in "
@@ -83,11 +83,6 @@ def _narrow(value: SSAValue, readers: list[TFNodeOp], bounds: tuple[int, int]) -
     mark_on_target(wide, readers[0].properties[ON_TARGET].data)
     targets = set(readers)
     value.replace_uses_with_if(wide.data_results[0], lambda use: use.operation in targets)
-
-
-def _first_in_block(ops: list[TFNodeOp]) -> TFNodeOp:
-    block = ops[0].parent_block()
-    return min(ops, key=block.get_operation_index)
 
 
 def _cast(name: str, x: SSAValue, to: Attribute) -> TFNodeOp:

@@ -27,7 +27,9 @@ SIZE_OPS = frozenset({"LookupTableSize", "LookupTableSizeV2"})
 # Ops that read a table without changing it; any other reader (an insert, a remove, a call
 # that receives the handle) may change its values.
 _READERS = LOOKUP_OPS | frozenset({"LookupTableSize", "LookupTableSizeV2", "LookupTableExport", "LookupTableExportV2"})
-_FILLERS = frozenset({"LookupTableImport", "LookupTableImportV2"})
+# Ops that fill a table from (table, keys, values) operands: TF2's initializers import, TF1's
+# (`tf.compat.v1.tables_initializer`) initialize.
+_FILLERS = frozenset({"LookupTableImport", "LookupTableImportV2", "InitializeTable", "InitializeTableV2"})
 
 # Tables whose keys and values are scalars.
 _SCALAR_TABLES = frozenset({"HashTable", "HashTableV2", "MutableHashTable", "MutableHashTableV2"})

@@ -163,17 +163,23 @@ def drop_pure_control_edges(block) -> dict:
 
 def _leading_to_a_side_effect(stopped: set, dropped: dict) -> set:
     """The ops of `stopped` that have a side effect or reach (through data, or control edges,
-    dropped or not) one of `stopped` that has: the edges into them make the effect run."""
-    leading: dict = {}
-
-    def leads(op) -> bool:
-        if op not in leading:
-            leading[op] = False  # a cycle reaches nothing new
-            sources = [v.owner for v in op.operands] + list(dropped.get(op, ()))
-            leading[op] = is_stateful(op.tf_type) or any(s in stopped and leads(s) for s in sources)
-        return leading[op]
-
-    return {op for op in stopped if leads(op)}
+    dropped or not) one of `stopped` that has: the edges into them make the effect run. Found
+    from the side effects down to their readers, without recursion (a gated subgraph can be a
+    long chain)."""
+    waiting_on: dict = {}
+    for target, sources in dropped.items():
+        for source in sources:
+            waiting_on.setdefault(source, []).append(target)
+    leading = {op for op in stopped if is_stateful(op.tf_type)}
+    pending = list(leading)
+    while pending:
+        op = pending.pop()
+        readers = [use.operation for result in op.results for use in result.uses] + waiting_on.get(op, [])
+        for reader in readers:
+            if reader in stopped and reader not in leading:
+                leading.add(reader)
+                pending.append(reader)
+    return leading
 
 
 def _set_control_operands(ops: list[TFNodeOp], dropped: dict) -> None:

@@ -1,7 +1,7 @@
 """The least and greatest value an integer tensor can hold, where the IR proves them.
 
 Followed: ops that move or choose values (a range is the union of their operands'), sums,
-differences, minima and maxima (interval arithmetic, given up where int64 could overflow),
+differences, minima and maxima (interval arithmetic, given up where the type could overflow),
 and the ops whose results are bounded by what they are: constants, lookups into tables filled
 from constants and their sizes (`nir.ir.lookup_tables`), string hashes into `num_buckets`
 buckets, and casts from narrower types. Those are the ids a text model's tokenizer, vocabulary
@@ -38,7 +38,7 @@ _MOVES_OPERANDS: dict[str, tuple[int, ...] | None] = {
 
 MAX_CONSTANT_ELEMENTS = 1 << 20  # a vocabulary's ids; never scan a weight
 _HASHES = frozenset({"StringToHashBucket", "StringToHashBucketFast", "StringToHashBucketStrong"})
-_INT64 = np.iinfo(np.int64)
+MAX_DEPTH = 100  # ops followed from a value; ids come a few ops from their table or hash
 
 
 def integer_range(value: SSAValue) -> Range | None:
@@ -57,11 +57,18 @@ def fits(bounds: Range | None, ir_type) -> bool:
 class _Ranges:
     def __init__(self):
         self.known: dict[SSAValue, Range | None] = {}
+        self.depth = 0
 
     def of(self, value: SSAValue) -> Range | None:
         if value not in self.known:
+            if self.depth >= MAX_DEPTH:
+                return None
             self.known[value] = None  # a cycle (a loop's value) proves nothing
-            self.known[value] = self._compute(value)
+            self.depth += 1
+            try:
+                self.known[value] = self._compute(value)
+            finally:
+                self.depth -= 1
         return self.known[value]
 
     def _compute(self, value: SSAValue) -> Range | None:
@@ -111,8 +118,8 @@ class _Ranges:
             "Sub": (a[0] - b[1], a[1] - b[0]),
             "Minimum": (min(a[0], b[0]), min(a[1], b[1])), "Maximum": (max(a[0], b[0]), max(a[1], b[1])),
         }[op.tf_type]
-        # Python's integers do not wrap; TensorFlow's int64 would, past these bounds.
-        return bounds if _INT64.min <= bounds[0] and bounds[1] <= _INT64.max else None
+        # Python's integers do not wrap; TensorFlow's would, past the result type's bounds.
+        return bounds if fits(bounds, element_type(op.data_results[0].type)) else None
 
     def _union(self, op: TFNodeOp) -> Range | None:
         indices = _MOVES_OPERANDS[op.tf_type]

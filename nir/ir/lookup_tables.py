@@ -31,8 +31,11 @@ _READERS = LOOKUP_OPS | frozenset({"LookupTableSize", "LookupTableSizeV2", "Look
 # (`tf.compat.v1.tables_initializer`) initialize.
 _FILLERS = frozenset({"LookupTableImport", "LookupTableImportV2", "InitializeTable", "InitializeTableV2"})
 
-# Tables whose keys and values are scalars.
-_SCALAR_TABLES = frozenset({"HashTable", "HashTableV2", "MutableHashTable", "MutableHashTableV2"})
+# Tables whose keys and values are scalars; the static ones are filled once, by their
+# initializer. A mutable table's values can come from another signature of the same model, or
+# an earlier call: what this graph writes into it is not all it can hold.
+_STATIC_TABLES = frozenset({"HashTable", "HashTableV2"})
+_SCALAR_TABLES = _STATIC_TABLES | frozenset({"MutableHashTable", "MutableHashTableV2"})
 # Tables whose values have the shape of their `value_shape` attribute (scalar keys).
 _TENSOR_TABLES = frozenset({"MutableHashTableOfTensors", "MutableHashTableOfTensorsV2"})
 
@@ -83,10 +86,10 @@ def _readers_of(table: TFNodeOp) -> Iterator[Operation]:
 
 def value_range(find: TFNodeOp) -> tuple[int, int] | None:
     """The least and greatest value a lookup can give, when they are known at compile time: the
-    table is filled only from constants (a Keras vocabulary), nothing else writes to it, and the
-    default value is a constant. None otherwise."""
+    table is a static one filled only from constants (a Keras vocabulary), nothing else in the
+    graph writes to it, and the default value is a constant. None otherwise."""
     table = table_op(find.data_operands[0])
-    if table is None or table.tf_type not in _SCALAR_TABLES:
+    if table is None or table.tf_type not in _STATIC_TABLES:
         return None
     default = const_value(_source(find.data_operands[2]))
     if default is None:
@@ -112,7 +115,7 @@ def size_range(size: TFNodeOp) -> tuple[int, int] | None:
     """The least and greatest number of entries a table can hold when it is filled only from
     constants: between none (before its initialisation) and every key imported."""
     table = table_op(size.data_operands[0])
-    if table is None or table.tf_type not in _SCALAR_TABLES:
+    if table is None or table.tf_type not in _STATIC_TABLES:
         return None
     imported = 0
     for reader in _readers_of(table):

@@ -121,3 +121,23 @@ builtin.module attributes {tf.signature = "tf1_table", tf.tags = ["serve"]} {
 
 // CHECK-LABEL: func.func @tf1_table
 // CHECK:      %lookup.int32, %lookup.int32_c = "tf.Cast"(%lookup) <{nir.cpu_reason = "i64 tensor entering its cluster: narrowed to int32 here, its values lie in [0, 9]"}>
+
+// -----
+
+// A mutable table filled from constants here can hold other values: another signature of the
+// model, or an earlier call, may have inserted them. Its ids stay int64.
+builtin.module attributes {tf.signature = "mutable", tf.tags = ["serve"]} {
+  func.func @mutable(%words: tensor<2x!tf.dtype<"string">> {tf.input_key = "words", tf.node_name = "words"}, %keys: tensor<3x!tf.dtype<"string">> {tf.input_key = "keys", tf.node_name = "keys"}) -> (tensor<2xi64> {tf.output_key = "y"}) {
+    %table, %table_c = "tf.MutableHashTableV2"() <{node_name = "table"}> {container = "", key_dtype = !tf.dtype<"string">, shared_name = "t", use_node_name_sharing = false, value_dtype = i64} : () -> (tensor<!tf.dtype<"resource">>, !tf.control)
+    %values, %values_c = "tf.Const"() <{node_name = "values"}> {dtype = i64, value = #tf.tensor<tensor<3xi64>, [7, 8, 9]>} : () -> (tensor<3xi64>, !tf.control)
+    %init = "tf.LookupTableImportV2"(%table, %keys, %values) <{node_name = "init"}> {Tin = !tf.dtype<"string">, Tout = i64} : (tensor<!tf.dtype<"resource">>, tensor<3x!tf.dtype<"string">>, tensor<3xi64>) -> !tf.control
+    %d, %d_c = "tf.Const"() <{node_name = "default"}> {dtype = i64, value = #tf.tensor<tensor<i64>, [0]>} : () -> (tensor<i64>, !tf.control)
+    %ids, %ids_c = "tf.LookupTableFindV2"(%table, %words, %d) <{node_name = "lookup"}> {Tin = !tf.dtype<"string">, Tout = i64} : (tensor<!tf.dtype<"resource">>, tensor<2x!tf.dtype<"string">>, tensor<i64>) -> (tensor<2xi64>, !tf.control)
+    %y, %y_c = "tf.AddV2"(%ids, %ids) <{node_name = "y"}> {T = i64} : (tensor<2xi64>, tensor<2xi64>) -> (tensor<2xi64>, !tf.control)
+    func.return %y : tensor<2xi64>
+  }
+}
+
+// CHECK-LABEL: func.func @mutable
+// CHECK-NOT:  "tf.Cast"
+// CHECK:      "tf.AddV2"(%lookup, %lookup)

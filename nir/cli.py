@@ -9,10 +9,12 @@ pipeline produced no cluster at all);
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -573,9 +575,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` prints every thread's Python stack to stderr, and nir goes on: what a
+    compile that seems hung (a compiler that never returns, an interrupt not acted on) is doing."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     from nir.errors import NirError
 
+    if argv is None:  # run as a program, not called by a test or a script
+        _print_stacks_on_sigusr1()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose or args.command in ("compile", "compile-many", "relift") else logging.WARNING,

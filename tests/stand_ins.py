@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
+import subprocess
 import sys
+import time
 
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools")
 FAKE_NEURON_CC = os.path.join(TOOLS, "fake_neuron_cc.py")
@@ -22,3 +25,18 @@ def write_launcher(folder: str, script: str = FAKE_NEURON_CC, name: str = "neuro
         f.write(f'#!/bin/sh\n{settings}exec {shlex.quote(sys.executable)} {shlex.quote(script)} "$@"\n')
     os.chmod(path, 0o755)
     return path
+
+
+def communicate_or_show_stacks(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """`process.communicate(timeout)`; a nir process still running then is asked for its
+    threads' stacks (SIGUSR1), killed with the stand-ins it started, and the test fails showing
+    where it hung: an interrupt not acted on is otherwise a bare timeout."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        process.kill()
+        _, stderr = process.communicate()
+        subprocess.run(["pkill", "-f", f"{FAKE_NEURON_CC} compile"], check=False)
+        raise AssertionError(f"still running {timeout} s later; its threads:\n{stderr[-8000:]}") from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from stand_ins import FAKE_NEURON_CC, communicate_or_show_stacks
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
@@ -233,12 +234,10 @@ def test_interrupted_compile_leaves_nothing_and_kills_neuron_cc(model, tmp_path,
     assert logs, "neuron-cc never started"
     time.sleep(3)  # let the stand-in reach its sleep
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = communicate_or_show_stacks(process, 60)
     assert process.returncode == 130, stderr
     assert not os.path.exists(out)
     assert not [p for p in os.listdir(tmp_path) if ".nir-tmp-" in p]
-    from stand_ins import FAKE_NEURON_CC
-
     # The launcher execs the stand-in, so the running processes carry the script's path.
     leftover = subprocess.run(["pgrep", "-f", f"{FAKE_NEURON_CC} compile"], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "neuron-cc children survived the interrupt"

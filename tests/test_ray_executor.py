@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from stand_ins import FAKE_NEURON_CC, write_launcher
+from stand_ins import FAKE_NEURON_CC, communicate_or_show_stacks, write_launcher
 from test_compile_cache import same_tree
 
 import nir
@@ -91,7 +91,7 @@ def test_ctrl_c_during_a_ray_compile_leaves_no_compiler_and_no_output(zoo, tmp_p
         time.sleep(0.5)
     assert os.path.exists(calls), "the Ray tasks never started the compiler"
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = communicate_or_show_stacks(process, 120)
     assert process.returncode == 130, stderr
     assert not os.path.exists(out)
     time.sleep(1)

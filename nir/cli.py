@@ -582,11 +582,21 @@ def _print_stacks_on_sigusr1() -> None:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
+def _unblock_interrupts() -> None:
+    """A process inherits its parent's blocked signals: started from a thread that blocks SIGINT
+    (some libraries' threads do), nir would never see Ctrl-C, and its compilers would run on.
+    A blocked SIGINT is never meant for nir; an ignored one (a shell's background job) is, and
+    stays ignored."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def main(argv: list[str] | None = None) -> int:
     from nir.errors import NirError
 
     if argv is None:  # run as a program, not called by a test or a script
         _print_stacks_on_sigusr1()
+        _unblock_interrupts()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose or args.command in ("compile", "compile-many", "relift") else logging.WARNING,

@@ -34,9 +34,19 @@ def communicate_or_show_stacks(process: subprocess.Popen, timeout: float) -> tup
     try:
         return process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        signals = _signal_state(process.pid)
         process.send_signal(signal.SIGUSR1)
         time.sleep(2)
         process.kill()
         _, stderr = process.communicate()
         subprocess.run(["pkill", "-f", f"{FAKE_NEURON_CC} compile"], check=False)
-        raise AssertionError(f"still running {timeout} s later; its threads:\n{stderr[-8000:]}") from None
+        raise AssertionError(f"still running {timeout} s later ({signals}); its threads:\n{stderr[-8000:]}") from None
+
+
+def _signal_state(pid: int) -> str:
+    """The process's blocked, ignored and pending signal masks, as Linux shows them."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return ", ".join(line.strip() for line in f if line.startswith(("SigBlk", "SigIgn", "SigPnd", "ShdPnd")))
+    except OSError:
+        return "signal state unknown"

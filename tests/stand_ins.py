@@ -50,3 +50,11 @@ def _signal_state(pid: int) -> str:
             return ", ".join(line.strip() for line in f if line.startswith(("SigBlk", "SigIgn", "SigPnd", "ShdPnd")))
     except OSError:
         return "signal state unknown"
+
+
+def as_a_user_would_run_it() -> None:
+    """preexec_fn for a nir process a test interrupts: SIGINT back to its default. A process
+    started in the background by a non-interactive shell (`pytest ... &`, as a mutation run or
+    a long suite is) ignores SIGINT, its children inherit that, and Python then installs no
+    KeyboardInterrupt: the test's Ctrl-C would reach nothing a user's would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

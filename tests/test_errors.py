@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from stand_ins import FAKE_NEURON_CC, communicate_or_show_stacks
+from stand_ins import FAKE_NEURON_CC, as_a_user_would_run_it, communicate_or_show_stacks
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
@@ -224,6 +224,7 @@ def test_interrupted_compile_leaves_nothing_and_kills_neuron_cc(model, tmp_path,
         [sys.executable, "-m", "nir.cli", "compile", model, out, "--neuron-cc", fake_neuron_cc,
          "--compiler-workdir", workdir],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=as_a_user_would_run_it,
     )
     deadline = time.time() + 120
     logs = []

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from stand_ins import FAKE_NEURON_CC, communicate_or_show_stacks, write_launcher
+from stand_ins import FAKE_NEURON_CC, as_a_user_would_run_it, communicate_or_show_stacks, write_launcher
 from test_compile_cache import same_tree
 
 import nir
@@ -84,7 +84,7 @@ def test_ctrl_c_during_a_ray_compile_leaves_no_compiler_and_no_output(zoo, tmp_p
     process = subprocess.Popen(
         [sys.executable, "-m", "nir.cli", "compile", zoo["cumsum_cut"], out, "--neuron-cc", compiler,
          "--executor", "ray", "--no-cache"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_a_user_would_run_it,
     )
     deadline = time.time() + 180
     while time.time() < deadline and not (os.path.exists(calls) and len(open(calls).read().splitlines()) == 2):

@@ -17,7 +17,7 @@ from xdsl.ir import Operation, SSAValue
 
 from nir.ir.op_facts import FORWARDING, op_types_with
 from nir.ir.queries import const_value
-from nir.ir.shapes import tf_shape
+from nir.ir.shapes import element_count
 from nir.ir.tf_attrs import ShapeAttr
 from nir.ir.tf_dialect import TFNodeOp
 
@@ -123,17 +123,10 @@ def size_range(size: TFNodeOp) -> tuple[int, int] | None:
             return None
         if reader.tf_type in _FILLERS:
             keys = reader.data_operands[1].type
-            count = _element_count(keys)
+            count = element_count(keys)
             if count is None:
                 return None
             imported += count
         elif reader.tf_type not in _READERS:
             return None
     return 0, imported
-
-
-def _element_count(tensor_type) -> int | None:
-    shape = tf_shape(tensor_type)
-    if shape is None or any(d < 0 for d in shape):
-        return None
-    return int(np.prod(shape, dtype=np.int64))

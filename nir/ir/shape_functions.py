@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import numpy as np
-from xdsl.dialects.builtin import IntegerAttr, StringAttr
 
 from nir.ir.dtypes import numpy_dtype_of_ir_type
 from nir.ir.lookup_tables import LOOKUP_OPS, lookup_shape
+from nir.ir.node_attrs import attr_int, attr_ints, attr_str
 from nir.ir.queries import const_value
 from nir.ir.string_splits import leading_dense_size
 from nir.ir.tf_attrs import ListAttr
@@ -60,26 +60,6 @@ def _value_function(*op_types: str):
         return fn
 
     return register
-
-
-# --------------------------------------------------------------------------- attribute access
-
-
-def attr_int(op: TFNodeOp, name: str, default: int = 0) -> int:
-    attr = op.attributes.get(name)
-    return attr.value.data if isinstance(attr, IntegerAttr) else default
-
-
-def attr_str(op: TFNodeOp, name: str, default: str = "") -> str:
-    attr = op.attributes.get(name)
-    return attr.data if isinstance(attr, StringAttr) else default
-
-
-def attr_ints(op: TFNodeOp, name: str) -> list[int] | None:
-    attr = op.attributes.get(name)
-    if isinstance(attr, ListAttr):
-        return [a.value.data for a in attr.items.data if isinstance(a, IntegerAttr)]
-    return None
 
 
 def _dims(value: np.ndarray | None) -> list[int] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType, UnrankedTensorType
@@ -42,6 +43,11 @@ def element_type(ir_type: Attribute) -> Attribute:
 def is_static(ir_type: Attribute) -> bool:
     shape = tf_shape(ir_type)
     return shape is not None and all(d >= 0 for d in shape)
+
+
+def element_count(ir_type: Attribute) -> int | None:
+    """How many elements a tensor of this type holds; None unless its shape is static."""
+    return math.prod(tf_shape(ir_type)) if is_static(ir_type) else None
 
 
 def retype(value, new_type: Attribute):

@@ -10,9 +10,9 @@ the padded tensor made of it: the batch of a text model's token ids.
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import IntegerAttr
 from xdsl.ir import SSAValue
 
+from nir.ir.node_attrs import attr_int
 from nir.ir.queries import const_value
 from nir.ir.shapes import tf_shape
 from nir.ir.tf_dialect import TFNodeOp
@@ -41,12 +41,7 @@ def leading_dense_size(value: SSAValue) -> int:
 def _takes_element_zero(op: TFNodeOp) -> bool:
     """Whether a StridedSlice is `x[0]` of a vector: begin 0, stride 1, the axis shrunk."""
     begin, _, strides = (const_value(v) for v in op.data_operands[1:4])
-    masks = {name: _int_attr(op, name) for name in ("shrink_axis_mask", "begin_mask", "ellipsis_mask", "new_axis_mask")}
+    masks = {name: attr_int(op, name) for name in ("shrink_axis_mask", "begin_mask", "ellipsis_mask", "new_axis_mask")}
     return (begin is not None and strides is not None and begin.reshape(-1).tolist() == [0]
             and strides.reshape(-1).tolist() == [1]
             and masks == {"shrink_axis_mask": 1, "begin_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0})
-
-
-def _int_attr(op: TFNodeOp, name: str) -> int:
-    attr = op.attributes.get(name)
-    return attr.value.data if isinstance(attr, IntegerAttr) else 0

@@ -232,12 +232,9 @@ def effective_size(group: Sequence[int], ops: Sequence[Operation], count_constan
                and (count_constants or ops[i].tf_type != "Const"))
 
 
-def constant_bytes(op: Operation) -> int:
-    """Payload bytes of a Const op (0 for any other op)."""
-    if getattr(op, "tf_type", "") != "Const":
-        return 0
-    value = op.attributes.get("value")
-    return getattr(value, "num_bytes", 0)
+def constant_bytes(const: TFNodeOp) -> int:
+    """Payload bytes of a Const op (its callers ask only of copyable constants)."""
+    return const.attributes["value"].num_bytes
 
 
 def split_by_bytes(group: list[int], ops: Sequence[Operation], limit: int) -> list[list[int]]:

@@ -370,7 +370,7 @@ def _window_attrs(op) -> tuple[list[int], list[int], str, list[int]]:
     dilations = _four_values(op, "dilations", [1, 1, 1, 1])
     if op.tf_type == "Conv2D" and min(strides + dilations) < 1:
         _fail(op, f"requires positive strides and dilations, not {strides} and {dilations}")
-    padding = attr_str(op, "padding", "VALID")
+    padding = attr_str(op, "padding")  # required by the OpDef: the verifier refuses a node without it
     explicit = attr_ints(op, "explicit_paddings") or []
     if padding == "EXPLICIT":
         if len(explicit) != 8:
@@ -415,7 +415,7 @@ def _pool(op, shapes, values):
     _with_rank(op, "input", x, 4)
     ksize = _four_values(op, "ksize")
     strides = _four_values(op, "strides")
-    padding = attr_str(op, "padding", "VALID")
+    padding = attr_str(op, "padding")
     if x is None:
         return None
     spatial, channel = _layout(op)

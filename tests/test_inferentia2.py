@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -197,13 +198,16 @@ def test_emission_checks_each_hlo_against_its_neuron_op(compiled_inf2):
         check_hlo_signature(node, hlo)
         parameters, results = hlo_tensors(hlo)
         assert parameters == neuron_op_tensors(node, "input") and results == neuron_op_tensors(node, "output")
+        # The refusal's message names tensors as XLA prints them; e.g. s32[1,8], f32[1,16].
+        assert all(re.fullmatch(r"(pred|[fsu]\d+)\[(\d+(,\d+)*)?\]", t) for t in parameters + results), parameters + results
         if len(set(parameters)) > 1:
             for attr in ("input_dtypes", "input_shapes"):
                 values = getattr(node.attr[attr].list, "type" if attr == "input_dtypes" else "shape")
                 items = list(values)
                 del values[:]
                 values.extend(reversed(items))
-            with pytest.raises(SignatureMismatch, match=r"input 0 is .*, HLO parameter 0 is "):
+            with pytest.raises(SignatureMismatch, match=rf"input 0 is {re.escape(parameters[-1])}, HLO parameter 0 is "
+                                                        rf"{re.escape(parameters[0])}\)"):
                 check_hlo_signature(node, hlo)
             swapped += 1
     assert swapped, "two_io has no cluster with two different inputs: the check was not exercised"

@@ -81,7 +81,9 @@ def test_corrupt_variables(model, tmp_path):
     data_file = next(f for f in os.listdir(os.path.join(model, "variables")) if "data" in f)
     with open(os.path.join(model, "variables", data_file), "r+b") as f:
         f.truncate(10)
-    expect_error(model, str(tmp_path / "out"), "could not load")
+    expect_error(model, str(tmp_path / "out"),
+                 r"TensorFlow could not load (variable '[^']+' from|the checkpoint) '[^']*variables/variables': "
+                 r".+; check that the variables/ directory is complete")
 
 
 def test_existing_new_model_dir(model, tmp_path):

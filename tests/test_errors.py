@@ -86,6 +86,14 @@ def test_corrupt_variables(model, tmp_path):
                  r".+; check that the variables/ directory is complete")
 
 
+def test_corrupt_variables_index(model, tmp_path):
+    with open(os.path.join(model, "variables", "variables.index"), "r+b") as f:
+        f.truncate(10)
+    expect_error(model, str(tmp_path / "out"),
+                 r"TensorFlow could not load the checkpoint '[^']*variables/variables': .+; check that the variables/ "
+                 r"directory is complete")
+
+
 def test_existing_new_model_dir(model, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

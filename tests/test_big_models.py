@@ -8,6 +8,7 @@ the NeuronOps together would still pass the limit, their constants go to the che
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -49,7 +50,7 @@ def test_a_model_whose_restore_op_nir_cannot_follow_loads_through_a_session(zoo,
     assert loaded.graph_def.ByteSize() > 2 * MB
 
 
-def test_without_a_compiler_the_weights_are_variables_of_the_output(zoo, tmp_path, monkeypatch):
+def test_without_a_compiler_the_weights_are_variables_of_the_output(zoo, tmp_path, monkeypatch, caplog):
     import frontends.tensorflow.variables as variables
     import frontends.tensorflow.writer as writer
 
@@ -60,6 +61,10 @@ def test_without_a_compiler_the_weights_are_variables_of_the_output(zoo, tmp_pat
     with pytest.warns(UserWarning, match="not installed"):
         nir.saved_model.compile(zoo["wide_mlp"], out, progress=False)
     assert not read_saved_model_proto(out).meta_graphs[0].object_graph_def.nodes
+    # The user is told why the object graph is gone, and what loading the output gives.
+    assert any(re.search(r"holds 0\.0 GB of weights; .* so the output is a TF1-style SavedModel written a weight at a "
+                         r"time: tf\.saved_model\.load\(out\) gives its signatures, not the object graph$", r.getMessage())
+               for r in caplog.records if r.name.startswith("nir")), [r.getMessage() for r in caplog.records]
     assert os.path.getsize(os.path.join(out, "saved_model.pb")) < 64 * 1024
     data = [f for f in os.listdir(os.path.join(out, "variables")) if f.startswith("variables.data-")]
     assert len(data) > 4, "the 1 MB weights were not saved in slices"

@@ -154,6 +154,26 @@ def test_a_node_tf2xla_cannot_lower_goes_to_cpu_with_its_message(cumsum_axis_mod
     assert compiled["NumCompiledClusters"] == compiled["NumClusters"] == 2
 
 
+def test_without_lower_clusters_a_cluster_tf2xla_refuses_stays_on_cpu_and_says_why(cumsum_axis_model, tmp_path,
+                                                                                   neuronx_cc, caplog):
+    """A researcher's pipeline may leave out tf-lower-clusters: emission then meets the refusal
+    itself, keeps that cluster on CPU and names it, and compiles the rest."""
+    from nir.pipeline import default_pipeline
+
+    pipeline = re.sub(r"tf-lower-clusters\{[^}]*\},", "", default_pipeline(target="inferentia2"))
+    assert "lower-clusters" not in pipeline
+    out = str(tmp_path / "out")
+    compiled = tfn.saved_model.compile(cumsum_axis_model, out, target="inferentia2", neuron_cc=neuronx_cc,
+                                       pipeline=pipeline, progress=False)
+    refused = [r.getMessage() for r in caplog.records
+               if r.name.startswith("nir") and "stays on CPU: tf2xla cannot lower it" in r.getMessage()]
+    assert len(refused) == 1 and re.match(r"cluster \S+ stays on CPU: tf2xla cannot lower it: .*compile-time constant",
+                                          refused[0]), refused
+    assert compiled["NumCompiledClusters"] == compiled["NumClusters"] - 1
+    feeds = {"x": np.random.default_rng(0).standard_normal((1, 8)).astype(np.float32), "axis": np.array(1, np.int32)}
+    assert_same_outputs(run_signature(cumsum_axis_model, feeds), run_signature(out, feeds))
+
+
 def test_a_failing_neuronx_cc_is_handled_like_neuron_cc(zoo, tmp_path, neuronx_cc, monkeypatch):
     monkeypatch.setenv("FAKE_NEURON_CC_MODE", "fail")
     out = str(tmp_path / "out")

@@ -7,8 +7,10 @@ import os
 import tempfile
 from collections.abc import Iterable
 
+from google.protobuf import text_format
+
 from backends.neuron.neuron_op import DEFAULT_MODEL_CONFIG, neuron_ops
-from frontends.tensorflow.loader import read_saved_model_proto
+from frontends.tensorflow.loader import read_saved_model_proto, saved_model_file
 from nir.errors import NirInputError
 from nir.report import info
 
@@ -20,7 +22,7 @@ _CORE_GROUP_INDEX = 4
 def set_core_binding(model_dir: str, index_list: Iterable[int]) -> None:
     """Bind the NeuronOps of a compiled SavedModel, in graph order, to NeuronCore groups: the
     i-th NeuronOp's `model_config[4]` becomes `index_list[i]` (extra NeuronOps keep theirs).
-    As the original, this edits `model_dir/saved_model.pb` in place; the new file replaces the
+    As the original, this edits `model_dir/saved_model.pb` (or .pbtxt) in place; the new file replaces the
     old one whole, so an interrupted call leaves the old one."""
     proto = read_saved_model_proto(model_dir)
     nodes = [n for meta_graph in proto.meta_graphs for n in neuron_ops(meta_graph.graph_def)]
@@ -29,9 +31,10 @@ def set_core_binding(model_dir: str, index_list: Iterable[int]) -> None:
         config = node.attr["model_config"].list.i
         config.extend(defaults[len(config):])
         config[_CORE_GROUP_INDEX] = _check_core_group(index)
-    path = os.path.join(model_dir, "saved_model.pb")
-    with tempfile.NamedTemporaryFile("wb", dir=model_dir, prefix=".saved_model.pb.", delete=False) as f:
-        f.write(proto.SerializeToString(deterministic=True))
+    path = saved_model_file(model_dir)
+    with tempfile.NamedTemporaryFile("wb", dir=model_dir, prefix=f".{os.path.basename(path)}.", delete=False) as f:
+        # Written back in the form it was read: TensorFlow loads saved_model.pb before .pbtxt.
+        f.write(text_format.MessageToBytes(proto) if path.endswith(".pbtxt") else proto.SerializeToString(deterministic=True))
     os.replace(f.name, path)
 
 

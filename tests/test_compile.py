@@ -106,6 +106,35 @@ def test_compiling_twice_gives_identical_saved_model(zoo, tmp_path, fake_neuron_
     assert tree_digest(first) == tree_digest(second)
 
 
+def _as_text_saved_model(model_dir: str, text_dir: str) -> str:
+    """A copy of `model_dir` whose protobuf is saved_model.pbtxt, as TensorFlow's loader takes."""
+    from google.protobuf import text_format
+
+    shutil.copytree(model_dir, text_dir)
+    proto = saved_model_pb2.SavedModel.FromString(open(os.path.join(text_dir, "saved_model.pb"), "rb").read())
+    os.remove(os.path.join(text_dir, "saved_model.pb"))
+    with open(os.path.join(text_dir, "saved_model.pbtxt"), "w") as f:
+        f.write(text_format.MessageToString(proto))
+    return text_dir
+
+
+def test_a_saved_model_in_text_form_compiles_as_its_binary_form(zoo, tmp_path, fake_neuron_cc):
+    text = _as_text_saved_model(zoo["two_io"], str(tmp_path / "text"))
+    before = tree_digest(text)
+    outputs = {form: str(tmp_path / form) for form in ("binary", "from_text")}
+    for form, model in (("binary", zoo["two_io"]), ("from_text", text)):
+        report = tfn.saved_model.compile(model, outputs[form], neuron_cc=fake_neuron_cc, progress=False)
+        assert (report["NumClusters"], report["NumCompiledClusters"]) == (1, 1)
+    assert tree_digest(text) == before
+    assert tree_digest(outputs["binary"]) == tree_digest(outputs["from_text"])
+
+    # Core binding edits a text SavedModel in its own form.
+    bound = _as_text_saved_model(outputs["from_text"], str(tmp_path / "bound"))
+    tfn.saved_model.set_core_binding(bound, [1])
+    assert set(os.listdir(bound)) == set(os.listdir(outputs["from_text"])) - {"saved_model.pb"} | {"saved_model.pbtxt"}
+    assert list(tfn.saved_model.inspect_core_binding(bound).values()) == [1]
+
+
 def test_relift_from_workdir_equals_direct_compile(zoo, tmp_path, fake_neuron_cc):
     direct, lifted = str(tmp_path / "direct"), str(tmp_path / "lifted")
     workdir = str(tmp_path / "workdir")

@@ -72,6 +72,15 @@ def test_truncated_saved_model_pb(model, tmp_path):
     assert not os.path.exists(tmp_path / "out")
 
 
+def test_saved_model_pbtxt_that_does_not_parse(model, tmp_path):
+    os.remove(os.path.join(model, "saved_model.pb"))
+    with open(os.path.join(model, "saved_model.pbtxt"), "w") as f:
+        f.write("meta_graphs {\n  meta_info_def { tags: \"serve\" }\n")  # cut short: no closing brace
+    expect_error(model, str(tmp_path / "out"), r"saved_model.pbtxt' is not a SavedModel in protobuf's text format "
+                                               r"\(.+\); re-export the SavedModel")
+    assert not os.path.exists(tmp_path / "out")
+
+
 def test_missing_variables(model, tmp_path):
     shutil.rmtree(os.path.join(model, "variables"))
     expect_error(model, str(tmp_path / "out"), "variables/ directory")

@@ -50,35 +50,47 @@ class LoadedModel:
     fed_tensors: Mapping[str, str] = field(default_factory=dict)
 
 
-def read_saved_model_proto(model_dir: str):
-    """The SavedModel protobuf of `model_dir`, with errors that say what is wrong."""
-    from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import saved_model_pb2
-
+def saved_model_file(model_dir: str) -> str:
+    """The file holding `model_dir`'s SavedModel protobuf: saved_model.pb, else the text form
+    saved_model.pbtxt (TensorFlow's loader takes either, the binary first)."""
     if not os.path.exists(model_dir):
         raise NirInputError(f"model_dir '{model_dir}' does not exist; pass the directory that holds saved_model.pb")
     if not os.path.isdir(model_dir):
         raise NirInputError(f"model_dir '{model_dir}' is not a directory; pass the SavedModel directory, not a file in it")
-    path = os.path.join(model_dir, "saved_model.pb")
-    if not os.path.isfile(path):
-        if os.path.isfile(os.path.join(model_dir, "saved_model.pbtxt")):
-            raise NirInputError(
-                f"'{model_dir}' holds saved_model.pbtxt; nir reads the binary saved_model.pb "
-                "(re-export the model with tf.saved_model.save)"
-            )
-        raise NirInputError(
-            f"'{model_dir}' has no saved_model.pb, so it is not a SavedModel directory; "
-            "export one with tf.saved_model.save or keras Model.export"
-        )
-    with open(path, "rb") as f:
-        data = f.read()
+    for name in ("saved_model.pb", "saved_model.pbtxt"):
+        if os.path.isfile(os.path.join(model_dir, name)):
+            return os.path.join(model_dir, name)
+    raise NirInputError(
+        f"'{model_dir}' has no saved_model.pb, so it is not a SavedModel directory; "
+        "export one with tf.saved_model.save or keras Model.export"
+    )
+
+
+def read_saved_model_proto(model_dir: str):
+    """The SavedModel protobuf of `model_dir`, with errors that say what is wrong."""
+    from google.protobuf import text_format
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = saved_model_file(model_dir)
     proto = saved_model_pb2.SavedModel()
-    try:
-        proto.ParseFromString(data)
-    except DecodeError as err:
-        raise NirInputError(
-            f"'{path}' is truncated or corrupt ({err}); re-export the SavedModel"
-        ) from None
+    if path.endswith(".pbtxt"):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        try:
+            text_format.Parse(text, proto)
+        except text_format.ParseError as err:
+            raise NirInputError(f"'{path}' is not a SavedModel in protobuf's text format ({err}); re-export the "
+                                "SavedModel") from None
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            proto.ParseFromString(data)
+        except DecodeError as err:
+            raise NirInputError(
+                f"'{path}' is truncated or corrupt ({err}); re-export the SavedModel"
+            ) from None
     if not proto.meta_graphs:
         raise NirInputError(f"'{path}' holds no MetaGraphDef; re-export the SavedModel")
     return proto

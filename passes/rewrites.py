@@ -179,10 +179,12 @@ class BatchMatMulV2ToV1(LegalizationPattern):
     op_types = frozenset({"BatchMatMulV2"})
     requires = "BatchMatMul"
 
-    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool:
+    def legalize(self, op: TFNodeOp, build: OpBuilder) -> bool | str:
         a, b = op.data_operands
-        if not (is_static(a.type) and is_static(b.type)) or a.type.get_shape()[:-2] != b.type.get_shape()[:-2]:
-            return False
+        if not (is_static(a.type) and is_static(b.type)):
+            return "its shape is not static"
+        if a.type.get_shape()[:-2] != b.type.get_shape()[:-2]:
+            return "it broadcasts its batch dimensions"
         build.replace_op_type("BatchMatMul", {k: v for k, v in op.attributes.items() if k not in ("grad_x", "grad_y")})
         return True
 

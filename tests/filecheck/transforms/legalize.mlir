@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'tf-legalize{no-fuse-ops="keep" force-fuse-ops="compiled","forced" supported-op-types="Add","Relu","Tanh","Identity","Sub","Erf","Const","BatchMatMul","MatMul","Transpose","Reshape","Exp","Sum"}' --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-legalize{no-fuse-ops="keep" force-fuse-ops="compiled","forced" supported-op-types="Add","Relu","Tanh","Identity","Sub","Erf","Const","BatchMatMul","MatMul","Transpose","Reshape","Exp","Sum","Select","BroadcastTo"}' --split-input-file | filecheck %s
 
 // Every op is placed, or stays on CPU with the reason nir explain reports.
 builtin.module attributes {tf.signature = "reasons", tf.tags = ["serve"]} {
@@ -72,3 +72,40 @@ builtin.module attributes {tf.signature = "forced", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @forced
 // CHECK:       %compiled, %compiled_c = "tf.NeuronOp"(%x) <{nir.cpu_reason = "NeuronOp is never placed on inferentia (force_fuse_ops cannot override this)"}>
 // CHECK:       %forced, %forced_c = "tf.Softsign"(%compiled) <{nir.target = "inferentia"}>
+
+// -----
+
+// BatchMatMulV2 is BatchMatMul when neither side broadcasts its batch dims (grad_x and grad_y,
+// which BatchMatMul lacks, go); one that broadcasts stays, and says why.
+builtin.module attributes {tf.signature = "batch_matmul_v2", tf.tags = ["serve"]} {
+  func.func @batch_matmul_v2(%a: tensor<2x3x4xf32> {tf.input_key = "a", tf.node_name = "a"}, %b: tensor<2x4x5xf32> {tf.input_key = "b", tf.node_name = "b"}, %c: tensor<1x4x5xf32> {tf.input_key = "c", tf.node_name = "c"}) -> (tensor<2x3x5xf32> {tf.output_key = "y"}, tensor<2x3x5xf32> {tf.output_key = "z"}) {
+    %y, %y_c = "tf.BatchMatMulV2"(%a, %b) <{node_name = "same_batch"}> {T = f32, adj_x = false, adj_y = false, grad_x = false, grad_y = false} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> (tensor<2x3x5xf32>, !tf.control)
+    %z, %z_c = "tf.BatchMatMulV2"(%a, %c) <{node_name = "broadcast_batch"}> {T = f32, adj_x = false, adj_y = false, grad_x = false, grad_y = false} : (tensor<2x3x4xf32>, tensor<1x4x5xf32>) -> (tensor<2x3x5xf32>, !tf.control)
+    func.return %y, %z : tensor<2x3x5xf32>, tensor<2x3x5xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @batch_matmul_v2
+// CHECK:       %same_batch, %same_batch_c = "tf.BatchMatMul"(%a, %b) <{nir.target = "inferentia"}> {T = f32, adj_x = false, adj_y = false} :
+// CHECK:       %broadcast_batch, %broadcast_batch_c = "tf.BatchMatMulV2"(%a, %c) <{{{.*}}nir.cpu_reason = "op type BatchMatMulV2 not supported by inferentia (it broadcasts its batch dimensions, so it was not rewritten)"}>
+
+// -----
+
+// A SelectV2 none of whose operands has the result's shape to read it from is Select of all
+// three broadcast to it, each by a constant target.
+builtin.module attributes {tf.signature = "select_broadcast", tf.tags = ["serve"]} {
+  func.func @select_broadcast(%m: tensor<2x1xi1> {tf.input_key = "m", tf.node_name = "m"}, %t: tensor<1x3xf32> {tf.input_key = "t", tf.node_name = "t"}, %e: tensor<f32> {tf.input_key = "e", tf.node_name = "e"}) -> (tensor<2x3xf32> {tf.output_key = "y"}) {
+    %y, %y_c = "tf.SelectV2"(%m, %t, %e) <{node_name = "masked"}> {T = f32} : (tensor<2x1xi1>, tensor<1x3xf32>, tensor<f32>) -> (tensor<2x3xf32>, !tf.control)
+    func.return %y : tensor<2x3xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @select_broadcast
+// CHECK:       %masked.condition_broadcast.shape, {{.*}} = "tf.Const"() {{.*}}value = #tf.tensor<tensor<2xi32>, [2, 3]>}
+// CHECK-NEXT:  %masked.condition_broadcast, {{.*}} = "tf.BroadcastTo"(%m, %masked.condition_broadcast.shape) <{nir.target = "inferentia"}> {{.*}} -> (tensor<2x3xi1>, !tf.control)
+// CHECK-NEXT:  %masked.t_broadcast.shape, {{.*}} = "tf.Const"() {{.*}}value = #tf.tensor<tensor<2xi32>, [2, 3]>}
+// CHECK-NEXT:  %masked.t_broadcast, {{.*}} = "tf.BroadcastTo"(%t, %masked.t_broadcast.shape) {{.*}} -> (tensor<2x3xf32>, !tf.control)
+// CHECK-NEXT:  %masked.e_broadcast.shape, {{.*}} = "tf.Const"() {{.*}}value = #tf.tensor<tensor<2xi32>, [2, 3]>}
+// CHECK-NEXT:  %masked.e_broadcast, {{.*}} = "tf.BroadcastTo"(%e, %masked.e_broadcast.shape) {{.*}} -> (tensor<2x3xf32>, !tf.control)
+// CHECK-NEXT:  %masked, %masked_c = "tf.Select"(%masked.condition_broadcast, %masked.t_broadcast, %masked.e_broadcast) <{nir.target = "inferentia"}>
+// CHECK-NOT:   "tf.SelectV2"

@@ -1,4 +1,4 @@
-// RUN: nir opt %s -p 'tf-legalize{supported-op-types="Less","Add","AddV2","Cast","Const","Identity"},tf-narrow-int64-inputs' --split-input-file | filecheck %s
+// RUN: nir opt %s -p 'tf-legalize{supported-op-types="Less","Add","AddV2","Cast","Const","Identity" no-fuse-ops="widen_i32","widen_u32","widen_bool"},tf-narrow-int64-inputs' --split-input-file | filecheck %s
 
 // Ids from a table filled from constants, read on the target: a Cast to int32 on CPU after the
 // lookup, one back to int64 on the target, and every reader on the target reads the latter. Both
@@ -141,3 +141,27 @@ builtin.module attributes {tf.signature = "mutable", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @mutable
 // CHECK-NOT:  "tf.Cast"
 // CHECK:      "tf.AddV2"(%lookup, %lookup)
+
+// -----
+
+// A Cast to int64 on CPU of a narrower integer holds what that type holds (a bool 0 or 1): an
+// int32's or a bool's widening fits and is narrowed back, a uint32's does not.
+builtin.module attributes {tf.signature = "widened", tf.tags = ["serve"]} {
+  func.func @widened(%a: tensor<2xi32> {tf.input_key = "a", tf.node_name = "a"}, %u: tensor<2xui32> {tf.input_key = "u", tf.node_name = "u"}, %b: tensor<2xi1> {tf.input_key = "b", tf.node_name = "b"}) -> (tensor<2xi64> {tf.output_key = "x"}, tensor<2xi64> {tf.output_key = "y"}, tensor<2xi64> {tf.output_key = "z"}) {
+    %wa, %wa_c = "tf.Cast"(%a) <{node_name = "widen_i32"}> {SrcT = i32, DstT = i64, Truncate = false} : (tensor<2xi32>) -> (tensor<2xi64>, !tf.control)
+    %wu, %wu_c = "tf.Cast"(%u) <{node_name = "widen_u32"}> {SrcT = ui32, DstT = i64, Truncate = false} : (tensor<2xui32>) -> (tensor<2xi64>, !tf.control)
+    %wb, %wb_c = "tf.Cast"(%b) <{node_name = "widen_bool"}> {SrcT = i1, DstT = i64, Truncate = false} : (tensor<2xi1>) -> (tensor<2xi64>, !tf.control)
+    %x, %x_c = "tf.AddV2"(%wa, %wa) <{node_name = "x"}> {T = i64} : (tensor<2xi64>, tensor<2xi64>) -> (tensor<2xi64>, !tf.control)
+    %y, %y_c = "tf.AddV2"(%wu, %wu) <{node_name = "y"}> {T = i64} : (tensor<2xi64>, tensor<2xi64>) -> (tensor<2xi64>, !tf.control)
+    %z, %z_c = "tf.AddV2"(%wb, %wb) <{node_name = "z"}> {T = i64} : (tensor<2xi64>, tensor<2xi64>) -> (tensor<2xi64>, !tf.control)
+    func.return %x, %y, %z : tensor<2xi64>, tensor<2xi64>, tensor<2xi64>
+  }
+}
+
+// CHECK-LABEL: func.func @widened
+// CHECK:      %widen_i32.int32, {{.*}} = "tf.Cast"(%widen_i32) <{nir.cpu_reason = "i64 tensor entering its cluster: narrowed to int32 here, its values lie in [-2147483648, 2147483647]"}>
+// CHECK:      "tf.AddV2"(%widen_i32.int64, %widen_i32.int64)
+// CHECK-NOT:  %widen_u32.int32
+// CHECK:      "tf.AddV2"(%widen_u32, %widen_u32)
+// CHECK:      %widen_bool.int32, {{.*}} = "tf.Cast"(%widen_bool) <{nir.cpu_reason = "i64 tensor entering its cluster: narrowed to int32 here, its values lie in [0, 1]"}>
+// CHECK:      "tf.AddV2"(%widen_bool.int64, %widen_bool.int64)

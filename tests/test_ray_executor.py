@@ -77,6 +77,25 @@ def test_ray_timeouts_stop_the_compiler(ray_cluster, zoo, tmp_path):
     assert leftover_stand_ins() == "", "a compiler outlived its timed-out Ray task"
 
 
+def test_a_ray_worker_that_dies_fails_its_cluster_and_takes_its_compiler_with_it(ray_cluster, zoo, tmp_path):
+    """A worker killed mid-compile (the OOM killer, a node lost) is a failed compile, reported
+    like one, with Ray's reason in the cluster's log; its compiler, started to die with its
+    parent, does not outlive it."""
+    compiler, _ = stand_in(tmp_path, FAKE_NEURON_CC_MODE="kill-parent")
+    workdir = tmp_path / "work"
+    report = compile_on("ray", zoo["cumsum_cut"], str(tmp_path / "out"), compiler, compiler_workdir=str(workdir))
+    assert report["NumClusters"] == 2 and report["NumCompiledClusters"] == 0
+    logs = [(workdir / d / "graph_def.neuron-cc.log").read_text() for d in os.listdir(workdir) if d.startswith("neuron_op_")]
+    assert len(logs) == 2 and all(log.startswith("nir: the Ray task compiling this cluster failed: ") for log in logs), logs
+    deadline = time.time() + 10
+    while leftover_stand_ins() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not leftover_stand_ins(), "a compiler outlived the Ray worker that started it"
+    with pytest.raises(CompileFailedError, match=r"the Ray task failed \(\w+Error: "):
+        compile_on("ray", zoo["cumsum_cut"], str(tmp_path / "strict"), compiler, strict=True)
+    assert not os.path.exists(tmp_path / "strict")
+
+
 def test_ctrl_c_during_a_ray_compile_leaves_no_compiler_and_no_output(zoo, tmp_path):
     pytest.importorskip("ray")
     compiler, calls = stand_in(tmp_path, FAKE_NEURON_CC_MODE="hang")

@@ -15,7 +15,7 @@ io-config does not feed, an io-config output the graph lacks, an io-config witho
 and writes the NEFF (a recognisable placeholder) only on success. Every outcome is logged on
 stdout/stderr, which nir keeps in graph_def.neuron-cc.log, so tests can assert the reason.
 
-Misbehaviour on request: FAKE_NEURON_CC_MODE=fail|hang|crash|no-neff. Refusals for a reason the
+Misbehaviour on request: FAKE_NEURON_CC_MODE=fail|hang|crash|kill-parent|no-neff. Refusals for a reason the
 real compiler gives only once it compiles, so that some clusters of a model compile and others
 return to CPU: FAKE_NEURON_CC_REFUSE_OPS=Op,... (operators it lists but then fails to lower, as
 neuron-cc does for attribute combinations its list does not spell out) and

@@ -12,7 +12,7 @@ what the compiler would: a file that is not one, an HLO opcode outside the table
 `list-operators` (tests/tools/neuronx_cc_xla_ops.txt, or FAKE_NEURONX_CC_OPS), an entry
 computation whose parameters disagree with the module's program shape, a dynamic dimension. The
 NEFF (a recognisable placeholder, default name file.neff) is written only on success.
-FAKE_NEURON_CC_MODE=fail|hang|crash|no-neff makes it misbehave as the neuron-cc stand-in does.
+FAKE_NEURON_CC_MODE=fail|hang|crash|kill-parent|no-neff makes it misbehave as the neuron-cc stand-in does.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 import time
 import types
@@ -40,7 +41,7 @@ def record_call(program: str) -> None:
 
 
 def finish(program: str, output: str, neff: bytes, checked: str) -> int:
-    """Write the NEFF, unless FAKE_NEURON_CC_MODE=fail|hang|crash|no-neff asks otherwise; every
+    """Write the NEFF, unless FAKE_NEURON_CC_MODE=fail|hang|crash|kill-parent|no-neff asks otherwise; every
     outcome says so in the log. FAKE_NEURON_CC_SLEEP=SECONDS makes a compile take that long,
     as a real one takes minutes."""
     mode = os.environ.get("FAKE_NEURON_CC_MODE", "ok")
@@ -57,6 +58,12 @@ def finish(program: str, output: str, neff: bytes, checked: str) -> int:
     if mode == "crash":
         print(f"{program} compile: aborting as FAKE_NEURON_CC_MODE=crash asks", flush=True)
         os.abort()
+    if mode == "kill-parent":
+        # The process that ran the compile dies (the OOM killer taking a Ray worker); a compiler
+        # started to die with its parent goes with it, any other is left hanging, an orphan.
+        print(f"{program} compile: killing its parent as FAKE_NEURON_CC_MODE=kill-parent asks", flush=True)
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(3600)
     if mode == "no-neff":
         print(f"{program} compile: writing no NEFF as FAKE_NEURON_CC_MODE=no-neff asks", flush=True)
         return 0

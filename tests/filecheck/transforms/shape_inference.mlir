@@ -128,3 +128,30 @@ builtin.module attributes {tf.signature = "padded", tf.tags = ["serve"]} {
 // CHECK-LABEL: func.func @padded
 // CHECK:       %by_rowids, %by_rowids_c = "tf.RaggedTensorToTensor"{{.*}} -> (tensor<4x12xi64>, !tf.control)
 // CHECK:       %by_splits, %by_splits_c = "tf.RaggedTensorToTensor"{{.*}} -> (tensor<5x12xi64>, !tf.control)
+
+// -----
+
+// Branch functions two Ifs share are left general: specialized to the first If's operands
+// (4x4), they would be wrong for the second's (2x4). Both Ifs' results stay unknown.
+builtin.module attributes {tf.signature = "shared_branches", tf.tags = ["serve"]} {
+  func.func @shared_branches(%p: tensor<i1> {tf.input_key = "p", tf.node_name = "p"}, %x: tensor<?x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %w: tensor<2x4xf32> {tf.input_key = "w", tf.node_name = "w"}) -> (tensor<*xf32> {tf.output_key = "y"}, tensor<*xf32> {tf.output_key = "z"}) {
+    %y, %y_c = "tf.StatelessIf"(%p, %x) <{node_name = "first"}> {Tcond = i1, Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, then_branch = #tf.func<@then, {}>, else_branch = #tf.func<@else, {}>, output_shapes = #tf.list<[]>} : (tensor<i1>, tensor<?x4xf32>) -> (tensor<*xf32>, !tf.control)
+    %z, %z_c = "tf.StatelessIf"(%p, %w) <{node_name = "second"}> {Tcond = i1, Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, then_branch = #tf.func<@then, {}>, else_branch = #tf.func<@else, {}>, output_shapes = #tf.list<[]>} : (tensor<i1>, tensor<2x4xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %y, %z : tensor<*xf32>, tensor<*xf32>
+  }
+  func.func private @then(%a: tensor<*xf32> {tf.input_key = "a"}) -> (tensor<*xf32> {tf.output_key = "out"}) {
+    %r, %r_c = "tf.Relu"(%a) <{node_name = "relu"}> {T = f32} : (tensor<*xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %r : tensor<*xf32>
+  }
+  func.func private @else(%a: tensor<*xf32> {tf.input_key = "a"}) -> (tensor<*xf32> {tf.output_key = "out"}) {
+    %r, %r_c = "tf.Neg"(%a) <{node_name = "neg"}> {T = f32} : (tensor<*xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %r : tensor<*xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @shared_branches
+// CHECK:       %first, %first_c = "tf.StatelessIf"(%p, %x) {{.*}} : (tensor<i1>, tensor<4x4xf32>) -> (tensor<*xf32>, !tf.control)
+// CHECK:       %second, %second_c = "tf.StatelessIf"(%p, %w) {{.*}} : (tensor<i1>, tensor<2x4xf32>) -> (tensor<*xf32>, !tf.control)
+// CHECK:       func.func private @then(%a: tensor<*xf32> {tf.input_key = "a"}) -> (tensor<*xf32> {tf.output_key = "out"})
+// CHECK-NEXT:  "tf.Relu"(%a) {T = f32} : (tensor<*xf32>) -> (tensor<*xf32>, !tf.control)
+// CHECK:       func.func private @else(%a: tensor<*xf32> {tf.input_key = "a"}) -> (tensor<*xf32> {tf.output_key = "out"})

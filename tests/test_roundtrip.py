@@ -71,3 +71,27 @@ def test_resnet50_text_is_small_with_elision_and_bit_exact_without(imported):
     before = {n.name: n.attr["value"].tensor.tensor_content for n in export(module)[0].node if n.op == "Const"}
     after = {n.name: n.attr["value"].tensor.tensor_content for n in export(reparsed)[0].node if n.op == "Const"}
     assert before == after
+
+
+def test_library_functions_are_named_in_the_order_the_model_reaches_them():
+    """Compiled SavedModels are byte-identical run to run because TensorFlow's function
+    counters are replaced by the order functions are reached in: the object graph, the graph,
+    registered gradients (a tf.custom_gradient's), then what their bodies call; last, in name
+    order, what nothing reaches."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    from frontends.tensorflow.object_graph import canonical_function_names
+
+    meta_graph = meta_graph_pb2.MetaGraphDef()
+    call = meta_graph.graph_def.node.add(name="call", op="StatefulPartitionedCall")
+    call.attr["f"].func.name = "__inference_f_7"
+    library = meta_graph.graph_def.library
+    for name in ("__inference_unused_9", "__inference_a_helper_3", "__inference_z_grad_12", "__inference_f_7"):
+        library.function.add().signature.name = name
+    gradient = next(f for f in library.function if f.signature.name == "__inference_z_grad_12")
+    gradient.node_def.add(name="helper", op="__inference_a_helper_3")
+    library.registered_gradients.add(gradient_func="__inference_z_grad_12", registered_op_type="CustomGradient-4")
+    assert canonical_function_names(meta_graph) == {
+        "__inference_f_7": "__inference_f_0", "__inference_z_grad_12": "__inference_z_grad_1",
+        "__inference_a_helper_3": "__inference_a_helper_2", "__inference_unused_9": "__inference_unused_3",
+    }

@@ -162,11 +162,14 @@ def test_load_refuses_a_folder_that_is_not_a_saved_model(tmp_path):
         nir.load(str(tmp_path))
 
 
-def test_load_of_a_compiled_saved_model_takes_signature_keys(zoo, fake_neuron_cc, tmp_path):
+@pytest.mark.parametrize("name", ["two_io", "control_flow"])
+def test_load_of_a_compiled_saved_model_takes_signature_keys(zoo, fake_neuron_cc, tmp_path, name):
     """A model from saved_model.compile has no traced structure: nir.load takes its inputs by
-    signature key and answers with a dict, as its serving signature does."""
-    out = str(tmp_path / "two_io")
-    nir.saved_model.compile(zoo["two_io"], out, neuron_cc=fake_neuron_cc)
+    signature key and answers with a dict, as its serving signature does; a model whose graph
+    calls library functions (a While's body and condition) too."""
+    out = str(tmp_path / name)
+    report = nir.saved_model.compile(zoo[name], out, neuron_cc=fake_neuron_cc)
+    assert report["NumCompiledClusters"] >= 1
     loaded = nir.load(out)
     inline = str(tmp_path / "inline")
     nir.saved_model.inline_neuron_ops(out, inline)

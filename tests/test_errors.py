@@ -406,3 +406,20 @@ def test_the_gate_imports_graphs_without_their_weights():
     relu.attr["T"].type = 3
     refusal = tensorflow_refusal(graph_def)
     assert refusal.node == "r" and "float" in refusal.message
+
+
+def test_the_gate_imports_neuron_ops_without_their_graphs_and_neffs():
+    """A NeuronOp's embedded graph is judged on its own; in the graph around it, its graph and
+    NEFF (hundreds of MB for a big model) are left out of the copy TensorFlow imports."""
+    from tensorflow.core.framework import graph_pb2
+
+    from frontends.tensorflow.gate import _without_payloads
+
+    graph_def = graph_pb2.GraphDef()
+    neuron = graph_def.node.add(name="n", op="NeuronOp", input=["x"])
+    neuron.attr["graph_def"].s = b"g" * 5000
+    neuron.attr["executable"].s = b"e" * 5000
+    neuron.attr["input_names"].list.s.append(b"x:0")
+    (light,) = _without_payloads(graph_def).node
+    assert (light.attr["graph_def"].s, light.attr["executable"].s) == (b"", b"")
+    assert list(light.attr["input_names"].list.s) == [b"x:0"] and list(light.input) == ["x"]

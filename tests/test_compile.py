@@ -382,3 +382,27 @@ def test_dynamic_batch_keeps_a_reduction_over_the_batch_at_its_batch(zoo, tmp_pa
                   for n in _neuron_ops(rolled))
     assert axes == [([-1], [-1]), ([0], [0])]
     assert any("Greater:0 is computed across the batch" in r.getMessage() for r in caplog.records)
+
+
+def test_dynamic_batch_relaxes_only_the_placeholders_that_carry_the_batch(tmp_path, fake_neuron_cc):
+    """In a TF1 output a Session checks each feed against its Placeholder: the batch input's
+    takes any batch, a fixed input's (a bias of 4) keeps its shape, so a wrong bias is still
+    refused at the feed."""
+    import numpy as np
+    import tensorflow as tf
+
+    model, out, inline = (str(tmp_path / name) for name in ("model", "out", "inline"))
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+        bias = tf.compat.v1.placeholder(tf.float32, [4], name="bias")
+        w = tf.constant(np.random.RandomState(0).standard_normal((4, 4)).astype(np.float32))
+        y = tf.tanh(tf.matmul(x, w) + bias, name="y")
+        tf.compat.v1.saved_model.simple_save(session, model, {"x": x, "bias": bias}, {"y": y})
+    tfn.saved_model.compile(model, out, batch_size=2, dynamic_batch_size=True, neuron_cc=fake_neuron_cc, progress=False)
+    compiled = tfn.load(out).neuron_graph_def
+    shapes = {n.name: [d.size for d in n.attr["shape"].shape.dim] for n in compiled.node if n.op == "Placeholder"}
+    assert shapes == {"x": [-1, 4], "bias": [4]}
+    tfn.saved_model.inline_neuron_ops(out, inline)
+    feeds = {"x": np.ones((5, 4), np.float32), "bias": np.arange(4, dtype=np.float32)}
+    assert_same_outputs(run_signature(model, feeds), run_signature(inline, feeds))

@@ -127,3 +127,19 @@ def test_neffs_past_the_limit_are_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(NirInputError, match="NEFFs add up to .* split the model"):
         writer.write_saved_model(str(tmp_path / "out"), graph, signature)
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_tf1_saver_is_followed_through_its_control_inputs_to_every_variable(zoo):
+    """A TF1 Saver's restore op (`save/restore_all`) is a NoOp that waits (`^save/Assign...`)
+    on one assignment per variable: followed through those control inputs, it names every
+    variable's checkpoint key, so nir reads each weight itself, a variable at a time."""
+    from frontends.tensorflow.checkpoint import variable_keys
+
+    meta_graph = read_saved_model_proto(zoo["tf1_two_signatures"]).meta_graphs[0]
+    restore = meta_graph.saver_def.restore_op_name.split(":")[0]
+    assert all(i.startswith("^") for i in next(n for n in meta_graph.graph_def.node if n.name == restore).input)
+    variables = sorted(n.name for n in meta_graph.graph_def.node if n.op in ("VariableV2", "VarHandleOp"))
+    assert variables and variable_keys(meta_graph) == {name: name for name in variables}
+    loaded = load_saved_model(zoo["tf1_two_signatures"])
+    assert loaded.weights is not None
+    assert sorted(n.attr[CHECKPOINT_KEY_ATTR].s.decode() for n in loaded.graph_def.node if CHECKPOINT_KEY_ATTR in n.attr) == variables

@@ -18,6 +18,10 @@ turn. Functions no call or attribute refers to any more are removed.
 A call that cannot be inlined (its function is missing, polymorphic, recursive, or takes other
 arguments than the call passes) keeps a `nir.not_inlined` property saying why, which legalize
 turns into the op's CPU reason and `nir explain` shows.
+
+Last, every control-flow op gets bodies of its own (`give_each_op_its_own_bodies`): a function
+holding a tf.cond, inlined at two calls, leaves two Ifs sharing their branch functions, which
+shape inference cannot specialize to either If's operands.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from nir.ir.control_flow import (
     CALL_OPS,
     control_returns,
     data_returns,
+    give_each_op_its_own_bodies,
     private_functions,
     remove_unreferenced_functions,
 )
@@ -167,3 +172,4 @@ class InlineCallsPass(ModulePass):
             total += inline_calls_in(fn.body.block, functions)
         if total:
             remove_unreferenced_functions(op)
+        give_each_op_its_own_bodies(op)

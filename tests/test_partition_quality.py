@@ -218,6 +218,27 @@ def test_scan_map_fn_and_a_shape_bounded_while_loop_are_unrolled(imported, zoo, 
         assert_same_outputs(run_signature(zoo["scan_map_while"], feeds), run_signature(inlined, feeds), rtol=1e-4)
 
 
+def test_ifs_that_share_branch_functions_each_get_their_own_and_their_shapes(imported, zoo, tmp_path, fake_neuron_cc):
+    """A tf.function holding a tf.cond, called twice, leaves two Ifs running the same branches:
+    each gets its own copy, specialized to its operands, so the math after the Ifs keeps its
+    shapes and joins a cluster; only the Ifs and the outputs' stand-in stay on CPU. The answers
+    hold for both branches taken."""
+    from nir.explain import explain_module
+
+    module, _ = imported("shared_cond")
+    module = module.clone()
+    PassManager.parse(default_pipeline()).run(module)
+    report = explain_module(module)
+    assert sorted({(row["op_type"], row["reason"]) for row in report["cpu"]}) == [
+        ("IdentityN", "graph input or output stand-in"), ("StatelessIf", "op type StatelessIf not supported by inferentia")]
+    out, inlined = str(tmp_path / "compiled"), str(tmp_path / "inlined")
+    tfn.saved_model.compile(zoo["shared_cond"], out, neuron_cc=fake_neuron_cc, progress=False)
+    tfn.saved_model.inline_neuron_ops(out, inlined)
+    for x in ([[1.0, 2.0, 3.0, 4.0]], [[-1.0, 0.5, -2.0, 0.0]]):
+        feeds = {"x": np.array(x, np.float32)}
+        assert_same_outputs(run_signature(zoo["shared_cond"], feeds), run_signature(inlined, feeds), rtol=1e-5)
+
+
 def test_a_loop_over_the_batch_is_unrolled_only_for_a_fixed_batch(imported):
     """i < tf.shape(x)[0] runs once per sample: with the batch fixed (2) it is unrolled into two
     steps; with dynamic batch its trip count changes with the batch, so it stays a loop."""

@@ -143,6 +143,30 @@ def build_static_vocabulary_table(path: str) -> None:
     tf.saved_model.save(module, path, signatures=module.__call__)
 
 
+def build_shared_cond(path: str) -> None:
+    """A tf.function holding a tf.cond, called twice: inlined at both calls, two Ifs run the
+    same branch functions."""
+    import tensorflow as tf
+
+    w = np.random.RandomState(7).standard_normal((4, 4)).astype(np.float32)
+
+    @tf.function
+    def gate(x):
+        return tf.cond(tf.reduce_sum(x) > 0, lambda: tf.nn.relu(x * 2.0), lambda: tf.tanh(x - 1.0))
+
+    class Twice(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(w)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def __call__(self, x):
+            return {"y": tf.matmul(gate(x), self.w) + gate(-3.0 * x)}
+
+    module = Twice()
+    tf.saved_model.save(module, path, signatures=module.__call__)
+
+
 BUILDERS = {
     **EXAMPLES,
     "cumsum_cut": build_cumsum_cut,
@@ -152,6 +176,7 @@ BUILDERS = {
     "loop_over_the_batch": build_loop_over_the_batch,
     "hashed_categories": build_hashed_categories,
     "static_vocabulary_table": build_static_vocabulary_table,
+    "shared_cond": build_shared_cond,
 }
 
 

@@ -9,7 +9,9 @@ Shape inference reaches into bodies through `specialize_while` and `specialize_b
 a body's arguments get the shapes of the values the op passes in, and for a loop, shapes that
 change between iterations are widened until the body maps its argument types onto themselves
 (a fixpoint, reached in at most one widening per dimension). A function used by more than one
-op is not specialized: the ops may pass different shapes.
+op is not specialized: the ops may pass different shapes. `give_each_op_its_own_bodies` (run
+by inline-calls) gives every control-flow op bodies of its own first, so that this holds only
+for functions something else refers to as well.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FunctionType, ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FunctionType, ModuleOp, StringAttr
 from xdsl.ir import Attribute, SSAValue
 
 from nir.ir.attr_names import CONTROL_RET
 from nir.ir.module import entry_function
+from nir.ir.names import unique_name
 from nir.ir.shapes import element_type, retype, tensor_type, tf_shape
 from nir.ir.tf_attrs import FuncAttr, ListAttr
 from nir.ir.tf_dialect import TFNodeOp
@@ -115,6 +118,61 @@ def reference_counts(module: ModuleOp) -> Counter:
         for value in op.attributes.values():
             counts.update(_named_functions(value))
     return counts
+
+
+def give_each_op_its_own_bodies(module: ModuleOp) -> int:
+    """Clone each control-flow body that a second op (or a second attribute) runs, and point
+    that op at the clone; returns how many clones were made.
+
+    A function holding a tf.cond, called twice and inlined twice (by Grappler, or by
+    inline-calls), leaves two Ifs running the same branch functions, and a function two ops run
+    cannot be specialized to either's operands: everything after them lost its shapes. The
+    first op in walk order keeps the original; bodies inside a clone are cloned in turn when
+    another op runs them too."""
+    functions = private_functions(module)
+    taken = set(functions) | {entry_function(module).sym_name.data}
+    claimed: set[str] = set()
+    clones = 0
+    pending = [entry_function(module), *functions.values()]
+    while pending:
+        fn = pending.pop(0)
+        for op in fn.body.walk():
+            if not isinstance(op, TFNodeOp) or op.tf_type not in CONTROL_FLOW_OPS:
+                continue
+            for key in sorted(op.attributes):
+                new_value, made = _with_own_bodies(op.attributes[key], functions, claimed, taken, module)
+                if made:
+                    op.attributes[key] = new_value
+                    clones += len(made)
+                    pending.extend(made)
+    return clones
+
+
+def _with_own_bodies(value: Attribute, functions: dict[str, func.FuncOp], claimed: set[str], taken: set[str],
+                     module: ModuleOp) -> tuple[Attribute, list[func.FuncOp]]:
+    """`value` (a func attribute, or a list of them: Case's branches) naming a clone of each
+    function it names that another op claimed already, and the clones made."""
+    if isinstance(value, ListAttr):
+        made: list[func.FuncOp] = []
+        items = []
+        for item in value.items.data:
+            new_item, new_clones = _with_own_bodies(item, functions, claimed, taken, module)
+            items.append(new_item)
+            made += new_clones
+        return (ListAttr(items), made) if made else (value, [])
+    if not isinstance(value, FuncAttr) or value.function_name not in functions:
+        return value, []
+    name = value.function_name
+    if name not in claimed:
+        claimed.add(name)
+        return value, []
+    original = functions[name]
+    clone = original.clone()
+    clone.sym_name = StringAttr(unique_name(name, taken))
+    module.body.block.insert_op_after(clone, original)
+    functions[clone.sym_name.data] = clone
+    claimed.add(clone.sym_name.data)
+    return FuncAttr(clone.sym_name.data, value.attrs), [clone]
 
 
 def remove_unreferenced_functions(module: ModuleOp) -> None:

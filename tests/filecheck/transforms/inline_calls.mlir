@@ -98,3 +98,46 @@ builtin.module attributes {tf.signature = "call_control", tf.tags = ["serve"]} {
 // CHECK-NEXT:  %call = "tf.NoOp"(%call.mul_c)
 // CHECK-NEXT:  %after, %after_c = "tf.Tanh"(%x, %call) <{nir.cpu_reason = "control edge"}>
 // CHECK-NEXT:  "tf.AddV2"(%call.mul, %after) <{nir.target = "inferentia"}>
+
+// -----
+
+// Two Ifs that run the same branch functions (a function holding a tf.cond, called twice) get
+// bodies of their own: the first keeps the originals, the second runs clones, and an If inside
+// a cloned branch gets its own copy of its branches in turn.
+builtin.module attributes {tf.signature = "shared", tf.tags = ["serve"]} {
+  func.func @shared(%p: tensor<i1> {tf.input_key = "p", tf.node_name = "p"}, %x: tensor<1x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %w: tensor<2x4xf32> {tf.input_key = "w", tf.node_name = "w"}) -> (tensor<*xf32> {tf.output_key = "y"}, tensor<*xf32> {tf.output_key = "z"}) {
+    %y, %y_c = "tf.StatelessIf"(%p, %p, %x) <{node_name = "first"}> {Tcond = i1, Tin = #tf.list<[i1, f32]>, Tout = #tf.list<[f32]>, then_branch = #tf.func<@then, {}>, else_branch = #tf.func<@else, {}>, output_shapes = #tf.list<[]>} : (tensor<i1>, tensor<i1>, tensor<1x4xf32>) -> (tensor<*xf32>, !tf.control)
+    %z, %z_c = "tf.StatelessIf"(%p, %p, %w) <{node_name = "second"}> {Tcond = i1, Tin = #tf.list<[i1, f32]>, Tout = #tf.list<[f32]>, then_branch = #tf.func<@then, {}>, else_branch = #tf.func<@else, {}>, output_shapes = #tf.list<[]>} : (tensor<i1>, tensor<i1>, tensor<2x4xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %y, %z : tensor<*xf32>, tensor<*xf32>
+  }
+  func.func private @then(%q: tensor<i1> {tf.input_key = "q"}, %a: tensor<*xf32> {tf.input_key = "a"}) -> (tensor<*xf32> {tf.output_key = "out"}) {
+    %r, %r_c = "tf.StatelessIf"(%q, %a) <{node_name = "inner"}> {Tcond = i1, Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, then_branch = #tf.func<@relu, {}>, else_branch = #tf.func<@neg, {}>, output_shapes = #tf.list<[]>} : (tensor<i1>, tensor<*xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %r : tensor<*xf32>
+  }
+  func.func private @else(%q: tensor<i1> {tf.input_key = "q"}, %a: tensor<*xf32> {tf.input_key = "a"}) -> (tensor<*xf32> {tf.output_key = "out"}) {
+    %r, %r_c = "tf.Tanh"(%a) <{node_name = "tanh"}> {T = f32} : (tensor<*xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %r : tensor<*xf32>
+  }
+  func.func private @relu(%a: tensor<*xf32> {tf.input_key = "a"}) -> (tensor<*xf32> {tf.output_key = "out"}) {
+    %r, %r_c = "tf.Relu"(%a) <{node_name = "relu"}> {T = f32} : (tensor<*xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %r : tensor<*xf32>
+  }
+  func.func private @neg(%a: tensor<*xf32> {tf.input_key = "a"}) -> (tensor<*xf32> {tf.output_key = "out"}) {
+    %r, %r_c = "tf.Neg"(%a) <{node_name = "neg"}> {T = f32} : (tensor<*xf32>) -> (tensor<*xf32>, !tf.control)
+    func.return %r : tensor<*xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @shared
+// CHECK:       "tf.StatelessIf"(%p, %p, %x) {{.*}}then_branch = #tf.func<@then, {}>, else_branch = #tf.func<@else, {}>
+// CHECK:       "tf.StatelessIf"(%p, %p, %w) {{.*}}then_branch = #tf.func<@then_1, {}>, else_branch = #tf.func<@else_1, {}>
+// CHECK:       func.func private @then(
+// CHECK:       "tf.StatelessIf"(%q, %a) {{.*}}then_branch = #tf.func<@relu, {}>, else_branch = #tf.func<@neg, {}>
+// CHECK:       func.func private @then_1(
+// CHECK:       "tf.StatelessIf"(%q, %a) {{.*}}then_branch = #tf.func<@relu_1, {}>, else_branch = #tf.func<@neg_1, {}>
+// CHECK:       func.func private @else(
+// CHECK:       func.func private @else_1(
+// CHECK:       func.func private @relu(
+// CHECK:       func.func private @relu_1(
+// CHECK:       func.func private @neg(
+// CHECK:       func.func private @neg_1(

@@ -132,7 +132,8 @@ builtin.module attributes {tf.signature = "padded", tf.tags = ["serve"]} {
 // -----
 
 // Branch functions two Ifs share are left general: specialized to the first If's operands
-// (4x4), they would be wrong for the second's (2x4). Both Ifs' results stay unknown.
+// (4x4), they would be wrong for the second's (2x4). Both Ifs' results stay unknown. (In the
+// default pipeline inline-calls has given each If its own copies before this pass runs.)
 builtin.module attributes {tf.signature = "shared_branches", tf.tags = ["serve"]} {
   func.func @shared_branches(%p: tensor<i1> {tf.input_key = "p", tf.node_name = "p"}, %x: tensor<?x4xf32> {tf.input_key = "x", tf.node_name = "x"}, %w: tensor<2x4xf32> {tf.input_key = "w", tf.node_name = "w"}) -> (tensor<*xf32> {tf.output_key = "y"}, tensor<*xf32> {tf.output_key = "z"}) {
     %y, %y_c = "tf.StatelessIf"(%p, %x) <{node_name = "first"}> {Tcond = i1, Tin = #tf.list<[f32]>, Tout = #tf.list<[f32]>, then_branch = #tf.func<@then, {}>, else_branch = #tf.func<@else, {}>, output_shapes = #tf.list<[]>} : (tensor<i1>, tensor<?x4xf32>) -> (tensor<*xf32>, !tf.control)

@@ -156,6 +156,7 @@ def measure(per_package: int, seed: int, jobs: int, workdir: str | None = None) 
     own = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="nir-mutation-")
     started = time.time()
+    commit = checkout_commit()  # now, as the copy is taken: the checkout may move on during the run
     try:
         if not os.path.exists(os.path.join(workdir, "pyproject.toml")):
             copy_checkout(workdir)
@@ -169,7 +170,7 @@ def measure(per_package: int, seed: int, jobs: int, workdir: str | None = None) 
         check_mutants_ran(workdir, sample)
         record = score(workdir, sample)
         record.update(seed=seed, sample_per_package=per_package, seconds=round(time.time() - started, 1),
-                      commit=checkout_commit())
+                      commit=commit)
         return record
     finally:
         if own:

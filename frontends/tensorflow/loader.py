@@ -61,7 +61,7 @@ def saved_model_file(model_dir: str) -> str:
         if os.path.isfile(os.path.join(model_dir, name)):
             return os.path.join(model_dir, name)
     raise NirInputError(
-        f"'{model_dir}' has no saved_model.pb, so it is not a SavedModel directory; "
+        f"'{model_dir}' has no saved_model.pb (nor saved_model.pbtxt), so it is not a SavedModel directory; "
         "export one with tf.saved_model.save or keras Model.export"
     )
 

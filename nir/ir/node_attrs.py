@@ -1,4 +1,4 @@
-"""Reading a TensorFlow node's attributes with the defaults TensorFlow's OpDefs give.
+"""Reading a TensorFlow node's attributes, with the caller's default for one the node lacks.
 
 Shared by the shape functions and the small IR queries they use (string splits, lookups), which
 cannot import the shape functions without a cycle.

@@ -110,8 +110,10 @@ def _as_text_saved_model(model_dir: str, text_dir: str) -> str:
     """A copy of `model_dir` whose protobuf is saved_model.pbtxt, as TensorFlow's loader takes."""
     from google.protobuf import text_format
 
+    from frontends.tensorflow.loader import read_saved_model_proto
+
     shutil.copytree(model_dir, text_dir)
-    proto = saved_model_pb2.SavedModel.FromString(open(os.path.join(text_dir, "saved_model.pb"), "rb").read())
+    proto = read_saved_model_proto(text_dir)
     os.remove(os.path.join(text_dir, "saved_model.pb"))
     with open(os.path.join(text_dir, "saved_model.pbtxt"), "w") as f:
         f.write(text_format.MessageToString(proto))
